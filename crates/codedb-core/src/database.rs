@@ -1,0 +1,88 @@
+//! [`CodeDatabase`]: the entry point of the domain API.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use codedb_driver::{Batch, BatchResult, ExecResult, Rows, SpecificDriver, Value};
+
+use crate::error::{Error, Result};
+use crate::executor::Executor;
+use crate::transaction::Transaction;
+
+/// One code database over any [`SpecificDriver`]. Share it between threads by reference or
+/// in an `Arc`; every method takes `&self`.
+#[derive(Debug, Clone)]
+pub struct CodeDatabase {
+    driver: Arc<dyn SpecificDriver>,
+}
+
+impl CodeDatabase {
+    /// Wraps `driver` after checking that the database answers. Never changes the schema.
+    pub fn open(driver: Arc<dyn SpecificDriver>) -> Result<Self> {
+        let _span = tracing::debug_span!("code_database_open", backend = driver.backend_name()).entered();
+        driver.query("SELECT 1", Vec::new())?;
+        Ok(CodeDatabase { driver })
+    }
+
+    /// The driver underneath.
+    pub fn driver(&self) -> &Arc<dyn SpecificDriver> {
+        &self.driver
+    }
+
+    /// Opens a write transaction. Until the returned guard is committed, rolled back or
+    /// dropped (which rolls back), other writers of this process wait; one that waits longer
+    /// than the driver's timeout gets a `Busy` error.
+    pub fn begin_transaction(&self) -> Result<Transaction<'_>> {
+        let handle = self.driver.begin()?;
+        Ok(Transaction::top(handle))
+    }
+
+    /// Runs `f` in a transaction: commits when it returns `Ok`, rolls back when it returns
+    /// `Err` (a failed rollback is reported together with the error that caused it).
+    pub fn transaction<R>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<R>) -> Result<R> {
+        let tx = self.begin_transaction()?;
+        finish(tx, f)
+    }
+
+    /// Writes a consistent copy of the database to `dest` (which must not exist).
+    pub fn backup_to(&self, dest: &Path) -> Result<()> {
+        Ok(self.driver.backup_to(dest)?)
+    }
+
+    /// Finishes queued work and closes the database.
+    pub fn close(&self) -> Result<()> {
+        Ok(self.driver.close()?)
+    }
+}
+
+/// Runs `f` on `tx`, then commits or rolls back; shared by transactions and savepoints.
+pub(crate) fn finish<R>(tx: Transaction<'_>, f: impl FnOnce(&Transaction<'_>) -> Result<R>) -> Result<R> {
+    match f(&tx) {
+        Ok(value) => {
+            tx.commit()?;
+            Ok(value)
+        }
+        Err(error) => match tx.rollback() {
+            Ok(()) => Err(error),
+            Err(rollback) => Err(Error::RollbackFailed { error: Box::new(error), rollback: Box::new(rollback) }),
+        },
+    }
+}
+
+impl Executor for CodeDatabase {
+    fn execute(&self, sql: &str, params: Vec<Value>) -> Result<ExecResult> {
+        Ok(self.driver.execute(sql, params)?)
+    }
+
+    fn query(&self, sql: &str, params: Vec<Value>) -> Result<Rows> {
+        Ok(self.driver.query(sql, params)?)
+    }
+
+    fn execute_batch(&self, batch: Batch) -> Result<BatchResult> {
+        Ok(self.driver.execute_batch(batch)?)
+    }
+
+    fn atomic<R>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<R>) -> Result<R> {
+        self.transaction(f)
+    }
+}

@@ -1,0 +1,39 @@
+//! The error type of `codedb-core`.
+
+use codedb_driver::ErrorKind;
+
+/// `Result` with codedb-core's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong in `CodeDatabase`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database refused or failed a statement.
+    #[error(transparent)]
+    Database(#[from] codedb_driver::Error),
+    /// A transaction failed and rolling it back failed as well; both are kept.
+    #[error("{error}; rolling the transaction back also failed: {rollback}")]
+    RollbackFailed {
+        /// The failure that caused the rollback.
+        #[source]
+        error: Box<Error>,
+        /// The failure of the rollback itself.
+        rollback: Box<Error>,
+    },
+}
+
+impl Error {
+    /// The backend-neutral kind of the underlying database error, if this is one.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            Error::Database(e) => Some(e.kind()),
+            Error::RollbackFailed { error, .. } => error.kind(),
+        }
+    }
+
+    /// `true` when running the same transaction again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.kind().is_some_and(ErrorKind::is_retryable)
+    }
+}

@@ -1,0 +1,199 @@
+//! Transaction guards, savepoints and the closure form of `CodeDatabase`, on the real SQLite
+//! worker.
+
+mod common;
+
+use std::sync::mpsc;
+use std::thread;
+
+use codedb_core::{Error, ErrorKind, Executor, params};
+use common::{short_gate, temp_db, temp_db_with};
+
+fn setup(db: &impl Executor) {
+    db.execute("CREATE TABLE t(k TEXT PRIMARY KEY, v INTEGER NOT NULL)", params![]).unwrap();
+}
+
+fn keys(db: &impl Executor) -> Vec<String> {
+    db.query("SELECT k FROM t ORDER BY k", params![])
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String>(0).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_dropped_guard_rolls_back() {
+    let t = temp_db();
+    setup(&t.db);
+    {
+        let tx = t.db.begin_transaction().unwrap();
+        tx.execute("INSERT INTO t VALUES ('a', 1)", params![]).unwrap();
+        assert_eq!(keys(&tx), ["a"], "a transaction reads its own writes");
+        assert!(keys(&t.db).is_empty(), "readers outside see only committed state");
+    }
+    assert!(keys(&t.db).is_empty());
+    // The gate was released: a new transaction starts at once.
+    let tx = t.db.begin_transaction().unwrap();
+    tx.execute("INSERT INTO t VALUES ('b', 2)", params![]).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(keys(&t.db), ["b"]);
+}
+
+#[test]
+fn a_rolled_back_savepoint_leaves_only_the_outer_writes() {
+    let t = temp_db();
+    setup(&t.db);
+    let mut tx = t.db.begin_transaction().unwrap();
+    tx.execute("INSERT INTO t VALUES ('outer1', 1)", params![]).unwrap();
+    {
+        let sp = tx.savepoint().unwrap();
+        sp.execute("INSERT INTO t VALUES ('inner', 2)", params![]).unwrap();
+        assert_eq!(keys(&sp), ["inner", "outer1"]);
+        sp.rollback().unwrap();
+    }
+    {
+        let sp = tx.savepoint().unwrap();
+        sp.execute("INSERT INTO t VALUES ('dropped', 3)", params![]).unwrap();
+        // dropped unfinished: rolled back
+    }
+    {
+        let mut sp = tx.savepoint().unwrap();
+        sp.execute("INSERT INTO t VALUES ('kept', 4)", params![]).unwrap();
+        let inner = sp.savepoint().unwrap();
+        inner.execute("INSERT INTO t VALUES ('nested-undone', 5)", params![]).unwrap();
+        inner.rollback().unwrap();
+        sp.commit().unwrap();
+    }
+    tx.execute("INSERT INTO t VALUES ('outer2', 6)", params![]).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(keys(&t.db), ["kept", "outer1", "outer2"]);
+}
+
+#[test]
+fn the_closure_form_commits_on_ok_and_rolls_back_on_err() {
+    let t = temp_db();
+    setup(&t.db);
+    let n = t
+        .db
+        .transaction(|tx| {
+            tx.execute("INSERT INTO t VALUES ('a', 1)", params![])?;
+            tx.query_scalar::<i64>("SELECT count(*) FROM t", params![])
+        })
+        .unwrap();
+    assert_eq!(n, 1);
+    let err = t
+        .db
+        .transaction(|tx| {
+            tx.execute("INSERT INTO t VALUES ('b', 2)", params![])?;
+            tx.execute("INSERT INTO t VALUES ('a', 3)", params![])?; // duplicate key
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), Some(ErrorKind::UniqueViolation), "{err}");
+    assert_eq!(keys(&t.db), ["a"]);
+}
+
+#[test]
+fn atomic_is_a_transaction_outside_and_a_savepoint_inside() {
+    let t = temp_db();
+    setup(&t.db);
+    fn insert_pair(ex: &impl Executor, a: &str, b: &str) -> codedb_core::Result<()> {
+        ex.atomic(|sp| {
+            sp.execute("INSERT INTO t VALUES (?1, 1)", params![a])?;
+            sp.execute("INSERT INTO t VALUES (?1, 1)", params![b])?;
+            Ok(())
+        })
+    }
+    insert_pair(&t.db, "a", "b").unwrap();
+    assert!(insert_pair(&t.db, "c", "a").is_err());
+    assert_eq!(keys(&t.db), ["a", "b"], "a failed atomic call on the database leaves nothing");
+
+    let tx = t.db.begin_transaction().unwrap();
+    tx.execute("INSERT INTO t VALUES ('x', 1)", params![]).unwrap();
+    let err = insert_pair(&tx, "y", "x").unwrap_err();
+    assert_eq!(err.kind(), Some(ErrorKind::UniqueViolation));
+    insert_pair(&tx, "y", "z").unwrap();
+    tx.commit().unwrap();
+    assert_eq!(keys(&t.db), ["a", "b", "x", "y", "z"], "only the failed savepoint was undone");
+}
+
+#[test]
+fn a_second_writer_on_the_same_thread_fails_fast_instead_of_deadlocking() {
+    let t = temp_db();
+    setup(&t.db);
+    let tx = t.db.begin_transaction().unwrap();
+    let err = t.db.execute("INSERT INTO t VALUES ('a', 1)", params![]).unwrap_err();
+    assert_eq!(err.kind(), Some(ErrorKind::TransactionState), "{err}");
+    assert!(err.to_string().contains("through that transaction"), "{err}");
+    let err = t.db.begin_transaction().unwrap_err();
+    assert_eq!(err.kind(), Some(ErrorKind::TransactionState));
+    tx.rollback().unwrap();
+    t.db.execute("INSERT INTO t VALUES ('a', 1)", params![]).unwrap();
+}
+
+#[test]
+fn a_writer_that_waits_past_the_gate_timeout_gets_busy() {
+    let t = temp_db_with(short_gate);
+    setup(&t.db);
+    let tx = t.db.begin_transaction().unwrap();
+    let db = t.db.clone();
+    let (done_tx, done_rx) = mpsc::channel();
+    let waiter = thread::spawn(move || {
+        let result = db.execute("INSERT INTO t VALUES ('b', 1)", params![]);
+        done_tx.send(()).unwrap();
+        result
+    });
+    let err = waiter.join().unwrap().unwrap_err();
+    done_rx.recv().unwrap();
+    assert_eq!(err.kind(), Some(ErrorKind::Busy), "{err}");
+    assert!(err.to_string().contains("longer than"), "{err}");
+    // Reads do not wait for the writer.
+    assert!(keys(&t.db).is_empty());
+    tx.commit().unwrap();
+}
+
+#[test]
+fn a_statement_that_ends_the_transaction_behind_the_guards_back_is_refused() {
+    let t = temp_db();
+    setup(&t.db);
+    let tx = t.db.begin_transaction().unwrap();
+    tx.execute("INSERT INTO t VALUES ('a', 1)", params![]).unwrap();
+    let err = tx.execute("COMMIT", params![]).unwrap_err();
+    assert_eq!(err.kind(), Some(ErrorKind::TransactionState), "{err}");
+    let err = tx.execute("INSERT INTO t VALUES ('b', 1)", params![]).unwrap_err();
+    assert!(err.to_string().contains("aborted"), "{err}");
+    let err = tx.commit().unwrap_err();
+    assert!(matches!(err, Error::Database(_)), "{err}");
+}
+
+#[test]
+fn batches_are_all_or_nothing_inside_and_outside_transactions() {
+    let t = temp_db();
+    setup(&t.db);
+    let rows = (0..100).map(|i| params![format!("k{i:03}"), i]).collect();
+    assert_eq!(t.db.execute_many("INSERT INTO t VALUES (?1, ?2)", rows).unwrap(), 100);
+    let mut rows: Vec<_> = (100..110).map(|i| params![format!("k{i:03}"), i]).collect();
+    rows.push(params!["k000", 0]); // duplicate: the whole batch fails
+    assert!(t.db.execute_many("INSERT INTO t VALUES (?1, ?2)", rows.clone()).is_err());
+    assert_eq!(t.db.query_scalar::<i64>("SELECT count(*) FROM t", params![]).unwrap(), 100);
+
+    let tx = t.db.begin_transaction().unwrap();
+    tx.execute("INSERT INTO t VALUES ('zz', 1)", params![]).unwrap();
+    assert!(tx.execute_many("INSERT INTO t VALUES (?1, ?2)", rows).is_err());
+    tx.commit().unwrap();
+    assert_eq!(t.db.query_scalar::<i64>("SELECT count(*) FROM t", params![]).unwrap(), 101);
+}
+
+#[test]
+fn last_insert_id_and_changes_are_reported() {
+    let t = temp_db();
+    t.db.execute("CREATE TABLE n(id INTEGER PRIMARY KEY, x)", params![]).unwrap();
+    let r = t.db.execute("INSERT INTO n(x) VALUES (1)", params![]).unwrap();
+    assert_eq!(r.last_insert_id, Some(1));
+    let tx = t.db.begin_transaction().unwrap();
+    tx.execute("INSERT INTO n(x) VALUES (2)", params![]).unwrap();
+    assert_eq!(tx.last_insert_id(), Some(2));
+    tx.execute("UPDATE n SET x = 0", params![]).unwrap();
+    assert_eq!(tx.changes(), 2);
+    tx.commit().unwrap();
+}

@@ -1,0 +1,28 @@
+//! The backend-neutral driver layer of codedb.
+//!
+//! Everything above this crate (`codedb-schema`, `codedb-core`, `codedb-commands`) talks to a
+//! database only through the two traits defined here:
+//!
+//! * [`SpecificDriver`]: one database, shared by every thread of the process. Statements run
+//!   through it directly are autocommit writes or reads of committed data.
+//! * [`DriverTransaction`]: an open write transaction, obtained from
+//!   [`SpecificDriver::begin`]. It owns the database's write side until it is committed or
+//!   rolled back; savepoints nest inside it.
+//!
+//! Values cross the boundary as [`Value`] (null, integer, real, text, blob), results as
+//! [`Rows`] and [`ExecResult`], and work in bulk as a [`Batch`], so that a backend that has to
+//! ship work to another thread or server pays one round trip per batch, not per row.
+//!
+//! Errors are one [`Error`] type with a backend-neutral [`ErrorKind`]; the backend's own error
+//! stays attached as the `source`. Nothing here assumes SQLite: the SQL text is the backend's
+//! dialect, parameters are positional.
+
+mod batch;
+mod error;
+mod traits;
+mod value;
+
+pub use batch::{Batch, BatchResult, BatchStep};
+pub use error::{Error, ErrorKind, Result};
+pub use traits::{DriverTransaction, ExecResult, SpecificDriver, validate_savepoint_name};
+pub use value::{FromValue, Row, Rows, Value};

@@ -1,0 +1,104 @@
+//! The driver traits: [`SpecificDriver`] (a database) and [`DriverTransaction`] (a write
+//! transaction open on it).
+
+use std::fmt::Debug;
+use std::path::Path;
+
+use crate::batch::{Batch, BatchResult};
+use crate::error::Result;
+use crate::value::{Rows, Value};
+
+/// What a write statement did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExecResult {
+    /// Rows inserted, updated or deleted by the statement.
+    pub rows_affected: u64,
+    /// The id of the most recently inserted row, where the backend reports one.
+    pub last_insert_id: Option<i64>,
+}
+
+/// One database, shared by all threads of a process. Object safe: `codedb-core` holds it as
+/// `Arc<dyn SpecificDriver>` and picks the backend at run time.
+///
+/// Outside a transaction, [`execute`](Self::execute) and
+/// [`execute_batch`](Self::execute_batch) are autocommit writes and wait (up to the driver's
+/// timeout, then [`ErrorKind::Busy`](crate::ErrorKind::Busy)) while another transaction is
+/// open; [`query`](Self::query) reads the last committed state and never waits for a writer.
+pub trait SpecificDriver: Send + Sync + Debug {
+    /// A short name of the backend (`"sqlite"`, `"postgres"`).
+    fn backend_name(&self) -> &'static str;
+
+    /// Runs one statement as its own transaction. Rows it may return are discarded.
+    fn execute(&self, sql: &str, params: Vec<Value>) -> Result<ExecResult>;
+
+    /// Runs one statement and returns its rows, from the last committed state.
+    fn query(&self, sql: &str, params: Vec<Value>) -> Result<Rows>;
+
+    /// Runs a batch as one transaction: all of it, or on error none of it.
+    fn execute_batch(&self, batch: Batch) -> Result<BatchResult>;
+
+    /// Opens a write transaction (SQLite: `BEGIN IMMEDIATE`). Until it ends, other writers of
+    /// this process wait; a writer that waits longer than the driver's timeout gets
+    /// [`ErrorKind::Busy`](crate::ErrorKind::Busy).
+    fn begin(&self) -> Result<Box<dyn DriverTransaction>>;
+
+    /// Writes a consistent copy of the whole database to `dest`, which must not exist yet.
+    fn backup_to(&self, dest: &Path) -> Result<()>;
+
+    /// Finishes queued work and closes the database. Later calls fail with
+    /// [`ErrorKind::Closed`](crate::ErrorKind::Closed). Closing twice is not an error.
+    fn close(&self) -> Result<()>;
+}
+
+/// An open write transaction. Every statement run through it sees its own earlier writes.
+///
+/// Dropping it without [`commit`](Self::commit) or [`rollback`](Self::rollback) rolls it back.
+pub trait DriverTransaction: Send + Debug {
+    /// Runs one statement inside the transaction.
+    fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<ExecResult>;
+
+    /// Runs one query inside the transaction (it sees the transaction's own writes).
+    fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<Rows>;
+
+    /// Runs a batch inside the transaction; a failing batch leaves no effect but the
+    /// transaction stays open.
+    fn execute_batch(&mut self, batch: Batch) -> Result<BatchResult>;
+
+    /// Opens a savepoint called `name` (an identifier: letters, digits, `_`).
+    fn savepoint(&mut self, name: &str) -> Result<()>;
+
+    /// Keeps the work since savepoint `name` and closes it.
+    fn release_savepoint(&mut self, name: &str) -> Result<()>;
+
+    /// Undoes the work since savepoint `name` and closes it.
+    fn rollback_to_savepoint(&mut self, name: &str) -> Result<()>;
+
+    /// Makes the transaction's writes durable and visible. On error the transaction has been
+    /// rolled back.
+    fn commit(self: Box<Self>) -> Result<()>;
+
+    /// Undoes the transaction's writes.
+    fn rollback(self: Box<Self>) -> Result<()>;
+
+    /// The id of the row most recently inserted through this transaction, if any.
+    fn last_insert_id(&self) -> Option<i64>;
+
+    /// Rows changed by the most recent statement or batch run through this transaction.
+    fn changes(&self) -> u64;
+}
+
+/// Checks that `name` can be used as a savepoint name without quoting.
+pub fn validate_savepoint_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::Error::new(
+            crate::ErrorKind::InvalidParameter,
+            format!("invalid savepoint name {name:?}: use letters, digits and '_', not starting with a digit"),
+        ))
+    }
+}

@@ -1,0 +1,41 @@
+//! The SQLite backend of codedb.
+//!
+//! ```text
+//! CodeDatabase -> SQLiteDriverProxy (SpecificDriver) -> DBWorker (thread, FIFO queue) -> SQLiteDriver (rusqlite)
+//!                        \-> reader pool (r2d2_sqlite, query_only) for reads outside a transaction
+//! ```
+//!
+//! * [`SQLiteDriver`]: one rusqlite connection with codedb's settings (WAL, `synchronous=NORMAL`,
+//!   `foreign_keys=ON`, `busy_timeout`, statement cache).
+//! * [`DBWorker`]: the named thread that owns the write connection and runs jobs from a bounded
+//!   queue, in order. It knows nothing about transactions.
+//! * [`SQLiteDriverProxy`]: the [`SpecificDriver`](codedb_driver::SpecificDriver); keeps the
+//!   transaction state and the writer gate, sends reads outside a transaction to the pool.
+//! * [`DBWorkerManager`]: starts all of it from a [`SqliteConfig`] and stops it cleanly
+//!   (drains the queue, checkpoints the WAL).
+//! * [`inspect`]: read-only facts about a database file (`codedb db info`).
+//!
+//! This is the only crate that names rusqlite, r2d2 or r2d2_sqlite (`cargo xtask tidy`).
+
+pub mod baseline;
+mod config;
+mod connection;
+mod error;
+mod info;
+mod manager;
+mod pool;
+mod proxy;
+mod worker;
+
+pub use config::SqliteConfig;
+pub use connection::SQLiteDriver;
+pub use info::{DatabaseInfo, inspect};
+pub use manager::DBWorkerManager;
+pub use proxy::SQLiteDriverProxy;
+pub use worker::DBWorker;
+
+/// Starts a database with the default settings: shorthand for
+/// `DBWorkerManager::start(SqliteConfig::new(path))`.
+pub fn open(path: impl Into<std::path::PathBuf>) -> codedb_driver::Result<DBWorkerManager> {
+    DBWorkerManager::start(SqliteConfig::new(path))
+}

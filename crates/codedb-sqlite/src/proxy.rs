@@ -195,7 +195,7 @@ impl SqliteTransaction {
         R: Send + 'static,
     {
         if let Some(reason) = &self.aborted {
-            return Err(aborted_error(reason));
+            return Err(self.worker.unavailable().unwrap_or_else(|| aborted_error(reason)));
         }
         let outcome = self.worker.call(move |d| {
             if d.is_autocommit() {
@@ -273,11 +273,9 @@ impl DriverTransaction for SqliteTransaction {
     fn commit(mut self: Box<Self>) -> Result<()> {
         self.finished = true;
         if let Some(reason) = self.aborted.take() {
-            let rolled = self.worker.call(SQLiteDriver::rollback);
-            let err = aborted_error(&reason);
-            return Err(match rolled {
-                Ok(()) => err,
-                Err(second) => err.with_context(format!("the rollback failed too ({second})")),
+            return Err(match self.worker.call(SQLiteDriver::rollback) {
+                Ok(()) => aborted_error(&reason),
+                Err(second) => second.with_context(format!("the transaction was aborted ({reason})")),
             });
         }
         self.worker.call(SQLiteDriver::commit)

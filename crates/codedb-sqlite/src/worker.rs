@@ -18,12 +18,13 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use codedb_driver::{Error, ErrorKind, Result};
-use crossbeam_channel::{Receiver, SendTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender};
 use parking_lot::Mutex;
 use tracing::Span;
 
@@ -44,7 +45,27 @@ pub struct DBWorker {
     queue: Sender<Message>,
     queue_timeout: Duration,
     closed: AtomicBool,
+    /// Cleared by the worker thread as it ends, however it ends.
+    alive: Arc<AtomicBool>,
     thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// How often a caller waiting for an answer checks that the worker is still alive.
+const LIVENESS_POLL: Duration = Duration::from_millis(50);
+
+/// The worker's end of the queue. However the thread ends (even by a panic outside any job),
+/// dropping it marks the worker dead and drops every job still queued, so that their callers
+/// are answered `WorkerCrashed` at once.
+struct Inbox {
+    jobs: Receiver<Message>,
+    alive: Arc<AtomicBool>,
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        self.alive.store(false, Ordering::Release);
+        while self.jobs.try_recv().is_ok() {}
+    }
 }
 
 impl std::fmt::Debug for Message {
@@ -60,9 +81,11 @@ impl DBWorker {
     /// Starts a thread called `name` that owns `driver` and serves a queue of `capacity` jobs.
     pub fn spawn(driver: SQLiteDriver, name: &str, capacity: usize, queue_timeout: Duration) -> Result<Self> {
         let (queue, jobs) = crossbeam_channel::bounded(capacity.max(1));
+        let alive = Arc::new(AtomicBool::new(true));
+        let inbox = Inbox { jobs, alive: Arc::clone(&alive) };
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
-            .spawn(move || serve(driver, &jobs))
+            .spawn(move || serve(driver, &inbox))
             .map_err(|e| {
                 Error::new(ErrorKind::Io, format!("cannot start the database worker thread: {e}"))
                     .with_source(e)
@@ -72,6 +95,7 @@ impl DBWorker {
             queue,
             queue_timeout,
             closed: AtomicBool::new(false),
+            alive,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -88,8 +112,7 @@ impl DBWorker {
 
     /// `true` while the thread runs and has not been shut down.
     pub fn is_running(&self) -> bool {
-        !self.closed.load(Ordering::Acquire)
-            && self.thread.lock().as_ref().is_some_and(|t| !t.is_finished())
+        !self.closed.load(Ordering::Acquire) && self.alive.load(Ordering::Acquire)
     }
 
     /// Runs `job` on the worker's connection and returns its answer. The job runs inside the
@@ -117,8 +140,8 @@ impl DBWorker {
         F: FnOnce(&mut SQLiteDriver) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(self.closed_error());
+        if !self.is_running() {
+            return Err(self.gone());
         }
         let (reply, answer) = crossbeam_channel::bounded(1);
         let run: JobFn = Box::new(move |driver: &mut SQLiteDriver| {
@@ -152,7 +175,22 @@ impl DBWorker {
             }
             Err(SendTimeoutError::Disconnected(_)) => return Err(self.gone()),
         }
-        answer.recv().map_err(|_| self.gone())?
+        self.wait_for(&answer)
+    }
+
+    /// Waits for a job's answer; a job lost with its worker is answered `WorkerCrashed`.
+    fn wait_for<R>(&self, answer: &Receiver<Result<R>>) -> Result<R> {
+        loop {
+            match answer.recv_timeout(LIVENESS_POLL) {
+                Ok(result) => return result,
+                Err(RecvTimeoutError::Disconnected) => return Err(self.gone()),
+                Err(RecvTimeoutError::Timeout) if !self.alive.load(Ordering::Acquire) => {
+                    // The worker ended; a last answer may still have arrived.
+                    return answer.try_recv().unwrap_or_else(|_| Err(self.gone()));
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
     }
 
     /// Finishes the jobs already queued, checkpoints the WAL, closes the connection and waits
@@ -163,14 +201,19 @@ impl DBWorker {
             return Ok(());
         }
         let (reply, answer) = crossbeam_channel::bounded(1);
-        let sent = self.queue.send(Message::Shutdown { reply }).is_ok();
-        let result = if sent { answer.recv().unwrap_or_else(|_| Err(self.crashed())) } else { Err(self.crashed()) };
+        let sent = self.alive.load(Ordering::Acquire) && self.queue.send(Message::Shutdown { reply }).is_ok();
+        let result = if sent { self.wait_for(&answer).map_err(|_| self.crashed()) } else { Err(self.crashed()) };
         if let Some(thread) = self.thread.lock().take() {
             if thread.join().is_err() && result.is_ok() {
                 return Err(self.crashed());
             }
         }
         result
+    }
+
+    /// Why no job can run any more (`Closed` or `WorkerCrashed`), or `None` while it serves.
+    pub(crate) fn unavailable(&self) -> Option<Error> {
+        (!self.is_running()).then(|| self.gone())
     }
 
     fn gone(&self) -> Error {
@@ -197,9 +240,9 @@ impl Drop for DBWorker {
     }
 }
 
-fn serve(mut driver: SQLiteDriver, jobs: &Receiver<Message>) {
+fn serve(mut driver: SQLiteDriver, inbox: &Inbox) {
     tracing::debug!(path = %driver.path().display(), "database worker started");
-    for message in jobs {
+    for message in &inbox.jobs {
         match message {
             Message::Job { run, span } => {
                 #[cfg(feature = "failpoints")]

@@ -1,0 +1,96 @@
+//! Opening bad paths and files: clear errors naming the cause, nothing created or changed.
+
+use std::fs;
+
+use codedb_driver::{ErrorKind, SpecificDriver, params};
+use codedb_sqlite::{DBWorkerManager, SqliteConfig, inspect};
+
+#[test]
+fn a_directory_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = DBWorkerManager::start(SqliteConfig::new(dir.path())).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CannotOpen);
+    assert!(err.to_string().contains("is a directory"), "{err}");
+    assert!(err.to_string().contains(&dir.path().display().to_string()), "{err}");
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "nothing was created");
+}
+
+#[test]
+fn a_missing_parent_directory_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing").join("db.sqlite");
+    let err = DBWorkerManager::start(SqliteConfig::new(&path)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CannotOpen);
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    assert!(!dir.path().join("missing").exists());
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    let content = "these are notes, not a database\n".repeat(200);
+    fs::write(&path, &content).unwrap();
+    let err = DBWorkerManager::start(SqliteConfig::new(&path)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotADatabase, "{err}");
+    assert!(err.to_string().contains("not a database"), "{err}");
+    assert!(err.to_string().contains("notes.txt"), "{err}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), content);
+    let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["notes.txt"], "no -wal or -shm file was created");
+
+    let err = inspect(&path).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotADatabase, "{err}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), content);
+}
+
+#[test]
+fn inspect_reports_a_healthy_database_and_refuses_missing_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let err = inspect(&path).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CannotOpen);
+    assert!(err.to_string().contains("no such file"), "{err}");
+    assert!(!path.exists(), "inspect created nothing");
+
+    let manager = codedb_sqlite::open(&path).unwrap();
+    manager.driver().execute("CREATE TABLE t(x)", params![]).unwrap();
+    manager.stop().unwrap();
+    let info = inspect(&path).unwrap();
+    assert_eq!(info.journal_mode, "wal");
+    assert_eq!(info.integrity_check, "ok");
+    assert_eq!(info.schema_objects, 1);
+    assert!(info.page_count >= 2, "{info:?}");
+    assert!(info.sqlite_version.starts_with('3'), "{info:?}");
+}
+
+#[test]
+fn backups_are_consistent_copies_including_wal_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let manager = codedb_sqlite::open(dir.path().join("db.sqlite")).unwrap();
+    let driver = manager.driver();
+    driver.execute("CREATE TABLE t(x)", params![]).unwrap();
+    driver.execute_many_for_test(500);
+    // Pages still sit in the WAL (no checkpoint ran): a raw copy of the main file could miss them.
+    let dest = dir.path().join("backup.sqlite");
+    driver.backup_to(&dest).unwrap();
+    let err = driver.backup_to(&dest).unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+    manager.stop().unwrap();
+
+    let copy = codedb_sqlite::open(&dest).unwrap();
+    let n: i64 = copy.driver().query("SELECT count(*) FROM t", params![]).unwrap().scalar().unwrap();
+    assert_eq!(n, 500);
+    assert_eq!(inspect(&dest).unwrap().integrity_check, "ok");
+}
+
+trait InsertMany {
+    fn execute_many_for_test(&self, n: i64);
+}
+
+impl InsertMany for std::sync::Arc<dyn SpecificDriver> {
+    fn execute_many_for_test(&self, n: i64) {
+        let batch = codedb_driver::Batch::new().many("INSERT INTO t VALUES (?1)", (0..n).map(|i| params![i]).collect());
+        assert_eq!(self.execute_batch(batch).unwrap().rows_affected, n as u64);
+    }
+}

@@ -1,2 +1,43 @@
-//! x
-fn main() {}
+//! `codedb`: the command line of codedb.
+//!
+//! Each subcommand is a thin layer over the library crates: it parses arguments (clap),
+//! installs the tracing subscriber (only this binary does; `RUST_LOG` or `-v` choose the
+//! level, logs go to stderr), runs one library call and prints the result, as text or, with
+//! `--json`, as one JSON object on stdout. Errors go to stderr as `error: ...` with exit
+//! code 1; usage errors exit 2.
+
+mod cli;
+mod db;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    init_logging(args.verbose);
+    match cli::run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            output::print_error(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -19,7 +19,8 @@ pub struct CodeDatabase {
 impl CodeDatabase {
     /// Wraps `driver` after checking that the database answers. Never changes the schema.
     pub fn open(driver: Arc<dyn SpecificDriver>) -> Result<Self> {
-        let _span = tracing::debug_span!("code_database_open", backend = driver.backend_name()).entered();
+        let _span =
+            tracing::debug_span!("code_database_open", backend = driver.backend_name()).entered();
         driver.query("SELECT 1", Vec::new())?;
         Ok(CodeDatabase { driver })
     }
@@ -56,7 +57,10 @@ impl CodeDatabase {
 }
 
 /// Runs `f` on `tx`, then commits or rolls back; shared by transactions and savepoints.
-pub(crate) fn finish<R>(tx: Transaction<'_>, f: impl FnOnce(&Transaction<'_>) -> Result<R>) -> Result<R> {
+pub(crate) fn finish<R>(
+    tx: Transaction<'_>,
+    f: impl FnOnce(&Transaction<'_>) -> Result<R>,
+) -> Result<R> {
     match f(&tx) {
         Ok(value) => {
             tx.commit()?;
@@ -64,7 +68,10 @@ pub(crate) fn finish<R>(tx: Transaction<'_>, f: impl FnOnce(&Transaction<'_>) ->
         }
         Err(error) => match tx.rollback() {
             Ok(()) => Err(error),
-            Err(rollback) => Err(Error::RollbackFailed { error: Box::new(error), rollback: Box::new(rollback) }),
+            Err(rollback) => Err(Error::RollbackFailed {
+                error: Box::new(error),
+                rollback: Box::new(rollback),
+            }),
         },
     }
 }

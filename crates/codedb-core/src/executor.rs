@@ -19,13 +19,27 @@ pub trait Executor {
     /// Runs a batch, all or nothing, in one round trip.
     fn execute_batch(&self, batch: Batch) -> Result<BatchResult>;
 
+    /// Runs `sql` once per parameter set drawn lazily from `rows`, all or nothing; returns
+    /// the rows changed. For bulk writes: the backend may run one chunk while `rows` produces
+    /// the next, so nothing needs to be collected first.
+    fn execute_stream<I>(&self, sql: &str, rows: I) -> Result<u64>
+    where
+        I: IntoIterator<Item = Vec<Value>>,
+        Self: Sized,
+    {
+        let mut rows = rows.into_iter();
+        self.atomic(|tx| tx.stream_rows(sql, &mut rows))
+    }
+
     /// Runs `f` atomically: in a new transaction on a database, in a savepoint inside a
     /// transaction. `Ok` keeps its writes, `Err` undoes them (and only them).
     fn atomic<R>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<R>) -> Result<R>;
 
     /// Runs `sql` once per parameter set, in one round trip; returns the rows changed.
     fn execute_many(&self, sql: &str, param_sets: Vec<Vec<Value>>) -> Result<u64> {
-        Ok(self.execute_batch(Batch::new().many(sql, param_sets))?.rows_affected)
+        Ok(self
+            .execute_batch(Batch::new().many(sql, param_sets))?
+            .rows_affected)
     }
 
     /// The first row of a query, if any.

@@ -29,8 +29,8 @@ mod executor;
 mod transaction;
 
 pub use codedb_driver::{
-    Batch, BatchResult, DriverTransaction, ErrorKind, ExecResult, FromValue, Row, Rows, SpecificDriver, Value,
-    params,
+    Batch, BatchResult, DriverTransaction, ErrorKind, ExecResult, FromValue, Row, Rows,
+    STREAM_CHUNK, SpecificDriver, Value, params,
 };
 pub use database::CodeDatabase;
 pub use error::{Error, Result};

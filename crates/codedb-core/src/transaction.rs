@@ -39,7 +39,10 @@ pub struct Transaction<'a> {
 impl<'a> Transaction<'a> {
     pub(crate) fn top(handle: Box<dyn DriverTransaction>) -> Transaction<'static> {
         Transaction {
-            level: Level::Top(Box::new(Shared { handle: Mutex::new(Some(handle)), next_savepoint: AtomicU32::new(1) })),
+            level: Level::Top(Box::new(Shared {
+                handle: Mutex::new(Some(handle)),
+                next_savepoint: AtomicU32::new(1),
+            })),
             finished: false,
         }
     }
@@ -51,12 +54,26 @@ impl<'a> Transaction<'a> {
         }
     }
 
-    fn with_handle<R>(&self, f: impl FnOnce(&mut dyn DriverTransaction) -> codedb_driver::Result<R>) -> Result<R> {
+    fn with_handle<R>(
+        &self,
+        f: impl FnOnce(&mut dyn DriverTransaction) -> codedb_driver::Result<R>,
+    ) -> Result<R> {
         let mut guard = self.shared().handle.lock();
         let handle = guard.as_mut().ok_or_else(|| {
-            codedb_driver::Error::new(codedb_driver::ErrorKind::TransactionState, "the transaction has already ended")
+            codedb_driver::Error::new(
+                codedb_driver::ErrorKind::TransactionState,
+                "the transaction has already ended",
+            )
         })?;
         Ok(f(handle.as_mut())?)
+    }
+
+    pub(crate) fn stream_rows(
+        &self,
+        sql: &str,
+        rows: &mut dyn Iterator<Item = Vec<Value>>,
+    ) -> Result<u64> {
+        self.with_handle(|h| h.execute_stream(sql, rows))
     }
 
     /// `true` for a savepoint, `false` for the outermost transaction.
@@ -73,9 +90,15 @@ impl<'a> Transaction<'a> {
 
     fn open_savepoint(&self) -> Result<Transaction<'_>> {
         let shared = self.shared();
-        let name = format!("codedb_sp{}", shared.next_savepoint.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "codedb_sp{}",
+            shared.next_savepoint.fetch_add(1, Ordering::Relaxed)
+        );
         self.with_handle(|h| h.savepoint(&name))?;
-        Ok(Transaction { level: Level::Savepoint { shared, name }, finished: false })
+        Ok(Transaction {
+            level: Level::Savepoint { shared, name },
+            finished: false,
+        })
     }
 
     /// Commits: the transaction's writes become durable and visible, or the savepoint's

@@ -49,10 +49,19 @@ fn eight_threads_by_500_read_modify_write_transactions_lose_nothing() {
                         )
                         .unwrap()
                         .unwrap();
-                    let (n, items, sum) =
-                        (row.get::<i64>(0).unwrap(), row.get::<i64>(1).unwrap(), row.get::<i64>(2).unwrap());
-                    assert_eq!(n, items, "counter and item count disagree: an uncommitted state was seen");
-                    assert_eq!(sum, TOTAL, "money appeared or vanished: an uncommitted state was seen");
+                    let (n, items, sum) = (
+                        row.get::<i64>(0).unwrap(),
+                        row.get::<i64>(1).unwrap(),
+                        row.get::<i64>(2).unwrap(),
+                    );
+                    assert_eq!(
+                        n, items,
+                        "counter and item count disagree: an uncommitted state was seen"
+                    );
+                    assert_eq!(
+                        sum, TOTAL,
+                        "money appeared or vanished: an uncommitted state was seen"
+                    );
                     assert!(n >= last, "a reader went back in time: {n} after {last}");
                     last = n;
                     reads.fetch_add(1, Ordering::Relaxed);
@@ -67,13 +76,23 @@ fn eight_threads_by_500_read_modify_write_transactions_lose_nothing() {
             thread::spawn(move || {
                 for seq in 0..TRANSACTIONS {
                     db.transaction(|tx| {
-                        let n: i64 = tx.query_scalar("SELECT n FROM counter WHERE id = 1", params![])?;
+                        let n: i64 =
+                            tx.query_scalar("SELECT n FROM counter WHERE id = 1", params![])?;
                         tx.execute("UPDATE counter SET n = ?1 WHERE id = 1", params![n + 1])?;
-                        tx.execute("INSERT INTO items(writer, seq, seen) VALUES (?1, ?2, ?3)", params![w, seq, n])?;
+                        tx.execute(
+                            "INSERT INTO items(writer, seq, seen) VALUES (?1, ?2, ?3)",
+                            params![w, seq, n],
+                        )?;
                         let from = (w + seq) % ACCOUNTS;
                         let to = (from + 1) % ACCOUNTS;
-                        tx.execute("UPDATE accounts SET balance = balance - 1 WHERE id = ?1", params![from])?;
-                        tx.execute("UPDATE accounts SET balance = balance + 1 WHERE id = ?1", params![to])?;
+                        tx.execute(
+                            "UPDATE accounts SET balance = balance - 1 WHERE id = ?1",
+                            params![from],
+                        )?;
+                        tx.execute(
+                            "UPDATE accounts SET balance = balance + 1 WHERE id = ?1",
+                            params![to],
+                        )?;
                         Ok(())
                     })
                     .unwrap_or_else(|e| panic!("writer {w} transaction {seq}: {e}"));
@@ -90,10 +109,26 @@ fn eight_threads_by_500_read_modify_write_transactions_lose_nothing() {
     }
 
     let expected = WRITERS * TRANSACTIONS;
-    assert_eq!(db.query_scalar::<i64>("SELECT n FROM counter", params![]).unwrap(), expected);
-    assert_eq!(db.query_scalar::<i64>("SELECT count(*) FROM items", params![]).unwrap(), expected);
+    assert_eq!(
+        db.query_scalar::<i64>("SELECT n FROM counter", params![])
+            .unwrap(),
+        expected
+    );
+    assert_eq!(
+        db.query_scalar::<i64>("SELECT count(*) FROM items", params![])
+            .unwrap(),
+        expected
+    );
     // Each transaction saw a distinct counter value: read-modify-write was never interleaved.
-    assert_eq!(db.query_scalar::<i64>("SELECT count(DISTINCT seen) FROM items", params![]).unwrap(), expected);
-    assert_eq!(db.query_scalar::<i64>("SELECT sum(balance) FROM accounts", params![]).unwrap(), TOTAL);
+    assert_eq!(
+        db.query_scalar::<i64>("SELECT count(DISTINCT seen) FROM items", params![])
+            .unwrap(),
+        expected
+    );
+    assert_eq!(
+        db.query_scalar::<i64>("SELECT sum(balance) FROM accounts", params![])
+            .unwrap(),
+        TOTAL
+    );
     assert!(reads.load(Ordering::Relaxed) > 0, "the readers never ran");
 }

@@ -76,10 +76,12 @@ impl Model {
 fn write(ex: &impl Executor, op: &Op) {
     match op {
         Op::Put(k, v) => {
-            ex.execute("INSERT OR REPLACE INTO kv VALUES (?1, ?2)", params![*k, *v]).unwrap();
+            ex.execute("INSERT OR REPLACE INTO kv VALUES (?1, ?2)", params![*k, *v])
+                .unwrap();
         }
         Op::Del(k) => {
-            ex.execute("DELETE FROM kv WHERE k = ?1", params![*k]).unwrap();
+            ex.execute("DELETE FROM kv WHERE k = ?1", params![*k])
+                .unwrap();
         }
         Op::Batch(rows, fail) => {
             let mut sets: Vec<_> = rows.iter().map(|(k, v)| params![*k, *v]).collect();
@@ -97,7 +99,12 @@ fn read(ex: &impl Executor) -> State {
     ex.query("SELECT k, v FROM kv ORDER BY k", params![])
         .unwrap()
         .iter()
-        .map(|r| (u8::try_from(r.get::<i64>(0).unwrap()).unwrap(), r.get::<i64>(1).unwrap()))
+        .map(|r| {
+            (
+                u8::try_from(r.get::<i64>(0).unwrap()).unwrap(),
+                r.get::<i64>(1).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -108,7 +115,14 @@ enum End {
 }
 
 /// Runs ops inside `tx` (a transaction or savepoint at `depth` >= 1) until its level ends.
-fn run_level(db: &CodeDatabase, tx: &mut Transaction<'_>, depth: usize, ops: &[Op], i: &mut usize, model: &mut Model) -> End {
+fn run_level(
+    db: &CodeDatabase,
+    tx: &mut Transaction<'_>,
+    depth: usize,
+    ops: &[Op],
+    i: &mut usize,
+    model: &mut Model,
+) -> End {
     while *i < ops.len() {
         let op = &ops[*i];
         *i += 1;
@@ -143,15 +157,27 @@ fn run_level(db: &CodeDatabase, tx: &mut Transaction<'_>, depth: usize, ops: &[O
                 }
             }
         }
-        assert_eq!(&read(&*tx), model.0.last().unwrap(), "inside the transaction, after {op:?}");
-        assert_eq!(read(db), model.0[0], "outside the transaction, after {op:?}");
+        assert_eq!(
+            &read(&*tx),
+            model.0.last().unwrap(),
+            "inside the transaction, after {op:?}"
+        );
+        assert_eq!(
+            read(db),
+            model.0[0],
+            "outside the transaction, after {op:?}"
+        );
     }
     End::OutOfOps
 }
 
 fn run(ops: &[Op]) {
     let t = common::temp_db();
-    t.db.execute("CREATE TABLE kv(k INTEGER PRIMARY KEY CHECK (k < 10), v INTEGER NOT NULL)", params![]).unwrap();
+    t.db.execute(
+        "CREATE TABLE kv(k INTEGER PRIMARY KEY CHECK (k < 10), v INTEGER NOT NULL)",
+        params![],
+    )
+    .unwrap();
     let mut model = Model(vec![State::new()]);
     let mut i = 0;
     while i < ops.len() {

@@ -17,13 +17,17 @@ const CHILD_WRITER_ENV: &str = "CODEDB_TEST_CHILD_WRITER";
 const TRANSACTIONS: i64 = 1000;
 
 fn child_writes(path: &Path, writer: i64) {
-    let manager = DBWorkerManager::start(codedb_sqlite::SqliteConfig::new(path)).expect("child opens the database");
+    let manager = DBWorkerManager::start(codedb_sqlite::SqliteConfig::new(path))
+        .expect("child opens the database");
     let db = CodeDatabase::open(manager.driver()).expect("child CodeDatabase");
     for seq in 0..TRANSACTIONS {
         db.transaction(|tx| {
             let n: i64 = tx.query_scalar("SELECT n FROM counter", params![])?;
             tx.execute("UPDATE counter SET n = ?1", params![n + 1])?;
-            tx.execute("INSERT INTO items(writer, seq) VALUES (?1, ?2)", params![writer, seq])?;
+            tx.execute(
+                "INSERT INTO items(writer, seq) VALUES (?1, ?2)",
+                params![writer, seq],
+            )?;
             Ok(())
         })
         .unwrap_or_else(|e| panic!("child {writer} transaction {seq}: {e}"));
@@ -34,7 +38,10 @@ fn child_writes(path: &Path, writer: i64) {
 #[test]
 fn two_processes_writing_one_database_both_succeed() {
     if let Ok(path) = std::env::var(CHILD_ENV) {
-        let writer = std::env::var(CHILD_WRITER_ENV).expect("writer id").parse().expect("numeric writer id");
+        let writer = std::env::var(CHILD_WRITER_ENV)
+            .expect("writer id")
+            .parse()
+            .expect("numeric writer id");
         child_writes(Path::new(&path), writer);
         return;
     }
@@ -49,7 +56,12 @@ fn two_processes_writing_one_database_both_succeed() {
     let children: Vec<_> = (1..=2)
         .map(|writer| {
             Command::new(&exe)
-                .args(["--exact", "two_processes_writing_one_database_both_succeed", "--nocapture", "--test-threads=1"])
+                .args([
+                    "--exact",
+                    "two_processes_writing_one_database_both_succeed",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env(CHILD_ENV, &t.path)
                 .env(CHILD_WRITER_ENV, writer.to_string())
                 .spawn()
@@ -61,7 +73,10 @@ fn two_processes_writing_one_database_both_succeed() {
         t.db.transaction(|tx| {
             let n: i64 = tx.query_scalar("SELECT n FROM counter", params![])?;
             tx.execute("UPDATE counter SET n = ?1", params![n + 1])?;
-            tx.execute("INSERT INTO items(writer, seq) VALUES (0, ?1)", params![seq])?;
+            tx.execute(
+                "INSERT INTO items(writer, seq) VALUES (0, ?1)",
+                params![seq],
+            )?;
             Ok(())
         })
         .unwrap();
@@ -70,9 +85,18 @@ fn two_processes_writing_one_database_both_succeed() {
         let status = child.wait().unwrap();
         assert!(status.success(), "a child process failed: {status}");
     }
-    assert_eq!(t.db.query_scalar::<i64>("SELECT n FROM counter", params![]).unwrap(), 3 * TRANSACTIONS);
+    assert_eq!(
+        t.db.query_scalar::<i64>("SELECT n FROM counter", params![])
+            .unwrap(),
+        3 * TRANSACTIONS
+    );
     for writer in 0..3 {
-        let n: i64 = t.db.query_scalar("SELECT count(*) FROM items WHERE writer = ?1", params![writer]).unwrap();
+        let n: i64 =
+            t.db.query_scalar(
+                "SELECT count(*) FROM items WHERE writer = ?1",
+                params![writer],
+            )
+            .unwrap();
         assert_eq!(n, TRANSACTIONS, "writer {writer} lost writes");
     }
 }

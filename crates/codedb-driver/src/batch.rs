@@ -52,12 +52,18 @@ impl Batch {
 
     /// Adds one statement run once with `params`.
     pub fn push(&mut self, sql: impl Into<String>, params: Vec<Value>) {
-        self.steps.push(BatchStep::Statement { sql: sql.into(), param_sets: vec![params] });
+        self.steps.push(BatchStep::Statement {
+            sql: sql.into(),
+            param_sets: vec![params],
+        });
     }
 
     /// Adds one statement run once per parameter set.
     pub fn push_many(&mut self, sql: impl Into<String>, param_sets: Vec<Vec<Value>>) {
-        self.steps.push(BatchStep::Statement { sql: sql.into(), param_sets });
+        self.steps.push(BatchStep::Statement {
+            sql: sql.into(),
+            param_sets,
+        });
     }
 
     /// The steps, in order.

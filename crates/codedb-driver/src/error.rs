@@ -68,7 +68,10 @@ impl ErrorKind {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            ErrorKind::Busy | ErrorKind::Locked | ErrorKind::Timeout | ErrorKind::SerializationFailure
+            ErrorKind::Busy
+                | ErrorKind::Locked
+                | ErrorKind::Timeout
+                | ErrorKind::SerializationFailure
         )
     }
 
@@ -136,7 +139,13 @@ pub struct Error {
 impl Error {
     /// A new error of `kind` with `message` (lowercase, no trailing period).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), context: Vec::new(), sql: None, source: None }
+        Error {
+            kind,
+            message: message.into(),
+            context: Vec::new(),
+            sql: None,
+            source: None,
+        }
     }
 
     /// Attaches the backend's original error.

@@ -64,6 +64,43 @@ pub trait DriverTransaction: Send + Debug {
     /// transaction stays open.
     fn execute_batch(&mut self, batch: Batch) -> Result<BatchResult>;
 
+    /// Runs `sql` once for each parameter set that `rows` yields, all or nothing, and returns
+    /// the rows changed. Unlike a [`Batch`], the parameter sets are drawn lazily, so a backend
+    /// may send them in chunks and run one chunk while the caller produces the next. The
+    /// default collects chunks of `STREAM_CHUNK` and runs each as a batch inside a savepoint.
+    fn execute_stream(
+        &mut self,
+        sql: &str,
+        rows: &mut dyn Iterator<Item = Vec<Value>>,
+    ) -> Result<u64> {
+        const SP: &str = "codedb_stream";
+        self.savepoint(SP)?;
+        let mut run = || -> Result<u64> {
+            let mut total = 0;
+            loop {
+                let chunk: Vec<Vec<Value>> = (&mut *rows).take(STREAM_CHUNK).collect();
+                if chunk.is_empty() {
+                    return Ok(total);
+                }
+                total += self
+                    .execute_batch(Batch::new().many(sql, chunk))?
+                    .rows_affected;
+            }
+        };
+        match run() {
+            Ok(total) => {
+                self.release_savepoint(SP)?;
+                Ok(total)
+            }
+            Err(e) => match self.rollback_to_savepoint(SP) {
+                Ok(()) => Err(e),
+                Err(second) => {
+                    Err(e.with_context(format!("undoing the stream also failed ({second})")))
+                }
+            },
+        }
+    }
+
     /// Opens a savepoint called `name` (an identifier: letters, digits, `_`).
     fn savepoint(&mut self, name: &str) -> Result<()>;
 
@@ -87,6 +124,9 @@ pub trait DriverTransaction: Send + Debug {
     fn changes(&self) -> u64;
 }
 
+/// Parameter sets per chunk of [`DriverTransaction::execute_stream`].
+pub const STREAM_CHUNK: usize = 2048;
+
 /// Checks that `name` can be used as a savepoint name without quoting.
 pub fn validate_savepoint_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
@@ -98,7 +138,100 @@ pub fn validate_savepoint_name(name: &str) -> Result<()> {
     } else {
         Err(crate::Error::new(
             crate::ErrorKind::InvalidParameter,
-            format!("invalid savepoint name {name:?}: use letters, digits and '_', not starting with a digit"),
+            format!(
+                "invalid savepoint name {name:?}: use letters, digits and '_', not starting with a digit"
+            ),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::BatchStep;
+    use crate::{Error, ErrorKind};
+
+    /// A transaction over a list of rows; a NULL parameter fails like a NOT NULL constraint.
+    #[derive(Debug, Default)]
+    struct Mock {
+        rows: Vec<Vec<Value>>,
+        savepoints: Vec<(String, usize)>,
+        batches: usize,
+    }
+
+    impl DriverTransaction for Mock {
+        fn execute(&mut self, _: &str, _: Vec<Value>) -> Result<ExecResult> {
+            Ok(ExecResult::default())
+        }
+        fn query(&mut self, _: &str, _: Vec<Value>) -> Result<Rows> {
+            Ok(Rows::default())
+        }
+        fn execute_batch(&mut self, batch: Batch) -> Result<BatchResult> {
+            self.batches += 1;
+            let mut n = 0;
+            for step in batch.into_steps() {
+                if let BatchStep::Statement { param_sets, .. } = step {
+                    for set in param_sets {
+                        if set.iter().any(Value::is_null) {
+                            return Err(Error::new(ErrorKind::NotNullViolation, "null"));
+                        }
+                        self.rows.push(set);
+                        n += 1;
+                    }
+                }
+            }
+            Ok(BatchResult {
+                rows_affected: n,
+                ..BatchResult::default()
+            })
+        }
+        fn savepoint(&mut self, name: &str) -> Result<()> {
+            self.savepoints.push((name.to_owned(), self.rows.len()));
+            Ok(())
+        }
+        fn release_savepoint(&mut self, name: &str) -> Result<()> {
+            assert_eq!(self.savepoints.pop().map(|s| s.0).as_deref(), Some(name));
+            Ok(())
+        }
+        fn rollback_to_savepoint(&mut self, name: &str) -> Result<()> {
+            let (sp, len) = self.savepoints.pop().expect("open savepoint");
+            assert_eq!(sp, name);
+            self.rows.truncate(len);
+            Ok(())
+        }
+        fn commit(self: Box<Self>) -> Result<()> {
+            Ok(())
+        }
+        fn rollback(self: Box<Self>) -> Result<()> {
+            Ok(())
+        }
+        fn last_insert_id(&self) -> Option<i64> {
+            None
+        }
+        fn changes(&self) -> u64 {
+            0
+        }
+    }
+
+    #[test]
+    fn the_default_stream_sends_chunks_and_undoes_all_of_them_on_failure() {
+        let mut tx = Mock::default();
+        let n = 2 * STREAM_CHUNK + 1;
+        let mut rows = (0..n).map(|i| vec![Value::from(i as i64)]);
+        assert_eq!(tx.execute_stream("INSERT", &mut rows).unwrap(), n as u64);
+        assert_eq!((tx.rows.len(), tx.batches), (n, 3));
+        assert!(tx.savepoints.is_empty());
+
+        let mut rows = (0..n).map(|i| {
+            vec![if i == n - 1 {
+                Value::Null
+            } else {
+                Value::from(1)
+            }]
+        });
+        let err = tx.execute_stream("INSERT", &mut rows).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotNullViolation);
+        assert_eq!(tx.rows.len(), n, "the failed stream left nothing");
+        assert!(tx.savepoints.is_empty());
     }
 }

@@ -186,7 +186,10 @@ impl Row {
         let value = self.0.get(index).ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidParameter,
-                format!("column index {index} out of range: the row has {} columns", self.0.len()),
+                format!(
+                    "column index {index} out of range: the row has {} columns",
+                    self.0.len()
+                ),
             )
         })?;
         T::from_value(value).map_err(|e| e.with_context(format!("column {index}")))
@@ -256,14 +259,22 @@ mod tests {
 
     #[test]
     fn conversions_round_trip_and_mismatches_say_what() {
-        let row = Row(vec![Value::from(7_i32), Value::from("x"), Value::Null, Value::from(1.5)]);
+        let row = Row(vec![
+            Value::from(7_i32),
+            Value::from("x"),
+            Value::Null,
+            Value::from(1.5),
+        ]);
         assert_eq!(row.get::<i64>(0).unwrap(), 7);
         assert_eq!(row.get::<String>(1).unwrap(), "x");
         assert_eq!(row.get::<Option<i64>>(2).unwrap(), None);
         assert_eq!(row.get::<f64>(3).unwrap(), 1.5);
         let err = row.get::<i64>(1).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::TypeMismatch);
-        assert!(err.to_string().contains("expected integer, found text"), "{err}");
+        assert!(
+            err.to_string().contains("expected integer, found text"),
+            "{err}"
+        );
         assert!(err.to_string().contains("column 1"), "{err}");
         let err = row.get::<i64>(9).unwrap_err();
         assert!(err.to_string().contains("out of range"), "{err}");

@@ -22,17 +22,25 @@ pub fn direct_insert(
     mut row: impl FnMut(usize) -> Vec<Value>,
 ) -> Result<Duration> {
     let mut conn = Connection::open(path).map_err(|e| map_err(e, None))?;
-    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
-        .map_err(|e| map_err(e, None))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    )
+    .map_err(|e| map_err(e, None))?;
     conn.execute_batch(setup_sql).map_err(with_sql(setup_sql))?;
     let start = Instant::now();
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| map_err(e, None))?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| map_err(e, None))?;
     {
-        let mut stmt = tx.prepare_cached(insert_sql).map_err(with_sql(insert_sql))?;
+        let mut stmt = tx
+            .prepare_cached(insert_sql)
+            .map_err(with_sql(insert_sql))?;
         for i in 0..rows {
             let values = row(i);
-            stmt.execute(rusqlite::params_from_iter(values.iter().map(crate::connection::to_sql)))
-                .map_err(with_sql(insert_sql))?;
+            stmt.execute(rusqlite::params_from_iter(
+                values.iter().map(crate::connection::to_sql),
+            ))
+            .map_err(with_sql(insert_sql))?;
         }
     }
     tx.commit().map_err(|e| map_err(e, None))?;

@@ -46,7 +46,10 @@ impl Default for SqliteConfig {
 impl SqliteConfig {
     /// The defaults, for the database at `path`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        SqliteConfig { path: path.into(), ..Self::default() }
+        SqliteConfig {
+            path: path.into(),
+            ..Self::default()
+        }
     }
 
     /// `true` for a private in-memory database.

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use codedb_driver::{BatchResult, BatchStep, Error, ErrorKind, ExecResult, Result, Row, Rows, Value};
+use codedb_driver::{
+    BatchResult, BatchStep, Error, ErrorKind, ExecResult, Result, Row, Rows, Value,
+};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 
@@ -44,13 +46,18 @@ impl SQLiteDriver {
             .map_err(|e| map_err(e, None))
         }
         .map_err(ctx)?;
-        let driver = SQLiteDriver { conn, path: path.clone() };
+        let driver = SQLiteDriver {
+            conn,
+            path: path.clone(),
+        };
         driver.configure(config).map_err(ctx)?;
         Ok(driver)
     }
 
     fn configure(&self, config: &SqliteConfig) -> Result<()> {
-        self.conn.busy_timeout(config.busy_timeout).map_err(|e| map_err(e, None))?;
+        self.conn
+            .busy_timeout(config.busy_timeout)
+            .map_err(|e| map_err(e, None))?;
         // Read before anything is written: a file that is not a database fails here, untouched.
         probe(&self.conn)?;
         let mode: String = self
@@ -66,7 +73,8 @@ impl SQLiteDriver {
         self.conn
             .execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
             .map_err(|e| map_err(e, None))?;
-        self.conn.set_prepared_statement_cache_capacity(config.statement_cache);
+        self.conn
+            .set_prepared_statement_cache_capacity(config.statement_cache);
         Ok(())
     }
 
@@ -107,7 +115,11 @@ impl SQLiteDriver {
     pub fn run_batch(&mut self, steps: &[BatchStep]) -> Result<BatchResult> {
         let nested = !self.conn.is_autocommit();
         let (open, keep, undo) = if nested {
-            ("SAVEPOINT codedb_batch", "RELEASE codedb_batch", "ROLLBACK TO codedb_batch; RELEASE codedb_batch")
+            (
+                "SAVEPOINT codedb_batch",
+                "RELEASE codedb_batch",
+                "ROLLBACK TO codedb_batch; RELEASE codedb_batch",
+            )
         } else {
             ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
         };
@@ -138,14 +150,7 @@ impl SQLiteDriver {
                     self.conn.total_changes() - before
                 }
                 BatchStep::Statement { sql, param_sets } => {
-                    let mut stmt = self.conn.prepare_cached(sql).map_err(with_sql(sql))?;
-                    let mut changed = 0;
-                    for (n, params) in param_sets.iter().enumerate() {
-                        changed += run_prepared(&mut stmt, params).map_err(|e| {
-                            map_err(e, Some(sql)).with_context(format!("parameter set {n}"))
-                        })?;
-                    }
-                    changed
+                    self.execute_many(sql, param_sets, 0)?
                 }
             };
             result.rows_affected += changed;
@@ -155,6 +160,24 @@ impl SQLiteDriver {
             result.last_insert_id = Some(self.conn.last_insert_rowid());
         }
         Ok(result)
+    }
+
+    /// Runs one statement once per parameter set, without a savepoint of its own; returns the
+    /// rows changed. An error names the failing set, counting from `first_index`.
+    pub fn execute_many(
+        &mut self,
+        sql: &str,
+        param_sets: &[Vec<Value>],
+        first_index: usize,
+    ) -> Result<u64> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(with_sql(sql))?;
+        let mut changed = 0;
+        for (n, params) in param_sets.iter().enumerate() {
+            changed += run_prepared(&mut stmt, params).map_err(|e| {
+                map_err(e, Some(sql)).with_context(format!("parameter set {}", first_index + n))
+            })?;
+        }
+        Ok(changed)
     }
 
     /// `BEGIN IMMEDIATE`: takes SQLite's write lock now, waiting up to `busy_timeout` for
@@ -171,7 +194,9 @@ impl SQLiteDriver {
             Err(e) => {
                 if !self.conn.is_autocommit() {
                     if let Err(second) = self.execute_script("ROLLBACK") {
-                        return Err(e.with_context(format!("rollback after the failed commit also failed ({second})")));
+                        return Err(e.with_context(format!(
+                            "rollback after the failed commit also failed ({second})"
+                        )));
                     }
                 }
                 Err(e)
@@ -210,7 +235,10 @@ impl SQLiteDriver {
     pub fn backup_to(&mut self, dest: &Path) -> Result<()> {
         let ctx = |e: Error| e.with_context(format!("backing up to {}", dest.display()));
         if dest.exists() {
-            return Err(ctx(Error::new(ErrorKind::InvalidParameter, "the destination already exists")));
+            return Err(ctx(Error::new(
+                ErrorKind::InvalidParameter,
+                "the destination already exists",
+            )));
         }
         if !self.conn.is_autocommit() {
             return Err(ctx(Error::new(
@@ -219,7 +247,10 @@ impl SQLiteDriver {
             )));
         }
         let text = dest.to_str().ok_or_else(|| {
-            ctx(Error::new(ErrorKind::InvalidParameter, "the destination path is not valid UTF-8"))
+            ctx(Error::new(
+                ErrorKind::InvalidParameter,
+                "the destination path is not valid UTF-8",
+            ))
         })?;
         self.conn
             .execute("VACUUM INTO ?1", [text])
@@ -244,7 +275,10 @@ impl SQLiteDriver {
 fn check_openable(path: &Path) -> Result<()> {
     let fail = |msg: String| Err(Error::new(ErrorKind::CannotOpen, msg));
     if path.is_dir() {
-        return fail(format!("{} is a directory, not a database file", path.display()));
+        return fail(format!(
+            "{} is a directory, not a database file",
+            path.display()
+        ));
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
@@ -262,13 +296,19 @@ fn probe(conn: &Connection) -> Result<()> {
 
 /// Opens `path` read-only and runs `PRAGMA integrity_check`; `Corrupt` unless it says `ok`.
 pub(crate) fn integrity_check(path: &Path) -> Result<()> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| map_err(e, None))?;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| map_err(e, None))?;
     let report = integrity_report(&conn)?;
     if report == ["ok"] {
         Ok(())
     } else {
-        Err(Error::new(ErrorKind::Corrupt, format!("integrity check failed: {}", report.join("; "))))
+        Err(Error::new(
+            ErrorKind::Corrupt,
+            format!("integrity check failed: {}", report.join("; ")),
+        ))
     }
 }
 
@@ -323,13 +363,22 @@ pub(crate) fn execute_on(conn: &Connection, sql: &str, params: &[Value]) -> Resu
     let before = conn.last_insert_rowid();
     let rows_affected = run_prepared(&mut stmt, params).map_err(with_sql(sql))?;
     let after = conn.last_insert_rowid();
-    let last_insert_id = (rows_affected > 0 && (after != before || is_insert(sql))).then_some(after);
-    Ok(ExecResult { rows_affected, last_insert_id })
+    let last_insert_id =
+        (rows_affected > 0 && (after != before || is_insert(sql))).then_some(after);
+    Ok(ExecResult {
+        rows_affected,
+        last_insert_id,
+    })
 }
 
 /// `true` when the statement's first keyword is `INSERT` or `REPLACE`.
 fn is_insert(sql: &str) -> bool {
-    let word: String = sql.trim_start().chars().take(7).collect::<String>().to_ascii_uppercase();
+    let word: String = sql
+        .trim_start()
+        .chars()
+        .take(7)
+        .collect::<String>()
+        .to_ascii_uppercase();
     word.starts_with("INSERT") || word.starts_with("REPLACE")
 }
 
@@ -338,7 +387,9 @@ pub(crate) fn query_on(conn: &Connection, sql: &str, params: &[Value]) -> Result
     let mut stmt = conn.prepare_cached(sql).map_err(with_sql(sql))?;
     let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
     let width = columns.len();
-    let mut rows = stmt.query(rusqlite::params_from_iter(params.iter().map(to_sql))).map_err(with_sql(sql))?;
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params.iter().map(to_sql)))
+        .map_err(with_sql(sql))?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(with_sql(sql))? {
         let mut values = Vec::with_capacity(width);

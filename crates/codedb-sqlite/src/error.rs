@@ -28,7 +28,9 @@ fn classify(err: &rusqlite::Error) -> (ErrorKind, String) {
             let text = msg.clone().unwrap_or_else(|| code.to_string());
             (kind, text)
         }
-        E::SqlInputError { error, msg, offset, .. } => {
+        E::SqlInputError {
+            error, msg, offset, ..
+        } => {
             let kind = kind_of_code(*error, Some(msg));
             (kind, format!("{msg} (at byte {offset})"))
         }
@@ -36,26 +38,30 @@ fn classify(err: &rusqlite::Error) -> (ErrorKind, String) {
             ErrorKind::InvalidParameter,
             format!("wrong number of parameters: the statement takes {expected}, {given} given"),
         ),
-        E::InvalidParameterName(name) => {
-            (ErrorKind::InvalidParameter, format!("unknown parameter name {name}"))
-        }
+        E::InvalidParameterName(name) => (
+            ErrorKind::InvalidParameter,
+            format!("unknown parameter name {name}"),
+        ),
         E::MultipleStatement => (
             ErrorKind::InvalidParameter,
             "the SQL holds more than one statement: send several as a batch script".to_owned(),
         ),
-        E::InvalidColumnIndex(i) => {
-            (ErrorKind::InvalidParameter, format!("column index {i} out of range"))
-        }
+        E::InvalidColumnIndex(i) => (
+            ErrorKind::InvalidParameter,
+            format!("column index {i} out of range"),
+        ),
         E::QueryReturnedNoRows => (ErrorKind::NotFound, "query returned no rows".to_owned()),
-        E::InvalidPath(p) => {
-            (ErrorKind::CannotOpen, format!("invalid database path {}", p.display()))
-        }
-        E::NulError(_) => {
-            (ErrorKind::InvalidParameter, "text contains a NUL byte".to_owned())
-        }
-        E::FromSqlConversionFailure(..) | E::IntegralValueOutOfRange(..) | E::InvalidColumnType(..) => {
-            (ErrorKind::TypeMismatch, err.to_string())
-        }
+        E::InvalidPath(p) => (
+            ErrorKind::CannotOpen,
+            format!("invalid database path {}", p.display()),
+        ),
+        E::NulError(_) => (
+            ErrorKind::InvalidParameter,
+            "text contains a NUL byte".to_owned(),
+        ),
+        E::FromSqlConversionFailure(..)
+        | E::IntegralValueOutOfRange(..)
+        | E::InvalidColumnType(..) => (ErrorKind::TypeMismatch, err.to_string()),
         other => (ErrorKind::Other, other.to_string()),
     }
 }
@@ -115,11 +121,26 @@ mod tests {
         )
         .unwrap();
         let cases = [
-            ("INSERT INTO t VALUES (2, 'a', 'x', 1, NULL)", ErrorKind::UniqueViolation),
-            ("INSERT INTO t VALUES (1, 'b', 'x', 1, NULL)", ErrorKind::UniqueViolation),
-            ("INSERT INTO t VALUES (3, 'c', NULL, 1, NULL)", ErrorKind::NotNullViolation),
-            ("INSERT INTO t VALUES (4, 'd', 'x', 0, NULL)", ErrorKind::CheckViolation),
-            ("INSERT INTO t VALUES (5, 'e', 'x', 1, 99)", ErrorKind::ForeignKeyViolation),
+            (
+                "INSERT INTO t VALUES (2, 'a', 'x', 1, NULL)",
+                ErrorKind::UniqueViolation,
+            ),
+            (
+                "INSERT INTO t VALUES (1, 'b', 'x', 1, NULL)",
+                ErrorKind::UniqueViolation,
+            ),
+            (
+                "INSERT INTO t VALUES (3, 'c', NULL, 1, NULL)",
+                ErrorKind::NotNullViolation,
+            ),
+            (
+                "INSERT INTO t VALUES (4, 'd', 'x', 0, NULL)",
+                ErrorKind::CheckViolation,
+            ),
+            (
+                "INSERT INTO t VALUES (5, 'e', 'x', 1, 99)",
+                ErrorKind::ForeignKeyViolation,
+            ),
             ("INSERT INTO nowhere VALUES (1)", ErrorKind::Syntax),
             ("SELEC 1", ErrorKind::Syntax),
         ];

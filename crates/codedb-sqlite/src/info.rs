@@ -39,17 +39,25 @@ pub fn inspect(path: &Path) -> Result<DatabaseInfo> {
 
 fn inspect_inner(path: &Path) -> Result<DatabaseInfo> {
     if path.is_dir() {
-        return Err(Error::new(ErrorKind::CannotOpen, "is a directory, not a database file"));
+        return Err(Error::new(
+            ErrorKind::CannotOpen,
+            "is a directory, not a database file",
+        ));
     }
     if !path.exists() {
         return Err(Error::new(ErrorKind::CannotOpen, "no such file"));
     }
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| crate::error::map_err(e, None))?;
-    let int = |sql: &str| -> Result<i64> { conn.query_row(sql, [], |r| r.get(0)).map_err(with_sql(sql)) };
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| crate::error::map_err(e, None))?;
+    let int =
+        |sql: &str| -> Result<i64> { conn.query_row(sql, [], |r| r.get(0)).map_err(with_sql(sql)) };
     let schema_objects = int("SELECT count(*) FROM sqlite_schema")?;
-    let journal_mode: String =
-        conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).map_err(with_sql("PRAGMA journal_mode"))?;
+    let journal_mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .map_err(with_sql("PRAGMA journal_mode"))?;
     let report = integrity_report(&conn)?;
     Ok(DatabaseInfo {
         path: path.to_owned(),

@@ -32,7 +32,7 @@ pub use connection::SQLiteDriver;
 pub use info::{DatabaseInfo, inspect};
 pub use manager::DBWorkerManager;
 pub use proxy::SQLiteDriverProxy;
-pub use worker::DBWorker;
+pub use worker::{DBWorker, PendingReply};
 
 /// Starts a database with the default settings: shorthand for
 /// `DBWorkerManager::start(SqliteConfig::new(path))`.

@@ -25,7 +25,12 @@ impl DBWorkerManager {
     pub fn start(config: SqliteConfig) -> Result<Self> {
         let _span = tracing::info_span!("db_worker_start", path = %config.path.display()).entered();
         let driver = SQLiteDriver::open(&config)?;
-        let worker = Arc::new(DBWorker::spawn(driver, "codedb-db-worker", config.queue_capacity, config.queue_timeout)?);
+        let worker = Arc::new(DBWorker::spawn(
+            driver,
+            "codedb-db-worker",
+            config.queue_capacity,
+            config.queue_timeout,
+        )?);
         let readers = if config.is_memory() || config.readers == 0 {
             None
         } else {
@@ -38,8 +43,17 @@ impl DBWorkerManager {
                 }
             }
         };
-        let proxy = Arc::new(SQLiteDriverProxy::new(worker, readers, config.gate_timeout, config.path.clone()));
-        tracing::info!(readers = config.readers, queue = config.queue_capacity, "database worker running");
+        let proxy = Arc::new(SQLiteDriverProxy::new(
+            worker,
+            readers,
+            config.gate_timeout,
+            config.path.clone(),
+        ));
+        tracing::info!(
+            readers = config.readers,
+            queue = config.queue_capacity,
+            "database worker running"
+        );
         Ok(DBWorkerManager { config, proxy })
     }
 
@@ -65,7 +79,8 @@ impl DBWorkerManager {
 
     /// Lets queued jobs finish, checkpoints the WAL and stops the worker. Idempotent.
     pub fn stop(&self) -> Result<()> {
-        let _span = tracing::info_span!("db_worker_stop", path = %self.config.path.display()).entered();
+        let _span =
+            tracing::info_span!("db_worker_stop", path = %self.config.path.display()).entered();
         self.proxy.close()
     }
 }

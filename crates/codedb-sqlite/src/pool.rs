@@ -22,11 +22,15 @@ impl ReaderPool {
         let busy = config.busy_timeout;
         let cache = config.statement_cache;
         let manager = SqliteConnectionManager::file(&config.path)
-            .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
+            .with_flags(
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
+            )
             .with_init(move |conn| {
                 conn.busy_timeout(busy)?;
                 conn.set_prepared_statement_cache_capacity(cache);
-                conn.execute_batch("PRAGMA query_only=ON;")
+                conn.execute_batch("PRAGMA query_only=ON; PRAGMA mmap_size=268435456;")
             });
         let pool = r2d2::Pool::builder()
             .max_size(config.readers.max(1))
@@ -35,8 +39,11 @@ impl ReaderPool {
             .connection_timeout(config.gate_timeout.max(Duration::from_millis(1)))
             .build(manager)
             .map_err(|e| {
-                Error::new(ErrorKind::CannotOpen, format!("cannot open the reader connections: {e}"))
-                    .with_source(e)
+                Error::new(
+                    ErrorKind::CannotOpen,
+                    format!("cannot open the reader connections: {e}"),
+                )
+                .with_source(e)
             })?;
         Ok(ReaderPool { pool })
     }
@@ -44,8 +51,11 @@ impl ReaderPool {
     /// Runs a query on a free reader connection.
     pub(crate) fn query(&self, sql: &str, params: &[Value]) -> Result<Rows> {
         let conn = self.pool.get().map_err(|e| {
-            Error::new(ErrorKind::Timeout, format!("no reader connection became free in time: {e}"))
-                .with_source(e)
+            Error::new(
+                ErrorKind::Timeout,
+                format!("no reader connection became free in time: {e}"),
+            )
+            .with_source(e)
         })?;
         query_on(&conn, sql, params)
     }

@@ -8,16 +8,18 @@
 //! `Busy` error naming the wait, instead of queueing inside SQLite. Reads made outside a
 //! transaction skip the gate and go to the reader pool.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::ThreadId;
 use std::time::Duration;
 
 use codedb_driver::{
-    Batch, BatchResult, DriverTransaction, Error, ErrorKind, ExecResult, Result, Rows, SpecificDriver, Value,
+    Batch, BatchResult, DriverTransaction, Error, ErrorKind, ExecResult, Result, Rows,
+    STREAM_CHUNK, SpecificDriver, Value,
 };
-use parking_lot::{Mutex, RawMutex};
 use parking_lot::lock_api::ArcMutexGuard;
+use parking_lot::{Mutex, RawMutex};
 
 use crate::connection::SQLiteDriver;
 use crate::pool::ReaderPool;
@@ -66,7 +68,10 @@ impl Gate {
             )
         })?;
         *self.owner.lock() = Some(me);
-        Ok(GateGuard { gate: Arc::clone(self), _held: held })
+        Ok(GateGuard {
+            gate: Arc::clone(self),
+            _held: held,
+        })
     }
 }
 
@@ -83,9 +88,23 @@ impl Drop for GateGuard {
 }
 
 impl SQLiteDriverProxy {
-    pub(crate) fn new(worker: Arc<DBWorker>, readers: Option<ReaderPool>, gate_timeout: Duration, path: PathBuf) -> Self {
-        let gate = Arc::new(Gate { lock: Arc::new(Mutex::new(())), owner: Mutex::new(None), timeout: gate_timeout });
-        SQLiteDriverProxy { worker, readers, gate, path }
+    pub(crate) fn new(
+        worker: Arc<DBWorker>,
+        readers: Option<ReaderPool>,
+        gate_timeout: Duration,
+        path: PathBuf,
+    ) -> Self {
+        let gate = Arc::new(Gate {
+            lock: Arc::new(Mutex::new(())),
+            owner: Mutex::new(None),
+            timeout: gate_timeout,
+        });
+        SQLiteDriverProxy {
+            worker,
+            readers,
+            gate,
+            path,
+        }
     }
 
     /// The database file.
@@ -129,13 +148,17 @@ impl SpecificDriver for SQLiteDriverProxy {
     fn execute(&self, sql: &str, params: Vec<Value>) -> Result<ExecResult> {
         let sql = sql.to_owned();
         let _gate = self.gate.enter()?;
-        self.worker.call_autocommit(move |d| d.execute(&sql, &params))
+        self.worker
+            .call_autocommit(move |d| d.execute(&sql, &params))
     }
 
     fn query(&self, sql: &str, params: Vec<Value>) -> Result<Rows> {
         if let Some(readers) = &self.readers {
             if !self.worker.is_running() {
-                return Err(Error::new(ErrorKind::Closed, "the database has been closed"));
+                return Err(Error::new(
+                    ErrorKind::Closed,
+                    "the database has been closed",
+                ));
             }
             return readers.query(sql, &params);
         }
@@ -146,7 +169,8 @@ impl SpecificDriver for SQLiteDriverProxy {
 
     fn execute_batch(&self, batch: Batch) -> Result<BatchResult> {
         let _gate = self.gate.enter()?;
-        self.worker.call_autocommit(move |d| d.run_batch(batch.steps()))
+        self.worker
+            .call_autocommit(move |d| d.run_batch(batch.steps()))
     }
 
     fn begin(&self) -> Result<Box<dyn DriverTransaction>> {
@@ -173,6 +197,10 @@ impl SpecificDriver for SQLiteDriverProxy {
     }
 }
 
+/// Chunks of a stream queued at the worker at once: enough to keep it busy while the caller
+/// produces the next, few enough to bound memory.
+const STREAM_IN_FLIGHT: usize = 3;
+
 /// An open transaction on the worker's connection; holds the writer gate until it ends.
 #[derive(Debug)]
 struct SqliteTransaction {
@@ -195,11 +223,17 @@ impl SqliteTransaction {
         R: Send + 'static,
     {
         if let Some(reason) = &self.aborted {
-            return Err(self.worker.unavailable().unwrap_or_else(|| aborted_error(reason)));
+            return Err(self
+                .worker
+                .unavailable()
+                .unwrap_or_else(|| aborted_error(reason)));
         }
         let outcome = self.worker.call(move |d| {
             if d.is_autocommit() {
-                let err = Error::new(ErrorKind::TransactionState, "the database rolled the transaction back");
+                let err = Error::new(
+                    ErrorKind::TransactionState,
+                    "the database rolled the transaction back",
+                );
                 return Ok((Err(err), false));
             }
             let result = job(d);
@@ -252,6 +286,80 @@ impl DriverTransaction for SqliteTransaction {
         Ok(result)
     }
 
+    /// Pipelined: chunks are queued as separate jobs (at most [`STREAM_IN_FLIGHT`] at once),
+    /// so the worker inserts one chunk while the caller's iterator produces the next.
+    fn execute_stream(
+        &mut self,
+        sql: &str,
+        rows: &mut dyn Iterator<Item = Vec<Value>>,
+    ) -> Result<u64> {
+        const SP: &str = "codedb_stream";
+        self.savepoint(SP)?;
+        let worker = Arc::clone(&self.worker);
+        let sql: Arc<str> = Arc::from(sql);
+        let mut in_flight = VecDeque::new();
+        let mut total = 0;
+        let mut failure = None;
+        let mut sent = 0;
+        loop {
+            let chunk: Vec<Vec<Value>> = (&mut *rows).take(STREAM_CHUNK).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let (sql, first) = (Arc::clone(&sql), sent);
+            sent += chunk.len();
+            let job = worker.send_job(move |d| {
+                if d.is_autocommit() {
+                    return Err(Error::new(
+                        ErrorKind::TransactionState,
+                        "the database rolled the transaction back",
+                    ));
+                }
+                d.execute_many(&sql, &chunk, first)
+            });
+            match job {
+                Ok(pending) => in_flight.push_back(pending),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            if in_flight.len() >= STREAM_IN_FLIGHT {
+                if let Some(pending) = in_flight.pop_front() {
+                    match pending.wait() {
+                        Ok(n) => total += n,
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        // Every queued chunk is answered before the savepoint is closed either way.
+        for pending in in_flight {
+            match pending.wait() {
+                Ok(n) => total += n,
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        match failure {
+            None => {
+                self.release_savepoint(SP)?;
+                self.changes = total;
+                Ok(total)
+            }
+            Some(e) => match self.rollback_to_savepoint(SP) {
+                Ok(()) => Err(e),
+                Err(second) => {
+                    Err(e.with_context(format!("undoing the stream also failed ({second})")))
+                }
+            },
+        }
+    }
+
     fn savepoint(&mut self, name: &str) -> Result<()> {
         codedb_driver::validate_savepoint_name(name)?;
         let name = name.to_owned();
@@ -275,7 +383,9 @@ impl DriverTransaction for SqliteTransaction {
         if let Some(reason) = self.aborted.take() {
             return Err(match self.worker.call(SQLiteDriver::rollback) {
                 Ok(()) => aborted_error(&reason),
-                Err(second) => second.with_context(format!("the transaction was aborted ({reason})")),
+                Err(second) => {
+                    second.with_context(format!("the transaction was aborted ({reason})"))
+                }
             });
         }
         self.worker.call(SQLiteDriver::commit)

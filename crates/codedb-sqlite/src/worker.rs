@@ -79,16 +79,27 @@ impl std::fmt::Debug for Message {
 
 impl DBWorker {
     /// Starts a thread called `name` that owns `driver` and serves a queue of `capacity` jobs.
-    pub fn spawn(driver: SQLiteDriver, name: &str, capacity: usize, queue_timeout: Duration) -> Result<Self> {
+    pub fn spawn(
+        driver: SQLiteDriver,
+        name: &str,
+        capacity: usize,
+        queue_timeout: Duration,
+    ) -> Result<Self> {
         let (queue, jobs) = crossbeam_channel::bounded(capacity.max(1));
         let alive = Arc::new(AtomicBool::new(true));
-        let inbox = Inbox { jobs, alive: Arc::clone(&alive) };
+        let inbox = Inbox {
+            jobs,
+            alive: Arc::clone(&alive),
+        };
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || serve(driver, &inbox))
             .map_err(|e| {
-                Error::new(ErrorKind::Io, format!("cannot start the database worker thread: {e}"))
-                    .with_source(e)
+                Error::new(
+                    ErrorKind::Io,
+                    format!("cannot start the database worker thread: {e}"),
+                )
+                .with_source(e)
             })?;
         Ok(DBWorker {
             name: name.to_owned(),
@@ -140,6 +151,24 @@ impl DBWorker {
         F: FnOnce(&mut SQLiteDriver) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
+        self.send(job, rollback_on_panic)?.wait()
+    }
+
+    /// Queues `job` without waiting for its answer, so that the caller can prepare the next
+    /// job while this one runs (pipelining). Jobs run in the order they were sent.
+    pub fn send_job<R, F>(&self, job: F) -> Result<PendingReply<'_, R>>
+    where
+        F: FnOnce(&mut SQLiteDriver) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.send(job, false)
+    }
+
+    fn send<R, F>(&self, job: F, rollback_on_panic: bool) -> Result<PendingReply<'_, R>>
+    where
+        F: FnOnce(&mut SQLiteDriver) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
         if !self.is_running() {
             return Err(self.gone());
         }
@@ -153,7 +182,9 @@ impl DBWorker {
                 );
                 if rollback_on_panic && !driver.is_autocommit() {
                     if let Err(second) = driver.rollback() {
-                        err = err.with_context(format!("rolling back after the panic failed ({second})"));
+                        err = err.with_context(format!(
+                            "rolling back after the panic failed ({second})"
+                        ));
                     }
                 }
                 Err(err)
@@ -161,7 +192,10 @@ impl DBWorker {
             // The caller may have gone away; nothing to do then.
             let _ = reply.send(result);
         });
-        let message = Message::Job { run, span: Span::current() };
+        let message = Message::Job {
+            run,
+            span: Span::current(),
+        };
         match self.queue.send_timeout(message, self.queue_timeout) {
             Ok(()) => {}
             Err(SendTimeoutError::Timeout(_)) => {
@@ -175,7 +209,10 @@ impl DBWorker {
             }
             Err(SendTimeoutError::Disconnected(_)) => return Err(self.gone()),
         }
-        self.wait_for(&answer)
+        Ok(PendingReply {
+            worker: self,
+            answer,
+        })
     }
 
     /// Waits for a job's answer; a job lost with its worker is answered `WorkerCrashed`.
@@ -201,8 +238,13 @@ impl DBWorker {
             return Ok(());
         }
         let (reply, answer) = crossbeam_channel::bounded(1);
-        let sent = self.alive.load(Ordering::Acquire) && self.queue.send(Message::Shutdown { reply }).is_ok();
-        let result = if sent { self.wait_for(&answer).map_err(|_| self.crashed()) } else { Err(self.crashed()) };
+        let sent = self.alive.load(Ordering::Acquire)
+            && self.queue.send(Message::Shutdown { reply }).is_ok();
+        let result = if sent {
+            self.wait_for(&answer).map_err(|_| self.crashed())
+        } else {
+            Err(self.crashed())
+        };
         if let Some(thread) = self.thread.lock().take() {
             if thread.join().is_err() && result.is_ok() {
                 return Err(self.crashed());
@@ -217,18 +259,43 @@ impl DBWorker {
     }
 
     fn gone(&self) -> Error {
-        if self.closed.load(Ordering::Acquire) { self.closed_error() } else { self.crashed() }
+        if self.closed.load(Ordering::Acquire) {
+            self.closed_error()
+        } else {
+            self.crashed()
+        }
     }
 
     fn crashed(&self) -> Error {
         Error::new(
             ErrorKind::WorkerCrashed,
-            format!("the database worker thread {:?} has died; reopen the database", self.name),
+            format!(
+                "the database worker thread {:?} has died; reopen the database",
+                self.name
+            ),
         )
     }
 
     fn closed_error(&self) -> Error {
-        Error::new(ErrorKind::Closed, format!("the database served by {:?} has been closed", self.name))
+        Error::new(
+            ErrorKind::Closed,
+            format!("the database served by {:?} has been closed", self.name),
+        )
+    }
+}
+
+/// The answer to a job sent with [`DBWorker::send_job`], not yet received.
+#[derive(Debug)]
+#[must_use = "the job's result is lost unless you wait for it"]
+pub struct PendingReply<'w, R> {
+    worker: &'w DBWorker,
+    answer: Receiver<Result<R>>,
+}
+
+impl<R> PendingReply<'_, R> {
+    /// Waits for the job's answer; `WorkerCrashed` if the worker died first.
+    pub fn wait(self) -> Result<R> {
+        self.worker.wait_for(&self.answer)
     }
 }
 

@@ -30,7 +30,9 @@ fn a_dead_worker_gives_worker_crashed_never_a_hang() {
         let later = tx_driver.execute("INSERT INTO t VALUES (2)", params![]);
         done.send((first, commit, later)).unwrap();
     });
-    let (first, commit, later) = finished.recv_timeout(Duration::from_secs(20)).expect("callers of a dead worker must not hang");
+    let (first, commit, later) = finished
+        .recv_timeout(Duration::from_secs(20))
+        .expect("callers of a dead worker must not hang");
     fail::remove("dbworker-crash");
     for result in [first.map(|_| ()), commit, later.map(|_| ())] {
         let err = result.unwrap_err();

@@ -11,8 +11,15 @@ fn a_directory_is_refused_by_name() {
     let err = DBWorkerManager::start(SqliteConfig::new(dir.path())).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::CannotOpen);
     assert!(err.to_string().contains("is a directory"), "{err}");
-    assert!(err.to_string().contains(&dir.path().display().to_string()), "{err}");
-    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "nothing was created");
+    assert!(
+        err.to_string().contains(&dir.path().display().to_string()),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing was created"
+    );
 }
 
 #[test]
@@ -36,7 +43,10 @@ fn a_file_that_is_not_sqlite_is_refused_and_left_untouched() {
     assert!(err.to_string().contains("not a database"), "{err}");
     assert!(err.to_string().contains("notes.txt"), "{err}");
     assert_eq!(fs::read_to_string(&path).unwrap(), content);
-    let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names, ["notes.txt"], "no -wal or -shm file was created");
 
     let err = inspect(&path).unwrap_err();
@@ -54,7 +64,10 @@ fn inspect_reports_a_healthy_database_and_refuses_missing_ones() {
     assert!(!path.exists(), "inspect created nothing");
 
     let manager = codedb_sqlite::open(&path).unwrap();
-    manager.driver().execute("CREATE TABLE t(x)", params![]).unwrap();
+    manager
+        .driver()
+        .execute("CREATE TABLE t(x)", params![])
+        .unwrap();
     manager.stop().unwrap();
     let info = inspect(&path).unwrap();
     assert_eq!(info.journal_mode, "wal");
@@ -79,7 +92,12 @@ fn backups_are_consistent_copies_including_wal_pages() {
     manager.stop().unwrap();
 
     let copy = codedb_sqlite::open(&dest).unwrap();
-    let n: i64 = copy.driver().query("SELECT count(*) FROM t", params![]).unwrap().scalar().unwrap();
+    let n: i64 = copy
+        .driver()
+        .query("SELECT count(*) FROM t", params![])
+        .unwrap()
+        .scalar()
+        .unwrap();
     assert_eq!(n, 500);
     assert_eq!(inspect(&dest).unwrap().integrity_check, "ok");
 }
@@ -90,7 +108,10 @@ trait InsertMany {
 
 impl InsertMany for std::sync::Arc<dyn SpecificDriver> {
     fn execute_many_for_test(&self, n: i64) {
-        let batch = codedb_driver::Batch::new().many("INSERT INTO t VALUES (?1)", (0..n).map(|i| params![i]).collect());
+        let batch = codedb_driver::Batch::new().many(
+            "INSERT INTO t VALUES (?1)",
+            (0..n).map(|i| params![i]).collect(),
+        );
         assert_eq!(self.execute_batch(batch).unwrap().rows_affected, n as u64);
     }
 }

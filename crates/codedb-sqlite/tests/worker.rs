@@ -15,7 +15,10 @@ fn start(adjust: impl FnOnce(&mut SqliteConfig)) -> (tempfile::TempDir, DBWorker
     let mut config = SqliteConfig::new(dir.path().join("w.sqlite"));
     adjust(&mut config);
     let manager = DBWorkerManager::start(config).unwrap();
-    manager.driver().execute("CREATE TABLE t(x INTEGER)", params![]).unwrap();
+    manager
+        .driver()
+        .execute("CREATE TABLE t(x INTEGER)", params![])
+        .unwrap();
     (dir, manager)
 }
 
@@ -34,14 +37,19 @@ fn block_worker(manager: &DBWorkerManager) -> (mpsc::Sender<()>, thread::JoinHan
             })
             .unwrap();
     });
-    is_started.recv_timeout(PATIENCE).expect("the blocking job started");
+    is_started
+        .recv_timeout(PATIENCE)
+        .expect("the blocking job started");
     (release, blocker)
 }
 
 fn wait_for_queue(manager: &DBWorkerManager, len: usize) {
     let deadline = std::time::Instant::now() + PATIENCE;
     while manager.proxy().worker().queue_len() < len {
-        assert!(std::time::Instant::now() < deadline, "the queue never reached {len}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the queue never reached {len}"
+        );
         thread::sleep(Duration::from_millis(2));
     }
 }
@@ -50,7 +58,9 @@ fn wait_for_queue(manager: &DBWorkerManager, len: usize) {
 fn a_panicking_job_fails_alone_and_the_worker_keeps_serving() {
     let (_dir, manager) = start(|_| {});
     let proxy = manager.proxy();
-    let err = proxy.with_connection(|_| -> codedb_driver::Result<()> { panic!("boom in a job") }).unwrap_err();
+    let err = proxy
+        .with_connection(|_| -> codedb_driver::Result<()> { panic!("boom in a job") })
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Panicked);
     assert!(err.to_string().contains("boom in a job"), "{err}");
 
@@ -64,7 +74,9 @@ fn a_panicking_job_fails_alone_and_the_worker_keeps_serving() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Panicked);
     let driver = manager.driver();
-    driver.execute("INSERT INTO t VALUES (2)", params![]).unwrap();
+    driver
+        .execute("INSERT INTO t VALUES (2)", params![])
+        .unwrap();
     let rows = driver.query("SELECT x FROM t", params![]).unwrap();
     assert_eq!(rows.len(), 1, "only the later insert exists: {rows:?}");
     assert_eq!(rows.scalar::<i64>().unwrap(), 2);
@@ -82,7 +94,9 @@ fn a_full_queue_applies_backpressure_without_deadlock() {
             let proxy = Arc::clone(manager.proxy());
             let done = done.clone();
             thread::spawn(move || {
-                let result = proxy.worker().call(move |d| d.execute("INSERT INTO t VALUES (?1)", &params![i]));
+                let result = proxy
+                    .worker()
+                    .call(move |d| d.execute("INSERT INTO t VALUES (?1)", &params![i]));
                 done.send(()).unwrap();
                 result
             })
@@ -90,14 +104,28 @@ fn a_full_queue_applies_backpressure_without_deadlock() {
         .collect();
     wait_for_queue(&manager, 2);
     thread::sleep(Duration::from_millis(50));
-    assert!(finished.try_recv().is_err(), "nothing finishes while the worker is blocked");
-    assert_eq!(manager.proxy().worker().queue_len(), 2, "the queue holds no more than its capacity");
+    assert!(
+        finished.try_recv().is_err(),
+        "nothing finishes while the worker is blocked"
+    );
+    assert_eq!(
+        manager.proxy().worker().queue_len(),
+        2,
+        "the queue holds no more than its capacity"
+    );
     release.send(()).unwrap();
     blocker.join().unwrap();
     for s in senders {
-        s.join().unwrap().expect("every blocked sender gets through once the queue drains");
+        s.join()
+            .unwrap()
+            .expect("every blocked sender gets through once the queue drains");
     }
-    let n: i64 = manager.driver().query("SELECT count(*) FROM t", params![]).unwrap().scalar().unwrap();
+    let n: i64 = manager
+        .driver()
+        .query("SELECT count(*) FROM t", params![])
+        .unwrap()
+        .scalar()
+        .unwrap();
     assert_eq!(n, 6);
 }
 
@@ -147,28 +175,51 @@ fn shutdown_drains_the_queue_then_refuses_new_work() {
         }
     }
     assert!(ok >= 1, "the queued job ran before the worker stopped");
-    let err = manager.driver().execute("INSERT INTO t VALUES (9)", params![]).unwrap_err();
+    let err = manager
+        .driver()
+        .execute("INSERT INTO t VALUES (9)", params![])
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Closed);
     assert!(manager.driver().query("SELECT 1", params![]).is_err());
     assert!(!manager.is_running());
     // The WAL was checkpointed and truncated; the data is in the main file.
     let wal = dir.path().join("w.sqlite-wal");
-    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0, "WAL left with content");
+    assert!(
+        !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+        "WAL left with content"
+    );
     let reopened = codedb_sqlite::open(dir.path().join("w.sqlite")).unwrap();
-    let n: i64 = reopened.driver().query("SELECT count(*) FROM t", params![]).unwrap().scalar().unwrap();
+    let n: i64 = reopened
+        .driver()
+        .query("SELECT count(*) FROM t", params![])
+        .unwrap()
+        .scalar()
+        .unwrap();
     assert_eq!(n, i64::from(ok));
 }
 
 #[test]
 fn the_worker_thread_is_named_and_runs_jobs_in_the_callers_span() {
     let (_dir, manager) = start(|_| {});
-    let name = manager.proxy().worker().call(|_| Ok(thread::current().name().map(str::to_owned))).unwrap();
+    let name = manager
+        .proxy()
+        .worker()
+        .call(|_| Ok(thread::current().name().map(str::to_owned)))
+        .unwrap();
     assert_eq!(name.as_deref(), Some("codedb-db-worker"));
 
     // Spans are only recorded while a subscriber is installed; a bare registry will do.
     let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
     let span = tracing::info_span!("caller_span", command = "test");
     let _entered = span.enter();
-    let seen = manager.proxy().worker().call(|_| Ok(tracing::Span::current().metadata().map(|m| m.name()))).unwrap();
-    assert_eq!(seen, Some("caller_span"), "the job ran outside the caller's span");
+    let seen = manager
+        .proxy()
+        .worker()
+        .call(|_| Ok(tracing::Span::current().metadata().map(|m| m.name())))
+        .unwrap();
+    assert_eq!(
+        seen,
+        Some("caller_span"),
+        "the job ran outside the caller's span"
+    );
 }

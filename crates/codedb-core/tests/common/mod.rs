@@ -27,7 +27,12 @@ pub fn temp_db_with(adjust: impl FnOnce(&mut SqliteConfig)) -> TempDb {
     adjust(&mut config);
     let manager = DBWorkerManager::start(config).expect("start worker");
     let db = CodeDatabase::open(manager.driver()).expect("open");
-    TempDb { db, manager, path, dir }
+    TempDb {
+        db,
+        manager,
+        path,
+        dir,
+    }
 }
 
 pub fn short_gate(config: &mut SqliteConfig) {

@@ -1,0 +1,47 @@
+//! `codedb db init` and `codedb db info`.
+
+use codedb_core::CodeDatabase;
+use codedb_sqlite::{DBWorkerManager, SqliteConfig, inspect};
+
+use crate::cli::GlobalArgs;
+use crate::output::{CliError, emit};
+
+/// Creates the database through the real chain (worker, proxy, CodeDatabase), stops it
+/// cleanly, and reports on it.
+pub(crate) fn init(global: &GlobalArgs) -> Result<(), CliError> {
+    let path = global.db_path();
+    let _span = tracing::info_span!("db_init", path = %path.display()).entered();
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            CliError(format!(
+                "cannot create the directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+    }
+    let manager = DBWorkerManager::start(SqliteConfig::new(&path))?;
+    CodeDatabase::open(manager.driver())?;
+    manager.stop()?;
+    info(global)
+}
+
+/// Reports on an existing database; never creates or changes it.
+pub(crate) fn info(global: &GlobalArgs) -> Result<(), CliError> {
+    let path = global.db_path();
+    let info = inspect(&path)?;
+    emit(global.json, &info, || {
+        vec![
+            ("path", info.path.display().to_string()),
+            ("sqlite version", info.sqlite_version.clone()),
+            ("journal mode", info.journal_mode.clone()),
+            ("page size", info.page_size.to_string()),
+            ("page count", info.page_count.to_string()),
+            ("free pages", info.freelist_count.to_string()),
+            ("schema objects", info.schema_objects.to_string()),
+            ("integrity check", info.integrity_check.clone()),
+        ]
+    })
+}

@@ -1,0 +1,53 @@
+//! Printing results and errors.
+
+#![allow(clippy::print_stdout)] // printing is this module's job
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// An error as the user sees it: one line, saying what failed and where.
+#[derive(Debug)]
+pub(crate) struct CliError(pub(crate) String);
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<codedb_driver::Error> for CliError {
+    fn from(e: codedb_driver::Error) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+impl From<codedb_core::Error> for CliError {
+    fn from(e: codedb_core::Error) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+pub(crate) fn print_error(err: &CliError) {
+    eprintln!("error: {err}");
+}
+
+/// Prints `value` as one JSON object, or `text` lines.
+pub(crate) fn emit<T: Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce() -> Vec<(&'static str, String)>,
+) -> Result<(), CliError> {
+    if json {
+        let line = serde_json::to_string(value)
+            .map_err(|e| CliError(format!("cannot encode the result as JSON: {e}")))?;
+        println!("{line}");
+    } else {
+        let rows = text();
+        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        for (key, value) in rows {
+            println!("{key:<width$}  {value}");
+        }
+    }
+    Ok(())
+}

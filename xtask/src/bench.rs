@@ -1,0 +1,29 @@
+//! `cargo xtask bench <name> [--json] [ARGS...]`: builds and runs a benchmark with the bench
+//! profile and passes its output through.
+//!
+//! | name     | what it measures                                   | where it lives                    |
+//! |----------|----------------------------------------------------|-----------------------------------|
+//! | `worker` | DBWorker chain vs plain rusqlite, round trips, reads under a writer | `crates/codedb-core/benches/worker.rs` |
+
+/// Benchmarks: name -> (package, bench target).
+const BENCHES: &[(&str, &str, &str)] = &[("worker", "codedb-core", "worker")];
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let Some(name) = args.first() else {
+        return Err(format!("usage: cargo xtask bench <{}> [--json]", names()));
+    };
+    let Some((_, package, target)) = BENCHES.iter().find(|(n, ..)| n == name) else {
+        return Err(format!("unknown benchmark {name:?}; known: {}", names()));
+    };
+    let mut cargo_args = vec!["bench", "-q", "-p", package, "--bench", target, "--"];
+    cargo_args.extend(args[1..].iter().map(String::as_str));
+    crate::cargo(&cargo_args)
+}
+
+fn names() -> String {
+    BENCHES
+        .iter()
+        .map(|(n, ..)| *n)
+        .collect::<Vec<_>>()
+        .join(" | ")
+}

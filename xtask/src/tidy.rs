@@ -1,0 +1,385 @@
+//! Architecture checks over `cargo metadata` and the source tree.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Deserialize;
+
+/// The codedb crates each crate may depend on: `(crate, normal, extra for dev)`.
+/// Mirrors the table in ARCHITECTURE.md; a new crate must be added here on purpose.
+const LAYERS: &[(&str, &[&str], &[&str])] = &[
+    ("codedb-driver", &[], &[]),
+    ("codedb-schema", &["codedb-driver"], &[]),
+    ("codedb-sqlite", &["codedb-driver", "codedb-schema"], &[]),
+    (
+        "codedb-core",
+        &["codedb-driver", "codedb-schema"],
+        &["codedb-sqlite"],
+    ),
+    (
+        "codedb-commands",
+        &["codedb-core", "codedb-driver", "codedb-schema"],
+        &["codedb-sqlite"],
+    ),
+    (
+        "codedb-cli",
+        &[
+            "codedb-driver",
+            "codedb-schema",
+            "codedb-sqlite",
+            "codedb-core",
+            "codedb-commands",
+        ],
+        &[],
+    ),
+    ("xtask", &[], &[]),
+];
+
+/// Third-party crates that only one of our crates may name (any kind of dependency).
+const OWNED: &[(&str, &str)] = &[
+    ("rusqlite", "codedb-sqlite"),
+    ("r2d2", "codedb-sqlite"),
+    ("r2d2_sqlite", "codedb-sqlite"),
+    ("libsqlite3-sys", "codedb-sqlite"),
+];
+
+/// Crates that only the binary may use as a normal dependency (tests may use them).
+const BINARY_ONLY: &[(&str, &str)] = &[("tracing-subscriber", "codedb-cli")];
+
+#[derive(Deserialize)]
+struct Metadata {
+    packages: Vec<Package>,
+    workspace_members: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+    id: String,
+    dependencies: Vec<Dependency>,
+}
+
+#[derive(Deserialize)]
+struct Dependency {
+    name: String,
+    kind: Option<String>,
+}
+
+/// Runs every check and reports all failures together.
+pub(crate) fn run(root: &Path) -> Result<(), String> {
+    let mut problems = Vec::new();
+    match metadata(root) {
+        Ok(meta) => {
+            problems.extend(check_layering(&meta));
+            problems.extend(check_owned_crates(&meta));
+        }
+        Err(e) => problems.push(e),
+    }
+    let files = rust_files(root);
+    problems.extend(check_module_docs(root, &files));
+    problems.extend(check_no_ignored_tests(root, &files));
+    problems.extend(check_backend_names_in_source(root, &files));
+    if problems.is_empty() {
+        println!("tidy: {} checks passed over {} files", 5, files.len());
+        Ok(())
+    } else {
+        Err(format!(
+            "tidy found {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        ))
+    }
+}
+
+fn metadata(root: &Path) -> Result<Metadata, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("cannot read cargo metadata: {e}"))
+}
+
+fn members(meta: &Metadata) -> impl Iterator<Item = &Package> {
+    meta.packages
+        .iter()
+        .filter(|p| meta.workspace_members.contains(&p.id))
+}
+
+fn check_layering(meta: &Metadata) -> Vec<String> {
+    let layers: BTreeMap<&str, (&[&str], &[&str])> =
+        LAYERS.iter().map(|(c, n, d)| (*c, (*n, *d))).collect();
+    let ours: Vec<&str> = LAYERS.iter().map(|(c, ..)| *c).collect();
+    let mut problems = Vec::new();
+    for package in members(meta) {
+        let Some((normal, dev)) = layers.get(package.name.as_str()) else {
+            problems.push(format!(
+                "crate {} is not in the layering table (xtask/src/tidy.rs, ARCHITECTURE.md): add it on purpose",
+                package.name
+            ));
+            continue;
+        };
+        for dep in package
+            .dependencies
+            .iter()
+            .filter(|d| ours.contains(&d.name.as_str()))
+        {
+            let is_dev = dep.kind.as_deref() == Some("dev");
+            let allowed =
+                normal.contains(&dep.name.as_str()) || (is_dev && dev.contains(&dep.name.as_str()));
+            if !allowed {
+                let kind = if is_dev {
+                    "dev-dependency"
+                } else {
+                    "dependency"
+                };
+                problems.push(format!(
+                    "{} may not have {} as a {kind} (layering)",
+                    package.name, dep.name
+                ));
+            }
+        }
+    }
+    problems
+}
+
+fn check_owned_crates(meta: &Metadata) -> Vec<String> {
+    let mut problems = Vec::new();
+    for package in members(meta) {
+        for dep in &package.dependencies {
+            for (krate, owner) in OWNED {
+                if dep.name == *krate && package.name != *owner {
+                    problems.push(format!(
+                        "{} depends on {krate}; only {owner} may",
+                        package.name
+                    ));
+                }
+            }
+            for (krate, owner) in BINARY_ONLY {
+                if dep.name == *krate
+                    && package.name != *owner
+                    && dep.kind.as_deref() != Some("dev")
+                {
+                    problems.push(format!(
+                        "{} depends on {krate}; only {owner} installs a tracing subscriber",
+                        package.name
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Every `.rs` file under `crates/` and `xtask/`, skipping build output.
+fn rust_files(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.join("crates"), root.join("xtask"), root.join("tests")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path
+                    .file_name()
+                    .is_some_and(|n| n != "target" && n != "test_data")
+                {
+                    stack.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+fn check_module_docs(root: &Path, files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .filter(|f| fs::read_to_string(f).map_or(true, |text| !text.starts_with("//!")))
+        .map(|f| {
+            format!(
+                "{} does not open with a `//!` doc comment",
+                relative(root, f)
+            )
+        })
+        .collect()
+}
+
+fn check_no_ignored_tests(root: &Path, files: &[PathBuf]) -> Vec<String> {
+    // Spelled in two pieces so that this file does not match itself.
+    let needle = format!("#[{}", "ignore");
+    let mut problems = Vec::new();
+    for file in files {
+        let Ok(text) = fs::read_to_string(file) else {
+            continue;
+        };
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with(&needle) {
+                problems.push(format!(
+                    "{}:{}: ignored test; fix it or delete it",
+                    relative(root, file),
+                    n + 1
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// rusqlite and r2d2 paths appear in code only inside codedb-sqlite.
+fn check_backend_names_in_source(root: &Path, files: &[PathBuf]) -> Vec<String> {
+    let owner = root.join("crates").join("codedb-sqlite");
+    let xtask = root.join("xtask");
+    let needles = ["rusqlite::", "r2d2::", "r2d2_sqlite::", "libsqlite3_sys::"];
+    let mut problems = Vec::new();
+    for file in files
+        .iter()
+        .filter(|f| !f.starts_with(&owner) && !f.starts_with(&xtask))
+    {
+        let Ok(text) = fs::read_to_string(file) else {
+            continue;
+        };
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            if let Some(needle) = needles.iter().find(|needle| code.contains(*needle)) {
+                problems.push(format!(
+                    "{}:{}: names `{needle}`; only codedb-sqlite may use it",
+                    relative(root, file),
+                    n + 1
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workspace_root;
+
+    fn meta() -> Metadata {
+        metadata(&workspace_root()).expect("cargo metadata")
+    }
+
+    #[test]
+    fn crates_depend_only_on_lower_layers() {
+        let problems = check_layering(&meta());
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn only_codedb_sqlite_names_rusqlite_or_r2d2_and_only_the_cli_installs_a_subscriber() {
+        let problems = check_owned_crates(&meta());
+        assert!(problems.is_empty(), "{problems:#?}");
+        let root = workspace_root();
+        let problems = check_backend_names_in_source(&root, &rust_files(&root));
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn every_rust_file_opens_with_a_module_doc() {
+        let root = workspace_root();
+        let problems = check_module_docs(&root, &rust_files(&root));
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn no_test_is_ignored() {
+        let root = workspace_root();
+        let problems = check_no_ignored_tests(&root, &rust_files(&root));
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn the_checks_catch_violations() {
+        let meta = Metadata {
+            workspace_members: vec!["core".into(), "new".into()],
+            packages: vec![
+                Package {
+                    name: "codedb-core".into(),
+                    id: "core".into(),
+                    dependencies: vec![
+                        Dependency {
+                            name: "codedb-sqlite".into(),
+                            kind: None,
+                        },
+                        Dependency {
+                            name: "rusqlite".into(),
+                            kind: Some("dev".into()),
+                        },
+                        Dependency {
+                            name: "tracing-subscriber".into(),
+                            kind: None,
+                        },
+                    ],
+                },
+                Package {
+                    name: "codedb-new".into(),
+                    id: "new".into(),
+                    dependencies: vec![],
+                },
+            ],
+        };
+        let layering = check_layering(&meta);
+        assert!(
+            layering
+                .iter()
+                .any(|p| p.contains("codedb-core may not have codedb-sqlite as a dependency")),
+            "{layering:?}"
+        );
+        assert!(
+            layering
+                .iter()
+                .any(|p| p.contains("codedb-new is not in the layering table")),
+            "{layering:?}"
+        );
+        let owned = check_owned_crates(&meta);
+        assert!(
+            owned.iter().any(|p| p.contains("depends on rusqlite")),
+            "{owned:?}"
+        );
+        assert!(
+            owned.iter().any(|p| p.contains("tracing-subscriber")),
+            "{owned:?}"
+        );
+
+        let dir = std::env::temp_dir().join(format!("codedb-tidy-{}", std::process::id()));
+        fs::create_dir_all(dir.join("crates/codedb-core/src")).unwrap();
+        let bad = dir.join("crates/codedb-core/src/bad.rs");
+        fs::write(
+            &bad,
+            format!("use rusqlite::Connection;\n#[{}]\nfn t() {{}}\n", "ignore"),
+        )
+        .unwrap();
+        let files = rust_files(&dir);
+        assert_eq!(check_module_docs(&dir, &files).len(), 1);
+        assert_eq!(check_no_ignored_tests(&dir, &files).len(), 1);
+        assert_eq!(check_backend_names_in_source(&dir, &files).len(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

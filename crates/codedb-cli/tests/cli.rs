@@ -1,4 +1,5 @@
 //! The `codedb` binary as a user runs it.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use std::fs;
 use std::path::Path;

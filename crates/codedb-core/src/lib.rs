@@ -6,11 +6,27 @@
 //!
 //! Transactions belong to the caller (a command):
 //!
-//! ```ignore
-//! let mut tx = db.begin_transaction()?;     // BEGIN IMMEDIATE; other writers now wait
-//! tx.execute("INSERT ...", params![...])?;  // every write through `tx` joins it
-//! tx.atomic(|sp| { ... })?;                 // a SAVEPOINT inside the open transaction
-//! tx.commit()?;                             // or rollback(); dropping `tx` rolls back
+//! ```
+//! use codedb_core::{CodeDatabase, Executor, params};
+//!
+//! # fn main() -> codedb_core::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! let sqlite = codedb_sqlite::open(dir.path().join("code.sqlite"))?; // worker + readers
+//! let db = CodeDatabase::open(sqlite.driver())?;
+//! db.execute("CREATE TABLE notes(id INTEGER PRIMARY KEY, text TEXT NOT NULL)", params![])?;
+//!
+//! let mut tx = db.begin_transaction()?;           // BEGIN IMMEDIATE; other writers now wait
+//! tx.execute("INSERT INTO notes(text) VALUES (?1)", params!["kept"])?; // joins the transaction
+//! {
+//!     let sp = tx.savepoint()?;                    // SAVEPOINT inside the transaction
+//!     sp.execute("INSERT INTO notes(text) VALUES (?1)", params!["undone"])?;
+//! }                                                // dropped unfinished: rolled back
+//! tx.commit()?;                                    // dropping `tx` instead would roll back
+//!
+//! let n: i64 = db.query_scalar("SELECT count(*) FROM notes", params![])?;
+//! assert_eq!(n, 1);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! The closure form [`CodeDatabase::transaction`] commits on `Ok` and rolls back on `Err`.

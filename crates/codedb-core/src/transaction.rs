@@ -177,10 +177,10 @@ fn with_shared(
 
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
-        if !self.finished {
-            if let Err(e) = self.undo() {
-                tracing::warn!(error = %e, "rolling back a dropped transaction failed");
-            }
+        if !self.finished
+            && let Err(e) = self.undo()
+        {
+            tracing::warn!(error = %e, "rolling back a dropped transaction failed");
         }
     }
 }

@@ -1,4 +1,5 @@
 //! Bad SQL and bad parameters get clear errors naming the cause, and change nothing.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod common;
 

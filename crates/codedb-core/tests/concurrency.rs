@@ -1,5 +1,6 @@
 //! Many writers and readers on one `CodeDatabase`: no lost write, no Busy error under the
 //! default timeouts, and readers only ever see committed states.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Property: random sequences of autocommit writes, transactions and savepoints give the same
 //! state on `CodeDatabase` (real SQLite worker) as on a plain in-memory model, at every step
 //! inside the transaction and outside it, and at the end.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod common;
 

@@ -3,6 +3,7 @@
 //!
 //! The test starts two copies of this test binary in child mode (an environment variable says
 //! which file to write to), then checks that every write of both arrived.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Transaction guards, savepoints and the closure form of `CodeDatabase`, on the real SQLite
 //! worker.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod common;
 

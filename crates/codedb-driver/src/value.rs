@@ -253,6 +253,13 @@ impl<'a> IntoIterator for &'a Rows {
     }
 }
 
+/// Builds a `Vec<Value>` of positional parameters: `params![id, "name", None::<i64>]`.
+#[macro_export]
+macro_rules! params {
+    () => { ::std::vec::Vec::<$crate::Value>::new() };
+    ($($v:expr),+ $(,)?) => { ::std::vec![$($crate::Value::from($v)),+] };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,11 +288,4 @@ mod tests {
         assert_eq!(Value::from(None::<i64>), Value::Null);
         assert!(u64::from_value(&Value::Integer(-1)).is_err());
     }
-}
-
-/// Builds a `Vec<Value>` of positional parameters: `params![id, "name", None::<i64>]`.
-#[macro_export]
-macro_rules! params {
-    () => { ::std::vec::Vec::<$crate::Value>::new() };
-    ($($v:expr),+ $(,)?) => { ::std::vec![$($crate::Value::from($v)),+] };
 }

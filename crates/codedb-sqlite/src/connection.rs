@@ -192,12 +192,12 @@ impl SQLiteDriver {
         match self.execute_script("COMMIT") {
             Ok(()) => Ok(()),
             Err(e) => {
-                if !self.conn.is_autocommit() {
-                    if let Err(second) = self.execute_script("ROLLBACK") {
-                        return Err(e.with_context(format!(
-                            "rollback after the failed commit also failed ({second})"
-                        )));
-                    }
+                if !self.conn.is_autocommit()
+                    && let Err(second) = self.execute_script("ROLLBACK")
+                {
+                    return Err(e.with_context(format!(
+                        "rollback after the failed commit also failed ({second})"
+                    )));
                 }
                 Err(e)
             }
@@ -280,10 +280,10 @@ fn check_openable(path: &Path) -> Result<()> {
             path.display()
         ));
     }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.is_dir() {
-            return fail(format!("directory {} does not exist", parent.display()));
-        }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return fail(format!("directory {} does not exist", parent.display()));
     }
     Ok(())
 }

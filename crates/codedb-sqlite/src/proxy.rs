@@ -324,14 +324,14 @@ impl DriverTransaction for SqliteTransaction {
                     break;
                 }
             }
-            if in_flight.len() >= STREAM_IN_FLIGHT {
-                if let Some(pending) = in_flight.pop_front() {
-                    match pending.wait() {
-                        Ok(n) => total += n,
-                        Err(e) => {
-                            failure = Some(e);
-                            break;
-                        }
+            if in_flight.len() >= STREAM_IN_FLIGHT
+                && let Some(pending) = in_flight.pop_front()
+            {
+                match pending.wait() {
+                    Ok(n) => total += n,
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
                     }
                 }
             }
@@ -407,10 +407,10 @@ impl DriverTransaction for SqliteTransaction {
 
 impl Drop for SqliteTransaction {
     fn drop(&mut self) {
-        if !self.finished {
-            if let Err(e) = self.worker.call(SQLiteDriver::rollback) {
-                tracing::warn!(error = %e, "rolling back a dropped transaction failed");
-            }
+        if !self.finished
+            && let Err(e) = self.worker.call(SQLiteDriver::rollback)
+        {
+            tracing::warn!(error = %e, "rolling back a dropped transaction failed");
         }
     }
 }

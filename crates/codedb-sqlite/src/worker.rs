@@ -180,12 +180,12 @@ impl DBWorker {
                     ErrorKind::Panicked,
                     format!("a database job panicked: {}", panic_message(&*payload)),
                 );
-                if rollback_on_panic && !driver.is_autocommit() {
-                    if let Err(second) = driver.rollback() {
-                        err = err.with_context(format!(
-                            "rolling back after the panic failed ({second})"
-                        ));
-                    }
+                if rollback_on_panic
+                    && !driver.is_autocommit()
+                    && let Err(second) = driver.rollback()
+                {
+                    err =
+                        err.with_context(format!("rolling back after the panic failed ({second})"));
                 }
                 Err(err)
             });
@@ -245,10 +245,11 @@ impl DBWorker {
         } else {
             Err(self.crashed())
         };
-        if let Some(thread) = self.thread.lock().take() {
-            if thread.join().is_err() && result.is_ok() {
-                return Err(self.crashed());
-            }
+        if let Some(thread) = self.thread.lock().take()
+            && thread.join().is_err()
+            && result.is_ok()
+        {
+            return Err(self.crashed());
         }
         result
     }

@@ -2,6 +2,7 @@
 //! crate) is reported as `WorkerCrashed` to every caller, waiting or new, and never hangs.
 //! Runs only with `--features failpoints` (`cargo test --all-features`); the failpoint state
 //! is process-global, so this binary holds this one test.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 #![cfg(feature = "failpoints")]
 
 use std::sync::mpsc;

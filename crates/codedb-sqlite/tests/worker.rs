@@ -1,4 +1,5 @@
 //! The DBWorker under stress: panicking jobs, a full queue, shutdown with work queued.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use std::sync::Arc;
 use std::sync::mpsc;

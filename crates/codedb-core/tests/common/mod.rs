@@ -1,5 +1,6 @@
 //! Helpers shared by codedb-core's integration tests: temporary databases served by the real
 //! SQLite worker.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 #![allow(dead_code, unreachable_pub)]
 
 use std::path::PathBuf;

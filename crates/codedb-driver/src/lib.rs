@@ -25,6 +25,7 @@ mod value;
 pub use batch::{Batch, BatchResult, BatchStep};
 pub use error::{Error, ErrorKind, Result};
 pub use traits::{
-    DriverTransaction, ExecResult, STREAM_CHUNK, SpecificDriver, validate_savepoint_name,
+    DriverTransaction, ExecResult, STREAM_CHUNK, STREAM_SAVEPOINT, SpecificDriver, end_savepoint,
+    validate_savepoint_name,
 };
 pub use value::{FromValue, Row, Rows, Value};

@@ -73,8 +73,7 @@ pub trait DriverTransaction: Send + Debug {
         sql: &str,
         rows: &mut dyn Iterator<Item = Vec<Value>>,
     ) -> Result<u64> {
-        const SP: &str = "codedb_stream";
-        self.savepoint(SP)?;
+        self.savepoint(STREAM_SAVEPOINT)?;
         let mut run = || -> Result<u64> {
             let mut total = 0;
             loop {
@@ -87,18 +86,8 @@ pub trait DriverTransaction: Send + Debug {
                     .rows_affected;
             }
         };
-        match run() {
-            Ok(total) => {
-                self.release_savepoint(SP)?;
-                Ok(total)
-            }
-            Err(e) => match self.rollback_to_savepoint(SP) {
-                Ok(()) => Err(e),
-                Err(second) => {
-                    Err(e.with_context(format!("undoing the stream also failed ({second})")))
-                }
-            },
-        }
+        let result = run();
+        end_savepoint(self, STREAM_SAVEPOINT, result)
     }
 
     /// Opens a savepoint called `name` (an identifier: letters, digits, `_`).
@@ -122,6 +111,29 @@ pub trait DriverTransaction: Send + Debug {
 
     /// Rows changed by the most recent statement or batch run through this transaction.
     fn changes(&self) -> u64;
+}
+
+/// The savepoint that makes [`DriverTransaction::execute_stream`] all or nothing.
+pub const STREAM_SAVEPOINT: &str = "codedb_stream";
+
+/// Closes savepoint `name` after work that produced `result`: releases it on `Ok`, rolls it
+/// back on `Err` (reporting a failed rollback together with the error that caused it).
+pub fn end_savepoint<T, D>(tx: &mut D, name: &str, result: Result<T>) -> Result<T>
+where
+    D: DriverTransaction + ?Sized,
+{
+    match result {
+        Ok(value) => {
+            tx.release_savepoint(name)?;
+            Ok(value)
+        }
+        Err(e) => match tx.rollback_to_savepoint(name) {
+            Ok(()) => Err(e),
+            Err(second) => {
+                Err(e.with_context(format!("undoing savepoint {name} also failed ({second})")))
+            }
+        },
+    }
 }
 
 /// Parameter sets per chunk of [`DriverTransaction::execute_stream`].

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use codedb_driver::{
     Batch, BatchResult, DriverTransaction, Error, ErrorKind, ExecResult, Result, Rows,
-    STREAM_CHUNK, SpecificDriver, Value,
+    STREAM_CHUNK, STREAM_SAVEPOINT, SpecificDriver, Value, end_savepoint,
 };
 use parking_lot::lock_api::ArcMutexGuard;
 use parking_lot::{Mutex, RawMutex};
@@ -293,8 +293,7 @@ impl DriverTransaction for SqliteTransaction {
         sql: &str,
         rows: &mut dyn Iterator<Item = Vec<Value>>,
     ) -> Result<u64> {
-        const SP: &str = "codedb_stream";
-        self.savepoint(SP)?;
+        self.savepoint(STREAM_SAVEPOINT)?;
         let worker = Arc::clone(&self.worker);
         let sql: Arc<str> = Arc::from(sql);
         let mut in_flight = VecDeque::new();
@@ -345,19 +344,10 @@ impl DriverTransaction for SqliteTransaction {
                 }
             }
         }
-        match failure {
-            None => {
-                self.release_savepoint(SP)?;
-                self.changes = total;
-                Ok(total)
-            }
-            Some(e) => match self.rollback_to_savepoint(SP) {
-                Ok(()) => Err(e),
-                Err(second) => {
-                    Err(e.with_context(format!("undoing the stream also failed ({second})")))
-                }
-            },
-        }
+        let result = failure.map_or(Ok(total), Err);
+        let total = end_savepoint(self, STREAM_SAVEPOINT, result)?;
+        self.changes = total;
+        Ok(total)
     }
 
     fn savepoint(&mut self, name: &str) -> Result<()> {

@@ -25,6 +25,7 @@ mod info;
 mod manager;
 mod pool;
 mod proxy;
+pub mod schema;
 mod worker;
 
 pub use config::SqliteConfig;

@@ -1,0 +1,255 @@
+//! The sync procedure: introspect, diff, (dry run stops here), back up, apply atomically with
+//! verification, log, prune old backups.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::backup;
+use crate::diff::{Change, DiffOptions, Plan, diff};
+use crate::error::{Error, Result};
+use crate::model::Schema;
+
+/// What a backend provides to the sync procedure.
+pub trait SchemaBackend: Send + Sync {
+    /// The live schema, without codedb's own bookkeeping tables, with `has_rows` set.
+    fn introspect(&self) -> Result<Schema>;
+
+    /// The schema that `ddl` creates, read back from a scratch database. Invalid DDL is an
+    /// [`Error::InvalidDdl`] naming the statement.
+    fn schema_from_ddl(&self, ddl: &str) -> Result<Schema>;
+
+    /// Applies `plan` in one transaction; before committing, checks that a fresh
+    /// `diff(live, desired, options)` has no step and that no foreign key is violated, and
+    /// records `log` in the sync log. Any failure rolls everything back.
+    fn apply(
+        &self,
+        plan: &Plan,
+        desired: &Schema,
+        options: DiffOptions,
+        log: &SyncLog,
+    ) -> Result<()>;
+
+    /// Writes a consistent, integrity-checked copy of the database to `dest` (which must not
+    /// exist).
+    fn backup_to(&self, dest: &Path) -> Result<()>;
+
+    /// The database file, for naming backups; `None` when there is no file.
+    fn database_path(&self) -> Option<PathBuf>;
+}
+
+/// One row of the sync log.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncLog {
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    /// Fingerprint of the schema before.
+    pub fingerprint_before: String,
+    /// Fingerprint of the desired schema.
+    pub fingerprint_after: String,
+    /// The plan's step descriptions, one per line.
+    pub plan: String,
+    /// The backup taken first.
+    pub backup_path: Option<String>,
+}
+
+/// How to sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// Drops and rebuilds allowed.
+    pub diff: DiffOptions,
+    /// Plan only.
+    pub dry_run: bool,
+    /// Where backups go; default `backups/` beside the database file.
+    pub backup_dir: Option<PathBuf>,
+    /// Backups kept (newest first); older ones are removed after a successful sync.
+    pub keep_backups: usize,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            diff: DiffOptions::default(),
+            dry_run: false,
+            backup_dir: None,
+            keep_backups: 10,
+        }
+    }
+}
+
+/// What a sync did (or, with `dry_run`, would do). The JSON form is what `codedb schema plan`
+/// and `codedb schema sync --json` print.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SyncReport {
+    /// Tables created.
+    pub tables_added: Vec<String>,
+    /// Tables dropped.
+    pub tables_removed: Vec<String>,
+    /// Tables rebuilt.
+    pub tables_rebuilt: Vec<String>,
+    /// Columns added, by table.
+    pub columns_added: BTreeMap<String, Vec<String>>,
+    /// Columns dropped, by table.
+    pub columns_removed: BTreeMap<String, Vec<String>>,
+    /// Columns whose definition or name changed, by table.
+    pub columns_modified: BTreeMap<String, Vec<String>>,
+    /// Indexes created (new or changed).
+    pub indexes_added: Vec<String>,
+    /// Indexes dropped (removed or changed).
+    pub indexes_removed: Vec<String>,
+    /// Views created, dropped or replaced.
+    pub views_changed: Vec<String>,
+    /// Triggers created, dropped or replaced.
+    pub triggers_changed: Vec<String>,
+    /// Differences left alone, and why.
+    pub warnings: Vec<String>,
+    /// The backup taken before the change; `null` when nothing changed.
+    pub backup_path: Option<String>,
+    /// Planned only.
+    pub dry_run: bool,
+    /// Each step's line, in order.
+    pub steps: Vec<String>,
+    /// The most dangerous step's class.
+    pub max_safety: Option<crate::diff::Safety>,
+}
+
+impl SyncReport {
+    /// Summarizes `plan`.
+    pub fn from_plan(plan: &Plan, dry_run: bool) -> Self {
+        let mut r = SyncReport {
+            warnings: plan.warnings.clone(),
+            dry_run,
+            max_safety: plan.max_safety(),
+            ..Self::default()
+        };
+        let push_unique = |list: &mut Vec<String>, name: &str| {
+            if !list.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                list.push(name.to_owned());
+            }
+        };
+        for step in &plan.steps {
+            r.steps.push(step.description.clone());
+            match &step.change {
+                Change::CreateTable { table } => r.tables_added.push(table.name.clone()),
+                Change::DropTable { name } => r.tables_removed.push(name.clone()),
+                Change::RenameTable { to, .. } => r.tables_added.push(to.clone()),
+                Change::RenameColumn { table, to, .. } => {
+                    r.columns_modified
+                        .entry(table.clone())
+                        .or_default()
+                        .push(to.clone());
+                }
+                Change::AddColumn { table, column, .. } => {
+                    r.columns_added
+                        .entry(table.clone())
+                        .or_default()
+                        .push(column.clone());
+                }
+                Change::RebuildTable {
+                    table,
+                    copy,
+                    dropped,
+                    modified,
+                    ..
+                } => {
+                    r.tables_rebuilt.push(table.name.clone());
+                    let added: Vec<String> = table
+                        .columns
+                        .iter()
+                        .filter(|c| {
+                            !copy
+                                .iter()
+                                .any(|(new, _)| new.eq_ignore_ascii_case(&c.name))
+                        })
+                        .map(|c| c.name.clone())
+                        .collect();
+                    let renamed = copy
+                        .iter()
+                        .filter(|(new, old)| !new.eq_ignore_ascii_case(old))
+                        .map(|(n, _)| n.clone());
+                    let modified: Vec<String> = modified.iter().cloned().chain(renamed).collect();
+                    for (map, cols) in [
+                        (&mut r.columns_added, added),
+                        (&mut r.columns_removed, dropped.clone()),
+                        (&mut r.columns_modified, modified),
+                    ] {
+                        if !cols.is_empty() {
+                            map.entry(table.name.clone()).or_default().extend(cols);
+                        }
+                    }
+                }
+                Change::CreateIndex { index } => push_unique(&mut r.indexes_added, &index.name),
+                Change::DropIndex { name } => push_unique(&mut r.indexes_removed, name),
+                Change::CreateView { view } => push_unique(&mut r.views_changed, &view.name),
+                Change::DropView { name } => push_unique(&mut r.views_changed, name),
+                Change::CreateTrigger { trigger } => {
+                    push_unique(&mut r.triggers_changed, &trigger.name)
+                }
+                Change::DropTrigger { name } => push_unique(&mut r.triggers_changed, name),
+            }
+        }
+        r
+    }
+}
+
+/// Brings the live schema of `backend` to `desired`.
+///
+/// An identical schema is a no-op: no plan, no backup. Otherwise a backup is taken first
+/// (integrity-checked), the plan is applied atomically and verified, the sync is logged, and
+/// backups beyond `keep_backups` are pruned. Any failure leaves the database as it was.
+pub fn sync(
+    backend: &dyn SchemaBackend,
+    desired: &Schema,
+    options: &SyncOptions,
+) -> Result<SyncReport> {
+    let _span = tracing::info_span!("schema_sync", dry_run = options.dry_run).entered();
+    let live = backend.introspect()?;
+    let plan = diff(&live, desired, options.diff);
+    let mut report = SyncReport::from_plan(&plan, options.dry_run);
+    if options.dry_run || plan.is_empty() {
+        tracing::info!(
+            steps = plan.steps.len(),
+            warnings = plan.warnings.len(),
+            "schema sync: nothing applied"
+        );
+        return Ok(report);
+    }
+    let backup_path = match backend.database_path() {
+        Some(db) => {
+            let dir = options
+                .backup_dir
+                .clone()
+                .unwrap_or_else(|| backup::default_dir(&db));
+            Some(backup::create(backend, &db, &dir, &live.fingerprint())?)
+        }
+        None => None,
+    };
+    let log = SyncLog {
+        at_ms: backup::now_ms(),
+        fingerprint_before: live.fingerprint(),
+        fingerprint_after: desired.fingerprint(),
+        plan: report.steps.join("\n"),
+        backup_path: backup_path.as_ref().map(|p| p.display().to_string()),
+    };
+    backend
+        .apply(&plan, desired, options.diff, &log)
+        .map_err(|e| match e {
+            Error::Refused(_) => e,
+            other => Error::Refused(other.to_string()),
+        })?;
+    if let (Some(db), Some(_)) = (backend.database_path(), &backup_path) {
+        let dir = options
+            .backup_dir
+            .clone()
+            .unwrap_or_else(|| backup::default_dir(&db));
+        if let Err(e) = backup::prune(&db, &dir, options.keep_backups) {
+            report
+                .warnings
+                .push(format!("pruning old backups failed: {e}"));
+        }
+    }
+    report.backup_path = backup_path.map(|p| p.display().to_string());
+    tracing::info!(steps = plan.steps.len(), "schema sync applied");
+    Ok(report)
+}

@@ -1,0 +1,699 @@
+//! The SQLite side of `codedb-schema`: introspection into the schema model, DDL files read
+//! through a scratch in-memory database, and applying a plan, table rebuilds included.
+//!
+//! Rebuilds follow SQLite's documented 12-step procedure and the rules others got wrong:
+//! `foreign_keys` is switched off *before* `BEGIN` (it has no effect inside a transaction);
+//! the old table is never renamed first (SQLite would repoint child foreign keys at it, and
+//! dropping it would cascade away the children's rows): `codedb_new_X` is created, filled,
+//! `X` dropped and `codedb_new_X` renamed to `X`; the table's indexes and triggers are
+//! recreated; `sqlite_sequence` keeps its value; the copied row count is checked;
+//! `PRAGMA foreign_key_check` runs before `COMMIT`. A rebuild that would change a value
+//! (an affinity conversion between text and numbers) or violate a constraint is refused and
+//! the whole sync rolls back.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use codedb_schema::sql::{self, quote_ident};
+use codedb_schema::{
+    Change, Column, DiffOptions, Error, ForeignKey, Generated, Index, Plan, Result, Schema,
+    SchemaBackend, SyncLog, Table, Trigger, View, same_name,
+};
+use fallible_iterator::FallibleIterator;
+use rusqlite::Connection;
+
+use crate::connection::SQLiteDriver;
+use crate::error::map_err;
+use crate::proxy::SQLiteDriverProxy;
+
+fn db_err(e: rusqlite::Error, sql: &str) -> Error {
+    Error::Database(map_err(e, Some(sql)))
+}
+
+/// Runs `sql` and collects the first column of each row as text.
+fn strings(conn: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(sql).map_err(|e| db_err(e, sql))?;
+    let rows = stmt
+        .query_map(params, |r| r.get::<_, String>(0))
+        .map_err(|e| db_err(e, sql))?;
+    rows.collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(|e| db_err(e, sql))
+}
+
+fn normalize_type(t: &str) -> String {
+    t.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_uppercase()
+}
+
+/// Reads the schema of the main database of `conn`.
+pub fn introspect(conn: &Connection) -> Result<Schema> {
+    const SQL: &str = "SELECT type, name, tbl_name, sql FROM sqlite_schema \
+                       WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid";
+    let mut stmt = conn.prepare(SQL).map_err(|e| db_err(e, SQL))?;
+    let objects: Vec<(String, String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .and_then(Iterator::collect)
+        .map_err(|e| db_err(e, SQL))?;
+    let internal = |name: &str| {
+        name.to_lowercase()
+            .starts_with(codedb_schema::INTERNAL_PREFIX)
+    };
+    let mut schema = Schema::default();
+    for (kind, name, table, text) in objects {
+        if internal(&name) || internal(&table) {
+            continue;
+        }
+        match kind.as_str() {
+            "table" => {
+                if let Some(t) = read_table(conn, &name, &text)? {
+                    schema.tables.push(t);
+                }
+            }
+            "index" => schema.indexes.push(Index {
+                unique: sql::tokenize(&text)
+                    .iter()
+                    .take(3)
+                    .any(|t| *t == sql::Token::Word("unique".into())),
+                renamed_from: sql::statement_rename_hint(&text),
+                name,
+                table,
+                sql: text,
+            }),
+            "view" => schema.views.push(View { name, sql: text }),
+            "trigger" => schema.triggers.push(Trigger {
+                name,
+                table,
+                sql: text,
+            }),
+            _ => {}
+        }
+    }
+    Ok(schema)
+}
+
+/// One table; `None` for virtual tables' shadow tables.
+fn read_table(conn: &Connection, name: &str, text: &str) -> Result<Option<Table>> {
+    let q = quote_ident(name);
+    let list_sql = format!(
+        "SELECT type, wr, strict FROM pragma_table_list({})",
+        sql_text(name)
+    );
+    let (kind, without_rowid, strict): (String, bool, bool) = conn
+        .query_row(&list_sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .map_err(|e| db_err(e, &list_sql))?;
+    if kind == "shadow" {
+        return Ok(None);
+    }
+    let elements = sql::table_elements(text);
+    let element = |col: &str| {
+        elements
+            .iter()
+            .find(|e| sql::element_name(&e.tokens).is_some_and(|n| same_name(n, col)))
+    };
+    let xinfo = format!(
+        "SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo({})",
+        sql_text(name)
+    );
+    let mut stmt = conn.prepare(&xinfo).map_err(|e| db_err(e, &xinfo))?;
+    let raw: Vec<(String, String, bool, Option<String>, i64, i64)> = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .and_then(Iterator::collect)
+        .map_err(|e| db_err(e, &xinfo))?;
+    let mut columns = Vec::new();
+    let mut pk: Vec<(i64, String)> = Vec::new();
+    let mut autoincrement = false;
+    for (col, decl, not_null, default, pk_pos, hidden) in raw {
+        if hidden == 1 {
+            continue; // a virtual table's hidden column
+        }
+        let (collation, auto) = if kind == "virtual" {
+            (None, false)
+        } else {
+            match conn.column_metadata(None, name, col.as_str()) {
+                Ok((_, coll, _, _, auto)) => {
+                    (coll.map(|c| c.to_string_lossy().to_uppercase()), auto)
+                }
+                Err(_) => (None, false),
+            }
+        };
+        autoincrement |= auto;
+        if pk_pos > 0 {
+            pk.push((pk_pos, col.clone()));
+        }
+        let generated = (hidden == 2 || hidden == 3).then(|| Generated {
+            stored: hidden == 3,
+            expr: element(&col)
+                .and_then(|e| sql::generated_expression(&e.tokens))
+                .unwrap_or_default(),
+        });
+        columns.push(Column {
+            renamed_from: element(&col).and_then(|e| sql::renamed_from(&e.tokens)),
+            decl_type: normalize_type(&decl),
+            not_null,
+            default: default.as_deref().map(sql::normalize),
+            collation: collation.unwrap_or_else(|| "BINARY".into()),
+            generated,
+            name: col,
+        });
+    }
+    pk.sort();
+    let has_rows = if kind == "virtual" {
+        false
+    } else {
+        let probe = format!("SELECT EXISTS (SELECT 1 FROM {q})");
+        conn.query_row(&probe, [], |r| r.get(0))
+            .map_err(|e| db_err(e, &probe))?
+    };
+    Ok(Some(Table {
+        name: name.to_owned(),
+        columns,
+        primary_key: pk.into_iter().map(|(_, c)| c).collect(),
+        autoincrement,
+        foreign_keys: foreign_keys(conn, name)?,
+        uniques: uniques(conn, name)?,
+        checks: sql::check_constraints(text),
+        strict,
+        without_rowid,
+        sql: text.to_owned(),
+        renamed_from: sql::statement_rename_hint(text),
+        has_rows,
+    }))
+}
+
+/// A string literal for SQL.
+fn sql_text(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn foreign_keys(conn: &Connection, table: &str) -> Result<Vec<ForeignKey>> {
+    let q = format!(
+        "SELECT id, \"table\", \"from\", \"to\", on_update, on_delete FROM pragma_foreign_key_list({}) ORDER BY id, seq",
+        sql_text(table)
+    );
+    let mut stmt = conn.prepare(&q).map_err(|e| db_err(e, &q))?;
+    let rows: Vec<(i64, String, String, Option<String>, String, String)> = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .and_then(Iterator::collect)
+        .map_err(|e| db_err(e, &q))?;
+    let mut out: Vec<(i64, ForeignKey)> = Vec::new();
+    for (id, parent, from, to, on_update, on_delete) in rows {
+        if out.last().is_none_or(|(last, _)| *last != id) {
+            out.push((
+                id,
+                ForeignKey {
+                    columns: Vec::new(),
+                    ref_table: parent,
+                    ref_columns: Vec::new(),
+                    on_update,
+                    on_delete,
+                },
+            ));
+        }
+        if let Some((_, fk)) = out.last_mut() {
+            fk.columns.push(from);
+            if let Some(to) = to {
+                fk.ref_columns.push(to);
+            }
+        }
+    }
+    Ok(out.into_iter().map(|(_, fk)| fk).collect())
+}
+
+fn uniques(conn: &Connection, table: &str) -> Result<Vec<Vec<String>>> {
+    let q = format!(
+        "SELECT name FROM pragma_index_list({}) WHERE origin = 'u' ORDER BY seq",
+        sql_text(table)
+    );
+    let mut out = Vec::new();
+    for index in strings(conn, &q, &[])? {
+        let cols = format!(
+            "SELECT coalesce(name, '<expr>') FROM pragma_index_info({}) ORDER BY seqno",
+            sql_text(&index)
+        );
+        out.push(strings(conn, &cols, &[])?);
+    }
+    Ok(out)
+}
+
+/// The schema that `ddl` creates, read from a scratch in-memory database. An invalid
+/// statement is reported with its position and text.
+pub fn schema_from_ddl(ddl: &str) -> Result<Schema> {
+    let conn = Connection::open_in_memory().map_err(|e| db_err(e, ""))?;
+    let mut batch = rusqlite::Batch::new(&conn, ddl);
+    let mut index = 0;
+    loop {
+        index += 1;
+        let stmt = match batch.next() {
+            Ok(Some(stmt)) => stmt,
+            Ok(None) => break,
+            Err(e) => return Err(invalid_ddl(index, &e, ddl)),
+        };
+        let text = stmt.expanded_sql().unwrap_or_default();
+        let mut stmt = stmt;
+        if let Err(e) = stmt.raw_execute() {
+            return Err(Error::InvalidDdl {
+                index,
+                statement: shorten(&text),
+                message: map_err(e, None).to_string(),
+            });
+        }
+    }
+    introspect(&conn)
+}
+
+fn invalid_ddl(index: usize, err: &rusqlite::Error, ddl: &str) -> Error {
+    let (message, statement) = match err {
+        rusqlite::Error::SqlInputError {
+            msg, sql, offset, ..
+        } => {
+            let offset = usize::try_from(*offset).unwrap_or(0);
+            let near: String = sql
+                .chars()
+                .skip(offset.saturating_sub(20))
+                .take(60)
+                .collect();
+            (format!("{msg} near `{}`", near.trim()), shorten(sql))
+        }
+        other => (map_err_text(other), shorten(ddl)),
+    };
+    Error::InvalidDdl {
+        index,
+        statement,
+        message,
+    }
+}
+
+fn map_err_text(e: &rusqlite::Error) -> String {
+    e.to_string()
+}
+
+fn shorten(sql: &str) -> String {
+    let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > 120 {
+        format!("{}...", one_line.chars().take(120).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
+/// SQLite's type affinity of a declared type (section 3.1 of "Datatypes In SQLite").
+fn affinity(decl: &str) -> &'static str {
+    let t = decl.to_uppercase();
+    if t.contains("INT") {
+        "INTEGER"
+    } else if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") {
+        "TEXT"
+    } else if t.contains("BLOB") || t.is_empty() {
+        "BLOB"
+    } else if t.contains("REAL") || t.contains("FLOA") || t.contains("DOUB") {
+        "REAL"
+    } else {
+        "NUMERIC"
+    }
+}
+
+/// Replaces the table name in a CREATE TABLE statement.
+fn rename_in_create(create: &str, new_name: &str) -> Result<String> {
+    let tokens = sql::tokenize_spanned(create);
+    // CREATE [TEMP] TABLE [IF NOT EXISTS] name
+    let mut i = tokens
+        .iter()
+        .position(|(t, _)| *t == sql::Token::Word("table".into()))
+        .ok_or_else(|| {
+            Error::Refused(format!(
+                "cannot find the table name in `{}`",
+                shorten(create)
+            ))
+        })?
+        + 1;
+    while matches!(tokens.get(i), Some((sql::Token::Comment(_), _))) {
+        i += 1;
+    }
+    if matches!(tokens.get(i), Some((sql::Token::Word(w), _)) if w == "if") {
+        i += 3;
+    }
+    while matches!(tokens.get(i), Some((sql::Token::Comment(_), _))) {
+        i += 1;
+    }
+    let (_, (start, mut end)) = tokens
+        .get(i)
+        .cloned()
+        .ok_or_else(|| Error::Refused("no table name".into()))?;
+    // schema.name
+    if matches!(tokens.get(i + 1), Some((sql::Token::Punct(p), _)) if p == ".") {
+        if let Some((_, (_, e))) = tokens.get(i + 2) {
+            end = *e;
+        }
+    }
+    let chars: Vec<char> = create.chars().collect();
+    let head: String = chars[..start].iter().collect();
+    let tail: String = chars[end..].iter().collect();
+    Ok(format!("{head}{}{tail}", quote_ident(new_name)))
+}
+
+/// Runs `sql` on `conn` (one statement, no rows wanted).
+fn exec(conn: &Connection, sql: &str) -> Result<()> {
+    conn.execute_batch(sql).map_err(|e| db_err(e, sql))
+}
+
+fn count(conn: &Connection, sql: &str) -> Result<i64> {
+    conn.query_row(sql, [], |r| r.get(0))
+        .map_err(|e| db_err(e, sql))
+}
+
+/// Rebuilds one table (already under its desired name) into `table`'s definition.
+fn rebuild(
+    conn: &Connection,
+    table: &Table,
+    copy: &[(String, String)],
+    recreate: &[String],
+) -> Result<()> {
+    let name = &table.name;
+    let q = quote_ident(name);
+    let tmp = format!("codedb_new_{name}");
+    let qtmp = quote_ident(&tmp);
+    let live = read_table(
+        conn,
+        name,
+        &strings(
+            conn,
+            "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+            &[name],
+        )?
+        .into_iter()
+        .next()
+        .unwrap_or_default(),
+    )?
+    .ok_or_else(|| Error::Refused(format!("table {name} is a shadow table")))?;
+    let has_sequence = count(
+        conn,
+        "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_sequence'",
+    )? > 0;
+    let old_seq: Option<i64> = if has_sequence {
+        conn.query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = ?1 COLLATE NOCASE",
+            [name],
+            |r| r.get(0),
+        )
+        .ok()
+    } else {
+        None
+    };
+    let before = count(conn, &format!("SELECT count(*) FROM {q}"))?;
+    exec(conn, &rename_in_create(&table.sql, &tmp)?)?;
+    // Columns whose affinity changes between text and numbers could change values silently
+    // in a table that is not STRICT: compare storage-class counts before and after.
+    let watched: Vec<(String, String)> = copy
+        .iter()
+        .filter(|(new, old)| {
+            let (Some(n), Some(o)) = (table.column(new), live.column(old)) else {
+                return false;
+            };
+            n.generated.is_none()
+                && !table.strict
+                && affinity(&n.decl_type) != affinity(&o.decl_type)
+        })
+        .cloned()
+        .collect();
+    let classes = |tbl: &str, cols: Vec<String>| -> Result<Vec<i64>> {
+        if cols.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sums: Vec<String> = cols
+            .iter()
+            .map(|c| {
+                let c = quote_ident(c);
+                format!("total(typeof({c}) = 'text'), total(typeof({c}) IN ('integer', 'real')), total(typeof({c}) = 'blob')")
+            })
+            .collect();
+        let sql_text = format!("SELECT {} FROM {tbl}", sums.join(", "));
+        let mut stmt = conn.prepare(&sql_text).map_err(|e| db_err(e, &sql_text))?;
+        let n = stmt.column_count();
+        stmt.query_row([], |r| {
+            (0..n)
+                .map(|i| r.get::<_, f64>(i).map(|v| v as i64))
+                .collect()
+        })
+        .map_err(|e| db_err(e, &sql_text))
+    };
+    let classes_before = classes(&q, watched.iter().map(|(_, o)| o.clone()).collect())?;
+    let insertable: Vec<&(String, String)> = copy
+        .iter()
+        .filter(|(new, _)| table.column(new).is_some_and(|c| c.generated.is_none()))
+        .collect();
+    let targets: Vec<String> = insertable.iter().map(|(n, _)| quote_ident(n)).collect();
+    let sources: Vec<String> = insertable.iter().map(|(_, o)| quote_ident(o)).collect();
+    let insert = format!(
+        "INSERT INTO {qtmp} ({}) SELECT {} FROM {q}",
+        targets.join(", "),
+        sources.join(", ")
+    );
+    let copied = conn.execute(&insert, []).map_err(|e| {
+        let err = db_err(e, &insert);
+        Error::Refused(format!(
+            "rebuilding table {name} would violate a constraint with the existing rows: {err}"
+        ))
+    })?;
+    if i64::try_from(copied).unwrap_or(-1) != before {
+        return Err(Error::Refused(format!(
+            "rebuilding table {name} copied {copied} of {before} rows"
+        )));
+    }
+    let classes_after = classes(&qtmp, watched.iter().map(|(n, _)| n.clone()).collect())?;
+    if classes_before != classes_after {
+        let cols: Vec<&str> = watched.iter().map(|(n, _)| n.as_str()).collect();
+        return Err(Error::Refused(format!(
+            "rebuilding table {name} would change stored values of column(s) {} (text and numbers would convert); \
+             convert them first or make the table STRICT",
+            cols.join(", ")
+        )));
+    }
+    exec(conn, &format!("DROP TABLE {q}"))?;
+    // Legacy mode: the rename must not rewrite or re-check other objects that refer to the
+    // table by name; they refer to the same name before and after.
+    exec(conn, "PRAGMA legacy_alter_table=ON")?;
+    let renamed = exec(conn, &format!("ALTER TABLE {qtmp} RENAME TO {q}"));
+    exec(conn, "PRAGMA legacy_alter_table=OFF")?;
+    renamed?;
+    if let (Some(seq), true) = (old_seq, table.autoincrement) {
+        conn.execute(
+            "UPDATE sqlite_sequence SET seq = max(seq, ?2) WHERE name = ?1 COLLATE NOCASE",
+            rusqlite::params![name, seq],
+        )
+        .map_err(|e| db_err(e, "UPDATE sqlite_sequence"))?;
+        if conn.changes() == 0 {
+            conn.execute(
+                "INSERT INTO sqlite_sequence(name, seq) VALUES (?1, ?2)",
+                rusqlite::params![name, seq],
+            )
+            .map_err(|e| db_err(e, "INSERT INTO sqlite_sequence"))?;
+        }
+    }
+    for statement in recreate {
+        exec(conn, statement)?;
+    }
+    Ok(())
+}
+
+fn run_step(conn: &Connection, change: &Change) -> Result<()> {
+    match change {
+        Change::CreateTable { table } => exec(conn, &table.sql),
+        Change::DropTable { name } => exec(conn, &format!("DROP TABLE {}", quote_ident(name))),
+        Change::RenameTable { from, to } => exec(
+            conn,
+            &format!(
+                "ALTER TABLE {} RENAME TO {}",
+                quote_ident(from),
+                quote_ident(to)
+            ),
+        ),
+        Change::RenameColumn { table, from, to } => exec(
+            conn,
+            &format!(
+                "ALTER TABLE {} RENAME COLUMN {} TO {}",
+                quote_ident(table),
+                quote_ident(from),
+                quote_ident(to)
+            ),
+        ),
+        Change::AddColumn {
+            table, definition, ..
+        } => exec(
+            conn,
+            &format!("ALTER TABLE {} ADD COLUMN {definition}", quote_ident(table)),
+        ),
+        Change::RebuildTable {
+            table,
+            copy,
+            recreate,
+            ..
+        } => rebuild(conn, table, copy, recreate),
+        Change::CreateIndex { index } => exec(conn, &index.sql),
+        Change::DropIndex { name } => exec(conn, &format!("DROP INDEX {}", quote_ident(name))),
+        Change::CreateView { view } => exec(conn, &view.sql),
+        Change::DropView { name } => exec(conn, &format!("DROP VIEW {}", quote_ident(name))),
+        Change::CreateTrigger { trigger } => exec(conn, &trigger.sql),
+        Change::DropTrigger { name } => exec(conn, &format!("DROP TRIGGER {}", quote_ident(name))),
+    }
+}
+
+const LOG_TABLE: &str = "CREATE TABLE IF NOT EXISTS _codedb_schema_log (
+    id INTEGER PRIMARY KEY,
+    at_ms INTEGER NOT NULL,
+    fingerprint_before TEXT NOT NULL,
+    fingerprint_after TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    backup_path TEXT
+)";
+
+/// Applies `plan` on `conn` in one transaction, verified before commit (see
+/// [`SchemaBackend::apply`]).
+pub fn apply(
+    conn: &Connection,
+    plan: &Plan,
+    desired: &Schema,
+    options: DiffOptions,
+    log: &SyncLog,
+) -> Result<()> {
+    if !conn.is_autocommit() {
+        return Err(Error::Refused(
+            "a schema sync cannot run inside an open transaction".into(),
+        ));
+    }
+    let fk_on: bool = conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .map_err(|e| db_err(e, "PRAGMA foreign_keys"))?;
+    // Off before BEGIN: the pragma is a no-op inside a transaction.
+    exec(conn, "PRAGMA foreign_keys=OFF")?;
+    let result = (|| -> Result<()> {
+        exec(conn, "BEGIN IMMEDIATE")?;
+        for step in &plan.steps {
+            run_step(conn, &step.change).map_err(|e| match e {
+                Error::Refused(_) => e,
+                other => Error::Refused(format!("{}: {other}", step.description)),
+            })?;
+        }
+        let violations = strings(
+            conn,
+            "SELECT \"table\" || ' row ' || coalesce(rowid, '?') || ' -> ' || parent FROM pragma_foreign_key_check",
+            &[],
+        )?;
+        if !violations.is_empty() {
+            return Err(Error::Refused(format!(
+                "the change would break foreign keys ({}{})",
+                violations
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if violations.len() > 5 { ", ..." } else { "" }
+            )));
+        }
+        let after = introspect(conn)?;
+        let left = codedb_schema::diff(&after, desired, options);
+        if !left.is_empty() {
+            let lines: Vec<&str> = left.steps.iter().map(|s| s.description.as_str()).collect();
+            return Err(Error::Refused(format!(
+                "after applying the plan the schema still differs: {}",
+                lines.join("; ")
+            )));
+        }
+        exec(conn, LOG_TABLE)?;
+        conn.execute(
+            "INSERT INTO _codedb_schema_log(at_ms, fingerprint_before, fingerprint_after, plan, backup_path) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![log.at_ms, log.fingerprint_before, log.fingerprint_after, log.plan, log.backup_path],
+        )
+        .map_err(|e| db_err(e, "INSERT INTO _codedb_schema_log"))?;
+        exec(conn, "COMMIT")
+    })();
+    if result.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    let restored = exec(
+        conn,
+        if fk_on {
+            "PRAGMA foreign_keys=ON"
+        } else {
+            "PRAGMA foreign_keys=OFF"
+        },
+    );
+    result.and(restored)
+}
+
+/// [`SchemaBackend`] for a database served by a [`SQLiteDriverProxy`]: every operation is one
+/// job on the worker's connection, holding the writer gate.
+#[derive(Debug, Clone)]
+pub struct SqliteSchema {
+    proxy: Arc<SQLiteDriverProxy>,
+}
+
+impl SqliteSchema {
+    /// The schema backend of `proxy`'s database.
+    pub fn new(proxy: Arc<SQLiteDriverProxy>) -> Self {
+        SqliteSchema { proxy }
+    }
+
+    fn job<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        // The schema error travels through the driver's error channel as its message.
+        let out = self
+            .proxy
+            .with_connection(move |d: &mut SQLiteDriver| Ok(f(d.connection())))?;
+        out
+    }
+}
+
+impl SchemaBackend for SqliteSchema {
+    fn introspect(&self) -> Result<Schema> {
+        self.job(introspect)
+    }
+
+    fn schema_from_ddl(&self, ddl: &str) -> Result<Schema> {
+        schema_from_ddl(ddl)
+    }
+
+    fn apply(
+        &self,
+        plan: &Plan,
+        desired: &Schema,
+        options: DiffOptions,
+        log: &SyncLog,
+    ) -> Result<()> {
+        let (plan, desired, log) = (plan.clone(), desired.clone(), log.clone());
+        self.job(move |conn| apply(conn, &plan, &desired, options, &log))
+    }
+
+    fn backup_to(&self, dest: &Path) -> Result<()> {
+        use codedb_driver::SpecificDriver;
+        Ok(self.proxy.backup_to(dest)?)
+    }
+
+    fn database_path(&self) -> Option<PathBuf> {
+        let p = self.proxy.path();
+        (p.as_os_str() != ":memory:" && !p.as_os_str().is_empty()).then(|| p.to_owned())
+    }
+}

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::db;
+use crate::{db, schema};
 
 /// The default database, relative to the project root: SQLite, embedded.
 pub(crate) const DEFAULT_DB: &str = ".codedb/codedb.sqlite";
@@ -37,8 +37,11 @@ pub(crate) struct GlobalArgs {
 }
 
 impl GlobalArgs {
+    /// The database path, made absolute so that what is printed (backup paths) is usable
+    /// from anywhere.
     pub(crate) fn db_path(&self) -> PathBuf {
-        self.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
+        let path = self.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
+        std::path::absolute(&path).unwrap_or(path)
     }
 }
 
@@ -47,6 +50,29 @@ pub(crate) enum Command {
     /// The database itself: create it, inspect it.
     #[command(subcommand)]
     Db(DbCommand),
+    /// The database's schema: plan and apply changes towards the code schema or a DDL file.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+    /// Database backups: create, list, restore.
+    #[command(subcommand)]
+    Backup(schema::BackupCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SchemaCommand {
+    /// Show what `schema sync` would change, without changing anything.
+    Plan(schema::SyncArgs),
+    /// Bring the database to the desired schema: back up, apply atomically, verify, log.
+    /// Creates the database when it does not exist.
+    Sync {
+        #[command(flatten)]
+        args: schema::SyncArgs,
+        /// Plan only, like `schema plan`.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the live schema as DDL.
+    Dump,
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,5 +88,11 @@ pub(crate) fn run(cli: &Cli) -> Result<(), crate::output::CliError> {
     match &cli.command {
         Command::Db(DbCommand::Init) => db::init(&cli.global),
         Command::Db(DbCommand::Info) => db::info(&cli.global),
+        Command::Schema(SchemaCommand::Plan(args)) => schema::run_sync(&cli.global, args, true),
+        Command::Schema(SchemaCommand::Sync { args, dry_run }) => {
+            schema::run_sync(&cli.global, args, *dry_run)
+        }
+        Command::Schema(SchemaCommand::Dump) => schema::dump(&cli.global),
+        Command::Backup(command) => schema::run_backup(&cli.global, command),
     }
 }

@@ -45,3 +45,19 @@ pub(crate) fn info(global: &GlobalArgs) -> Result<(), CliError> {
         ]
     })
 }
+
+/// Creates the directory that will hold the database at `path`, if missing.
+pub(crate) fn ensure_parent(path: &std::path::Path) -> Result<(), CliError> {
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            CliError(format!(
+                "cannot create the directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+    }
+    Ok(())
+}

@@ -9,6 +9,7 @@
 mod cli;
 mod db;
 mod output;
+mod schema;
 
 use std::process::ExitCode;
 

@@ -22,6 +22,12 @@ impl From<codedb_driver::Error> for CliError {
     }
 }
 
+impl From<codedb_schema::Error> for CliError {
+    fn from(e: codedb_schema::Error) -> Self {
+        CliError(e.to_string())
+    }
+}
+
 impl From<codedb_core::Error> for CliError {
     fn from(e: codedb_core::Error) -> Self {
         CliError(e.to_string())
@@ -50,4 +56,11 @@ pub(crate) fn emit<T: Serialize>(
         }
     }
     Ok(())
+}
+
+/// Prints lines of text as they are.
+pub(crate) fn emit_lines(lines: &[String]) {
+    for line in lines {
+        println!("{line}");
+    }
 }

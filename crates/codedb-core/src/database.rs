@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use codedb_driver::{Batch, BatchResult, ExecResult, Rows, SpecificDriver, Value};
+use codedb_schema::{Schema, SchemaBackend, SyncOptions, SyncReport};
 
 use crate::error::{Error, Result};
 use crate::executor::Executor;
@@ -14,6 +15,7 @@ use crate::transaction::Transaction;
 #[derive(Debug, Clone)]
 pub struct CodeDatabase {
     driver: Arc<dyn SpecificDriver>,
+    schema: Option<Arc<dyn SchemaBackend>>,
 }
 
 impl CodeDatabase {
@@ -22,7 +24,57 @@ impl CodeDatabase {
         let _span =
             tracing::debug_span!("code_database_open", backend = driver.backend_name()).entered();
         driver.query("SELECT 1", Vec::new())?;
-        Ok(CodeDatabase { driver })
+        Ok(CodeDatabase {
+            driver,
+            schema: None,
+        })
+    }
+
+    /// Wraps `driver` with the schema backend of the same database, which
+    /// [`ensure_schema_synced`](Self::ensure_schema_synced) needs. Never changes the schema.
+    pub fn open_with_schema(
+        driver: Arc<dyn SpecificDriver>,
+        schema: Arc<dyn SchemaBackend>,
+    ) -> Result<Self> {
+        Ok(CodeDatabase {
+            schema: Some(schema),
+            ..Self::open(driver)?
+        })
+    }
+
+    fn schema_backend(&self) -> Result<&dyn SchemaBackend> {
+        self.schema.as_deref().ok_or_else(|| {
+            Error::Database(codedb_driver::Error::new(
+                codedb_driver::ErrorKind::InvalidParameter,
+                "this CodeDatabase was opened without a schema backend; use CodeDatabase::open_with_schema",
+            ))
+        })
+    }
+
+    /// The code schema as a model (read through the schema backend).
+    pub fn code_schema(&self) -> Result<Schema> {
+        Ok(self
+            .schema_backend()?
+            .schema_from_ddl(crate::schema::CODE_SCHEMA)?)
+    }
+
+    /// Brings the database to the code schema: the explicit startup step, run by `main()`
+    /// after loading the configuration and before starting any worker that uses the tables.
+    /// An up-to-date database is a no-op (no plan, no backup); otherwise a backup is taken
+    /// first and the plan applied atomically (see [`codedb_schema::sync`]).
+    pub fn ensure_schema_synced(&self, options: &SyncOptions) -> Result<SyncReport> {
+        let desired = self.code_schema()?;
+        self.sync_schema(&desired, options)
+    }
+
+    /// Brings the database to `desired` (the original CodeDatabase's name for the
+    /// underlying call).
+    pub fn sync_schema(&self, desired: &Schema, options: &SyncOptions) -> Result<SyncReport> {
+        Ok(codedb_schema::sync(
+            self.schema_backend()?,
+            desired,
+            options,
+        )?)
     }
 
     /// The driver underneath.

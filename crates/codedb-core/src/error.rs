@@ -12,6 +12,9 @@ pub enum Error {
     /// The database refused or failed a statement.
     #[error(transparent)]
     Database(#[from] codedb_driver::Error),
+    /// Planning or applying a schema change failed or was refused.
+    #[error(transparent)]
+    Schema(#[from] codedb_schema::Error),
     /// A transaction failed and rolling it back failed as well; both are kept.
     #[error("{error}; rolling the transaction back also failed: {rollback}")]
     RollbackFailed {
@@ -28,6 +31,8 @@ impl Error {
     pub fn kind(&self) -> Option<ErrorKind> {
         match self {
             Error::Database(e) => Some(e.kind()),
+            Error::Schema(codedb_schema::Error::Database(e)) => Some(e.kind()),
+            Error::Schema(_) => None,
             Error::RollbackFailed { error, .. } => error.kind(),
         }
     }

@@ -37,17 +37,20 @@
 //! Reads made on the [`CodeDatabase`] itself see the last committed state and never wait for
 //! a writer; reads made through a [`Transaction`] see its own writes.
 //!
-//! `CodeDatabase::open` never changes the schema.
+//! `CodeDatabase::open` never changes the schema; [`CodeDatabase::ensure_schema_synced`] is the
+//! explicit step that brings a database to the code schema ([`schema::CODE_SCHEMA`]).
 
 mod database;
 mod error;
 mod executor;
+pub mod schema;
 mod transaction;
 
 pub use codedb_driver::{
     Batch, BatchResult, DriverTransaction, ErrorKind, ExecResult, FromValue, Row, Rows,
     STREAM_CHUNK, SpecificDriver, Value, params,
 };
+pub use codedb_schema::{DiffOptions, SyncOptions, SyncReport};
 pub use database::CodeDatabase;
 pub use error::{Error, Result};
 pub use executor::Executor;

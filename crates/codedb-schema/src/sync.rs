@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::model::Schema;
 
 /// What a backend provides to the sync procedure.
-pub trait SchemaBackend: Send + Sync {
+pub trait SchemaBackend: Send + Sync + std::fmt::Debug {
     /// The live schema, without codedb's own bookkeeping tables, with `has_rows` set.
     fn introspect(&self) -> Result<Schema>;
 

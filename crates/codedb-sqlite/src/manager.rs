@@ -62,6 +62,11 @@ impl DBWorkerManager {
         Arc::clone(&self.proxy) as Arc<dyn SpecificDriver>
     }
 
+    /// The schema backend of this database, for `CodeDatabase::open_with_schema`.
+    pub fn schema_backend(&self) -> Arc<dyn codedb_schema::SchemaBackend> {
+        Arc::new(crate::schema::SqliteSchema::new(Arc::clone(&self.proxy)))
+    }
+
     /// The concrete proxy, for SQLite-specific work.
     pub fn proxy(&self) -> &Arc<SQLiteDriverProxy> {
         &self.proxy

@@ -45,20 +45,29 @@ fn show(v: &Value) -> String {
         Value::Integer(i) => i.to_string(),
         Value::Real(r) => r.to_string(),
         Value::Text(s) => s.clone(),
-        Value::Blob(b) => format!("x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+        Value::Blob(b) => format!(
+            "x{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
     }
 }
 
 /// Every table's rows, in rowid (or key) order, plus the schema text.
 fn snapshot(driver: &dyn SpecificDriver) -> (String, BTreeMap<String, Vec<Vec<String>>>) {
     let ddl: Vec<String> = driver
-        .query("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name", params![])
+        .query(
+            "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name",
+            params![],
+        )
         .unwrap()
         .iter()
         .map(|r| r.get::<String>(0).unwrap())
         .collect();
     let tables: Vec<String> = driver
-        .query("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name", params![])
+        .query(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
+            params![],
+        )
         .unwrap()
         .iter()
         .map(|r| r.get::<String>(0).unwrap())
@@ -66,8 +75,15 @@ fn snapshot(driver: &dyn SpecificDriver) -> (String, BTreeMap<String, Vec<Vec<St
     let mut rows = BTreeMap::new();
     for t in tables {
         let q = codedb_schema::sql::quote_ident(&t);
-        let r = driver.query(&format!("SELECT * FROM {q} ORDER BY 1"), params![]).unwrap();
-        rows.insert(t, r.iter().map(|row| row.values().iter().map(show).collect()).collect());
+        let r = driver
+            .query(&format!("SELECT * FROM {q} ORDER BY 1"), params![])
+            .unwrap();
+        rows.insert(
+            t,
+            r.iter()
+                .map(|row| row.values().iter().map(show).collect())
+                .collect(),
+        );
     }
     (ddl.join(";\n"), rows)
 }
@@ -76,29 +92,52 @@ fn run(name: &str, case: &Case, dir: &Path) {
     let path = dir.join(format!("{name}.sqlite"));
     let manager = DBWorkerManager::start(SqliteConfig::new(&path)).unwrap();
     let driver = manager.driver();
-    driver.execute_batch(Batch::new().script(case.current.clone())).unwrap();
+    driver
+        .execute_batch(Batch::new().script(case.current.clone()))
+        .unwrap();
     if !case.data.trim().is_empty() {
-        driver.execute_batch(Batch::new().script(case.data.clone())).unwrap();
+        driver
+            .execute_batch(Batch::new().script(case.data.clone()))
+            .unwrap();
     }
     let backend = SqliteSchema::new(manager.proxy().clone());
     let desired = schema_from_ddl(&case.desired).unwrap();
     let options = SyncOptions {
-        diff: DiffOptions { allow_drop: case.allow_drop, allow_rebuild: case.allow_rebuild },
+        diff: DiffOptions {
+            allow_drop: case.allow_drop,
+            allow_rebuild: case.allow_rebuild,
+        },
         backup_dir: Some(dir.join(format!("{name}-backups"))),
         ..SyncOptions::default()
     };
     let before = snapshot(driver.as_ref());
     let result = sync(&backend, &desired, &options);
     if let Some(expected) = &case.error {
-        let err = result.expect_err(&format!("{name}: expected a refusal containing {expected:?}"));
-        assert!(err.to_string().contains(expected), "{name}: refusal {err} lacks {expected:?}");
-        assert!(err.to_string().contains("database unchanged"), "{name}: {err}");
-        assert_eq!(snapshot(driver.as_ref()), before, "{name}: a refusal changed the database");
+        let err = result.expect_err(&format!(
+            "{name}: expected a refusal containing {expected:?}"
+        ));
+        assert!(
+            err.to_string().contains(expected),
+            "{name}: refusal {err} lacks {expected:?}"
+        );
+        assert!(
+            err.to_string().contains("database unchanged"),
+            "{name}: {err}"
+        );
+        assert_eq!(
+            snapshot(driver.as_ref()),
+            before,
+            "{name}: a refusal changed the database"
+        );
         return;
     }
     let report = result.unwrap_or_else(|e| panic!("{name}: {e}"));
     for w in &case.warnings {
-        assert!(report.warnings.iter().any(|have| have.contains(w)), "{name}: no warning {w:?} in {:?}", report.warnings);
+        assert!(
+            report.warnings.iter().any(|have| have.contains(w)),
+            "{name}: no warning {w:?} in {:?}",
+            report.warnings
+        );
     }
     let left = diff(&backend.introspect().unwrap(), &desired, options.diff);
     assert!(left.is_empty(), "{name}: not converged: {:?}", left.steps);
@@ -107,23 +146,34 @@ fn run(name: &str, case: &Case, dir: &Path) {
         let rows = match rows {
             Ok(r) => r,
             // A write (INSERT ... RETURNING) goes through execute's sibling path.
-            Err(_) => manager.proxy().with_connection({
-                let sql = check.sql.clone();
-                move |d| d.query(&sql, &[])
-            }).unwrap(),
+            Err(_) => manager
+                .proxy()
+                .with_connection({
+                    let sql = check.sql.clone();
+                    move |d| d.query(&sql, &[])
+                })
+                .unwrap(),
         };
-        let got: Vec<String> = rows.iter().map(|r| r.values().iter().map(show).collect::<Vec<_>>().join("|")).collect();
+        let got: Vec<String> = rows
+            .iter()
+            .map(|r| r.values().iter().map(show).collect::<Vec<_>>().join("|"))
+            .collect();
         assert_eq!(got, check.rows, "{name}: {}", check.sql);
     }
     let again = sync(&backend, &desired, &options).unwrap();
-    assert!(again.steps.is_empty() && again.backup_path.is_none(), "{name}: second sync not a no-op: {:?}", again.steps);
+    assert!(
+        again.steps.is_empty() && again.backup_path.is_none(),
+        "{name}: second sync not a no-op: {:?}",
+        again.steps
+    );
     manager.stop().unwrap();
 }
 
 #[test]
 fn rebuild_rules_and_refusals() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/test_data/rebuild_cases.yml");
-    let cases: BTreeMap<String, Case> = serde_yaml_ng::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let cases: BTreeMap<String, Case> =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     assert!(cases.len() >= 17, "the case file lost cases");
     let dir = tempfile::tempdir().unwrap();
     for (name, case) in &cases {

@@ -1,0 +1,230 @@
+//! `codedb schema plan|sync|dump` and `codedb backup create|list|restore`.
+
+use std::path::{Path, PathBuf};
+
+use codedb_core::{CodeDatabase, DiffOptions, SyncOptions, SyncReport};
+use codedb_schema::backup;
+use codedb_sqlite::{DBWorkerManager, SqliteConfig};
+use serde::Serialize;
+
+use crate::cli::GlobalArgs;
+use crate::output::{CliError, emit, emit_lines};
+
+/// Options shared by `schema plan` and `schema sync`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SyncArgs {
+    /// The desired schema as a DDL file [default: the code schema of CodeDatabase].
+    #[arg(long, value_name = "FILE.sql")]
+    pub(crate) desired: Option<PathBuf>,
+    /// Drop tables, columns, indexes, views and triggers the desired schema lacks.
+    #[arg(long)]
+    pub(crate) allow_drop: bool,
+    /// Rebuild tables whose column types or constraints change.
+    #[arg(long)]
+    pub(crate) allow_rebuild: bool,
+    /// Where backups go [default: backups/ beside the database].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) backup_dir: Option<PathBuf>,
+}
+
+/// Refuses a database path that does not exist (for commands that must not create one).
+fn existing(path: &Path) -> Result<(), CliError> {
+    if path.is_file() {
+        Ok(())
+    } else if path.is_dir() {
+        Err(CliError(format!(
+            "{}: is a directory, not a database file",
+            path.display()
+        )))
+    } else {
+        Err(CliError(format!(
+            "{}: no such database (create it with `codedb db init`)",
+            path.display()
+        )))
+    }
+}
+
+fn open(path: &Path) -> Result<(DBWorkerManager, CodeDatabase), CliError> {
+    let manager = DBWorkerManager::start(SqliteConfig::new(path))?;
+    let db = CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend())?;
+    Ok((manager, db))
+}
+
+fn desired(db: &CodeDatabase, file: Option<&Path>) -> Result<codedb_schema::Schema, CliError> {
+    match file {
+        None => Ok(db.code_schema()?),
+        Some(file) => {
+            let ddl = std::fs::read_to_string(file)
+                .map_err(|e| CliError(format!("cannot read {}: {e}", file.display())))?;
+            codedb_sqlite::schema::schema_from_ddl(&ddl)
+                .map_err(|e| CliError(format!("{}: {e}", file.display())))
+        }
+    }
+}
+
+fn print_report(global: &GlobalArgs, report: &SyncReport) -> Result<(), CliError> {
+    if global.json {
+        return emit(true, report, Vec::new);
+    }
+    let mut lines = Vec::new();
+    if report.steps.is_empty() {
+        lines.push("schema is up to date".to_owned());
+    }
+    let verb = if report.dry_run { "would" } else { "did" };
+    lines.extend(report.steps.iter().map(|s| format!("{verb}: {s}")));
+    lines.extend(report.warnings.iter().map(|w| format!("warning: {w}")));
+    if let Some(path) = &report.backup_path {
+        lines.push(format!("backup: {path}"));
+    }
+    emit_lines(&lines);
+    Ok(())
+}
+
+pub(crate) fn run_sync(
+    global: &GlobalArgs,
+    args: &SyncArgs,
+    dry_run: bool,
+) -> Result<(), CliError> {
+    let path = global.db_path();
+    if dry_run {
+        existing(&path)?;
+    } else {
+        crate::db::ensure_parent(&path)?;
+    }
+    let (manager, db) = open(&path)?;
+    let desired = desired(&db, args.desired.as_deref())?;
+    let options = SyncOptions {
+        diff: DiffOptions {
+            allow_drop: args.allow_drop,
+            allow_rebuild: args.allow_rebuild,
+        },
+        dry_run,
+        backup_dir: args.backup_dir.clone(),
+        ..SyncOptions::default()
+    };
+    let report = db.sync_schema(&desired, &options)?;
+    manager.stop()?;
+    print_report(global, &report)
+}
+
+pub(crate) fn dump(global: &GlobalArgs) -> Result<(), CliError> {
+    let path = global.db_path();
+    existing(&path)?;
+    let (manager, _db) = open(&path)?;
+    let schema = manager.schema_backend().introspect()?;
+    manager.stop()?;
+    #[derive(Serialize)]
+    struct Dump {
+        ddl: String,
+        fingerprint: String,
+    }
+    if global.json {
+        emit(
+            true,
+            &Dump {
+                ddl: schema.ddl(),
+                fingerprint: schema.fingerprint(),
+            },
+            Vec::new,
+        )
+    } else {
+        emit_lines(&[schema.ddl().trim_end().to_owned()]);
+        Ok(())
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum BackupCommand {
+    /// Take a consistent, integrity-checked backup now.
+    Create {
+        /// Where backups go [default: backups/ beside the database].
+        #[arg(long, value_name = "DIR")]
+        backup_dir: Option<PathBuf>,
+    },
+    /// List the backups, newest first.
+    List {
+        /// Where backups go [default: backups/ beside the database].
+        #[arg(long, value_name = "DIR")]
+        backup_dir: Option<PathBuf>,
+    },
+    /// Replace the database with a backup (the current state is backed up first).
+    Restore {
+        /// The backup's id (its file name, from `codedb backup list`) or path.
+        id: String,
+        /// Where backups go [default: backups/ beside the database].
+        #[arg(long, value_name = "DIR")]
+        backup_dir: Option<PathBuf>,
+    },
+}
+
+fn take_backup(path: &Path, dir: &Path) -> Result<PathBuf, CliError> {
+    let (manager, _db) = open(path)?;
+    let backend = manager.schema_backend();
+    let fingerprint = backend.introspect()?.fingerprint();
+    let taken = backup::create(backend.as_ref(), path, dir, &fingerprint)?;
+    manager.stop()?;
+    Ok(taken)
+}
+
+pub(crate) fn run_backup(global: &GlobalArgs, command: &BackupCommand) -> Result<(), CliError> {
+    let path = global.db_path();
+    existing(&path)?;
+    let dir_of = |d: &Option<PathBuf>| d.clone().unwrap_or_else(|| backup::default_dir(&path));
+    match command {
+        BackupCommand::Create { backup_dir } => {
+            let taken = take_backup(&path, &dir_of(backup_dir))?;
+            #[derive(Serialize)]
+            struct Created {
+                backup_path: String,
+            }
+            let shown = taken.display().to_string();
+            emit(
+                global.json,
+                &Created {
+                    backup_path: shown.clone(),
+                },
+                || vec![("backup", shown)],
+            )
+        }
+        BackupCommand::List { backup_dir } => {
+            let entries = backup::list(&path, &dir_of(backup_dir))?;
+            if global.json {
+                #[derive(Serialize)]
+                struct Listed {
+                    backups: Vec<backup::BackupEntry>,
+                }
+                emit(true, &Listed { backups: entries }, Vec::new)
+            } else {
+                let mut lines: Vec<String> = entries
+                    .iter()
+                    .map(|e| format!("{}  {} bytes", e.id, e.bytes))
+                    .collect();
+                if lines.is_empty() {
+                    lines.push("no backups".to_owned());
+                }
+                emit_lines(&lines);
+                Ok(())
+            }
+        }
+        BackupCommand::Restore { id, backup_dir } => {
+            let dir = dir_of(backup_dir);
+            let safety = take_backup(&path, &dir)?;
+            let restored = backup::restore(&path, &dir, id)?;
+            #[derive(Serialize)]
+            struct Restored {
+                restored_from: String,
+                previous_state_backup: String,
+            }
+            let out = Restored {
+                restored_from: restored.display().to_string(),
+                previous_state_backup: safety.display().to_string(),
+            };
+            emit(global.json, &out, || {
+                vec![
+                    ("restored from", out.restored_from.clone()),
+                    ("previous state", out.previous_state_backup.clone()),
+                ]
+            })
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The code schema: the tables `CodeDatabase` works on, declared once here, and
+//! `ensure_schema_synced`, the explicit startup step that brings a database to it.
+//!
+//! The declaration is DDL in the SQLite dialect (the embedded default); the schema backend
+//! turns it into the model by executing it in a scratch database. Every child row cascades
+//! from its file; timestamps are Unix milliseconds.
+
+/// The code schema, first cut (the index issue extends it).
+pub const CODE_SCHEMA: &str = r#"
+CREATE TABLE projects (
+    id INTEGER PRIMARY KEY,
+    root_path TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    language TEXT,
+    size INTEGER NOT NULL DEFAULT 0,
+    mtime_ns INTEGER NOT NULL DEFAULT 0,
+    sha256 TEXT NOT NULL DEFAULT '',
+    lines INTEGER NOT NULL DEFAULT 0,
+    deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+    indexed_at INTEGER,
+    UNIQUE (project_id, path)
+);
+CREATE TABLE source (
+    file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+    text TEXT NOT NULL
+);
+CREATE TABLE classes (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    qualified_name TEXT NOT NULL,
+    start_line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL,
+    start_byte INTEGER NOT NULL,
+    end_byte INTEGER NOT NULL,
+    signature TEXT,
+    docstring TEXT
+);
+CREATE TABLE functions (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    qualified_name TEXT NOT NULL,
+    start_line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL,
+    start_byte INTEGER NOT NULL,
+    end_byte INTEGER NOT NULL,
+    signature TEXT,
+    docstring TEXT
+);
+CREATE TABLE methods (
+    id INTEGER PRIMARY KEY,
+    class_id INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    qualified_name TEXT NOT NULL,
+    start_line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL,
+    start_byte INTEGER NOT NULL,
+    end_byte INTEGER NOT NULL,
+    signature TEXT,
+    docstring TEXT
+);
+CREATE TABLE imports (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    module TEXT,
+    name TEXT,
+    alias TEXT,
+    line INTEGER NOT NULL
+);
+CREATE TABLE usages (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    "column" INTEGER NOT NULL,
+    kind TEXT
+);
+CREATE TABLE issues (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    line INTEGER,
+    "column" INTEGER,
+    message TEXT NOT NULL
+);
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE INDEX classes_file ON classes(file_id);
+CREATE INDEX classes_name ON classes(name);
+CREATE INDEX functions_file ON functions(file_id);
+CREATE INDEX functions_name ON functions(name);
+CREATE INDEX methods_class ON methods(class_id);
+CREATE INDEX methods_file ON methods(file_id);
+CREATE INDEX methods_name ON methods(name);
+CREATE INDEX imports_file ON imports(file_id);
+CREATE INDEX usages_file ON usages(file_id);
+CREATE INDEX usages_name ON usages(name);
+CREATE INDEX issues_file ON issues(file_id);
+"#;

@@ -246,6 +246,15 @@ impl SQLiteDriver {
                 "a backup cannot run inside an open transaction",
             )));
         }
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!("backup-disk-full", |_| {
+            // What SQLite reports when the destination's disk fills during VACUUM INTO.
+            let _ = std::fs::write(dest, b"partial");
+            Err(ctx(Error::new(
+                ErrorKind::DiskFull,
+                "database or disk is full",
+            )))
+        });
         let text = dest.to_str().ok_or_else(|| {
             ctx(Error::new(
                 ErrorKind::InvalidParameter,
@@ -383,20 +392,37 @@ fn is_insert(sql: &str) -> bool {
 }
 
 /// Runs one query on `conn` and collects its rows.
+///
+/// Column names and the row width are read after the statement has run: a cached statement
+/// prepared before a schema change is recompiled by SQLite on its first step, and `SELECT *`
+/// may then have other columns than it had when it was cached.
 pub(crate) fn query_on(conn: &Connection, sql: &str, params: &[Value]) -> Result<Rows> {
     let mut stmt = conn.prepare_cached(sql).map_err(with_sql(sql))?;
-    let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
-    let width = columns.len();
-    let mut rows = stmt
-        .query(rusqlite::params_from_iter(params.iter().map(to_sql)))
-        .map_err(with_sql(sql))?;
+    let mut columns: Option<Vec<String>> = None;
     let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(with_sql(sql))? {
-        let mut values = Vec::with_capacity(width);
-        for i in 0..width {
-            values.push(from_sql(row.get_ref(i).map_err(with_sql(sql))?));
+    {
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params.iter().map(to_sql)))
+            .map_err(with_sql(sql))?;
+        while let Some(row) = rows.next().map_err(with_sql(sql))? {
+            let width = row.as_ref().column_count();
+            if columns.is_none() {
+                columns = Some(
+                    row.as_ref()
+                        .column_names()
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect(),
+                );
+            }
+            let mut values = Vec::with_capacity(width);
+            for i in 0..width {
+                values.push(from_sql(row.get_ref(i).map_err(with_sql(sql))?));
+            }
+            out.push(Row(values));
         }
-        out.push(Row(values));
     }
+    let columns =
+        columns.unwrap_or_else(|| stmt.column_names().into_iter().map(str::to_owned).collect());
     Ok(Rows { columns, rows: out })
 }

@@ -44,3 +44,41 @@ fn a_dead_worker_gives_worker_crashed_never_a_hang() {
     assert_eq!(driver.begin().unwrap_err().kind(), ErrorKind::WorkerCrashed);
     scenario.teardown();
 }
+
+#[test]
+fn a_full_disk_during_the_backup_stops_the_sync_before_any_change() {
+    use codedb_schema::{SyncOptions, sync};
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let manager = codedb_sqlite::open(dir.path().join("db.sqlite")).unwrap();
+    manager
+        .driver()
+        .execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", params![])
+        .unwrap();
+    let backend = manager.schema_backend();
+    let desired =
+        codedb_sqlite::schema::schema_from_ddl("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);")
+            .unwrap();
+    let before = backend.introspect().unwrap();
+    fail::cfg("backup-disk-full", "return").unwrap();
+    let options = SyncOptions {
+        backup_dir: Some(dir.path().join("backups")),
+        ..SyncOptions::default()
+    };
+    let err = sync(backend.as_ref(), &desired, &options).unwrap_err();
+    fail::remove("backup-disk-full");
+    assert!(err.to_string().contains("disk is full"), "{err}");
+    assert_eq!(backend.introspect().unwrap(), before, "nothing was applied");
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("backups"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "the partial backup was removed: {left:?}");
+    // Once there is room again, the same sync goes through.
+    assert!(
+        sync(backend.as_ref(), &desired, &options)
+            .unwrap()
+            .backup_path
+            .is_some()
+    );
+    scenario.teardown();
+}

@@ -116,3 +116,39 @@ impl InsertMany for std::sync::Arc<dyn SpecificDriver> {
         assert_eq!(self.execute_batch(batch).unwrap().rows_affected, n as u64);
     }
 }
+
+#[test]
+fn a_database_locked_by_another_writer_is_refused_unchanged() {
+    use codedb_schema::{SyncOptions, sync};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let mut config = SqliteConfig::new(&path);
+    config.busy_timeout = std::time::Duration::from_millis(200);
+    let manager = DBWorkerManager::start(config).unwrap();
+    manager
+        .driver()
+        .execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", params![])
+        .unwrap();
+    // Another process's writer, played by a second worker on the same file, holds the lock.
+    let other = codedb_sqlite::open(&path).unwrap();
+    let mut held = other.driver().begin().unwrap();
+    held.execute("INSERT INTO t VALUES (1)", params![]).unwrap();
+
+    let backend = manager.schema_backend();
+    let before = backend.introspect().unwrap();
+    let desired =
+        codedb_sqlite::schema::schema_from_ddl("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);")
+            .unwrap();
+    let options = SyncOptions {
+        backup_dir: Some(dir.path().join("backups")),
+        ..SyncOptions::default()
+    };
+    let err = sync(backend.as_ref(), &desired, &options).unwrap_err();
+    assert!(
+        err.to_string().contains("database unchanged") && err.to_string().contains("locked"),
+        "{err}"
+    );
+    assert_eq!(backend.introspect().unwrap(), before);
+    held.rollback().unwrap();
+    assert!(sync(backend.as_ref(), &desired, &options).is_ok());
+}

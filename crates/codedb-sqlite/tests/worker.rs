@@ -224,3 +224,34 @@ fn the_worker_thread_is_named_and_runs_jobs_in_the_callers_span() {
         "the job ran outside the caller's span"
     );
 }
+
+#[test]
+fn a_cached_select_star_follows_a_schema_change() {
+    // A reader's cached `SELECT *` was prepared for two columns; after the writer drops one,
+    // SQLite recompiles it on the first step and the row is one column wide.
+    let (_dir, manager) = start(|_| {});
+    let driver = manager.driver();
+    driver
+        .execute("CREATE TABLE s (a INTEGER, b INTEGER)", params![])
+        .unwrap();
+    driver
+        .execute("INSERT INTO s VALUES (1, 2)", params![])
+        .unwrap();
+    let before = driver.query("SELECT * FROM s", params![]).unwrap();
+    assert_eq!(before.columns, ["a", "b"]);
+    driver
+        .execute("ALTER TABLE s DROP COLUMN b", params![])
+        .unwrap();
+    let after = driver.query("SELECT * FROM s", params![]).unwrap();
+    assert_eq!(after.columns, ["a"]);
+    assert_eq!(after.rows[0].values(), [codedb_driver::Value::Integer(1)]);
+    driver.execute("DELETE FROM s", params![]).unwrap();
+    driver
+        .execute("ALTER TABLE s ADD COLUMN c TEXT", params![])
+        .unwrap();
+    assert_eq!(
+        driver.query("SELECT * FROM s", params![]).unwrap().columns,
+        ["a", "c"],
+        "no rows: names still current"
+    );
+}

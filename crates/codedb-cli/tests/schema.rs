@@ -1,0 +1,341 @@
+//! `codedb schema` and `codedb backup` as a user runs them, bad input included.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn codedb(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_codedb"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run codedb")
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `sql` (statements and data) on the database at `path` through the library.
+fn seed(path: &Path, sql: &str) {
+    let manager = codedb_sqlite::open(path).unwrap();
+    manager
+        .driver()
+        .execute_batch(codedb_driver::Batch::new().script(sql))
+        .unwrap();
+    manager.stop().unwrap();
+}
+
+#[test]
+fn plan_then_sync_the_code_schema_reports_every_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = codedb(dir.path(), &["db", "init"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan = json(&codedb(dir.path(), &["schema", "plan", "--json"]));
+    for key in [
+        "tables_added",
+        "tables_removed",
+        "tables_rebuilt",
+        "columns_added",
+        "columns_removed",
+        "columns_modified",
+        "indexes_added",
+        "indexes_removed",
+        "views_changed",
+        "triggers_changed",
+        "warnings",
+        "backup_path",
+        "dry_run",
+    ] {
+        assert!(plan.get(key).is_some(), "plan lacks {key}: {plan}");
+    }
+    assert_eq!(plan["dry_run"], true);
+    assert!(plan["backup_path"].is_null());
+    assert!(
+        plan["tables_added"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "files")
+    );
+    // The plan changed nothing.
+    let again = json(&codedb(dir.path(), &["schema", "plan", "--json"]));
+    assert_eq!(again["tables_added"], plan["tables_added"]);
+
+    let sync = json(&codedb(dir.path(), &["schema", "sync", "--json"]));
+    assert_eq!(sync["dry_run"], false);
+    let backup = sync["backup_path"].as_str().expect("a backup was taken");
+    assert!(Path::new(backup).is_file(), "{backup}");
+    assert!(backup.contains("/.codedb/backups/codedb."), "{backup}");
+    // A second sync is a no-op: no steps, no backup.
+    let noop = json(&codedb(dir.path(), &["schema", "sync", "--json"]));
+    assert!(noop["backup_path"].is_null());
+    assert_eq!(noop["tables_added"].as_array().unwrap().len(), 0);
+    let dump = codedb(dir.path(), &["schema", "dump"]);
+    assert!(String::from_utf8_lossy(&dump.stdout).contains("CREATE TABLE files"));
+}
+
+#[test]
+fn a_refusal_exits_non_zero_with_one_line_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("d.sqlite");
+    seed(
+        &db,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, code TEXT); INSERT INTO t VALUES (1, '007');",
+    );
+    fs::write(
+        dir.path().join("want.sql"),
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, code INTEGER);",
+    )
+    .unwrap();
+    let dump_before = codedb(dir.path(), &["schema", "dump", "--db", "d.sqlite"]).stdout;
+
+    // Without --allow-rebuild: a warning, nothing changed, exit 0.
+    let report = json(&codedb(
+        dir.path(),
+        &[
+            "schema",
+            "sync",
+            "--db",
+            "d.sqlite",
+            "--desired",
+            "want.sql",
+            "--json",
+        ],
+    ));
+    assert!(
+        report["warnings"].to_string().contains("needs a rebuild"),
+        "{report}"
+    );
+    assert!(report["backup_path"].is_null());
+
+    // With it: the rebuild would turn '007' into 7, so it is refused.
+    let o = codedb(
+        dir.path(),
+        &[
+            "schema",
+            "sync",
+            "--db",
+            "d.sqlite",
+            "--desired",
+            "want.sql",
+            "--allow-rebuild",
+        ],
+    );
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("refused") && err.contains("would change stored values"),
+        "{err}"
+    );
+    assert_eq!(
+        codedb(dir.path(), &["schema", "dump", "--db", "d.sqlite"]).stdout,
+        dump_before
+    );
+    let rows = {
+        let m = codedb_sqlite::open(&db).unwrap();
+        let r = m
+            .driver()
+            .query("SELECT code FROM t", vec![])
+            .unwrap()
+            .scalar::<String>()
+            .unwrap();
+        m.stop().unwrap();
+        r
+    };
+    assert_eq!(rows, "007");
+}
+
+#[test]
+fn invalid_ddl_names_the_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    seed(
+        &dir.path().join("d.sqlite"),
+        "CREATE TABLE t (id INTEGER PRIMARY KEY);",
+    );
+    fs::write(
+        dir.path().join("bad.sql"),
+        "CREATE TABLE ok (a INTEGER);\nCREATE TABLE broken (a INTEGER,, b TEXT);",
+    )
+    .unwrap();
+    let o = codedb(
+        dir.path(),
+        &["schema", "sync", "--db", "d.sqlite", "--desired", "bad.sql"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("bad.sql")
+            && err.contains("statement 2")
+            && err.contains("CREATE TABLE broken"),
+        "{err}"
+    );
+    let o = codedb(
+        dir.path(),
+        &[
+            "schema",
+            "plan",
+            "--db",
+            "d.sqlite",
+            "--desired",
+            "missing.sql",
+        ],
+    );
+    assert!(
+        stderr(&o).contains("cannot read") && stderr(&o).contains("missing.sql"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_corrupt_database_is_refused_and_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("d.sqlite");
+    let rows: String = (0..2000)
+        .map(|i| format!("INSERT INTO t VALUES ({i}, '{}');", "x".repeat(50)))
+        .collect();
+    seed(
+        &db,
+        &format!("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); {rows}"),
+    );
+    let mut bytes = fs::read(&db).unwrap();
+    let page = 4096;
+    for b in &mut bytes[3 * page..3 * page + 200] {
+        *b = 0xA5;
+    }
+    fs::write(&db, &bytes).unwrap();
+    let o = codedb(
+        dir.path(),
+        &["schema", "sync", "--db", "d.sqlite", "--json"],
+    );
+    assert!(!o.status.success(), "a corrupt database must not be synced");
+    let err = stderr(&o).to_lowercase();
+    assert!(
+        err.contains("corrupt") || err.contains("malformed") || err.contains("integrity"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read(&db).unwrap(),
+        bytes,
+        "the corrupt file was changed"
+    );
+}
+
+#[test]
+fn an_unusable_backup_directory_stops_the_sync_before_any_change() {
+    let dir = tempfile::tempdir().unwrap();
+    seed(
+        &dir.path().join("d.sqlite"),
+        "CREATE TABLE t (id INTEGER PRIMARY KEY);",
+    );
+    let not_a_dir = dir.path().join("backups-file");
+    fs::write(&not_a_dir, "a file where the backup directory should be").unwrap();
+    let dump_before = codedb(dir.path(), &["schema", "dump", "--db", "d.sqlite"]).stdout;
+    let o = codedb(
+        dir.path(),
+        &[
+            "schema",
+            "sync",
+            "--db",
+            "d.sqlite",
+            "--backup-dir",
+            not_a_dir.to_str().unwrap(),
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("backup") && stderr(&o).contains("backups-file"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        codedb(dir.path(), &["schema", "dump", "--db", "d.sqlite"]).stdout,
+        dump_before
+    );
+}
+
+#[test]
+fn backup_create_list_restore_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("d.sqlite");
+    seed(
+        &db,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'original');",
+    );
+    let created = json(&codedb(
+        dir.path(),
+        &["backup", "create", "--db", "d.sqlite", "--json"],
+    ));
+    let path = created["backup_path"].as_str().unwrap().to_owned();
+    let id = Path::new(&path)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    seed(&db, "UPDATE t SET v = 'changed'; CREATE TABLE later (x);");
+    let listed = json(&codedb(
+        dir.path(),
+        &["backup", "list", "--db", "d.sqlite", "--json"],
+    ));
+    assert!(
+        listed["backups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["id"] == id.as_str()),
+        "{listed}"
+    );
+
+    let restored = json(&codedb(
+        dir.path(),
+        &["backup", "restore", &id, "--db", "d.sqlite", "--json"],
+    ));
+    assert!(Path::new(restored["previous_state_backup"].as_str().unwrap()).is_file());
+    assert!(
+        !dir.path().join("d.sqlite-wal").exists()
+            || fs::metadata(dir.path().join("d.sqlite-wal")).unwrap().len() == 0
+    );
+    let m = codedb_sqlite::open(&db).unwrap();
+    assert_eq!(
+        m.driver()
+            .query("SELECT v FROM t", vec![])
+            .unwrap()
+            .scalar::<String>()
+            .unwrap(),
+        "original"
+    );
+    assert_eq!(
+        m.driver()
+            .query(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'later'",
+                vec![]
+            )
+            .unwrap()
+            .scalar::<i64>()
+            .unwrap(),
+        0
+    );
+    m.stop().unwrap();
+
+    let o = codedb(
+        dir.path(),
+        &["backup", "restore", "nope.sqlite", "--db", "d.sqlite"],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no such backup"), "{}", stderr(&o));
+}

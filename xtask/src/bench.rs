@@ -4,9 +4,13 @@
 //! | name     | what it measures                                   | where it lives                    |
 //! |----------|----------------------------------------------------|-----------------------------------|
 //! | `worker` | DBWorker chain vs plain rusqlite, round trips, reads under a writer | `crates/codedb-core/benches/worker.rs` |
+//! | `schema` | no-op startup sync, a 1M-row rebuild vs sqlite-utils | `crates/codedb-core/benches/schema.rs` |
 
 /// Benchmarks: name -> (package, bench target).
-const BENCHES: &[(&str, &str, &str)] = &[("worker", "codedb-core", "worker")];
+const BENCHES: &[(&str, &str, &str)] = &[
+    ("worker", "codedb-core", "worker"),
+    ("schema", "codedb-core", "schema"),
+];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let Some(name) = args.first() else {

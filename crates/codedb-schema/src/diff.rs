@@ -772,8 +772,8 @@ fn diff_indexes(
     );
     // A renamed index's old name is dropped even without allow_drop: the hint asks for it.
     for want in &desired_idx {
-        if let Some(old) = want.renamed_from.as_deref() {
-            if live.index(&want.name).is_none() && live.index(old).is_some() && !options.allow_drop
+        if let Some(old) = want.renamed_from.as_deref()
+            && live.index(&want.name).is_none() && live.index(old).is_some() && !options.allow_drop
             {
                 warnings.retain(|w| !w.starts_with(&format!("index {old} ")));
                 phases.drop_indexes.push(step(
@@ -784,7 +784,6 @@ fn diff_indexes(
                     format!("drop index {old} (renamed to {})", want.name),
                 ));
             }
-        }
     }
 }
 

@@ -153,9 +153,10 @@ pub fn restore(db: &Path, dir: &Path, id: &str) -> Result<PathBuf> {
     fs::rename(&tmp, db)
         .map_err(|e| Error::backup(db, format!("cannot replace the database: {e}")))?;
     if let Some(parent) = db.parent().filter(|p| !p.as_os_str().is_empty())
-        && let Ok(d) = fs::File::open(parent) {
-            let _ = d.sync_all();
-        }
+        && let Ok(d) = fs::File::open(parent)
+    {
+        let _ = d.sync_all();
+    }
     tracing::info!(from = %source.display(), to = %db.display(), "database restored");
     Ok(source)
 }

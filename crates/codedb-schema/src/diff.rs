@@ -773,17 +773,19 @@ fn diff_indexes(
     // A renamed index's old name is dropped even without allow_drop: the hint asks for it.
     for want in &desired_idx {
         if let Some(old) = want.renamed_from.as_deref()
-            && live.index(&want.name).is_none() && live.index(old).is_some() && !options.allow_drop
-            {
-                warnings.retain(|w| !w.starts_with(&format!("index {old} ")));
-                phases.drop_indexes.push(step(
-                    Change::DropIndex {
-                        name: old.to_owned(),
-                    },
-                    Safety::Safe,
-                    format!("drop index {old} (renamed to {})", want.name),
-                ));
-            }
+            && live.index(&want.name).is_none()
+            && live.index(old).is_some()
+            && !options.allow_drop
+        {
+            warnings.retain(|w| !w.starts_with(&format!("index {old} ")));
+            phases.drop_indexes.push(step(
+                Change::DropIndex {
+                    name: old.to_owned(),
+                },
+                Safety::Safe,
+                format!("drop index {old} (renamed to {})", want.name),
+            ));
+        }
     }
 }
 

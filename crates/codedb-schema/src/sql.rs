@@ -191,11 +191,13 @@ pub fn check_constraints(create_table: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < tokens.len() {
-        if is_word(tokens.get(i), "check") && is_punct(tokens.get(i + 1), "(")
-            && let Some(end) = closing(&tokens, i + 1) {
-                out.push(join(&tokens[i + 2..end]));
-                i = end;
-            }
+        if is_word(tokens.get(i), "check")
+            && is_punct(tokens.get(i + 1), "(")
+            && let Some(end) = closing(&tokens, i + 1)
+        {
+            out.push(join(&tokens[i + 2..end]));
+            i = end;
+        }
         i += 1;
     }
     out

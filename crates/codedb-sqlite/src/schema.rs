@@ -361,9 +361,10 @@ fn rename_in_create(create: &str, new_name: &str) -> Result<String> {
         .ok_or_else(|| Error::Refused("no table name".into()))?;
     // schema.name
     if matches!(tokens.get(i + 1), Some((sql::Token::Punct(p), _)) if p == ".")
-        && let Some((_, (_, e))) = tokens.get(i + 2) {
-            end = *e;
-        }
+        && let Some((_, (_, e))) = tokens.get(i + 2)
+    {
+        end = *e;
+    }
     let chars: Vec<char> = create.chars().collect();
     let head: String = chars[..start].iter().collect();
     let tail: String = chars[end..].iter().collect();
@@ -659,9 +660,8 @@ impl SqliteSchema {
         f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
     ) -> Result<R> {
         // The schema error travels through the driver's error channel as its message.
-        
-        self
-            .proxy
+
+        self.proxy
             .with_connection(move |d: &mut SQLiteDriver| Ok(f(d.connection())))?
     }
 }

@@ -60,10 +60,12 @@ fn run_case(name: &str, case: &Case, dir: &Path) -> Result<(), String> {
     }
     let desired = match schema_from_ddl(&case.desired) {
         Ok(d) => d,
-        Err(e) if case.error.is_some() => return {
-            let _: () = drop(e);
-            Ok(())
-        },
+        Err(e) if case.error.is_some() => {
+            return {
+                let _: () = drop(e);
+                Ok(())
+            };
+        }
         Err(e) => return Err(format!("desired DDL: {e}")),
     };
     let options = SyncOptions {

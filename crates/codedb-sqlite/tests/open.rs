@@ -152,3 +152,74 @@ fn a_database_locked_by_another_writer_is_refused_unchanged() {
     held.rollback().unwrap();
     assert!(sync(backend.as_ref(), &desired, &options).is_ok());
 }
+
+#[test]
+fn apply_verifies_the_result_and_logs_each_sync() {
+    use codedb_schema::{DiffOptions, Plan, SyncLog, SyncOptions, diff, sync};
+    let dir = tempfile::tempdir().unwrap();
+    let manager = codedb_sqlite::open(dir.path().join("db.sqlite")).unwrap();
+    manager
+        .driver()
+        .execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", params![])
+        .unwrap();
+    let backend = manager.schema_backend();
+    let desired =
+        codedb_sqlite::schema::schema_from_ddl("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);")
+            .unwrap();
+    let log = SyncLog {
+        at_ms: 1,
+        fingerprint_before: "a".into(),
+        fingerprint_after: "b".into(),
+        plan: String::new(),
+        backup_path: None,
+    };
+    // A plan that does not reach the desired schema (here: another table's step only): the
+    // fresh diff is not empty, so what was applied is rolled back.
+    let live = backend.introspect().unwrap();
+    let other = codedb_sqlite::schema::schema_from_ddl(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY); CREATE TABLE extra (x INTEGER);",
+    )
+    .unwrap();
+    let partial: Plan = diff(&live, &other, DiffOptions::default());
+    assert_eq!(partial.steps.len(), 1);
+    let err = backend
+        .apply(&partial, &desired, DiffOptions::default(), &log)
+        .unwrap_err();
+    assert!(err.to_string().contains("still differs"), "{err}");
+    assert_eq!(
+        backend.introspect().unwrap(),
+        live,
+        "the partial plan was rolled back"
+    );
+
+    let options = SyncOptions {
+        backup_dir: Some(dir.path().join("b")),
+        ..SyncOptions::default()
+    };
+    let report = sync(backend.as_ref(), &desired, &options).unwrap();
+    let logged = manager
+        .driver()
+        .query(
+            "SELECT plan, backup_path FROM _codedb_schema_log",
+            params![],
+        )
+        .unwrap();
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged.rows[0].get::<String>(0).unwrap(), "add column t.v");
+    assert_eq!(
+        logged.rows[0].get::<Option<String>>(1).unwrap(),
+        report.backup_path
+    );
+    // The log table never shows up as a difference.
+    assert!(
+        diff(
+            &backend.introspect().unwrap(),
+            &desired,
+            DiffOptions {
+                allow_drop: true,
+                allow_rebuild: true
+            }
+        )
+        .is_empty()
+    );
+}

@@ -11,17 +11,7 @@ use crate::output::{CliError, emit};
 pub(crate) fn init(global: &GlobalArgs) -> Result<(), CliError> {
     let path = global.db_path();
     let _span = tracing::info_span!("db_init", path = %path.display()).entered();
-    if let Some(dir) = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
-    {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            CliError(format!(
-                "cannot create the directory {}: {e}",
-                dir.display()
-            ))
-        })?;
-    }
+    ensure_parent(&path)?;
     let manager = DBWorkerManager::start(SqliteConfig::new(&path))?;
     CodeDatabase::open(manager.driver())?;
     manager.stop()?;

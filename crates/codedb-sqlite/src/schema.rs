@@ -32,10 +32,18 @@ fn db_err(e: rusqlite::Error, sql: &str) -> Error {
 
 /// Runs `sql` and collects the first column of each row as text.
 fn strings(conn: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<Vec<String>> {
+    query_rows(conn, sql, params, |r| r.get::<_, String>(0))
+}
+
+/// Runs `sql` and maps each row with `f`.
+fn query_rows<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
     let mut stmt = conn.prepare(sql).map_err(|e| db_err(e, sql))?;
-    let rows = stmt
-        .query_map(params, |r| r.get::<_, String>(0))
-        .map_err(|e| db_err(e, sql))?;
+    let rows = stmt.query_map(params, f).map_err(|e| db_err(e, sql))?;
     rows.collect::<rusqlite::Result<Vec<_>>>()
         .map_err(|e| db_err(e, sql))
 }
@@ -51,11 +59,9 @@ fn normalize_type(t: &str) -> String {
 pub fn introspect(conn: &Connection) -> Result<Schema> {
     const SQL: &str = "SELECT type, name, tbl_name, sql FROM sqlite_schema \
                        WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid";
-    let mut stmt = conn.prepare(SQL).map_err(|e| db_err(e, SQL))?;
-    let objects: Vec<(String, String, String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .and_then(Iterator::collect)
-        .map_err(|e| db_err(e, SQL))?;
+    let objects: Vec<(String, String, String, String)> = query_rows(conn, SQL, &[], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })?;
     let internal = |name: &str| {
         name.to_lowercase()
             .starts_with(codedb_schema::INTERNAL_PREFIX)
@@ -116,9 +122,8 @@ fn read_table(conn: &Connection, name: &str, text: &str) -> Result<Option<Table>
         "SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo({})",
         sql_text(name)
     );
-    let mut stmt = conn.prepare(&xinfo).map_err(|e| db_err(e, &xinfo))?;
-    let raw: Vec<(String, String, bool, Option<String>, i64, i64)> = stmt
-        .query_map([], |r| {
+    let raw: Vec<(String, String, bool, Option<String>, i64, i64)> =
+        query_rows(conn, &xinfo, &[], |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
@@ -127,9 +132,7 @@ fn read_table(conn: &Connection, name: &str, text: &str) -> Result<Option<Table>
                 r.get(4)?,
                 r.get(5)?,
             ))
-        })
-        .and_then(Iterator::collect)
-        .map_err(|e| db_err(e, &xinfo))?;
+        })?;
     let mut columns = Vec::new();
     let mut pk: Vec<(i64, String)> = Vec::new();
     let mut autoincrement = false;
@@ -201,9 +204,8 @@ fn foreign_keys(conn: &Connection, table: &str) -> Result<Vec<ForeignKey>> {
         "SELECT id, \"table\", \"from\", \"to\", on_update, on_delete FROM pragma_foreign_key_list({}) ORDER BY id, seq",
         sql_text(table)
     );
-    let mut stmt = conn.prepare(&q).map_err(|e| db_err(e, &q))?;
-    let rows: Vec<(i64, String, String, Option<String>, String, String)> = stmt
-        .query_map([], |r| {
+    let rows: Vec<(i64, String, String, Option<String>, String, String)> =
+        query_rows(conn, &q, &[], |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
@@ -212,9 +214,7 @@ fn foreign_keys(conn: &Connection, table: &str) -> Result<Vec<ForeignKey>> {
                 r.get(4)?,
                 r.get(5)?,
             ))
-        })
-        .and_then(Iterator::collect)
-        .map_err(|e| db_err(e, &q))?;
+        })?;
     let mut out: Vec<(i64, ForeignKey)> = Vec::new();
     for (id, parent, from, to, on_update, on_delete) in rows {
         if out.last().is_none_or(|(last, _)| *last != id) {

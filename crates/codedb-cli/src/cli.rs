@@ -77,7 +77,8 @@ pub(crate) enum SchemaCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum DbCommand {
-    /// Create the database (and its directory) if absent, in WAL mode, then report on it.
+    /// Create the database (and its directory) if absent, in WAL mode, bring it to the code
+    /// schema (safe steps only), then report on it.
     Init,
     /// Report on an existing database without changing it: SQLite version, journal mode,
     /// page count, integrity check.

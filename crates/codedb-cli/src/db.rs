@@ -6,15 +6,20 @@ use codedb_sqlite::{DBWorkerManager, SqliteConfig, inspect};
 use crate::cli::GlobalArgs;
 use crate::output::{CliError, emit};
 
-/// Creates the database through the real chain (worker, proxy, CodeDatabase), stops it
-/// cleanly, and reports on it.
+/// Creates the database through the real chain (worker, proxy, CodeDatabase), brings it to
+/// the code schema, stops it cleanly, and reports on it.
 pub(crate) fn init(global: &GlobalArgs) -> Result<(), CliError> {
     let path = global.db_path();
     let _span = tracing::info_span!("db_init", path = %path.display()).entered();
     ensure_parent(&path)?;
     let manager = DBWorkerManager::start(SqliteConfig::new(&path))?;
-    CodeDatabase::open(manager.driver())?;
+    let db = CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend())?;
+    // Safe steps only: an existing database with other tables keeps them (see `schema sync`).
+    let report = db.ensure_schema_synced(&codedb_core::SyncOptions::default())?;
     manager.stop()?;
+    for warning in &report.warnings {
+        tracing::warn!("{warning}");
+    }
     info(global)
 }
 

@@ -58,6 +58,10 @@ fn db_init_creates_the_embedded_default_and_info_reports_it() {
         assert_eq!(v["integrity_check"], "ok");
         assert!(v["page_count"].as_i64().unwrap() >= 1);
         assert!(v["sqlite_version"].as_str().unwrap().starts_with('3'));
+        assert!(
+            v["schema_objects"].as_i64().unwrap() >= 10,
+            "init brought the code schema: {v}"
+        );
     }
 }
 

@@ -41,8 +41,12 @@ fn seed(path: &Path, sql: &str) {
 #[test]
 fn plan_then_sync_the_code_schema_reports_every_field() {
     let dir = tempfile::tempdir().unwrap();
-    let o = codedb(dir.path(), &["db", "init"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    // A database at the default place that predates the code schema.
+    fs::create_dir(dir.path().join(".codedb")).unwrap();
+    seed(
+        &dir.path().join(".codedb/codedb.sqlite"),
+        "CREATE TABLE notes (x TEXT);",
+    );
     let plan = json(&codedb(dir.path(), &["schema", "plan", "--json"]));
     for key in [
         "tables_added",
@@ -83,6 +87,12 @@ fn plan_then_sync_the_code_schema_reports_every_field() {
     let noop = json(&codedb(dir.path(), &["schema", "sync", "--json"]));
     assert!(noop["backup_path"].is_null());
     assert_eq!(noop["tables_added"].as_array().unwrap().len(), 0);
+    assert!(
+        noop["warnings"]
+            .to_string()
+            .contains("table notes is not in the desired schema; kept"),
+        "{noop}"
+    );
     let dump = codedb(dir.path(), &["schema", "dump"]);
     assert!(String::from_utf8_lossy(&dump.stdout).contains("CREATE TABLE files"));
 }

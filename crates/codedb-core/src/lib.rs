@@ -44,6 +44,7 @@ mod database;
 mod error;
 mod executor;
 pub mod schema;
+pub mod store;
 mod transaction;
 
 pub use codedb_driver::{
@@ -54,4 +55,5 @@ pub use codedb_schema::{DiffOptions, SyncOptions, SyncReport};
 pub use database::CodeDatabase;
 pub use error::{Error, Result};
 pub use executor::Executor;
+pub use store::CodeStore;
 pub use transaction::Transaction;

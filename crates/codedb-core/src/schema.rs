@@ -4,6 +4,10 @@
 //! The declaration is DDL in the SQLite dialect (the embedded default); the schema backend
 //! turns it into the model by executing it in a scratch database. Every child row cascades
 //! from its file; timestamps are Unix milliseconds.
+//!
+//! Usages are stored compactly: one row per (identifier, file) with the count and the
+//! positions packed into a blob (see [`crate::store::pack_positions`]), not one row per
+//! reference; a large tree has millions of references.
 
 /// The code schema, first cut (the index issue extends it).
 pub const CODE_SCHEMA: &str = r#"
@@ -75,14 +79,17 @@ CREATE TABLE imports (
     alias TEXT,
     line INTEGER NOT NULL
 );
-CREATE TABLE usages (
+CREATE TABLE names (
     id INTEGER PRIMARY KEY,
-    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    line INTEGER NOT NULL,
-    "column" INTEGER NOT NULL,
-    kind TEXT
+    name TEXT NOT NULL UNIQUE
 );
+CREATE TABLE usages (
+    name_id INTEGER NOT NULL REFERENCES names(id),
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    count INTEGER NOT NULL,
+    positions BLOB NOT NULL,
+    PRIMARY KEY (name_id, file_id)
+) WITHOUT ROWID;
 CREATE TABLE issues (
     id INTEGER PRIMARY KEY,
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
@@ -104,6 +111,5 @@ CREATE INDEX methods_file ON methods(file_id);
 CREATE INDEX methods_name ON methods(name);
 CREATE INDEX imports_file ON imports(file_id);
 CREATE INDEX usages_file ON usages(file_id);
-CREATE INDEX usages_name ON usages(name);
 CREATE INDEX issues_file ON issues(file_id);
 "#;

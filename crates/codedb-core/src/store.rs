@@ -1,0 +1,611 @@
+//! The domain API: projects, files, the entities parsed from them, usages, source text,
+//! issues, and the queries over them. Written once as [`CodeStore`], an extension of
+//! [`Executor`], so it works on a [`CodeDatabase`](crate::CodeDatabase) (each call its own
+//! transaction) and inside a [`Transaction`](crate::Transaction) (each call joins it).
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use codedb_driver::{Batch, Row, Value, params};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::executor::Executor;
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// What the indexer knows about a file before storing it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileMeta {
+    /// Relative to the project root, `/`-separated.
+    pub path: String,
+    /// `python`, `rust`, ...
+    pub language: Option<String>,
+    /// Bytes.
+    pub size: i64,
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+    /// Lowercase hex SHA-256 of the bytes.
+    pub sha256: String,
+    /// Lines of text.
+    pub lines: i64,
+}
+
+/// A row of `files`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileRecord {
+    /// Row id.
+    pub id: i64,
+    /// Owning project.
+    pub project_id: i64,
+    /// The file as last stored.
+    #[serde(flatten)]
+    pub meta: FileMeta,
+    /// Soft-deleted.
+    pub deleted: bool,
+    /// When its entities were last stored (Unix ms).
+    pub indexed_at: Option<i64>,
+}
+
+/// The kind of a definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    /// A class, struct, enum, trait or similar type definition.
+    Class,
+    /// A function not directly in a class body.
+    Function,
+    /// A function directly in a class body (Python) or an impl/trait block (Rust).
+    Method,
+}
+
+/// A definition found in a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entity {
+    /// What it is.
+    pub kind: EntityKind,
+    /// Its name.
+    pub name: String,
+    /// Dotted path inside the file (`Class.method`, `module::Type::method` style as the
+    /// language has it).
+    pub qualified_name: String,
+    /// 1-based first line.
+    pub start_line: i64,
+    /// 1-based last line.
+    pub end_line: i64,
+    /// Byte offset of the start.
+    pub start_byte: i64,
+    /// Byte offset of the end.
+    pub end_byte: i64,
+    /// The header (`def f(a, b) -> int`), if any.
+    pub signature: Option<String>,
+    /// The docstring or doc comment, if any.
+    pub docstring: Option<String>,
+    /// For a method: the index, in the same list, of its class.
+    pub parent: Option<usize>,
+}
+
+/// An import statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Import {
+    /// The module (`os.path`, `std::collections`).
+    pub module: Option<String>,
+    /// The imported names, comma-separated, if the statement names them.
+    pub name: Option<String>,
+    /// `as` alias, if any.
+    pub alias: Option<String>,
+    /// 1-based line.
+    pub line: i64,
+}
+
+/// A problem found while parsing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Issue {
+    /// `syntax_error`, ...
+    pub kind: String,
+    /// 1-based line.
+    pub line: i64,
+    /// 1-based column.
+    pub column: i64,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Everything derived from one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Parsed {
+    /// Classes, functions and methods, in source order.
+    pub entities: Vec<Entity>,
+    /// Import statements.
+    pub imports: Vec<Import>,
+    /// Identifier references: name -> (1-based line, 1-based column) positions.
+    pub usages: BTreeMap<String, Vec<(u32, u32)>>,
+    /// Parse problems.
+    pub issues: Vec<Issue>,
+}
+
+/// Counts over the live (not deleted) files.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Files.
+    pub files: i64,
+    /// Classes.
+    pub classes: i64,
+    /// Functions.
+    pub functions: i64,
+    /// Methods.
+    pub methods: i64,
+    /// Import statements.
+    pub imports: i64,
+    /// Identifier references.
+    pub usages: i64,
+    /// Parse problems.
+    pub issues: i64,
+    /// Bytes of source.
+    pub bytes: i64,
+}
+
+/// A definition found by a query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SymbolHit {
+    /// `class`, `function` or `method`.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// Its qualified name.
+    pub qualified_name: String,
+    /// The file, relative to its project.
+    pub path: String,
+    /// 1-based first line.
+    pub start_line: i64,
+    /// 1-based last line.
+    pub end_line: i64,
+    /// Its signature, if any.
+    pub signature: Option<String>,
+}
+
+/// Where a name is used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageHit {
+    /// The file.
+    pub path: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+}
+
+/// Packs sorted (line, column) positions as LEB128 varints: line deltas and columns.
+pub fn pack_positions(positions: &[(u32, u32)]) -> Vec<u8> {
+    fn varint(out: &mut Vec<u8>, mut v: u32) {
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut out = Vec::with_capacity(positions.len() * 2);
+    let mut last = 0;
+    for &(line, column) in positions {
+        varint(&mut out, line.saturating_sub(last));
+        varint(&mut out, column);
+        last = line;
+    }
+    out
+}
+
+/// The inverse of [`pack_positions`]; stops at a truncated tail.
+pub fn unpack_positions(bytes: &[u8]) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    let mut it = bytes.iter();
+    let mut next = || -> Option<u32> {
+        let mut v: u32 = 0;
+        for shift in (0..35).step_by(7) {
+            let b = *it.next()?;
+            v |= u32::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    };
+    let mut line = 0;
+    while let (Some(delta), Some(column)) = (next(), next()) {
+        line += delta;
+        out.push((line, column));
+    }
+    out
+}
+
+const FILE_COLUMNS: &str =
+    "id, project_id, path, language, size, mtime_ns, sha256, lines, deleted, indexed_at";
+
+fn file_record(row: &Row) -> Result<FileRecord> {
+    Ok(FileRecord {
+        id: row.get(0)?,
+        project_id: row.get(1)?,
+        meta: FileMeta {
+            path: row.get(2)?,
+            language: row.get(3)?,
+            size: row.get(4)?,
+            mtime_ns: row.get(5)?,
+            sha256: row.get(6)?,
+            lines: row.get(7)?,
+        },
+        deleted: row.get(8)?,
+        indexed_at: row.get(9)?,
+    })
+}
+
+fn entity_table(kind: EntityKind) -> &'static str {
+    match kind {
+        EntityKind::Class => "classes",
+        EntityKind::Function => "functions",
+        EntityKind::Method => "methods",
+    }
+}
+
+/// The domain API, on anything that runs statements.
+pub trait CodeStore: Executor + Sized {
+    /// The project rooted at `root`, created (named `name`) if absent.
+    fn get_or_create_project(&self, root: &str, name: &str) -> Result<i64> {
+        self.atomic(|tx| {
+            if let Some(row) = tx.query_row(
+                "SELECT id FROM projects WHERE root_path = ?1",
+                params![root],
+            )? {
+                return Ok(row.get(0)?);
+            }
+            let r = tx.execute(
+                "INSERT INTO projects(root_path, name, created_at) VALUES (?1, ?2, ?3)",
+                params![root, name, now_ms()],
+            )?;
+            match r.last_insert_id {
+                Some(id) => Ok(id),
+                None => Ok(tx.query_scalar(
+                    "SELECT id FROM projects WHERE root_path = ?1",
+                    params![root],
+                )?),
+            }
+        })
+    }
+
+    /// Deletes a project and everything under it.
+    fn delete_project(&self, project_id: i64) -> Result<()> {
+        self.execute("DELETE FROM projects WHERE id = ?1", params![project_id])?;
+        Ok(())
+    }
+
+    /// The file at `path` in the project, deleted or not.
+    fn get_file_by_path(&self, project_id: i64, path: &str) -> Result<Option<FileRecord>> {
+        let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE project_id = ?1 AND path = ?2");
+        self.query_row(&sql, params![project_id, path])?
+            .as_ref()
+            .map(file_record)
+            .transpose()
+    }
+
+    /// The project's files (live ones, or all with `include_deleted`), by path.
+    fn list_files(&self, project_id: i64, include_deleted: bool) -> Result<Vec<FileRecord>> {
+        let sql = format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE project_id = ?1 {} ORDER BY path",
+            if include_deleted {
+                ""
+            } else {
+                "AND deleted = 0"
+            }
+        );
+        self.query(&sql, params![project_id])?
+            .iter()
+            .map(file_record)
+            .collect()
+    }
+
+    /// Inserts or updates the file row (un-deleting it); returns its id.
+    fn add_file(&self, project_id: i64, meta: &FileMeta) -> Result<i64> {
+        let rows = self.query(
+            "INSERT INTO files(project_id, path, language, size, mtime_ns, sha256, lines, deleted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)
+             ON CONFLICT(project_id, path) DO UPDATE SET language = excluded.language, size = excluded.size,
+                 mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256, lines = excluded.lines, deleted = 0
+             RETURNING id",
+            params![project_id, meta.path.as_str(), meta.language.clone(), meta.size, meta.mtime_ns, meta.sha256.as_str(), meta.lines],
+        )?;
+        Ok(rows.scalar()?)
+    }
+
+    /// Records a new size and mtime for a file whose bytes did not change.
+    fn touch_file(&self, file_id: i64, size: i64, mtime_ns: i64) -> Result<()> {
+        self.execute(
+            "UPDATE files SET size = ?2, mtime_ns = ?3 WHERE id = ?1",
+            params![file_id, size, mtime_ns],
+        )?;
+        Ok(())
+    }
+
+    /// Soft-deletes a file: its row stays (marked), everything derived from it goes.
+    fn mark_file_deleted(&self, file_id: i64) -> Result<()> {
+        self.atomic(|tx| {
+            clear_file_data(tx, file_id)?;
+            tx.execute(
+                "UPDATE files SET deleted = 1 WHERE id = ?1",
+                params![file_id],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Removes a file and everything derived from it.
+    fn delete_file(&self, file_id: i64) -> Result<()> {
+        self.execute("DELETE FROM files WHERE id = ?1", params![file_id])?;
+        Ok(())
+    }
+
+    /// Replaces everything derived from one file (its row, source, entities, imports, usages,
+    /// issues) in one savepoint or transaction; returns the file id.
+    fn update_file_data_atomic(
+        &self,
+        project_id: i64,
+        meta: &FileMeta,
+        source: &str,
+        parsed: &Parsed,
+    ) -> Result<i64> {
+        self.atomic(|tx| {
+            let file_id = tx.add_file(project_id, meta)?;
+            clear_file_data(tx, file_id)?;
+            let mut batch = Batch::new();
+            batch.push(
+                "INSERT INTO source(file_id, text) VALUES (?1, ?2)",
+                params![file_id, source],
+            );
+            push_file_data(tx, &mut batch, file_id, parsed)?;
+            batch.push(
+                "UPDATE files SET indexed_at = ?2 WHERE id = ?1",
+                params![file_id, now_ms()],
+            );
+            tx.execute_batch(batch)?;
+            Ok(file_id)
+        })
+    }
+
+    /// Counts over live files, optionally of one language.
+    fn stats(&self, language: Option<&str>) -> Result<Stats> {
+        let filter = "SELECT id FROM files WHERE deleted = 0 AND (?1 IS NULL OR language = ?1)";
+        let sql = format!(
+            "SELECT (SELECT count(*) FROM files WHERE deleted = 0 AND (?1 IS NULL OR language = ?1)),
+                    (SELECT count(*) FROM classes WHERE file_id IN ({filter})),
+                    (SELECT count(*) FROM functions WHERE file_id IN ({filter})),
+                    (SELECT count(*) FROM methods WHERE file_id IN ({filter})),
+                    (SELECT count(*) FROM imports WHERE file_id IN ({filter})),
+                    (SELECT coalesce(sum(count), 0) FROM usages WHERE file_id IN ({filter})),
+                    (SELECT count(*) FROM issues WHERE file_id IN ({filter})),
+                    (SELECT coalesce(sum(size), 0) FROM files WHERE deleted = 0 AND (?1 IS NULL OR language = ?1))"
+        );
+        let lang: Value = language.into();
+        let row = self.query_row(&sql, vec![lang])?.unwrap_or_default();
+        Ok(Stats {
+            files: row.get(0)?,
+            classes: row.get(1)?,
+            functions: row.get(2)?,
+            methods: row.get(3)?,
+            imports: row.get(4)?,
+            usages: row.get(5)?,
+            issues: row.get(6)?,
+            bytes: row.get(7)?,
+        })
+    }
+
+    /// Definitions whose name or qualified name is `name`.
+    fn find_symbol(&self, name: &str) -> Result<Vec<SymbolHit>> {
+        symbols(self, "(e.name = ?1 OR e.qualified_name = ?1)", name)
+    }
+
+    /// Classes whose name matches the SQL LIKE `pattern`.
+    fn search_classes(&self, pattern: &str) -> Result<Vec<SymbolHit>> {
+        symbols_of(self, "classes", "class", "e.name LIKE ?1", pattern)
+    }
+
+    /// Methods whose name matches the SQL LIKE `pattern`.
+    fn search_methods(&self, pattern: &str) -> Result<Vec<SymbolHit>> {
+        symbols_of(self, "methods", "method", "e.name LIKE ?1", pattern)
+    }
+
+    /// Where the identifier `name` is used, by file and position.
+    fn usages_of(&self, name: &str) -> Result<Vec<UsageHit>> {
+        let rows = self.query(
+            "SELECT f.path, u.positions FROM usages u JOIN names n ON n.id = u.name_id
+             JOIN files f ON f.id = u.file_id WHERE n.name = ?1 AND f.deleted = 0 ORDER BY f.path",
+            params![name],
+        )?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let path: String = row.get(0)?;
+            let blob: Vec<u8> = row.get(1)?;
+            out.extend(
+                unpack_positions(&blob)
+                    .into_iter()
+                    .map(|(line, column)| UsageHit {
+                        path: path.clone(),
+                        line,
+                        column,
+                    }),
+            );
+        }
+        Ok(out)
+    }
+}
+
+impl<E: Executor> CodeStore for E {}
+
+fn symbols_of(
+    ex: &impl Executor,
+    table: &str,
+    kind: &str,
+    filter: &str,
+    arg: &str,
+) -> Result<Vec<SymbolHit>> {
+    let sql = format!(
+        "SELECT '{kind}', e.name, e.qualified_name, f.path, e.start_line, e.end_line, e.signature
+         FROM {table} e JOIN files f ON f.id = e.file_id WHERE f.deleted = 0 AND {filter}
+         ORDER BY f.path, e.start_line"
+    );
+    ex.query(&sql, params![arg])?
+        .iter()
+        .map(|r| {
+            Ok(SymbolHit {
+                kind: r.get(0)?,
+                name: r.get(1)?,
+                qualified_name: r.get(2)?,
+                path: r.get(3)?,
+                start_line: r.get(4)?,
+                end_line: r.get(5)?,
+                signature: r.get(6)?,
+            })
+        })
+        .collect()
+}
+
+fn symbols(ex: &impl Executor, filter: &str, arg: &str) -> Result<Vec<SymbolHit>> {
+    let mut out = Vec::new();
+    for (table, kind) in [
+        ("classes", "class"),
+        ("functions", "function"),
+        ("methods", "method"),
+    ] {
+        out.extend(symbols_of(ex, table, kind, filter, arg)?);
+    }
+    Ok(out)
+}
+
+fn clear_file_data(ex: &impl Executor, file_id: i64) -> Result<()> {
+    let mut batch = Batch::new();
+    for table in [
+        "methods",
+        "classes",
+        "functions",
+        "imports",
+        "usages",
+        "issues",
+        "source",
+    ] {
+        batch.push(
+            format!("DELETE FROM {table} WHERE file_id = ?1"),
+            params![file_id],
+        );
+    }
+    ex.execute_batch(batch)?;
+    Ok(())
+}
+
+/// Adds the inserts for `parsed` to `batch`. Class ids are assigned here (the caller holds
+/// the write lock), so that methods can name their class without a round trip per class.
+pub(crate) fn push_file_data(
+    ex: &impl Executor,
+    batch: &mut Batch,
+    file_id: i64,
+    parsed: &Parsed,
+) -> Result<()> {
+    let mut next_class: i64 =
+        ex.query_scalar("SELECT coalesce(max(id), 0) + 1 FROM classes", params![])?;
+    let mut class_ids: BTreeMap<usize, i64> = BTreeMap::new();
+    let mut sets: BTreeMap<&str, Vec<Vec<Value>>> = BTreeMap::new();
+    for (i, e) in parsed.entities.iter().enumerate() {
+        let mut row = params![
+            file_id,
+            e.name.as_str(),
+            e.qualified_name.as_str(),
+            e.start_line,
+            e.end_line,
+            e.start_byte,
+            e.end_byte,
+            e.signature.clone(),
+            e.docstring.clone()
+        ];
+        match e.kind {
+            EntityKind::Class => {
+                class_ids.insert(i, next_class);
+                row.insert(0, next_class.into());
+                next_class += 1;
+            }
+            EntityKind::Method => {
+                let class = e.parent.and_then(|p| class_ids.get(&p)).copied();
+                row.insert(0, class.into());
+            }
+            EntityKind::Function => {}
+        }
+        sets.entry(entity_table(e.kind)).or_default().push(row);
+    }
+    const ENTITY_COLUMNS: &str = "file_id, name, qualified_name, start_line, end_line, start_byte, end_byte, signature, docstring";
+    if let Some(rows) = sets.remove("classes") {
+        batch.push_many(format!("INSERT INTO classes(id, {ENTITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"), rows);
+    }
+    if let Some(rows) = sets.remove("functions") {
+        batch.push_many(format!("INSERT INTO functions({ENTITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"), rows);
+    }
+    if let Some(rows) = sets.remove("methods") {
+        batch.push_many(format!("INSERT INTO methods(class_id, {ENTITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"), rows);
+    }
+    if !parsed.imports.is_empty() {
+        batch.push_many(
+            "INSERT INTO imports(file_id, module, name, alias, line) VALUES (?1, ?2, ?3, ?4, ?5)",
+            parsed
+                .imports
+                .iter()
+                .map(|i| {
+                    params![
+                        file_id,
+                        i.module.clone(),
+                        i.name.clone(),
+                        i.alias.clone(),
+                        i.line
+                    ]
+                })
+                .collect(),
+        );
+    }
+    if !parsed.usages.is_empty() {
+        batch.push_many(
+            "INSERT OR IGNORE INTO names(name) VALUES (?1)",
+            parsed.usages.keys().map(|n| params![n.as_str()]).collect(),
+        );
+        batch.push_many(
+            "INSERT INTO usages(name_id, file_id, count, positions) SELECT id, ?2, ?3, ?4 FROM names WHERE name = ?1",
+            parsed
+                .usages
+                .iter()
+                .map(|(name, positions)| params![name.as_str(), file_id, positions.len() as i64, pack_positions(positions)])
+                .collect(),
+        );
+    }
+    if !parsed.issues.is_empty() {
+        batch.push_many(
+            "INSERT INTO issues(file_id, kind, line, \"column\", message) VALUES (?1, ?2, ?3, ?4, ?5)",
+            parsed.issues.iter().map(|i| params![file_id, i.kind.as_str(), i.line, i.column, i.message.as_str()]).collect(),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_round_trip() {
+        let positions = vec![(1, 5), (1, 9), (3, 1), (300, 200), (70_000, 1)];
+        assert_eq!(unpack_positions(&pack_positions(&positions)), positions);
+        assert!(
+            unpack_positions(&[0x80]).is_empty(),
+            "a truncated tail is dropped"
+        );
+    }
+}

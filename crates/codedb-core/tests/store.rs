@@ -1,0 +1,164 @@
+//! The domain API on the real SQLite worker, over the code schema.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use codedb_core::store::{Entity, EntityKind, FileMeta, Import, Issue, Parsed};
+use codedb_core::{CodeDatabase, CodeStore, SyncOptions};
+
+fn open(dir: &std::path::Path) -> (codedb_sqlite::DBWorkerManager, CodeDatabase) {
+    let manager = codedb_sqlite::open(dir.join("code.sqlite")).unwrap();
+    let db = CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend()).unwrap();
+    db.ensure_schema_synced(&SyncOptions {
+        backup_dir: Some(dir.join("b")),
+        ..SyncOptions::default()
+    })
+    .unwrap();
+    (manager, db)
+}
+
+fn entity(
+    kind: EntityKind,
+    name: &str,
+    qualified: &str,
+    line: i64,
+    parent: Option<usize>,
+) -> Entity {
+    Entity {
+        kind,
+        name: name.into(),
+        qualified_name: qualified.into(),
+        start_line: line,
+        end_line: line + 1,
+        start_byte: line * 10,
+        end_byte: line * 10 + 5,
+        signature: Some(format!("def {name}()")),
+        docstring: None,
+        parent,
+    }
+}
+
+fn meta(path: &str, sha: &str) -> FileMeta {
+    FileMeta {
+        path: path.into(),
+        language: Some("python".into()),
+        size: 10,
+        mtime_ns: 1,
+        sha256: sha.into(),
+        lines: 3,
+    }
+}
+
+#[test]
+fn a_file_and_everything_derived_from_it_is_stored_replaced_and_removed_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_m, db) = open(dir.path());
+    let project = db.get_or_create_project("/src/p", "p").unwrap();
+    assert_eq!(
+        db.get_or_create_project("/src/p", "p").unwrap(),
+        project,
+        "get or create is idempotent"
+    );
+    let mut parsed = Parsed {
+        entities: vec![
+            entity(EntityKind::Class, "Parser", "Parser", 1, None),
+            entity(EntityKind::Method, "parse", "Parser.parse", 2, Some(0)),
+            entity(EntityKind::Function, "main", "main", 5, None),
+        ],
+        imports: vec![Import {
+            module: Some("os".into()),
+            name: None,
+            alias: None,
+            line: 1,
+        }],
+        issues: vec![],
+        usages: Default::default(),
+    };
+    parsed.usages.insert("Parser".into(), vec![(5, 3), (7, 9)]);
+    parsed.usages.insert("os".into(), vec![(1, 8)]);
+    let id = db
+        .update_file_data_atomic(project, &meta("a.py", "aa"), "import os\n", &parsed)
+        .unwrap();
+    let stats = db.stats(Some("python")).unwrap();
+    assert_eq!(
+        (
+            stats.files,
+            stats.classes,
+            stats.methods,
+            stats.functions,
+            stats.imports,
+            stats.usages
+        ),
+        (1, 1, 1, 1, 1, 3)
+    );
+    let hits = db.find_symbol("Parser.parse").unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(
+        (
+            hits[0].kind.as_str(),
+            hits[0].path.as_str(),
+            hits[0].start_line
+        ),
+        ("method", "a.py", 2)
+    );
+    let uses = db.usages_of("Parser").unwrap();
+    assert_eq!(
+        uses.iter().map(|u| (u.line, u.column)).collect::<Vec<_>>(),
+        [(5, 3), (7, 9)]
+    );
+    assert_eq!(db.search_classes("Pars%").unwrap().len(), 1);
+
+    // Re-storing replaces, never duplicates; the id survives.
+    parsed.entities.truncate(1);
+    parsed.issues.push(Issue {
+        kind: "syntax_error".into(),
+        line: 3,
+        column: 1,
+        message: "unexpected token".into(),
+    });
+    assert_eq!(
+        db.update_file_data_atomic(project, &meta("a.py", "bb"), "x", &parsed)
+            .unwrap(),
+        id
+    );
+    let stats = db.stats(None).unwrap();
+    assert_eq!(
+        (stats.classes, stats.methods, stats.functions, stats.issues),
+        (1, 0, 0, 1)
+    );
+    assert_eq!(
+        db.get_file_by_path(project, "a.py")
+            .unwrap()
+            .unwrap()
+            .meta
+            .sha256,
+        "bb"
+    );
+
+    // Inside a transaction the same API joins it; a failure rolls back only its own savepoint.
+    let tx = db.begin_transaction().unwrap();
+    tx.update_file_data_atomic(project, &meta("b.py", "cc"), "y", &Parsed::default())
+        .unwrap();
+    assert_eq!(tx.list_files(project, false).unwrap().len(), 2);
+    drop(tx);
+    assert_eq!(
+        db.list_files(project, false).unwrap().len(),
+        1,
+        "the dropped transaction left nothing"
+    );
+
+    db.mark_file_deleted(id).unwrap();
+    assert_eq!(
+        db.stats(None).unwrap(),
+        codedb_core::store::Stats::default()
+    );
+    assert!(
+        db.get_file_by_path(project, "a.py")
+            .unwrap()
+            .unwrap()
+            .deleted
+    );
+    db.delete_project(project).unwrap();
+    assert!(
+        db.get_file_by_path(project, "a.py").unwrap().is_none(),
+        "files cascade from their project"
+    );
+}

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{db, schema};
+use crate::{db, index, schema};
 
 /// The default database, relative to the project root: SQLite, embedded.
 pub(crate) const DEFAULT_DB: &str = ".codedb/codedb.sqlite";
@@ -27,7 +27,8 @@ pub(crate) struct Cli {
 /// Options every subcommand accepts, before or after its name.
 #[derive(Debug, Args)]
 pub(crate) struct GlobalArgs {
-    /// The database file [default: .codedb/codedb.sqlite under the current directory].
+    /// The database file [default: ROOT/.codedb/codedb.sqlite for `index`, the nearest
+    /// .codedb/codedb.sqlite for `query`, ./.codedb/codedb.sqlite otherwise].
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) db: Option<PathBuf>,
 
@@ -47,6 +48,14 @@ impl GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Index a source tree (incremental: only what changed is parsed again).
+    Index {
+        /// The project root.
+        root: PathBuf,
+    },
+    /// Query the index.
+    #[command(subcommand)]
+    Query(index::QueryCommand),
     /// The database itself: create it, inspect it.
     #[command(subcommand)]
     Db(DbCommand),
@@ -87,6 +96,8 @@ pub(crate) enum DbCommand {
 
 pub(crate) fn run(cli: &Cli) -> Result<(), crate::output::CliError> {
     match &cli.command {
+        Command::Index { root } => index::run_index(&cli.global, root),
+        Command::Query(command) => index::run_query(&cli.global, command),
         Command::Db(DbCommand::Init) => db::init(&cli.global),
         Command::Db(DbCommand::Info) => db::info(&cli.global),
         Command::Schema(SchemaCommand::Plan(args)) => schema::run_sync(&cli.global, args, true),

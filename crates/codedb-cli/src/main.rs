@@ -8,6 +8,7 @@
 
 mod cli;
 mod db;
+mod index;
 mod output;
 mod schema;
 

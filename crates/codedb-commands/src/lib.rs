@@ -1,7 +1,14 @@
-//! codedb's file-level commands: not built yet.
+//! codedb's file-level work: the indexer now; the crash-safe write commands (edit, create,
+//! delete, move with CST validation, file backups, an intent journal, `recover` and git
+//! commits) come with the commands issue. This is the only crate that touches the working
+//! tree (and, later, git).
 //!
-//! This crate will hold the indexer and the crash-safe write commands (edit, create, delete,
-//! move) with their CST validation, file backups, temp files, intent journal, `recover` and
-//! git commits, as the design brief's "Commands (file level)" describes. It is the only crate
-//! that touches the working tree and git. Until the index and commands issues land it exports
-//! nothing.
+//! * [`index`] walks a tree (honouring `.gitignore`), parses changed files with tree-sitter
+//!   in parallel and stores them through `CodeDatabase` in batched transactions.
+//! * [`lang`] holds the languages: each a grammar plus an extractor; a new language is one
+//!   module and one table entry.
+
+pub mod indexer;
+pub mod lang;
+
+pub use indexer::{IndexError, IndexOptions, IndexSummary, Skipped, index};

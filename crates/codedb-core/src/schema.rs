@@ -60,7 +60,7 @@ CREATE TABLE functions (
 );
 CREATE TABLE methods (
     id INTEGER PRIMARY KEY,
-    class_id INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    class_id INTEGER REFERENCES classes(id) ON DELETE CASCADE,
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     qualified_name TEXT NOT NULL,

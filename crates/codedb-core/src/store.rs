@@ -411,12 +411,42 @@ pub trait CodeStore: Executor + Sized {
 
     /// Classes whose name matches the SQL LIKE `pattern`.
     fn search_classes(&self, pattern: &str) -> Result<Vec<SymbolHit>> {
-        symbols_of(self, "classes", "class", "e.name LIKE ?1", pattern)
+        symbols_of(
+            self,
+            "classes",
+            "class",
+            "e.name LIKE ?1 ESCAPE '\\'",
+            pattern,
+        )
     }
 
     /// Methods whose name matches the SQL LIKE `pattern`.
     fn search_methods(&self, pattern: &str) -> Result<Vec<SymbolHit>> {
-        symbols_of(self, "methods", "method", "e.name LIKE ?1", pattern)
+        symbols_of(
+            self,
+            "methods",
+            "method",
+            "e.name LIKE ?1 ESCAPE '\\'",
+            pattern,
+        )
+    }
+
+    /// Functions whose name matches the SQL LIKE `pattern`.
+    fn search_functions(&self, pattern: &str) -> Result<Vec<SymbolHit>> {
+        symbols_of(
+            self,
+            "functions",
+            "function",
+            "e.name LIKE ?1 ESCAPE '\\'",
+            pattern,
+        )
+    }
+
+    /// Every definition in the live file at `path`, in source order.
+    fn find_symbol_in_file(&self, path: &str) -> Result<Vec<SymbolHit>> {
+        let mut out = symbols(self, "f.path = ?1", path)?;
+        out.sort_by_key(|h| h.start_line);
+        Ok(out)
     }
 
     /// Where the identifier `name` is used, by file and position.

@@ -1,0 +1,404 @@
+//! The indexer: walks a source tree, parses what changed with tree-sitter (in parallel),
+//! and stores it through `CodeDatabase` in batched transactions.
+//!
+//! Incremental: a file whose size and mtime match its row is not read; one that changed is
+//! hashed, and parsed only when its bytes changed; a file that vanished is soft-deleted with
+//! everything derived from it. A syntax error becomes an issue row and whatever tree-sitter
+//! recovers is indexed. Files that cannot be indexed (too large, binary, not UTF-8,
+//! unreadable, a symbolic link) are skipped with a reason in the summary; nothing else is
+//! affected.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, UNIX_EPOCH};
+
+use codedb_core::store::{FileMeta, Parsed};
+use codedb_core::{CodeDatabase, CodeStore};
+use rayon::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::lang::{self, LanguageDef};
+
+/// What can go wrong before indexing starts or while storing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IndexError {
+    /// The root is missing or not a directory.
+    #[error("{}: {message}", root.display())]
+    Root {
+        /// The root as given.
+        root: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] codedb_core::Error),
+}
+
+/// How to index.
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    /// Files larger than this are skipped.
+    pub max_file_bytes: u64,
+    /// Files per write transaction.
+    pub batch_files: usize,
+    /// Called after each stored batch with (files done, files to store).
+    pub progress: Option<fn(usize, usize)>,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        IndexOptions {
+            max_file_bytes: 10 * 1024 * 1024,
+            batch_files: 256,
+            progress: None,
+        }
+    }
+}
+
+/// A file left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// Relative path.
+    pub path: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What an index run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct IndexSummary {
+    /// The project's root, absolute.
+    pub root: String,
+    /// Files parsed and stored.
+    pub files_indexed: usize,
+    /// Files whose bytes had not changed.
+    pub files_unchanged: usize,
+    /// Files gone from the tree, removed from the index.
+    pub files_removed: usize,
+    /// Files left out.
+    pub files_skipped: usize,
+    /// Files stored with at least one syntax issue.
+    pub parse_errors: usize,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Each skipped file and its reason.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A file found by the walk.
+struct Candidate {
+    rel: String,
+    abs: PathBuf,
+    lang: &'static LanguageDef,
+    size: u64,
+    mtime_ns: i64,
+}
+
+enum Prepared {
+    Unchanged {
+        file_id: i64,
+        size: i64,
+        mtime_ns: i64,
+        touch: bool,
+    },
+    Changed {
+        meta: FileMeta,
+        source: String,
+        parsed: Parsed,
+    },
+    Skipped(Skipped),
+}
+
+/// Indexes the tree at `root` into `db` (whose schema must be the code schema).
+pub fn index(
+    db: &CodeDatabase,
+    root: &Path,
+    options: &IndexOptions,
+) -> Result<IndexSummary, IndexError> {
+    let started = Instant::now();
+    let root = check_root(root)?;
+    let _span = tracing::info_span!("index", root = %root.display()).entered();
+    let root_text = root.to_string_lossy().into_owned();
+    let name = root
+        .file_name()
+        .map_or_else(|| root_text.clone(), |n| n.to_string_lossy().into_owned());
+    let project = db.get_or_create_project(&root_text, &name)?;
+    let known: HashMap<String, codedb_core::store::FileRecord> = db
+        .list_files(project, true)?
+        .into_iter()
+        .map(|f| (f.meta.path.clone(), f))
+        .collect();
+
+    let mut summary = IndexSummary {
+        root: root_text,
+        ..IndexSummary::default()
+    };
+    let candidates = walk(&root, options, &mut summary.skipped);
+    let seen: std::collections::HashSet<&str> = candidates.iter().map(|c| c.rel.as_str()).collect();
+    let vanished: Vec<i64> = known
+        .values()
+        .filter(|f| !f.deleted && !seen.contains(f.meta.path.as_str()))
+        .map(|f| f.id)
+        .collect();
+
+    let prepared: Vec<Prepared> = candidates
+        .par_iter()
+        .map(|c| prepare(c, known.get(&c.rel), options))
+        .collect();
+    let mut changed = Vec::new();
+    let mut touched = Vec::new();
+    for p in prepared {
+        match p {
+            Prepared::Unchanged {
+                file_id,
+                size,
+                mtime_ns,
+                touch,
+            } => {
+                summary.files_unchanged += 1;
+                if touch {
+                    touched.push((file_id, size, mtime_ns));
+                }
+            }
+            Prepared::Changed {
+                meta,
+                source,
+                parsed,
+            } => changed.push((meta, source, parsed)),
+            Prepared::Skipped(s) => summary.skipped.push(s),
+        }
+    }
+    let total = changed.len();
+    let mut done = 0;
+    for chunk in changed.chunks(options.batch_files.max(1)) {
+        db.transaction(|tx| {
+            for (meta, source, parsed) in chunk {
+                tx.update_file_data_atomic(project, meta, source, parsed)?;
+            }
+            Ok(())
+        })?;
+        done += chunk.len();
+        if let Some(progress) = options.progress {
+            progress(done, total);
+        }
+    }
+    if !touched.is_empty() || !vanished.is_empty() {
+        db.transaction(|tx| {
+            for (id, size, mtime) in &touched {
+                tx.touch_file(*id, *size, *mtime)?;
+            }
+            for id in &vanished {
+                tx.mark_file_deleted(*id)?;
+            }
+            Ok(())
+        })?;
+    }
+    summary.files_indexed = total;
+    summary.parse_errors = changed
+        .iter()
+        .filter(|(_, _, p)| !p.issues.is_empty())
+        .count();
+    summary.files_removed = vanished.len();
+    summary.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    summary.files_skipped = summary.skipped.len();
+    summary.seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        indexed = summary.files_indexed,
+        unchanged = summary.files_unchanged,
+        removed = summary.files_removed,
+        skipped = summary.files_skipped,
+        "index done"
+    );
+    Ok(summary)
+}
+
+fn check_root(root: &Path) -> Result<PathBuf, IndexError> {
+    let fail = |message: &str| {
+        Err(IndexError::Root {
+            root: root.to_owned(),
+            message: message.to_owned(),
+        })
+    };
+    match std::fs::metadata(root) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fail("no such directory"),
+        Err(e) => fail(&format!("cannot read it: {e}")),
+        Ok(m) if !m.is_dir() => {
+            fail("is a file, not a directory; index the directory that holds it")
+        }
+        Ok(_) => root.canonicalize().map_err(|e| IndexError::Root {
+            root: root.to_owned(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// The files of known languages under `root`, honouring `.gitignore`, skipping `.git/` and
+/// `.codedb/`, not following symbolic links.
+fn walk(root: &Path, options: &IndexOptions, skipped: &mut Vec<Skipped>) -> Vec<Candidate> {
+    let walker = ignore::WalkBuilder::new(root)
+        .hidden(true)
+        .git_ignore(true)
+        .require_git(false)
+        .follow_links(false)
+        .filter_entry(|e| !matches!(e.file_name().to_str(), Some(".git" | ".codedb")))
+        .build();
+    let rel = |p: &Path| {
+        p.strip_prefix(root)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .replace('\\', "/")
+    };
+    let mut out = Vec::new();
+    for entry in walker {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let path = error_path(&e).map_or_else(|| "?".to_owned(), |p| rel(&p));
+                skipped.push(Skipped {
+                    path,
+                    reason: format!("cannot walk: {e}"),
+                });
+                continue;
+            }
+        };
+        let path = entry.path();
+        let Some(lang) = lang::detect(path) else {
+            continue;
+        };
+        let file_type = entry.file_type();
+        if file_type.is_some_and(|t| t.is_symlink()) {
+            skipped.push(Skipped {
+                path: rel(path),
+                reason: "symbolic link (not followed)".into(),
+            });
+            continue;
+        }
+        if !file_type.is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let meta = match entry.metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                skipped.push(Skipped {
+                    path: rel(path),
+                    reason: format!("cannot read metadata: {e}"),
+                });
+                continue;
+            }
+        };
+        if meta.len() > options.max_file_bytes {
+            skipped.push(Skipped {
+                path: rel(path),
+                reason: format!(
+                    "too large ({} bytes > limit of {} bytes)",
+                    meta.len(),
+                    options.max_file_bytes
+                ),
+            });
+            continue;
+        }
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        out.push(Candidate {
+            rel: rel(path),
+            abs: path.to_owned(),
+            lang,
+            size: meta.len(),
+            mtime_ns,
+        });
+    }
+    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    out
+}
+
+fn error_path(e: &ignore::Error) -> Option<PathBuf> {
+    match e {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        ignore::Error::Loop { child, .. } => Some(child.clone()),
+        _ => None,
+    }
+}
+
+fn prepare(
+    c: &Candidate,
+    known: Option<&codedb_core::store::FileRecord>,
+    _options: &IndexOptions,
+) -> Prepared {
+    let size = i64::try_from(c.size).unwrap_or(i64::MAX);
+    if let Some(k) = known.filter(|k| !k.deleted)
+        && k.meta.size == size
+        && k.meta.mtime_ns == c.mtime_ns
+    {
+        return Prepared::Unchanged {
+            file_id: k.id,
+            size,
+            mtime_ns: c.mtime_ns,
+            touch: false,
+        };
+    }
+    let skip = |reason: String| {
+        Prepared::Skipped(Skipped {
+            path: c.rel.clone(),
+            reason,
+        })
+    };
+    let bytes = match std::fs::read(&c.abs) {
+        Ok(b) => b,
+        Err(e) => return skip(format!("cannot read: {e}")),
+    };
+    let sha256 = hex(&Sha256::digest(&bytes));
+    if let Some(k) = known.filter(|k| !k.deleted && k.meta.sha256 == sha256) {
+        return Prepared::Unchanged {
+            file_id: k.id,
+            size,
+            mtime_ns: c.mtime_ns,
+            touch: true,
+        };
+    }
+    if bytes.iter().take(8192).any(|&b| b == 0) {
+        return skip("binary (NUL bytes)".into());
+    }
+    let source = match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            return skip(format!(
+                "not valid UTF-8 (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ));
+        }
+    };
+    let parsed = lang::parse(c.lang, source.as_bytes());
+    let lines = i64::try_from(source.lines().count()).unwrap_or(i64::MAX);
+    let meta = FileMeta {
+        path: c.rel.clone(),
+        language: Some(c.lang.name.to_owned()),
+        size,
+        mtime_ns: c.mtime_ns,
+        sha256,
+        lines,
+    };
+    Prepared::Changed {
+        meta,
+        source,
+        parsed,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}

@@ -1,0 +1,152 @@
+//! Languages the indexer understands. Each is one entry of [`LANGUAGES`]: a name, its file
+//! extensions, its tree-sitter grammar, and an extractor that turns a syntax tree into
+//! [`Parsed`]. Adding a language is a new module here and one line in the table.
+
+mod python;
+mod rust;
+
+use codedb_core::store::{Issue, Parsed};
+use tree_sitter::{Node, Tree};
+
+/// One supported language.
+pub struct LanguageDef {
+    /// Stored in `files.language`.
+    pub name: &'static str,
+    /// File extensions, without the dot.
+    pub extensions: &'static [&'static str],
+    /// The tree-sitter grammar.
+    pub grammar: fn() -> tree_sitter::Language,
+    /// Extracts entities, imports, usages and issues from a tree of `source`.
+    pub extract: fn(&Tree, &[u8]) -> Parsed,
+}
+
+impl std::fmt::Debug for LanguageDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// Every language, in the order they are tried.
+pub static LANGUAGES: &[LanguageDef] = &[
+    LanguageDef {
+        name: "python",
+        extensions: &["py", "pyi"],
+        grammar: || tree_sitter_python::LANGUAGE.into(),
+        extract: python::extract,
+    },
+    LanguageDef {
+        name: "rust",
+        extensions: &["rs"],
+        grammar: || tree_sitter_rust::LANGUAGE.into(),
+        extract: rust::extract,
+    },
+];
+
+/// The language of `path`, by extension.
+pub fn detect(path: &std::path::Path) -> Option<&'static LanguageDef> {
+    let ext = path.extension()?.to_str()?;
+    LANGUAGES.iter().find(|l| l.extensions.contains(&ext))
+}
+
+/// The language called `name`.
+pub fn by_name(name: &str) -> Option<&'static LanguageDef> {
+    LANGUAGES.iter().find(|l| l.name == name)
+}
+
+/// Parses `source` with `lang`'s grammar and extracts what the index stores. A source that
+/// tree-sitter cannot parse at all (it gives up) yields an issue and nothing else.
+pub fn parse(lang: &LanguageDef, source: &[u8]) -> Parsed {
+    let mut parser = tree_sitter::Parser::new();
+    if parser.set_language(&(lang.grammar)()).is_err() {
+        return failed("the grammar does not match this tree-sitter version");
+    }
+    match parser.parse(source, None) {
+        Some(tree) => (lang.extract)(&tree, source),
+        None => failed("tree-sitter gave up on this file"),
+    }
+}
+
+fn failed(message: &str) -> Parsed {
+    Parsed {
+        issues: vec![Issue {
+            kind: "parse_failure".into(),
+            line: 1,
+            column: 1,
+            message: message.into(),
+        }],
+        ..Parsed::default()
+    }
+}
+
+/// Visits every node of `tree` depth-first, in source order, with its depth (root = 0),
+/// through one cursor (no allocation per node).
+pub(crate) fn traverse(tree: &Tree, mut visit: impl FnMut(Node<'_>, usize)) {
+    let mut cursor = tree.walk();
+    let mut depth = 0;
+    loop {
+        visit(cursor.node(), depth);
+        if cursor.goto_first_child() {
+            depth += 1;
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
+            depth -= 1;
+        }
+    }
+}
+
+/// The text of `node`, or `""` when it is not UTF-8.
+pub(crate) fn text<'s>(node: Node<'_>, source: &'s [u8]) -> &'s str {
+    std::str::from_utf8(&source[node.start_byte()..node.end_byte()]).unwrap_or("")
+}
+
+/// 1-based line of the node's start.
+pub(crate) fn line(node: Node<'_>) -> i64 {
+    i64::try_from(node.start_position().row).unwrap_or(i64::MAX) + 1
+}
+
+/// A syntax issue for an ERROR or MISSING node, if it is one.
+pub(crate) fn syntax_issue(node: Node<'_>) -> Option<Issue> {
+    let message = if node.is_missing() {
+        format!("missing {}", node.kind())
+    } else if node.is_error() {
+        "syntax error".to_owned()
+    } else {
+        return None;
+    };
+    let p = node.start_position();
+    Some(Issue {
+        kind: "syntax_error".into(),
+        line: i64::try_from(p.row).unwrap_or(i64::MAX) + 1,
+        column: i64::try_from(p.column).unwrap_or(i64::MAX) + 1,
+        message,
+    })
+}
+
+/// Most issues recorded per file: a badly broken file would otherwise flood the table.
+pub(crate) const MAX_ISSUES: usize = 50;
+
+/// Adds a usage of the identifier `node`.
+pub(crate) fn add_usage(parsed: &mut Parsed, node: Node<'_>, source: &[u8]) {
+    let name = text(node, source);
+    if name.is_empty() {
+        return;
+    }
+    let p = node.start_position();
+    let pos = (
+        u32::try_from(p.row + 1).unwrap_or(u32::MAX),
+        u32::try_from(p.column + 1).unwrap_or(u32::MAX),
+    );
+    match parsed.usages.get_mut(name) {
+        Some(list) => list.push(pos),
+        None => {
+            parsed.usages.insert(name.to_owned(), vec![pos]);
+        }
+    }
+}

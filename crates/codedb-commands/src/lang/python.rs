@@ -1,0 +1,163 @@
+//! Python: classes (nested included), methods (functions directly in a class body, decorated
+//! or not), functions (every other `def`), import statements (`import`, `from ... import`,
+//! `from __future__ import`), identifier usages, syntax issues. These are the counting rules
+//! of the reference `py_indexer.py` (Python's own `ast`).
+
+use codedb_core::store::{Entity, EntityKind, Import, Parsed};
+use tree_sitter::{Node, Tree};
+
+use super::{MAX_ISSUES, add_usage, line, syntax_issue, text, traverse};
+
+struct Frame {
+    depth: usize,
+    qualified: String,
+    /// Index of the entity, when the frame is a class.
+    class: Option<usize>,
+}
+
+pub(super) fn extract(tree: &Tree, source: &[u8]) -> Parsed {
+    let mut parsed = Parsed::default();
+    let mut frames: Vec<Frame> = Vec::new();
+    // Start bytes of definition names, which are not usages.
+    let mut def_names: Vec<usize> = Vec::new();
+    traverse(tree, |node, depth| {
+        while frames.last().is_some_and(|f| f.depth >= depth) {
+            frames.pop();
+        }
+        if parsed.issues.len() < MAX_ISSUES
+            && let Some(issue) = syntax_issue(node)
+        {
+            parsed.issues.push(issue);
+        }
+        match node.kind() {
+            "class_definition" | "function_definition" => {
+                let Some(name_node) = node.child_by_field_name("name") else {
+                    return;
+                };
+                let name = text(name_node, source).to_owned();
+                def_names.push(name_node.start_byte());
+                let qualified = match frames.last() {
+                    Some(f) => format!("{}.{name}", f.qualified),
+                    None => name.clone(),
+                };
+                let is_class = node.kind() == "class_definition";
+                let kind = if is_class {
+                    EntityKind::Class
+                } else if directly_in_class_body(node, depth, &frames) {
+                    EntityKind::Method
+                } else {
+                    EntityKind::Function
+                };
+                let parent = if kind == EntityKind::Method {
+                    frames.last().and_then(|f| f.class)
+                } else {
+                    None
+                };
+                let body = node.child_by_field_name("body");
+                let header_end = body.map_or(node.end_byte(), |b| b.start_byte());
+                let signature = std::str::from_utf8(&source[node.start_byte()..header_end])
+                    .ok()
+                    .map(|s| s.trim_end().trim_end_matches(':').trim_end().to_owned());
+                parsed.entities.push(Entity {
+                    kind,
+                    name,
+                    qualified_name: qualified.clone(),
+                    start_line: line(node),
+                    end_line: i64::try_from(node.end_position().row).unwrap_or(i64::MAX) + 1,
+                    start_byte: node.start_byte() as i64,
+                    end_byte: node.end_byte() as i64,
+                    signature,
+                    docstring: body.and_then(|b| docstring(b, source)),
+                    parent,
+                });
+                let index = parsed.entities.len() - 1;
+                frames.push(Frame {
+                    depth,
+                    qualified,
+                    class: is_class.then_some(index),
+                });
+            }
+            "import_statement" | "import_from_statement" | "future_import_statement" => {
+                parsed.imports.push(import(node, source));
+            }
+            "identifier" if def_names.last() != Some(&node.start_byte()) => {
+                add_usage(&mut parsed, node, source);
+            }
+            _ => {}
+        }
+    });
+    parsed
+}
+
+/// `class C: def f` (class > block > function) or `class C: @d def f` (class > block >
+/// decorated_definition > function).
+fn directly_in_class_body(node: Node<'_>, depth: usize, frames: &[Frame]) -> bool {
+    let Some(frame) = frames.last() else {
+        return false;
+    };
+    if frame.class.is_none() {
+        return false;
+    }
+    depth == frame.depth + 2
+        || (depth == frame.depth + 3
+            && node
+                .parent()
+                .is_some_and(|p| p.kind() == "decorated_definition"))
+}
+
+/// The first statement of a body, when it is a string.
+fn docstring(body: Node<'_>, source: &[u8]) -> Option<String> {
+    let first = body.named_child(0)?;
+    if first.kind() != "expression_statement" {
+        return None;
+    }
+    let string = first.named_child(0)?;
+    (string.kind() == "string").then(|| {
+        let raw = text(string, source);
+        let unprefixed = raw.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+        unprefixed
+            .trim_matches(|c| c == '"' || c == '\'')
+            .trim()
+            .to_owned()
+    })
+}
+
+fn import(node: Node<'_>, source: &[u8]) -> Import {
+    let module = match node.kind() {
+        "import_from_statement" => node
+            .child_by_field_name("module_name")
+            .map(|m| text(m, source).to_owned()),
+        "future_import_statement" => Some("__future__".to_owned()),
+        _ => None,
+    };
+    let mut names = Vec::new();
+    let mut alias = None;
+    let mut cursor = node.walk();
+    for child in node.children_by_field_name("name", &mut cursor) {
+        if child.kind() == "aliased_import" {
+            if let Some(a) = child.child_by_field_name("alias") {
+                alias = Some(text(a, source).to_owned());
+            }
+            if let Some(n) = child.child_by_field_name("name") {
+                names.push(text(n, source).to_owned());
+            }
+        } else {
+            names.push(text(child, source).to_owned());
+        }
+    }
+    let name = (!names.is_empty()).then(|| names.join(", "));
+    match module {
+        Some(m) => Import {
+            module: Some(m),
+            name,
+            alias,
+            line: line(node),
+        },
+        None => Import {
+            module: name,
+            name: None,
+            alias,
+            line: line(node),
+        },
+    }
+}

@@ -276,7 +276,14 @@ fn walk(root: &Path, options: &IndexOptions, skipped: &mut Vec<Skipped>) -> Vec<
             });
             continue;
         }
+        if file_type.is_some_and(|t| t.is_dir()) {
+            continue;
+        }
         if !file_type.is_some_and(|t| t.is_file()) {
+            skipped.push(Skipped {
+                path: rel(path),
+                reason: "not a regular file (a pipe, socket or device)".into(),
+            });
             continue;
         }
         let meta = match entry.metadata() {

@@ -2,7 +2,7 @@
 //! the reference `py_indexer.py` (Python's own `ast`, `../shared/tools/`) prints, number for
 //! number. The wheels are downloaded from PyPI with pip on first use and cached, unpacked,
 //! under `target/corpora/`.
-#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // tests fail loudly and report figures on purpose
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

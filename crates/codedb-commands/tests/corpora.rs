@@ -4,7 +4,7 @@
 //! under `target/corpora/`.
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // tests fail loudly and report figures on purpose
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use codedb_commands::{IndexOptions, index};

@@ -47,6 +47,7 @@ pub mod schema;
 pub mod store;
 mod transaction;
 
+pub use codedb_driver::Error as DriverError;
 pub use codedb_driver::{
     Batch, BatchResult, DriverTransaction, ErrorKind, ExecResult, FromValue, Row, Rows,
     STREAM_CHUNK, SpecificDriver, Value, params,

@@ -3,7 +3,7 @@
 //! [`Executor`], so it works on a [`CodeDatabase`](crate::CodeDatabase) (each call its own
 //! transaction) and inside a [`Transaction`](crate::Transaction) (each call joins it).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use codedb_driver::{Batch, Row, Value, params};
@@ -367,7 +367,9 @@ pub trait CodeStore: Executor + Sized {
                 "INSERT INTO source(file_id, text) VALUES (?1, ?2)",
                 params![file_id, source],
             );
-            push_file_data(tx, &mut batch, file_id, parsed)?;
+            let mut next_class: i64 =
+                tx.query_scalar("SELECT coalesce(max(id), 0) + 1 FROM classes", params![])?;
+            push_file_data(&mut batch, file_id, parsed, &mut next_class, None);
             batch.push(
                 "UPDATE files SET indexed_at = ?2 WHERE id = ?1",
                 params![file_id, now_ms()],
@@ -536,16 +538,114 @@ fn clear_file_data(ex: &impl Executor, file_id: i64) -> Result<()> {
     Ok(())
 }
 
+/// Name ids known to this process, assigned client-side while the write lock is held.
+#[derive(Debug, Default)]
+struct NameCache {
+    ids: HashMap<String, i64>,
+    /// `max(id)` of `names` as this cache last saw it, including its own inserts.
+    max: i64,
+}
+
+impl NameCache {
+    /// The id of `name`, assigning the next one (and queueing its insert) when new.
+    fn id(&mut self, name: &str, new_names: &mut Vec<Vec<Value>>) -> i64 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        self.max += 1;
+        self.ids.insert(name.to_owned(), self.max);
+        new_names.push(params![self.max, name]);
+        self.max
+    }
+}
+
+/// Stores many files fast: one round trip per file for its row, one batch for everything
+/// derived from all of them, and name ids kept in memory across calls. Use it inside a
+/// transaction; it re-reads what it caches when another writer (or a rollback) changed it.
+#[derive(Debug, Default)]
+pub struct BulkWriter {
+    names: NameCache,
+}
+
+impl BulkWriter {
+    /// A writer with an empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replaces, inside the open transaction `tx`, everything the index holds for each of
+    /// `files` (meta, source text, parsed data); returns their file ids in order.
+    pub fn write_files(
+        &mut self,
+        tx: &crate::Transaction<'_>,
+        project_id: i64,
+        files: &[(FileMeta, String, Parsed)],
+    ) -> Result<Vec<i64>> {
+        let max: i64 = tx.query_scalar("SELECT coalesce(max(id), 0) FROM names", params![])?;
+        if max != self.names.max {
+            let rows = tx.query("SELECT id, name FROM names", params![])?;
+            self.names.ids = rows
+                .iter()
+                .map(|r| Ok((r.get::<String>(1)?, r.get::<i64>(0)?)))
+                .collect::<Result<_>>()?;
+            self.names.max = max;
+        }
+        let mut next_class: i64 =
+            tx.query_scalar("SELECT coalesce(max(id), 0) + 1 FROM classes", params![])?;
+        let mut ids = Vec::with_capacity(files.len());
+        let mut batch = Batch::new();
+        let now = now_ms();
+        for (meta, source, parsed) in files {
+            let file_id = tx.add_file(project_id, meta)?;
+            for table in [
+                "methods",
+                "classes",
+                "functions",
+                "imports",
+                "usages",
+                "issues",
+                "source",
+            ] {
+                batch.push(
+                    format!("DELETE FROM {table} WHERE file_id = ?1"),
+                    params![file_id],
+                );
+            }
+            batch.push(
+                "INSERT INTO source(file_id, text) VALUES (?1, ?2)",
+                params![file_id, source.as_str()],
+            );
+            push_file_data(
+                &mut batch,
+                file_id,
+                parsed,
+                &mut next_class,
+                Some(&mut self.names),
+            );
+            batch.push(
+                "UPDATE files SET indexed_at = ?2 WHERE id = ?1",
+                params![file_id, now],
+            );
+            ids.push(file_id);
+        }
+        if let Err(e) = tx.execute_batch(batch) {
+            // What this call cached may not exist now: start afresh next time.
+            self.names = NameCache::default();
+            return Err(e);
+        }
+        Ok(ids)
+    }
+}
+
 /// Adds the inserts for `parsed` to `batch`. Class ids are assigned here (the caller holds
 /// the write lock), so that methods can name their class without a round trip per class.
-pub(crate) fn push_file_data(
-    ex: &impl Executor,
+fn push_file_data(
     batch: &mut Batch,
     file_id: i64,
     parsed: &Parsed,
-) -> Result<()> {
-    let mut next_class: i64 =
-        ex.query_scalar("SELECT coalesce(max(id), 0) + 1 FROM classes", params![])?;
+    next_class: &mut i64,
+    names: Option<&mut NameCache>,
+) {
     let mut class_ids: BTreeMap<usize, i64> = BTreeMap::new();
     let mut sets: BTreeMap<&str, Vec<Vec<Value>>> = BTreeMap::new();
     for (i, e) in parsed.entities.iter().enumerate() {
@@ -562,9 +662,9 @@ pub(crate) fn push_file_data(
         ];
         match e.kind {
             EntityKind::Class => {
-                class_ids.insert(i, next_class);
-                row.insert(0, next_class.into());
-                next_class += 1;
+                class_ids.insert(i, *next_class);
+                row.insert(0, (*next_class).into());
+                *next_class += 1;
             }
             EntityKind::Method => {
                 let class = e.parent.and_then(|p| class_ids.get(&p)).copied();
@@ -602,12 +702,37 @@ pub(crate) fn push_file_data(
                 .collect(),
         );
     }
-    if !parsed.usages.is_empty() {
-        batch.push_many(
-            "INSERT OR IGNORE INTO names(name) VALUES (?1)",
-            parsed.usages.keys().map(|n| params![n.as_str()]).collect(),
-        );
-        batch.push_many(
+    match (names, parsed.usages.is_empty()) {
+        (_, true) => {}
+        (Some(cache), false) => {
+            let mut new_names = Vec::new();
+            let rows = parsed
+                .usages
+                .iter()
+                .map(|(name, positions)| {
+                    let id = cache.id(name, &mut new_names);
+                    params![
+                        id,
+                        file_id,
+                        positions.len() as i64,
+                        pack_positions(positions)
+                    ]
+                })
+                .collect();
+            if !new_names.is_empty() {
+                batch.push_many("INSERT INTO names(id, name) VALUES (?1, ?2)", new_names);
+            }
+            batch.push_many(
+                "INSERT INTO usages(name_id, file_id, count, positions) VALUES (?1, ?2, ?3, ?4)",
+                rows,
+            );
+        }
+        (None, false) => {
+            batch.push_many(
+                "INSERT OR IGNORE INTO names(name) VALUES (?1)",
+                parsed.usages.keys().map(|n| params![n.as_str()]).collect(),
+            );
+            batch.push_many(
             "INSERT INTO usages(name_id, file_id, count, positions) SELECT id, ?2, ?3, ?4 FROM names WHERE name = ?1",
             parsed
                 .usages
@@ -615,6 +740,7 @@ pub(crate) fn push_file_data(
                 .map(|(name, positions)| params![name.as_str(), file_id, positions.len() as i64, pack_positions(positions)])
                 .collect(),
         );
+        }
     }
     if !parsed.issues.is_empty() {
         batch.push_many(
@@ -622,7 +748,6 @@ pub(crate) fn push_file_data(
             parsed.issues.iter().map(|i| params![file_id, i.kind.as_str(), i.line, i.column, i.message.as_str()]).collect(),
         );
     }
-    Ok(())
 }
 
 #[cfg(test)]

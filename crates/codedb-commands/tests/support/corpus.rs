@@ -56,4 +56,3 @@ pub fn corpus(package: &str, version: &str) -> PathBuf {
     std::fs::write(dir.join(".complete"), "").unwrap();
     dir
 }
-

@@ -88,7 +88,7 @@ CREATE TABLE usages (
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     count INTEGER NOT NULL,
     positions BLOB NOT NULL,
-    PRIMARY KEY (name_id, file_id)
+    PRIMARY KEY (file_id, name_id)
 ) WITHOUT ROWID;
 CREATE TABLE issues (
     id INTEGER PRIMARY KEY,
@@ -110,6 +110,6 @@ CREATE INDEX methods_class ON methods(class_id);
 CREATE INDEX methods_file ON methods(file_id);
 CREATE INDEX methods_name ON methods(name);
 CREATE INDEX imports_file ON imports(file_id);
-CREATE INDEX usages_file ON usages(file_id);
+CREATE INDEX usages_name ON usages(name_id);
 CREATE INDEX issues_file ON issues(file_id);
 "#;

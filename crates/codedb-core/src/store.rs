@@ -559,6 +559,10 @@ impl NameCache {
     }
 }
 
+/// Below this many files per call, [`BulkWriter`] looks names up in SQL instead of loading
+/// them all into memory.
+const SMALL_WRITE: usize = 16;
+
 /// Stores many files fast: one round trip per file for its row, one batch for everything
 /// derived from all of them, and name ids kept in memory across calls. Use it inside a
 /// transaction; it re-reads what it caches when another writer (or a rollback) changed it.
@@ -581,8 +585,14 @@ impl BulkWriter {
         project_id: i64,
         files: &[(FileMeta, String, Parsed)],
     ) -> Result<Vec<i64>> {
-        let max: i64 = tx.query_scalar("SELECT coalesce(max(id), 0) FROM names", params![])?;
-        if max != self.names.max {
+        // Loading every name pays off for many files, not for a few (a one-file re-index).
+        let cached = self.names.max > 0 || files.len() >= SMALL_WRITE;
+        let max: i64 = if cached {
+            tx.query_scalar("SELECT coalesce(max(id), 0) FROM names", params![])?
+        } else {
+            0
+        };
+        if cached && max != self.names.max {
             let rows = tx.query("SELECT id, name FROM names", params![])?;
             self.names.ids = rows
                 .iter()
@@ -615,13 +625,8 @@ impl BulkWriter {
                 "INSERT INTO source(file_id, text) VALUES (?1, ?2)",
                 params![file_id, source.as_str()],
             );
-            push_file_data(
-                &mut batch,
-                file_id,
-                parsed,
-                &mut next_class,
-                Some(&mut self.names),
-            );
+            let names = cached.then_some(&mut self.names);
+            push_file_data(&mut batch, file_id, parsed, &mut next_class, names);
             batch.push(
                 "UPDATE files SET indexed_at = ?2 WHERE id = ?1",
                 params![file_id, now],

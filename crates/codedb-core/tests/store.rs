@@ -162,3 +162,63 @@ fn a_file_and_everything_derived_from_it_is_stored_replaced_and_removed_together
         "files cascade from their project"
     );
 }
+
+#[test]
+fn the_bulk_writer_stays_correct_when_another_writer_adds_names_between_calls() {
+    use codedb_core::store::BulkWriter;
+    let dir = tempfile::tempdir().unwrap();
+    let (_m, db) = open(dir.path());
+    let project = db.get_or_create_project("/src/q", "q").unwrap();
+    let file = |i: usize, names: &[&str]| {
+        let mut parsed = Parsed::default();
+        for (n, name) in names.iter().enumerate() {
+            parsed
+                .usages
+                .insert((*name).to_owned(), vec![(u32::try_from(n).unwrap() + 1, 1)]);
+        }
+        (
+            meta(&format!("f{i}.py"), &format!("{i}")),
+            String::new(),
+            parsed,
+        )
+    };
+    let mut writer = BulkWriter::new();
+    // Enough files for the writer to cache name ids.
+    let first: Vec<_> = (0..20).map(|i| file(i, &["alpha", "beta"])).collect();
+    db.transaction(|tx| writer.write_files(tx, project, &first).map(drop))
+        .unwrap();
+    // Another writer adds names behind the cache's back.
+    db.update_file_data_atomic(
+        project,
+        &meta("other.py", "o").clone(),
+        "",
+        &file(99, &["gamma", "delta"]).2,
+    )
+    .unwrap();
+    let second: Vec<_> = (20..40)
+        .map(|i| file(i, &["gamma", "epsilon", "alpha"]))
+        .collect();
+    db.transaction(|tx| writer.write_files(tx, project, &second).map(drop))
+        .unwrap();
+    assert_eq!(db.usages_of("alpha").unwrap().len(), 40);
+    assert_eq!(db.usages_of("gamma").unwrap().len(), 21);
+    assert_eq!(db.usages_of("epsilon").unwrap().len(), 20);
+    // A failed call leaves nothing cached that the database lacks.
+    let bad = vec![(meta("bad.py", "x"), String::new(), {
+        let mut p = file(0, &["zeta"]).2;
+        p.issues.push(codedb_core::store::Issue {
+            kind: "k".into(),
+            line: 1,
+            column: 1,
+            message: "m".into(),
+        });
+        p
+    })];
+    let tx = db.begin_transaction().unwrap();
+    writer.write_files(&tx, project, &bad).unwrap();
+    tx.rollback().unwrap();
+    let third: Vec<_> = (40..60).map(|i| file(i, &["zeta"])).collect();
+    db.transaction(|tx| writer.write_files(tx, project, &third).map(drop))
+        .unwrap();
+    assert_eq!(db.usages_of("zeta").unwrap().len(), 20);
+}

@@ -132,21 +132,34 @@ pub(crate) fn syntax_issue(node: Node<'_>) -> Option<Issue> {
 /// Most issues recorded per file: a badly broken file would otherwise flood the table.
 pub(crate) const MAX_ISSUES: usize = 50;
 
-/// Adds a usage of the identifier `node`.
-pub(crate) fn add_usage(parsed: &mut Parsed, node: Node<'_>, source: &[u8]) {
-    let name = text(node, source);
-    if name.is_empty() {
-        return;
-    }
-    let p = node.start_position();
-    let pos = (
-        u32::try_from(p.row + 1).unwrap_or(u32::MAX),
-        u32::try_from(p.column + 1).unwrap_or(u32::MAX),
-    );
-    match parsed.usages.get_mut(name) {
-        Some(list) => list.push(pos),
-        None => {
-            parsed.usages.insert(name.to_owned(), vec![pos]);
+/// Identifier positions collected during one traversal, keyed by text borrowed from the
+/// source (no allocation per reference); [`Usages::into_parsed`] owns them at the end.
+#[derive(Default)]
+pub(crate) struct Usages<'s> {
+    map: std::collections::HashMap<&'s str, Vec<(u32, u32)>>,
+}
+
+impl<'s> Usages<'s> {
+    /// Adds a usage of the identifier `node`.
+    pub(crate) fn add(&mut self, node: Node<'_>, source: &'s [u8]) {
+        let name = text(node, source);
+        if name.is_empty() {
+            return;
         }
+        let p = node.start_position();
+        let pos = (
+            u32::try_from(p.row + 1).unwrap_or(u32::MAX),
+            u32::try_from(p.column + 1).unwrap_or(u32::MAX),
+        );
+        self.map.entry(name).or_default().push(pos);
+    }
+
+    /// Moves the usages into `parsed`.
+    pub(crate) fn into_parsed(self, parsed: &mut Parsed) {
+        parsed.usages = self
+            .map
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
     }
 }

@@ -6,7 +6,7 @@
 use codedb_core::store::{Entity, EntityKind, Import, Parsed};
 use tree_sitter::{Node, Tree};
 
-use super::{MAX_ISSUES, add_usage, line, syntax_issue, text, traverse};
+use super::{MAX_ISSUES, Usages, line, syntax_issue, text, traverse};
 
 struct Frame {
     depth: usize,
@@ -17,6 +17,7 @@ struct Frame {
 
 pub(super) fn extract(tree: &Tree, source: &[u8]) -> Parsed {
     let mut parsed = Parsed::default();
+    let mut usages = Usages::default();
     let mut frames: Vec<Frame> = Vec::new();
     // Start bytes of definition names, which are not usages.
     let mut def_names: Vec<usize> = Vec::new();
@@ -81,11 +82,12 @@ pub(super) fn extract(tree: &Tree, source: &[u8]) -> Parsed {
                 parsed.imports.push(import(node, source));
             }
             "identifier" if def_names.last() != Some(&node.start_byte()) => {
-                add_usage(&mut parsed, node, source);
+                usages.add(node, source);
             }
             _ => {}
         }
     });
+    usages.into_parsed(&mut parsed);
     parsed
 }
 

@@ -7,7 +7,7 @@
 use codedb_core::store::{Entity, EntityKind, Import, Parsed};
 use tree_sitter::{Node, Tree};
 
-use super::{MAX_ISSUES, add_usage, line, syntax_issue, text, traverse};
+use super::{MAX_ISSUES, Usages, line, syntax_issue, text, traverse};
 
 #[derive(PartialEq)]
 enum FrameKind {
@@ -35,6 +35,7 @@ fn join(frames: &[Frame], name: &str) -> String {
 
 pub(super) fn extract(tree: &Tree, source: &[u8]) -> Parsed {
     let mut parsed = Parsed::default();
+    let mut usages = Usages::default();
     let mut frames: Vec<Frame> = Vec::new();
     let mut def_names: Vec<usize> = Vec::new();
     traverse(tree, |node, depth| {
@@ -145,11 +146,12 @@ pub(super) fn extract(tree: &Tree, source: &[u8]) -> Parsed {
                 });
             }
             "identifier" | "type_identifier" if def_names.last() != Some(&node.start_byte()) => {
-                add_usage(&mut parsed, node, source);
+                usages.add(node, source);
             }
             _ => {}
         }
     });
+    usages.into_parsed(&mut parsed);
     parsed
 }
 

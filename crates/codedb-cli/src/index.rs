@@ -97,7 +97,8 @@ pub(crate) enum QueryCommand {
         /// The name.
         name: String,
     },
-    /// Definitions whose name contains TEXT.
+    /// Full-text search: definitions whose name or docstring, and files whose source, contain
+    /// TEXT (as a phrase of words).
     Search {
         /// The text.
         text: String,
@@ -171,12 +172,21 @@ fn query(global: &GlobalArgs, db: &CodeDatabase, command: &QueryCommand) -> Resu
         }
         QueryCommand::Symbol { name } => list(global, "symbols", db.find_symbol(name)?),
         QueryCommand::Search { text, limit } => {
-            let pattern = format!("%{}%", text.replace('%', "\\%").replace('_', "\\_"));
-            let mut hits = db.search_classes(&pattern)?;
-            hits.extend(db.search_methods(&pattern)?);
-            hits.extend(functions_like(db, &pattern)?);
-            hits.truncate(*limit);
-            list(global, "symbols", hits)
+            let hits = db.full_text_search(text, *limit)?;
+            if global.json {
+                return emit(true, &hits, Vec::new);
+            }
+            let mut lines = hits_table(&hits.symbols);
+            lines.extend(hits.files.iter().map(|h| {
+                format!(
+                    "{:<8} {:<40} {}",
+                    "source",
+                    h.path,
+                    h.snippet.replace('\n', " ")
+                )
+            }));
+            emit_lines(&lines);
+            Ok(())
         }
         QueryCommand::Usages { name } => {
             let hits: Vec<UsageHit> = db.usages_of(name)?;
@@ -236,10 +246,6 @@ fn query(global: &GlobalArgs, db: &CodeDatabase, command: &QueryCommand) -> Resu
             Ok(())
         }
     }
-}
-
-fn functions_like(db: &CodeDatabase, pattern: &str) -> Result<Vec<SymbolHit>, CliError> {
-    Ok(db.search_functions(pattern)?)
 }
 
 fn list(global: &GlobalArgs, key: &str, hits: Vec<SymbolHit>) -> Result<(), CliError> {

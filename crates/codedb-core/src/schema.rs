@@ -102,6 +102,30 @@ CREATE TABLE meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE VIRTUAL TABLE source_fts USING fts5(text, content='source', content_rowid='file_id');
+CREATE TRIGGER source_fts_insert AFTER INSERT ON source BEGIN
+    INSERT INTO source_fts(rowid, text) VALUES (new.file_id, new.text);
+END;
+CREATE TRIGGER source_fts_delete AFTER DELETE ON source BEGIN
+    INSERT INTO source_fts(source_fts, rowid, text) VALUES ('delete', old.file_id, old.text);
+END;
+CREATE TRIGGER source_fts_update AFTER UPDATE ON source BEGIN
+    INSERT INTO source_fts(source_fts, rowid, text) VALUES ('delete', old.file_id, old.text);
+    INSERT INTO source_fts(rowid, text) VALUES (new.file_id, new.text);
+END;
+-- rowid = entity id * 4 + 1 (class), 2 (function) or 3 (method): deletes go by rowid.
+-- Rows are added by the store with each file's entities (one INSERT ... SELECT per table,
+-- much cheaper than a trigger per row); triggers remove them with their entities.
+CREATE VIRTUAL TABLE symbol_fts USING fts5(name, qualified_name, docstring, content='', contentless_delete=1);
+CREATE TRIGGER classes_fts_delete AFTER DELETE ON classes BEGIN
+    DELETE FROM symbol_fts WHERE rowid = old.id * 4 + 1;
+END;
+CREATE TRIGGER functions_fts_delete AFTER DELETE ON functions BEGIN
+    DELETE FROM symbol_fts WHERE rowid = old.id * 4 + 2;
+END;
+CREATE TRIGGER methods_fts_delete AFTER DELETE ON methods BEGIN
+    DELETE FROM symbol_fts WHERE rowid = old.id * 4 + 3;
+END;
 CREATE INDEX classes_file ON classes(file_id);
 CREATE INDEX classes_name ON classes(name);
 CREATE INDEX functions_file ON functions(file_id);

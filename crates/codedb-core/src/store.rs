@@ -169,6 +169,24 @@ pub struct SymbolHit {
     pub signature: Option<String>,
 }
 
+/// A file whose source matched a full-text search.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TextHit {
+    /// The file.
+    pub path: String,
+    /// The matching text, the match in `[...]`.
+    pub snippet: String,
+}
+
+/// What [`CodeStore::full_text_search`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SearchHits {
+    /// Definitions whose name, qualified name or docstring matched.
+    pub symbols: Vec<SymbolHit>,
+    /// Files whose source matched.
+    pub files: Vec<TextHit>,
+}
+
 /// Where a name is used.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UsageHit {
@@ -451,6 +469,50 @@ pub trait CodeStore: Executor + Sized {
         Ok(out)
     }
 
+    /// Full-text search (FTS5) over definition names, qualified names and docstrings, and
+    /// over source text. `text` is searched as a phrase (no FTS query syntax to get wrong);
+    /// at most `limit` hits of each kind, best first.
+    fn full_text_search(&self, text: &str, limit: usize) -> Result<SearchHits> {
+        let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut symbols = Vec::new();
+        let rows = self.query(
+            "SELECT rowid FROM symbol_fts WHERE symbol_fts MATCH ?1 ORDER BY rank LIMIT ?2",
+            params![phrase.as_str(), limit],
+        )?;
+        for row in &rows {
+            let rowid: i64 = row.get(0)?;
+            let (table, kind) = match rowid % 4 {
+                1 => ("classes", "class"),
+                2 => ("functions", "function"),
+                _ => ("methods", "method"),
+            };
+            symbols.extend(symbols_of(
+                self,
+                table,
+                kind,
+                "e.id = ?1",
+                &(rowid / 4).to_string(),
+            )?);
+        }
+        let files = self
+            .query(
+                "SELECT f.path, snippet(source_fts, 0, '[', ']', '...', 12) FROM source_fts
+                 JOIN files f ON f.id = source_fts.rowid
+                 WHERE source_fts MATCH ?1 AND f.deleted = 0 ORDER BY rank LIMIT ?2",
+                params![phrase.as_str(), limit],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(TextHit {
+                    path: r.get(0)?,
+                    snippet: r.get(1)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(SearchHits { symbols, files })
+    }
+
     /// Where the identifier `name` is used, by file and position.
     fn usages_of(&self, name: &str) -> Result<Vec<UsageHit>> {
         let rows = self.query(
@@ -688,6 +750,21 @@ fn push_file_data(
     }
     if let Some(rows) = sets.remove("methods") {
         batch.push_many(format!("INSERT INTO methods(class_id, {ENTITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"), rows);
+    }
+    for (table, code) in [("classes", 1), ("functions", 2), ("methods", 3)] {
+        if parsed
+            .entities
+            .iter()
+            .any(|e| entity_table(e.kind) == table)
+        {
+            batch.push(
+                format!(
+                    "INSERT INTO symbol_fts(rowid, name, qualified_name, docstring) \
+                     SELECT id * 4 + {code}, name, qualified_name, docstring FROM {table} WHERE file_id = ?1"
+                ),
+                params![file_id],
+            );
+        }
     }
     if !parsed.imports.is_empty() {
         batch.push_many(

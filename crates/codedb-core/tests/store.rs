@@ -222,3 +222,47 @@ fn the_bulk_writer_stays_correct_when_another_writer_adds_names_between_calls() 
         .unwrap();
     assert_eq!(db.usages_of("zeta").unwrap().len(), 20);
 }
+
+#[test]
+fn full_text_search_finds_names_docstrings_and_source_and_follows_replacements() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_m, db) = open(dir.path());
+    let project = db.get_or_create_project("/src/s", "s").unwrap();
+    let mut parsed = Parsed::default();
+    let mut e = entity(
+        EntityKind::Function,
+        "tokenize_input",
+        "tokenize_input",
+        1,
+        None,
+    );
+    e.docstring = Some("Split the raw text into lexemes".into());
+    parsed.entities.push(e);
+    db.update_file_data_atomic(
+        project,
+        &meta("lex.py", "1"),
+        "def tokenize_input(text):\n    # unusual marker zebracorn\n",
+        &parsed,
+    )
+    .unwrap();
+    let hits = db.full_text_search("lexemes", 10).unwrap();
+    assert_eq!(hits.symbols.len(), 1, "{hits:?}");
+    assert_eq!(hits.symbols[0].name, "tokenize_input");
+    let hits = db.full_text_search("zebracorn", 10).unwrap();
+    assert_eq!(hits.files.len(), 1);
+    assert!(hits.files[0].snippet.contains("[zebracorn]"), "{hits:?}");
+    // Quotes and operators are searched as text, not FTS syntax.
+    assert!(db.full_text_search("\"a\" OR b*", 10).is_ok());
+    // Replacing the file replaces what search finds.
+    db.update_file_data_atomic(project, &meta("lex.py", "2"), "x = 1\n", &Parsed::default())
+        .unwrap();
+    let hits = db.full_text_search("zebracorn", 10).unwrap();
+    assert!(
+        hits.files.is_empty()
+            && db
+                .full_text_search("lexemes", 10)
+                .unwrap()
+                .symbols
+                .is_empty()
+    );
+}

@@ -59,8 +59,15 @@ pub(crate) fn run_index(global: &GlobalArgs, root: &Path) -> Result<(), CliError
     for w in &sync.warnings {
         tracing::warn!("{w}");
     }
-    let summary =
-        index(&db, root, &IndexOptions::default()).map_err(|e| CliError(e.to_string()))?;
+    let options = IndexOptions {
+        progress: progress_bar(),
+        ..IndexOptions::default()
+    };
+    let summary = index(&db, root, &options).map_err(|e| CliError(e.to_string()));
+    if let Some(bar) = PROGRESS.get() {
+        bar.finish_and_clear();
+    }
+    let summary = summary?;
     manager.stop()?;
     if global.json {
         return emit(true, &summary, Vec::new);
@@ -82,6 +89,30 @@ pub(crate) fn run_index(global: &GlobalArgs, root: &Path) -> Result<(), CliError
     );
     emit_lines(&lines);
     Ok(())
+}
+
+static PROGRESS: std::sync::OnceLock<indicatif::ProgressBar> = std::sync::OnceLock::new();
+
+/// A progress bar on stderr when it is a terminal; none when piped.
+fn progress_bar() -> Option<fn(usize, usize)> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    fn update(done: usize, found: usize) {
+        let bar = PROGRESS.get_or_init(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} files stored ({elapsed})",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        });
+        bar.set_length(found as u64);
+        bar.set_position(done as u64);
+    }
+    Some(update)
 }
 
 #[derive(Debug, clap::Subcommand)]

@@ -79,12 +79,23 @@ fn failed(message: &str) -> Parsed {
 }
 
 /// Visits every node of `tree` depth-first, in source order, with its depth (root = 0),
-/// through one cursor (no allocation per node).
-pub(crate) fn traverse(tree: &Tree, mut visit: impl FnMut(Node<'_>, usize)) {
+/// through one cursor (no allocation per node). ERROR and MISSING nodes are recorded in
+/// `issues` (up to [`MAX_ISSUES`]) before `visit` sees them.
+pub(crate) fn traverse(
+    tree: &Tree,
+    issues: &mut Vec<Issue>,
+    mut visit: impl FnMut(Node<'_>, usize),
+) {
     let mut cursor = tree.walk();
     let mut depth = 0;
     loop {
-        visit(cursor.node(), depth);
+        let node = cursor.node();
+        if issues.len() < MAX_ISSUES
+            && let Some(issue) = syntax_issue(node)
+        {
+            issues.push(issue);
+        }
+        visit(node, depth);
         if cursor.goto_first_child() {
             depth += 1;
             continue;
@@ -112,7 +123,7 @@ pub(crate) fn line(node: Node<'_>) -> i64 {
 }
 
 /// A syntax issue for an ERROR or MISSING node, if it is one.
-pub(crate) fn syntax_issue(node: Node<'_>) -> Option<Issue> {
+fn syntax_issue(node: Node<'_>) -> Option<Issue> {
     let message = if node.is_missing() {
         format!("missing {}", node.kind())
     } else if node.is_error() {
@@ -130,7 +141,7 @@ pub(crate) fn syntax_issue(node: Node<'_>) -> Option<Issue> {
 }
 
 /// Most issues recorded per file: a badly broken file would otherwise flood the table.
-pub(crate) const MAX_ISSUES: usize = 50;
+const MAX_ISSUES: usize = 50;
 
 /// Identifier positions collected during one traversal, keyed by text borrowed from the
 /// source (no allocation per reference); [`Usages::into_parsed`] owns them at the end.

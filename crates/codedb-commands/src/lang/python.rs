@@ -6,7 +6,7 @@
 use codedb_core::store::{Entity, EntityKind, Import, Parsed};
 use tree_sitter::{Node, Tree};
 
-use super::{MAX_ISSUES, Usages, line, syntax_issue, text, traverse};
+use super::{Usages, line, text, traverse};
 
 struct Frame {
     depth: usize,
@@ -21,14 +21,10 @@ pub(super) fn extract(tree: &Tree, source: &[u8]) -> Parsed {
     let mut frames: Vec<Frame> = Vec::new();
     // Start bytes of definition names, which are not usages.
     let mut def_names: Vec<usize> = Vec::new();
-    traverse(tree, |node, depth| {
+    let mut issues = Vec::new();
+    traverse(tree, &mut issues, |node, depth| {
         while frames.last().is_some_and(|f| f.depth >= depth) {
             frames.pop();
-        }
-        if parsed.issues.len() < MAX_ISSUES
-            && let Some(issue) = syntax_issue(node)
-        {
-            parsed.issues.push(issue);
         }
         match node.kind() {
             "class_definition" | "function_definition" => {
@@ -88,6 +84,7 @@ pub(super) fn extract(tree: &Tree, source: &[u8]) -> Parsed {
         }
     });
     usages.into_parsed(&mut parsed);
+    parsed.issues = issues;
     parsed
 }
 

@@ -12,8 +12,7 @@ pub(crate) fn init(global: &GlobalArgs) -> Result<(), CliError> {
     let path = global.db_path();
     let _span = tracing::info_span!("db_init", path = %path.display()).entered();
     ensure_parent(&path)?;
-    let manager = DBWorkerManager::start(SqliteConfig::new(&path))?;
-    let db = CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend())?;
+    let (manager, db) = open(&path)?;
     // Safe steps only: an existing database with other tables keeps them (see `schema sync`).
     let report = db.ensure_schema_synced(&codedb_core::SyncOptions::default())?;
     manager.stop()?;
@@ -55,4 +54,11 @@ pub(crate) fn ensure_parent(path: &std::path::Path) -> Result<(), CliError> {
         })?;
     }
     Ok(())
+}
+
+/// Starts the database at `path` and opens `CodeDatabase` on it with its schema backend.
+pub(crate) fn open(path: &std::path::Path) -> Result<(DBWorkerManager, CodeDatabase), CliError> {
+    let manager = DBWorkerManager::start(SqliteConfig::new(path))?;
+    let db = CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend())?;
+    Ok((manager, db))
 }

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use codedb_commands::{IndexOptions, index};
 use codedb_core::store::{Stats, SymbolHit, UsageHit};
 use codedb_core::{CodeDatabase, CodeStore, Executor, SyncOptions, params};
-use codedb_sqlite::{DBWorkerManager, SqliteConfig};
 use serde::Serialize;
 
 use crate::cli::GlobalArgs;
@@ -37,12 +36,6 @@ fn db_for_query(global: &GlobalArgs) -> Result<PathBuf, CliError> {
         })
 }
 
-fn open(path: &Path) -> Result<(DBWorkerManager, CodeDatabase), CliError> {
-    let manager = DBWorkerManager::start(SqliteConfig::new(path))?;
-    let db = CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend())?;
-    Ok((manager, db))
-}
-
 pub(crate) fn run_index(global: &GlobalArgs, root: &Path) -> Result<(), CliError> {
     if !root.is_dir() {
         let why = if root.exists() {
@@ -54,7 +47,7 @@ pub(crate) fn run_index(global: &GlobalArgs, root: &Path) -> Result<(), CliError
     }
     let path = db_for_root(global, root);
     crate::db::ensure_parent(&path)?;
-    let (manager, db) = open(&path)?;
+    let (manager, db) = crate::db::open(&path)?;
     let sync = db.ensure_schema_synced(&SyncOptions::default())?;
     for w in &sync.warnings {
         tracing::warn!("{w}");
@@ -165,7 +158,7 @@ fn hits_table(hits: &[SymbolHit]) -> Vec<String> {
 
 pub(crate) fn run_query(global: &GlobalArgs, command: &QueryCommand) -> Result<(), CliError> {
     let path = db_for_query(global)?;
-    let (manager, db) = open(&path)?;
+    let (manager, db) = crate::db::open(&path)?;
     let result = query(global, &db, command);
     manager.stop()?;
     result

@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use codedb_core::{CodeDatabase, DiffOptions, SyncOptions, SyncReport};
 use codedb_schema::backup;
-use codedb_sqlite::{DBWorkerManager, SqliteConfig};
 use serde::Serialize;
 
 use crate::cli::GlobalArgs;
@@ -42,12 +41,6 @@ fn existing(path: &Path) -> Result<(), CliError> {
             path.display()
         )))
     }
-}
-
-fn open(path: &Path) -> Result<(DBWorkerManager, CodeDatabase), CliError> {
-    let manager = DBWorkerManager::start(SqliteConfig::new(path))?;
-    let db = CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend())?;
-    Ok((manager, db))
 }
 
 fn desired(db: &CodeDatabase, file: Option<&Path>) -> Result<codedb_schema::Schema, CliError> {
@@ -91,7 +84,7 @@ pub(crate) fn run_sync(
     } else {
         crate::db::ensure_parent(&path)?;
     }
-    let (manager, db) = open(&path)?;
+    let (manager, db) = crate::db::open(&path)?;
     let desired = desired(&db, args.desired.as_deref())?;
     let options = SyncOptions {
         diff: DiffOptions {
@@ -110,7 +103,7 @@ pub(crate) fn run_sync(
 pub(crate) fn dump(global: &GlobalArgs) -> Result<(), CliError> {
     let path = global.db_path();
     existing(&path)?;
-    let (manager, _db) = open(&path)?;
+    let (manager, _db) = crate::db::open(&path)?;
     let schema = manager.schema_backend().introspect()?;
     manager.stop()?;
     #[derive(Serialize)]
@@ -158,7 +151,7 @@ pub(crate) enum BackupCommand {
 }
 
 fn take_backup(path: &Path, dir: &Path) -> Result<PathBuf, CliError> {
-    let (manager, _db) = open(path)?;
+    let (manager, _db) = crate::db::open(path)?;
     let backend = manager.schema_backend();
     let fingerprint = backend.introspect()?.fingerprint();
     let taken = backup::create(backend.as_ref(), path, dir, &fingerprint)?;

@@ -178,7 +178,7 @@ pub fn index(
         for chunk in candidates.chunks(batch) {
             let prepared: Vec<Prepared> = chunk
                 .par_iter()
-                .map(|c| prepare(c, known.get(&c.rel), options))
+                .map(|c| prepare(c, known.get(&c.rel)))
                 .collect();
             let mut changed = Vec::new();
             for p in prepared {
@@ -359,11 +359,7 @@ fn error_path(e: &ignore::Error) -> Option<PathBuf> {
     }
 }
 
-fn prepare(
-    c: &Candidate,
-    known: Option<&codedb_core::store::FileRecord>,
-    _options: &IndexOptions,
-) -> Prepared {
+fn prepare(c: &Candidate, known: Option<&codedb_core::store::FileRecord>) -> Prepared {
     let size = i64::try_from(c.size).unwrap_or(i64::MAX);
     if let Some(k) = known.filter(|k| !k.deleted)
         && k.meta.size == size

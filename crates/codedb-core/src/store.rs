@@ -379,19 +379,15 @@ pub trait CodeStore: Executor + Sized {
     ) -> Result<i64> {
         self.atomic(|tx| {
             let file_id = tx.add_file(project_id, meta)?;
-            clear_file_data(tx, file_id)?;
-            let mut batch = Batch::new();
-            batch.push(
-                "INSERT INTO source(file_id, text) VALUES (?1, ?2)",
-                params![file_id, source],
-            );
             let mut next_class: i64 =
                 tx.query_scalar("SELECT coalesce(max(id), 0) + 1 FROM classes", params![])?;
-            push_file_data(&mut batch, file_id, parsed, &mut next_class, None);
-            batch.push(
-                "UPDATE files SET indexed_at = ?2 WHERE id = ?1",
-                params![file_id, now_ms()],
-            );
+            let mut batch = Batch::new();
+            let data = FileData {
+                source,
+                parsed,
+                indexed_at: now_ms(),
+            };
+            push_replace_file(&mut batch, file_id, &data, &mut next_class, None);
             tx.execute_batch(batch)?;
             Ok(file_id)
         })
@@ -582,6 +578,13 @@ fn symbols(ex: &impl Executor, filter: &str, arg: &str) -> Result<Vec<SymbolHit>
 
 fn clear_file_data(ex: &impl Executor, file_id: i64) -> Result<()> {
     let mut batch = Batch::new();
+    push_clear_file(&mut batch, file_id);
+    ex.execute_batch(batch)?;
+    Ok(())
+}
+
+/// Deletes everything derived from a file (its row stays).
+fn push_clear_file(batch: &mut Batch, file_id: i64) {
     for table in [
         "methods",
         "classes",
@@ -596,8 +599,34 @@ fn clear_file_data(ex: &impl Executor, file_id: i64) -> Result<()> {
             params![file_id],
         );
     }
-    ex.execute_batch(batch)?;
-    Ok(())
+}
+
+/// What is stored for one file besides its row.
+struct FileData<'a> {
+    source: &'a str,
+    parsed: &'a Parsed,
+    indexed_at: i64,
+}
+
+/// Replaces everything derived from the file `file_id` by `data`: the one sequence that
+/// both the single-file and the bulk paths send.
+fn push_replace_file(
+    batch: &mut Batch,
+    file_id: i64,
+    data: &FileData<'_>,
+    next_class: &mut i64,
+    names: Option<&mut NameCache>,
+) {
+    push_clear_file(batch, file_id);
+    batch.push(
+        "INSERT INTO source(file_id, text) VALUES (?1, ?2)",
+        params![file_id, data.source],
+    );
+    push_file_data(batch, file_id, data.parsed, next_class, names);
+    batch.push(
+        "UPDATE files SET indexed_at = ?2 WHERE id = ?1",
+        params![file_id, data.indexed_at],
+    );
 }
 
 /// Name ids known to this process, assigned client-side while the write lock is held.
@@ -669,30 +698,13 @@ impl BulkWriter {
         let now = now_ms();
         for (meta, source, parsed) in files {
             let file_id = tx.add_file(project_id, meta)?;
-            for table in [
-                "methods",
-                "classes",
-                "functions",
-                "imports",
-                "usages",
-                "issues",
-                "source",
-            ] {
-                batch.push(
-                    format!("DELETE FROM {table} WHERE file_id = ?1"),
-                    params![file_id],
-                );
-            }
-            batch.push(
-                "INSERT INTO source(file_id, text) VALUES (?1, ?2)",
-                params![file_id, source.as_str()],
-            );
             let names = cached.then_some(&mut self.names);
-            push_file_data(&mut batch, file_id, parsed, &mut next_class, names);
-            batch.push(
-                "UPDATE files SET indexed_at = ?2 WHERE id = ?1",
-                params![file_id, now],
-            );
+            let data = FileData {
+                source,
+                parsed,
+                indexed_at: now,
+            };
+            push_replace_file(&mut batch, file_id, &data, &mut next_class, names);
             ids.push(file_id);
         }
         if let Err(e) = tx.execute_batch(batch) {

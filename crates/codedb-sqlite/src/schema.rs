@@ -294,17 +294,13 @@ fn invalid_ddl(index: usize, err: &rusqlite::Error, ddl: &str) -> Error {
                 .collect();
             (format!("{msg} near `{}`", near.trim()), shorten(sql))
         }
-        other => (map_err_text(other), shorten(ddl)),
+        other => (other.to_string(), shorten(ddl)),
     };
     Error::InvalidDdl {
         index,
         statement,
         message,
     }
-}
-
-fn map_err_text(e: &rusqlite::Error) -> String {
-    e.to_string()
 }
 
 fn shorten(sql: &str) -> String {

@@ -98,6 +98,17 @@ struct Candidate {
     mtime_ns: i64,
 }
 
+/// What the storer thread did and collected.
+#[derive(Default)]
+struct Stored {
+    files: usize,
+    with_errors: usize,
+    unchanged: usize,
+    /// Unchanged files whose size or mtime changed: (file id, size, mtime_ns).
+    touched: Vec<(i64, i64, i64)>,
+    skipped: Vec<Skipped>,
+}
+
 /// A file to store: its row, its text, what was parsed from it.
 type Changed = (FileMeta, String, Parsed);
 
@@ -152,67 +163,88 @@ pub fn index(
         .map(|f| f.id)
         .collect();
 
-    // Parse chunks in parallel while a storer thread writes the previous chunk: the worker
-    // thread's SQLite work overlaps the parsing instead of following it.
+    // Both cores parse, largest files first (so that no big file is left for the end, one
+    // core busy and the other idle), and stream what they prepared to a storer thread that
+    // writes `batch_files` files per transaction while parsing goes on.
     let batch = options.batch_files.max(1);
-    let mut touched = Vec::new();
     let found = candidates.len();
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Changed>>(1);
-    let stored = std::thread::scope(|scope| {
-        let storer = scope.spawn(move || -> Result<(usize, usize), IndexError> {
+    let mut order: Vec<&Candidate> = candidates.iter().collect();
+    order.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.rel.cmp(&b.rel)));
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Prepared>(batch * 4);
+    let outcome = std::thread::scope(|scope| {
+        let storer = scope.spawn(move || -> Result<Stored, IndexError> {
             let mut writer = BulkWriter::new();
-            let (mut files, mut with_errors) = (0, 0);
-            for chunk in receiver {
-                db.transaction(|tx| writer.write_files(tx, project, &chunk).map(drop))?;
-                files += chunk.len();
-                with_errors += chunk
+            let mut out = Stored::default();
+            let mut pending: Vec<Changed> = Vec::with_capacity(batch);
+            let mut flush = |pending: &mut Vec<Changed>, out: &mut Stored| {
+                if pending.is_empty() {
+                    return Ok::<(), IndexError>(());
+                }
+                db.transaction(|tx| writer.write_files(tx, project, pending).map(drop))?;
+                out.files += pending.len();
+                out.with_errors += pending
                     .iter()
                     .filter(|(_, _, p)| !p.issues.is_empty())
                     .count();
+                pending.clear();
                 if let Some(progress) = options.progress {
-                    progress(files, found);
+                    progress(out.files + out.unchanged, found);
                 }
-            }
-            Ok((files, with_errors))
-        });
-        for chunk in candidates.chunks(batch) {
-            let prepared: Vec<Prepared> = chunk
-                .par_iter()
-                .map(|c| prepare(c, known.get(&c.rel)))
-                .collect();
-            let mut changed = Vec::new();
-            for p in prepared {
-                match p {
+                Ok(())
+            };
+            for prepared in receiver {
+                match prepared {
                     Prepared::Unchanged {
                         file_id,
                         size,
                         mtime_ns,
                         touch,
                     } => {
-                        summary.files_unchanged += 1;
+                        out.unchanged += 1;
                         if touch {
-                            touched.push((file_id, size, mtime_ns));
+                            out.touched.push((file_id, size, mtime_ns));
                         }
                     }
                     Prepared::Changed {
                         meta,
                         source,
                         parsed,
-                    } => changed.push((meta, source, parsed)),
-                    Prepared::Skipped(s) => summary.skipped.push(s),
+                    } => {
+                        pending.push((meta, source, parsed));
+                        if pending.len() >= batch {
+                            flush(&mut pending, &mut out)?;
+                        }
+                    }
+                    Prepared::Skipped(s) => out.skipped.push(s),
                 }
             }
-            if !changed.is_empty() && sender.send(changed).is_err() {
-                break; // the storer failed; its error is reported below
-            }
-        }
-        drop(sender);
+            flush(&mut pending, &mut out)?;
+            Ok(out)
+        });
+        // A failed send means the storer stopped on an error, reported below.
+        // `with_max_len(1)`: rayon would otherwise hand each core a long run of files it
+        // cannot steal from, and one core would finish alone.
+        let _ = order
+            .par_iter()
+            .with_max_len(1)
+            .try_for_each_with(sender, |sender, c| {
+                sender.send(prepare(c, known.get(&c.rel))).map_err(drop)
+            });
         storer.join().unwrap_or_else(|_| {
             Err(IndexError::Database(codedb_core::Error::Database(
                 codedb_driver_error("the storer thread panicked"),
             )))
         })
     })?;
+    let Stored {
+        files,
+        with_errors,
+        unchanged,
+        touched,
+        skipped,
+    } = outcome;
+    summary.skipped.extend(skipped);
+    summary.files_unchanged = unchanged;
     if !touched.is_empty() || !vanished.is_empty() {
         db.transaction(|tx| {
             for (id, size, mtime) in &touched {
@@ -224,7 +256,7 @@ pub fn index(
             Ok(())
         })?;
     }
-    (summary.files_indexed, summary.parse_errors) = stored;
+    (summary.files_indexed, summary.parse_errors) = (files, with_errors);
     summary.files_removed = vanished.len();
     summary.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     summary.files_skipped = summary.skipped.len();

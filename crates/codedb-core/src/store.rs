@@ -386,6 +386,7 @@ pub trait CodeStore: Executor + Sized {
                 source,
                 parsed,
                 indexed_at: now_ms(),
+                new_file: false,
             };
             push_replace_file(&mut batch, file_id, &data, &mut next_class, None);
             tx.execute_batch(batch)?;
@@ -606,6 +607,8 @@ struct FileData<'a> {
     source: &'a str,
     parsed: &'a Parsed,
     indexed_at: i64,
+    /// The file's row was created by this same batch: nothing derived from it can exist yet.
+    new_file: bool,
 }
 
 /// Replaces everything derived from the file `file_id` by `data`: the one sequence that
@@ -617,7 +620,9 @@ fn push_replace_file(
     next_class: &mut i64,
     names: Option<&mut NameCache>,
 ) {
-    push_clear_file(batch, file_id);
+    if !data.new_file {
+        push_clear_file(batch, file_id);
+    }
     batch.push(
         "INSERT INTO source(file_id, text) VALUES (?1, ?2)",
         params![file_id, data.source],
@@ -676,33 +681,77 @@ impl BulkWriter {
         project_id: i64,
         files: &[(FileMeta, String, Parsed)],
     ) -> Result<Vec<i64>> {
+        // Round trips are what a batch costs when the cores are busy parsing (each one waits
+        // for the worker thread to be scheduled), so there are four per call whatever its
+        // size: the maxima, the ids of the files already known, the batch, and the caller's
+        // commit.
+        let maxima = tx
+            .query_row(
+                "SELECT (SELECT coalesce(max(id), 0) FROM names), \
+                        (SELECT coalesce(max(id), 0) + 1 FROM classes), \
+                        (SELECT coalesce(max(id), 0) + 1 FROM files)",
+                params![],
+            )?
+            .ok_or_else(|| {
+                crate::Error::Database(codedb_driver::Error::new(
+                    codedb_driver::ErrorKind::Other,
+                    "the maxima query returned no row",
+                ))
+            })?;
+        let (max_name, mut next_class, mut next_file): (i64, i64, i64) =
+            (maxima.get(0)?, maxima.get(1)?, maxima.get(2)?);
+        let known = known_file_ids(tx, project_id, files)?;
         // Loading every name pays off for many files, not for a few (a one-file re-index).
         let cached = self.names.max > 0 || files.len() >= SMALL_WRITE;
-        let max: i64 = if cached {
-            tx.query_scalar("SELECT coalesce(max(id), 0) FROM names", params![])?
-        } else {
-            0
-        };
-        if cached && max != self.names.max {
+        if cached && max_name != self.names.max {
             let rows = tx.query("SELECT id, name FROM names", params![])?;
             self.names.ids = rows
                 .iter()
                 .map(|r| Ok((r.get::<String>(1)?, r.get::<i64>(0)?)))
                 .collect::<Result<_>>()?;
-            self.names.max = max;
+            self.names.max = max_name;
         }
-        let mut next_class: i64 =
-            tx.query_scalar("SELECT coalesce(max(id), 0) + 1 FROM classes", params![])?;
         let mut ids = Vec::with_capacity(files.len());
         let mut batch = Batch::new();
         let now = now_ms();
         for (meta, source, parsed) in files {
-            let file_id = tx.add_file(project_id, meta)?;
+            let row = params![
+                project_id,
+                meta.path.as_str(),
+                meta.language.clone(),
+                meta.size,
+                meta.mtime_ns,
+                meta.sha256.as_str(),
+                meta.lines
+            ];
+            let existing = known.get(meta.path.as_str()).copied();
+            let file_id = if let Some(id) = existing {
+                let mut row = row;
+                row.insert(0, id.into());
+                batch.push(
+                    "UPDATE files SET project_id = ?2, path = ?3, language = ?4, size = ?5, \
+                     mtime_ns = ?6, sha256 = ?7, lines = ?8, deleted = 0 WHERE id = ?1",
+                    row,
+                );
+                id
+            } else {
+                let id = next_file;
+                next_file += 1;
+                let mut row = row;
+                row.insert(0, id.into());
+                batch.push(
+                    "INSERT INTO files(id, project_id, path, language, size, mtime_ns, sha256, lines, deleted) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+                    row,
+                );
+                id
+            };
             let names = cached.then_some(&mut self.names);
             let data = FileData {
                 source,
                 parsed,
                 indexed_at: now,
+                new_file: existing.is_none(),
             };
             push_replace_file(&mut batch, file_id, &data, &mut next_class, names);
             ids.push(file_id);
@@ -714,6 +763,40 @@ impl BulkWriter {
         }
         Ok(ids)
     }
+}
+
+/// The ids of those of `files` that already have a row in project `project_id`, by path, in
+/// one query.
+fn known_file_ids<'a>(
+    tx: &crate::Transaction<'_>,
+    project_id: i64,
+    files: &'a [(FileMeta, String, Parsed)],
+) -> Result<HashMap<&'a str, i64>> {
+    let mut known = HashMap::new();
+    // SQLite allows 32766 parameters per statement; stay far below.
+    for chunk in files.chunks(1000) {
+        let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("?{i}")).collect();
+        let mut args = params![project_id];
+        args.extend(chunk.iter().map(|(m, _, _)| Value::from(m.path.as_str())));
+        let rows = tx.query(
+            &format!(
+                "SELECT id, path FROM files WHERE project_id = ?1 AND path IN ({})",
+                placeholders.join(", ")
+            ),
+            args,
+        )?;
+        let paths: HashMap<&str, &'a str> = chunk
+            .iter()
+            .map(|(m, _, _)| (m.path.as_str(), m.path.as_str()))
+            .collect();
+        for r in rows.iter() {
+            let path: String = r.get(1)?;
+            if let Some(&p) = paths.get(path.as_str()) {
+                known.insert(p, r.get(0)?);
+            }
+        }
+    }
+    Ok(known)
 }
 
 /// Adds the inserts for `parsed` to `batch`. Class ids are assigned here (the caller holds

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::commands::{self, WriteArgs};
 use crate::{db, index, schema};
 
 /// The default database, relative to the project root: SQLite, embedded.
@@ -35,6 +36,11 @@ pub(crate) struct GlobalArgs {
     /// Print one JSON object on stdout instead of text.
     #[arg(long, global = true)]
     pub(crate) json: bool,
+
+    /// The project root for the file commands [default: the nearest ancestor of the current
+    /// directory holding .codedb/]. Their paths are relative to it.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) root: Option<PathBuf>,
 }
 
 impl GlobalArgs {
@@ -65,6 +71,68 @@ pub(crate) enum Command {
     /// Database backups: create, list, restore.
     #[command(subcommand)]
     Backup(schema::BackupCommand),
+    /// Replace a whole file, or one class, function or method of it: validated, backed up,
+    /// journaled, stored and committed to git, all or nothing.
+    Edit {
+        /// The file, relative to the project root.
+        path: String,
+        /// The new content ("-" reads stdin).
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["replace_symbol", "with"])]
+        content_file: Option<PathBuf>,
+        /// The qualified name of the symbol to replace (e.g. `Parser.parse`).
+        #[arg(long, value_name = "QUALNAME", requires = "with")]
+        replace_symbol: Option<String>,
+        /// The symbol's new source ("-" reads stdin); re-indented to fit.
+        #[arg(long, value_name = "FILE", requires = "replace_symbol")]
+        with: Option<PathBuf>,
+        #[command(flatten)]
+        args: WriteArgs,
+    },
+    /// Create a file (it must not exist).
+    Create {
+        /// The file, relative to the project root.
+        path: String,
+        /// Its content ("-" reads stdin).
+        #[arg(long, value_name = "FILE")]
+        content_file: PathBuf,
+        #[command(flatten)]
+        args: WriteArgs,
+    },
+    /// Delete a file (a backup is kept).
+    Delete {
+        /// The file, relative to the project root.
+        path: String,
+        #[command(flatten)]
+        args: WriteArgs,
+    },
+    /// Move a file; its entities keep their ids.
+    Move {
+        /// The file, relative to the project root.
+        from: String,
+        /// Where to, relative to the project root (must not exist).
+        to: String,
+        #[command(flatten)]
+        args: WriteArgs,
+    },
+    /// List a file's backups, newest first.
+    History {
+        /// The file, relative to the project root.
+        path: String,
+    },
+    /// Put a file back as a backup has it (the newest, or --backup ID).
+    Restore {
+        /// The file, relative to the project root.
+        path: String,
+        /// The backup id (from `history`).
+        #[arg(long, value_name = "ID")]
+        backup: Option<i64>,
+        #[command(flatten)]
+        args: WriteArgs,
+    },
+    /// Finish or undo what interrupted commands left (every command does this first).
+    Recover,
+    /// Check that files, database and git agree; exit 1 unless they do.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,5 +174,32 @@ pub(crate) fn run(cli: &Cli) -> Result<(), crate::output::CliError> {
         }
         Command::Schema(SchemaCommand::Dump) => schema::dump(&cli.global),
         Command::Backup(command) => schema::run_backup(&cli.global, command),
+        Command::Edit {
+            path,
+            content_file,
+            replace_symbol,
+            with,
+            args,
+        } => commands::edit(
+            &cli.global,
+            path,
+            content_file.as_deref(),
+            replace_symbol.as_deref(),
+            with.as_deref(),
+            args,
+        ),
+        Command::Create {
+            path,
+            content_file,
+            args,
+        } => commands::create(&cli.global, path, content_file, args),
+        Command::Delete { path, args } => commands::delete(&cli.global, path, args),
+        Command::Move { from, to, args } => commands::move_file(&cli.global, from, to, args),
+        Command::History { path } => commands::history(&cli.global, path),
+        Command::Restore { path, backup, args } => {
+            commands::restore(&cli.global, path, *backup, args)
+        }
+        Command::Recover => commands::recover(&cli.global),
+        Command::Verify => commands::verify(&cli.global),
     }
 }

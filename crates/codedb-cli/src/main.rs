@@ -7,6 +7,7 @@
 //! code 1; usage errors exit 2.
 
 mod cli;
+mod commands;
 mod db;
 mod index;
 mod output;
@@ -29,7 +30,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             output::print_error(&err);
-            ExitCode::FAILURE
+            ExitCode::from(err.code)
         }
     }
 }

@@ -6,13 +6,32 @@ use std::fmt;
 
 use serde::Serialize;
 
-/// An error as the user sees it: one line, saying what failed and where.
+/// An error as the user sees it: one line, saying what failed and where, and the exit code
+/// (1; 3 for a conflict with another writer or an unexpected file version).
 #[derive(Debug)]
-pub(crate) struct CliError(pub(crate) String);
+pub(crate) struct CliError {
+    pub(crate) message: String,
+    pub(crate) code: u8,
+}
+
+/// A [`CliError`] with exit code 1.
+#[allow(non_snake_case)]
+pub(crate) fn CliError(message: String) -> CliError {
+    CliError { message, code: 1 }
+}
 
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
+    }
+}
+
+impl From<codedb_commands::CommandError> for CliError {
+    fn from(e: codedb_commands::CommandError) -> Self {
+        CliError {
+            code: if e.is_conflict() { 3 } else { 1 },
+            message: e.to_string(),
+        }
     }
 }
 

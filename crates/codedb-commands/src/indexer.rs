@@ -363,11 +363,7 @@ fn walk(root: &Path, options: &IndexOptions, skipped: &mut Vec<Skipped>) -> Vec<
             });
             continue;
         }
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        let mtime_ns = mtime_ns(&meta);
         out.push(Candidate {
             rel: rel(path),
             abs: path.to_owned(),
@@ -378,6 +374,15 @@ fn walk(root: &Path, options: &IndexOptions, skipped: &mut Vec<Skipped>) -> Vec<
     }
     out.sort_by(|a, b| a.rel.cmp(&b.rel));
     out
+}
+
+/// A file's modification time in nanoseconds since the Unix epoch (0 when unknown): what
+/// the `files.mtime_ns` column holds.
+pub(crate) fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 fn error_path(e: &ignore::Error) -> Option<PathBuf> {

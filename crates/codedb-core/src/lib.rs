@@ -43,6 +43,7 @@
 mod database;
 mod error;
 mod executor;
+pub mod history;
 pub mod schema;
 pub mod store;
 mod transaction;
@@ -56,5 +57,6 @@ pub use codedb_schema::{DiffOptions, SyncOptions, SyncReport};
 pub use database::CodeDatabase;
 pub use error::{Error, Result};
 pub use executor::Executor;
+pub use history::HistoryStore;
 pub use store::CodeStore;
 pub use transaction::Transaction;

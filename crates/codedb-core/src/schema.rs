@@ -90,6 +90,29 @@ CREATE TABLE usages (
     positions BLOB NOT NULL,
     PRIMARY KEY (file_id, name_id)
 ) WITHOUT ROWID;
+-- File backups taken by the write commands: the bytes live under .codedb/file-backups/ by
+-- sha256; one row per changed file per command.
+CREATE TABLE file_backups (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    command_id TEXT NOT NULL,
+    command TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX file_backups_path ON file_backups(project_id, path);
+-- One row per write command that landed.
+CREATE TABLE commands (
+    id TEXT PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    paths TEXT NOT NULL,
+    message TEXT NOT NULL,
+    git_commit TEXT,
+    created_at INTEGER NOT NULL
+);
 CREATE TABLE issues (
     id INTEGER PRIMARY KEY,
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,

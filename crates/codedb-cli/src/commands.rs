@@ -1,0 +1,286 @@
+//! The write commands (`edit`, `create`, `delete`, `move`, `restore`), `history`,
+//! `recover` and `verify`: each finds the project root (`--root`, else the nearest ancestor
+//! of the current directory holding `.codedb/`), opens its database (`--db`, else
+//! `ROOT/.codedb/codedb.sqlite`), brings it to the code schema, and runs one library call
+//! of `codedb_commands`. Paths are relative to the project root.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use codedb_commands::{CommandOptions, CommandReport, EditOptions, Project};
+use codedb_core::SyncOptions;
+
+use crate::cli::GlobalArgs;
+use crate::output::{CliError, emit, emit_lines};
+
+/// Options of the commands that change a file.
+#[derive(Debug, Args)]
+pub(crate) struct WriteArgs {
+    /// The commit message [default: "codedb: <command> <path>"].
+    #[arg(long, short)]
+    pub(crate) message: Option<String>,
+    /// Refuse unless the file on disk has this sha256 (lowercase hex): a lost-update guard.
+    #[arg(long, value_name = "HEX")]
+    pub(crate) expect_sha256: Option<String>,
+}
+
+impl WriteArgs {
+    fn options(&self) -> EditOptions {
+        EditOptions {
+            message: self.message.clone(),
+            expect_sha256: self.expect_sha256.clone(),
+        }
+    }
+}
+
+/// The project root: `--root`, else the nearest ancestor of the current directory that
+/// holds `.codedb/`.
+fn find_root(global: &GlobalArgs) -> Result<PathBuf, CliError> {
+    if let Some(root) = &global.root {
+        if !root.is_dir() {
+            return Err(CliError(format!(
+                "{}: not a directory (--root)",
+                root.display()
+            )));
+        }
+        return Ok(root.clone());
+    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError(format!("cannot read the current directory: {e}")))?;
+    cwd.ancestors()
+        .find(|d| d.join(".codedb").is_dir())
+        .map(Path::to_owned)
+        .ok_or_else(|| {
+            CliError(format!(
+                "no .codedb/ in {} or above; pass --root DIR or run `codedb index DIR` first",
+                cwd.display()
+            ))
+        })
+}
+
+/// Opens the project and runs `f` on it, stopping the database cleanly afterwards.
+fn with_project<T>(
+    global: &GlobalArgs,
+    f: impl FnOnce(&Project<'_>) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    let root = find_root(global)?;
+    let db_path = match &global.db {
+        Some(_) => global.db_path(),
+        None => root.join(crate::cli::DEFAULT_DB),
+    };
+    crate::db::ensure_parent(&db_path)?;
+    let (manager, db) = crate::db::open(&db_path)?;
+    let sync = db.ensure_schema_synced(&SyncOptions::default())?;
+    for w in &sync.warnings {
+        tracing::warn!("{w}");
+    }
+    let result = Project::open(&db, &root, CommandOptions::default())
+        .map_err(CliError::from)
+        .and_then(|project| f(&project));
+    manager.stop()?;
+    result
+}
+
+fn read_content(file: &Path) -> Result<String, CliError> {
+    let mut text = String::new();
+    if file == Path::new("-") {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| CliError(format!("cannot read the content from stdin: {e}")))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(file).map_err(|e| {
+        CliError(format!(
+            "{}: cannot read the content file: {e}",
+            file.display()
+        ))
+    })
+}
+
+fn report(global: &GlobalArgs, r: &CommandReport) -> Result<(), CliError> {
+    if global.json {
+        return emit(true, r, Vec::new);
+    }
+    let what = if r.unchanged {
+        format!(
+            "{}: unchanged (the content was already that)",
+            r.paths.join(" -> ")
+        )
+    } else {
+        format!("{} {}", r.kind, r.paths.join(" -> "))
+    };
+    let mut lines = vec![what];
+    if let Some(sha) = &r.sha256 {
+        lines.push(format!("sha256 {sha}"));
+    }
+    if !r.backups.is_empty() {
+        let ids: Vec<String> = r.backups.iter().map(i64::to_string).collect();
+        lines.push(format!("backup {}", ids.join(", ")));
+    }
+    if let Some(c) = &r.git_commit {
+        lines.push(format!("git commit {c}"));
+    }
+    emit_lines(&lines);
+    Ok(())
+}
+
+/// `codedb edit PATH --content-file FILE | --replace-symbol QUALNAME --with FILE`.
+pub(crate) fn edit(
+    global: &GlobalArgs,
+    path: &str,
+    content_file: Option<&Path>,
+    replace_symbol: Option<&str>,
+    with: Option<&Path>,
+    args: &WriteArgs,
+) -> Result<(), CliError> {
+    let r = match (content_file, replace_symbol, with) {
+        (Some(file), None, None) => {
+            let content = read_content(file)?;
+            with_project(global, |p| {
+                Ok(codedb_commands::edit(p, path, &content, &args.options())?)
+            })?
+        }
+        (None, Some(symbol), Some(file)) => {
+            let source = read_content(file)?;
+            with_project(global, |p| {
+                Ok(codedb_commands::replace_symbol(
+                    p,
+                    path,
+                    symbol,
+                    &source,
+                    &args.options(),
+                )?)
+            })?
+        }
+        _ => {
+            return Err(CliError {
+                message: "edit takes --content-file FILE, or --replace-symbol QUALNAME --with FILE"
+                    .into(),
+                code: 2,
+            });
+        }
+    };
+    report(global, &r)
+}
+
+/// `codedb create PATH --content-file FILE`.
+pub(crate) fn create(
+    global: &GlobalArgs,
+    path: &str,
+    content_file: &Path,
+    args: &WriteArgs,
+) -> Result<(), CliError> {
+    let content = read_content(content_file)?;
+    let r = with_project(global, |p| {
+        Ok(codedb_commands::create(p, path, &content, &args.options())?)
+    })?;
+    report(global, &r)
+}
+
+/// `codedb delete PATH`.
+pub(crate) fn delete(global: &GlobalArgs, path: &str, args: &WriteArgs) -> Result<(), CliError> {
+    let r = with_project(global, |p| {
+        Ok(codedb_commands::delete(p, path, &args.options())?)
+    })?;
+    report(global, &r)
+}
+
+/// `codedb move FROM TO`.
+pub(crate) fn move_file(
+    global: &GlobalArgs,
+    from: &str,
+    to: &str,
+    args: &WriteArgs,
+) -> Result<(), CliError> {
+    let r = with_project(global, |p| {
+        Ok(codedb_commands::move_file(p, from, to, &args.options())?)
+    })?;
+    report(global, &r)
+}
+
+/// `codedb restore PATH [--backup ID]`.
+pub(crate) fn restore(
+    global: &GlobalArgs,
+    path: &str,
+    backup: Option<i64>,
+    args: &WriteArgs,
+) -> Result<(), CliError> {
+    let r = with_project(global, |p| {
+        Ok(codedb_commands::restore(p, path, backup, &args.options())?)
+    })?;
+    report(global, &r)
+}
+
+/// `codedb history PATH`.
+pub(crate) fn history(global: &GlobalArgs, path: &str) -> Result<(), CliError> {
+    let backups = with_project(global, |p| Ok(codedb_commands::history(p, path)?))?;
+    if global.json {
+        return emit(
+            true,
+            &serde_json::json!({ "path": path, "backups": backups }),
+            Vec::new,
+        );
+    }
+    if backups.is_empty() {
+        emit_lines(&[format!("{path}: no backups")]);
+        return Ok(());
+    }
+    let mut lines = vec![format!(
+        "{:>6}  {:<14}  {:>9}  {:<64}  command",
+        "id", "taken (unix ms)", "bytes", "sha256"
+    )];
+    lines.extend(backups.iter().map(|b| {
+        format!(
+            "{:>6}  {:<14}  {:>9}  {:<64}  {} {}",
+            b.id, b.created_at, b.size, b.sha256, b.command, b.command_id
+        )
+    }));
+    emit_lines(&lines);
+    Ok(())
+}
+
+/// `codedb recover`.
+pub(crate) fn recover(global: &GlobalArgs) -> Result<(), CliError> {
+    let r = with_project(global, |p| Ok(codedb_commands::recover(p)?))?;
+    if global.json {
+        return emit(true, &r, Vec::new);
+    }
+    emit_lines(&[format!(
+        "recover: {} rolled forward, {} rolled back, {} left to a running command",
+        r.rolled_forward.len(),
+        r.rolled_back.len(),
+        r.busy
+    )]);
+    Ok(())
+}
+
+/// `codedb verify`: exits non-zero unless the invariant holds.
+pub(crate) fn verify(global: &GlobalArgs) -> Result<(), CliError> {
+    let r = with_project(global, |p| Ok(codedb_commands::verify(p)?))?;
+    if global.json {
+        emit(true, &r, Vec::new)?;
+    } else {
+        let mut lines = vec![format!(
+            "verify: {} files checked, {} mismatches, {} pending intents",
+            r.files_checked,
+            r.mismatches.len(),
+            r.pending_intents
+        )];
+        lines.extend(
+            r.mismatches
+                .iter()
+                .map(|m| format!("  {}: {} ({})", m.path, m.problem, m.detail)),
+        );
+        emit_lines(&lines);
+    }
+    if r.is_clean() {
+        Ok(())
+    } else {
+        Err(CliError(format!(
+            "verify found {} mismatches and {} pending intents",
+            r.mismatches.len(),
+            r.pending_intents
+        )))
+    }
+}

@@ -1,0 +1,369 @@
+//! Git, through the `git` command line (a real implementation, never hand-written objects).
+//!
+//! A command commits only the files it touched, without disturbing anything else the user
+//! has staged or changed: the commit is built in a private index (`GIT_INDEX_FILE` under the
+//! git directory) from the branch's current commit plus the touched paths, written with
+//! `write-tree` / `commit-tree`, and published with `update-ref <branch> <new> <old>`, a
+//! compare-and-swap: a concurrent commit makes it fail, and it is retried on the new tip.
+//! Then the user's index entries of exactly those paths are refreshed to what was committed.
+//!
+//! Refused before anything changes: a merge, rebase, cherry-pick or revert in progress, and
+//! a detached HEAD.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::project::{CommandError, Result};
+
+/// A git repository holding a project.
+#[derive(Debug, Clone)]
+pub(crate) struct Git {
+    /// The work tree's top.
+    top: PathBuf,
+    /// The git directory (absolute).
+    git_dir: PathBuf,
+    /// The project root relative to `top`, `/`-separated, empty or ending in `/`.
+    prefix: String,
+    /// Whether commits need a fallback identity (none configured).
+    fallback_identity: bool,
+}
+
+/// A commit a command made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Commit {
+    /// The branch ref moved (`refs/heads/...`).
+    pub(crate) branch: String,
+    /// Its previous commit (`None`: the branch was unborn).
+    pub(crate) old: Option<String>,
+    /// The new commit.
+    pub(crate) new: String,
+}
+
+static INDEX_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl Git {
+    /// The repository holding `root`, if any (and if git is installed).
+    pub(crate) fn discover(root: &Path) -> Result<Option<Git>> {
+        let out = match Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["rev-parse", "--show-toplevel", "--absolute-git-dir"])
+            .output()
+        {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!("git is not available ({e}); commands will not commit");
+                return Ok(None);
+            }
+        };
+        if !out.status.success() {
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        let (Some(top), Some(git_dir)) = (lines.next(), lines.next()) else {
+            return Ok(None);
+        };
+        let top = Path::new(top)
+            .canonicalize()
+            .map_err(|e| CommandError::io("open the git work tree", Path::new(top), e))?;
+        let prefix = root
+            .strip_prefix(&top)
+            .map(|p| {
+                let p = p.to_string_lossy().replace('\\', "/");
+                if p.is_empty() { p } else { format!("{p}/") }
+            })
+            .unwrap_or_default();
+        let fallback_identity = !Command::new("git")
+            .current_dir(&top)
+            .args(["var", "GIT_COMMITTER_IDENT"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        Ok(Some(Git {
+            top,
+            git_dir: PathBuf::from(git_dir),
+            prefix,
+            fallback_identity,
+        }))
+    }
+
+    /// Refuses a repository codedb must not commit into; returns the branch ref.
+    pub(crate) fn preflight(&self) -> Result<String> {
+        for (marker, what) in [
+            ("MERGE_HEAD", "a merge is in progress"),
+            ("rebase-merge", "a rebase is in progress"),
+            ("rebase-apply", "a rebase or `git am` is in progress"),
+            ("CHERRY_PICK_HEAD", "a cherry-pick is in progress"),
+            ("REVERT_HEAD", "a revert is in progress"),
+        ] {
+            if self.git_dir.join(marker).exists() {
+                return Err(CommandError::GitRefused(format!(
+                    "{what} in {}; finish or abort it first",
+                    self.top.display()
+                )));
+            }
+        }
+        let head_path = self.git_dir.join("HEAD");
+        let head = std::fs::read_to_string(&head_path)
+            .map_err(|e| CommandError::io("read", &head_path, e))?;
+        match head.trim().strip_prefix("ref: ") {
+            Some(branch) => Ok(branch.to_owned()),
+            None => Err(CommandError::GitRefused(format!(
+                "HEAD is detached in {}; check out a branch first",
+                self.top.display()
+            ))),
+        }
+    }
+
+    /// `rel` (relative to the project root) relative to the work tree's top.
+    fn top_path(&self, rel: &str) -> String {
+        format!("{}{rel}", self.prefix)
+    }
+
+    fn git(&self, step: &str, args: &[&str], index: Option<&Path>) -> Result<String> {
+        let mut cmd = Command::new("git");
+        cmd.current_dir(&self.top).args(args);
+        if let Some(index) = index {
+            cmd.env("GIT_INDEX_FILE", index);
+        }
+        if self.fallback_identity {
+            for (k, v) in [
+                ("GIT_AUTHOR_NAME", "codedb"),
+                ("GIT_AUTHOR_EMAIL", "codedb@localhost"),
+                ("GIT_COMMITTER_NAME", "codedb"),
+                ("GIT_COMMITTER_EMAIL", "codedb@localhost"),
+            ] {
+                cmd.env(k, v);
+            }
+        }
+        let out = cmd.output().map_err(|e| CommandError::Git {
+            step: step.to_owned(),
+            message: format!("cannot run git: {e}"),
+        })?;
+        check(step, out)
+    }
+
+    fn branch_tip(&self, branch: &str) -> Result<Option<String>> {
+        let out = Command::new("git")
+            .current_dir(&self.top)
+            .args([
+                "rev-parse",
+                "-q",
+                "--verify",
+                &format!("{branch}^{{commit}}"),
+            ])
+            .output()
+            .map_err(|e| CommandError::Git {
+                step: "reading the branch".into(),
+                message: format!("cannot run git: {e}"),
+            })?;
+        Ok(out
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned()))
+    }
+
+    /// Commits the current content of `paths` (relative to the project root; a missing file
+    /// is committed as removed) with `message`, touching nothing else. With
+    /// `skip_unchanged`, returns `None` when the commit would change nothing.
+    pub(crate) fn commit(
+        &self,
+        paths: &[&str],
+        message: &str,
+        skip_unchanged: bool,
+    ) -> Result<Option<Commit>> {
+        let branch = self.preflight()?;
+        let top_paths: Vec<String> = paths.iter().map(|p| self.top_path(p)).collect();
+        let index = self.git_dir.join(format!(
+            "codedb-index-{}-{}",
+            std::process::id(),
+            INDEX_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let result = (|| {
+            for _attempt in 0..20 {
+                let old = self.branch_tip(&branch)?;
+                let _ = std::fs::remove_file(&index);
+                match &old {
+                    Some(old) => {
+                        self.git("building the commit", &["read-tree", old], Some(&index))?
+                    }
+                    None => self.git(
+                        "building the commit",
+                        &["read-tree", "--empty"],
+                        Some(&index),
+                    )?,
+                };
+                let mut args = vec!["update-index", "--add", "--remove", "--"];
+                args.extend(top_paths.iter().map(String::as_str));
+                self.git("building the commit", &args, Some(&index))?;
+                let tree = self.git("building the commit", &["write-tree"], Some(&index))?;
+                if skip_unchanged {
+                    let unchanged = match &old {
+                        Some(old) => {
+                            self.git(
+                                "building the commit",
+                                &["rev-parse", &format!("{old}^{{tree}}")],
+                                None,
+                            )? == tree
+                        }
+                        None => false,
+                    };
+                    if unchanged {
+                        return Ok(None);
+                    }
+                }
+                let mut args = vec!["commit-tree", tree.as_str(), "-m", message];
+                if let Some(old) = &old {
+                    args.extend(["-p", old.as_str()]);
+                }
+                let new = self.git("creating the commit", &args, None)?;
+                let expected = old.clone().unwrap_or_default();
+                let moved = Command::new("git")
+                    .current_dir(&self.top)
+                    .args([
+                        "update-ref",
+                        "-m",
+                        &format!("codedb: {message}"),
+                        &branch,
+                        &new,
+                        &expected,
+                    ])
+                    .output()
+                    .map_err(|e| CommandError::Git {
+                        step: "moving the branch".into(),
+                        message: format!("cannot run git: {e}"),
+                    })?;
+                if moved.status.success() {
+                    return Ok(Some(Commit {
+                        branch: branch.clone(),
+                        old,
+                        new,
+                    }));
+                }
+                if self.branch_tip(&branch)? == old {
+                    // Not a race: a real failure.
+                    check("moving the branch", moved)?;
+                }
+                // Another commit landed meanwhile: build again on the new tip.
+            }
+            Err(CommandError::Git {
+                step: "moving the branch".into(),
+                message: "the branch kept moving under concurrent commits (20 attempts)".into(),
+            })
+        })();
+        let _ = std::fs::remove_file(&index);
+        let commit = result?;
+        if commit.is_some() {
+            self.refresh_index(&top_paths)?;
+        }
+        Ok(commit)
+    }
+
+    /// Makes the user's index entries of `top_paths` what is in the work tree (now
+    /// committed), waiting out another git process's `index.lock` for a while.
+    fn refresh_index(&self, top_paths: &[String]) -> Result<()> {
+        let mut args = vec!["update-index", "--add", "--remove", "--"];
+        args.extend(top_paths.iter().map(String::as_str));
+        let mut last = None;
+        for attempt in 0..60u64 {
+            match self.git("updating the index", &args, None) {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    let lock_busy = matches!(&e, CommandError::Git { message, .. } if message.contains("index.lock"));
+                    if !lock_busy {
+                        return Err(e);
+                    }
+                    last = Some(e);
+                    std::thread::sleep(std::time::Duration::from_millis(5 + attempt * 5));
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| CommandError::Git {
+            step: "updating the index".into(),
+            message: "index.lock stayed taken".into(),
+        }))
+    }
+
+    /// Undoes `commit` if its branch still points at it (compare-and-swap), and refreshes
+    /// the index entries of `paths` from the work tree (which the caller restored first).
+    pub(crate) fn revert(&self, commit: &Commit, paths: &[&str]) -> Result<()> {
+        let args: Vec<&str> = match &commit.old {
+            Some(old) => vec!["update-ref", &commit.branch, old, &commit.new],
+            None => vec!["update-ref", "-d", &commit.branch, &commit.new],
+        };
+        self.git("undoing the commit", &args, None)?;
+        let top_paths: Vec<String> = paths.iter().map(|p| self.top_path(p)).collect();
+        self.refresh_index(&top_paths)
+    }
+
+    /// Of `paths` (relative to the project root), those whose work-tree content differs
+    /// from the branch's commit or the index (`git status`, without taking locks).
+    pub(crate) fn dirty(&self, paths: &[String]) -> Result<Vec<String>> {
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for chunk in paths.chunks(500) {
+            let mut cmd = Command::new("git");
+            cmd.current_dir(&self.top)
+                .env("GIT_OPTIONAL_LOCKS", "0")
+                .args([
+                    "status",
+                    "--porcelain=v1",
+                    "-z",
+                    "--untracked-files=all",
+                    "--",
+                ]);
+            cmd.args(chunk.iter().map(|p| self.top_path(p)));
+            let output = cmd.output().map_err(|e| CommandError::Git {
+                step: "reading the status".into(),
+                message: format!("cannot run git: {e}"),
+            })?;
+            let text = check("reading the status", output)?;
+            for entry in text.split('\0').filter(|e| e.len() > 3) {
+                let path = &entry[3..];
+                if let Some(rel) = path.strip_prefix(&self.prefix) {
+                    out.push(rel.to_owned());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes private index files a killed command left in the git directory.
+    pub(crate) fn clean_private_indexes(&self) {
+        if let Ok(entries) = std::fs::read_dir(&self.git_dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if let Some(rest) = name.strip_prefix("codedb-index-") {
+                    let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+                    if pid.is_some_and(|p| p != std::process::id() && !process_alive(p)) {
+                        let _ = std::fs::remove_file(e.path());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether a process with this id exists (Linux: `/proc/<pid>`; elsewhere assumed alive).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
+}
+
+fn check(step: &str, out: Output) -> Result<String> {
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        Err(CommandError::Git {
+            step: step.to_owned(),
+            message: stderr.trim().lines().collect::<Vec<_>>().join("; "),
+        })
+    }
+}

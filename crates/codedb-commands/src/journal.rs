@@ -1,0 +1,183 @@
+//! The intent journal: before a command touches the working tree it writes what it is about
+//! to do to `.codedb/intents/<id>.json` (temp file, fsync, rename, fsync of the directory),
+//! and it removes the record only once everything (file, database, git) has landed. A
+//! record left behind means the command died half-way; [`crate::recover`] reads it and
+//! rolls the command forward or back.
+//!
+//! The commit point of every command is one atomic file-system operation (the rename of the
+//! new content over the target, the unlink of a deleted file, the rename of a moved one):
+//! `recover` looks at the disk, and the database and git are brought to agree with it.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::project::{CommandError, Result, now_ms, sync_dir, write_synced};
+
+/// What a command is about to do to the working tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Action {
+    /// Write `new_sha256` to `path` (edit, create, restore), from the temp file `temp`.
+    Write {
+        /// Relative path.
+        path: String,
+        /// sha256 of the bytes before (`None`: the file did not exist).
+        old_sha256: Option<String>,
+        /// sha256 of the bytes after.
+        new_sha256: String,
+        /// Name of the temp file beside the target.
+        temp: String,
+    },
+    /// Remove `path`.
+    Delete {
+        /// Relative path.
+        path: String,
+        /// sha256 of the bytes removed (kept as a backup).
+        old_sha256: String,
+    },
+    /// Rename `from` to `to`.
+    Move {
+        /// Relative path before.
+        from: String,
+        /// Relative path after.
+        to: String,
+        /// sha256 of the bytes moved.
+        sha256: String,
+    },
+}
+
+impl Action {
+    /// The paths the action touches.
+    pub fn paths(&self) -> Vec<&str> {
+        match self {
+            Action::Write { path, .. } | Action::Delete { path, .. } => vec![path],
+            Action::Move { from, to, .. } => vec![from, to],
+        }
+    }
+}
+
+/// One journal record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    /// Unique id of the command (also in the `commands` and `file_backups` rows).
+    pub id: String,
+    /// `edit`, `replace_symbol`, `create`, `delete`, `move`, `restore`.
+    pub kind: String,
+    /// The commit message.
+    pub message: String,
+    /// Whether the command commits to git.
+    pub git: bool,
+    /// The process that wrote it.
+    pub pid: u32,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// What it does.
+    pub action: Action,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A new command id: time, process and a counter, unique on this machine.
+pub fn new_id() -> String {
+    format!(
+        "{:012x}-{:x}-{:x}",
+        now_ms(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The journal directory of a project.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    dir: PathBuf,
+}
+
+impl Journal {
+    /// The journal under `state_dir` (a project's `.codedb/`).
+    pub fn new(state_dir: &Path) -> Self {
+        Journal {
+            dir: state_dir.join("intents"),
+        }
+    }
+
+    fn path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    /// Writes `intent` durably.
+    pub fn write(&self, intent: &Intent) -> Result<PathBuf> {
+        let path = self.path(&intent.id);
+        let temp = self.dir.join(format!(".{}.tmp", intent.id));
+        let json = serde_json::to_vec_pretty(intent)
+            .map_err(|e| CommandError::io("encode the intent", &path, std::io::Error::other(e)))?;
+        write_synced(&temp, &json)?;
+        std::fs::rename(&temp, &path).map_err(|e| {
+            let _ = std::fs::remove_file(&temp);
+            CommandError::io("write the intent", &path, e)
+        })?;
+        sync_dir(&self.dir)?;
+        Ok(path)
+    }
+
+    /// Removes the record of `id` durably.
+    pub fn clear(&self, id: &str) -> Result<()> {
+        let path = self.path(id);
+        match std::fs::remove_file(&path) {
+            Ok(()) => sync_dir(&self.dir),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(CommandError::io("clear the intent", &path, e)),
+        }
+    }
+
+    /// Every record left, oldest first. A record that cannot be read is an error naming it
+    /// (it is never skipped silently); half-written temp records are removed.
+    pub fn pending(&self) -> Result<Vec<Intent>> {
+        let entries =
+            std::fs::read_dir(&self.dir).map_err(|e| CommandError::io("read", &self.dir, e))?;
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| CommandError::io("read", &self.dir, e))?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.ends_with(".tmp") {
+                // Written before its rename: the command never started changing anything.
+                // Only a dead writer's temp is removed (a live one is still renaming it).
+                if is_stale(&path) {
+                    let _ = std::fs::remove_file(&path);
+                }
+                continue;
+            }
+            if !name.ends_with(".json") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).map_err(|e| CommandError::io("read", &path, e))?;
+            let intent: Intent = serde_json::from_slice(&bytes).map_err(|e| {
+                CommandError::io(
+                    "decode the intent",
+                    &path,
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                )
+            })?;
+            out.push(intent);
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    /// How many records are left.
+    pub fn count(&self) -> Result<usize> {
+        Ok(self.pending()?.len())
+    }
+}
+
+/// Older than a minute: no live command takes that long between writing and renaming.
+fn is_stale(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age.as_secs() > 60)
+}

@@ -1,0 +1,189 @@
+//! Replacing one class, function or method of a file by qualified name: find it in a fresh
+//! parse of the file, re-indent the replacement to the symbol's indentation, splice it in
+//! over the symbol's lines (its decorators too when the replacement brings its own).
+
+use codedb_core::store::Entity;
+
+use crate::lang::{self, LanguageDef};
+use crate::project::{CommandError, Result};
+
+/// `text` with the symbol `qualified_name` replaced by `replacement`.
+pub(crate) fn replace(
+    rel: &str,
+    lang: &LanguageDef,
+    text: &str,
+    qualified_name: &str,
+    replacement: &str,
+) -> Result<String> {
+    let parsed = lang::parse(lang, text.as_bytes());
+    let wanted = qualified_name.trim();
+    let mut found: Vec<&Entity> = parsed
+        .entities
+        .iter()
+        .filter(|e| e.qualified_name == wanted)
+        .collect();
+    if found.is_empty() && !wanted.contains(['.', ':']) {
+        found = parsed
+            .entities
+            .iter()
+            .filter(|e| e.name == wanted)
+            .collect();
+    }
+    let entity = match found.as_slice() {
+        [one] => *one,
+        [] => {
+            let mut names: Vec<&str> = parsed
+                .entities
+                .iter()
+                .map(|e| e.qualified_name.as_str())
+                .collect();
+            let short = wanted.rsplit(['.', ':']).next().unwrap_or(wanted);
+            names.sort_by_key(|n| (!n.contains(short), *n));
+            names.dedup();
+            let list: Vec<&str> = names.into_iter().take(20).collect();
+            return Err(CommandError::Symbol {
+                path: rel.to_owned(),
+                reason: format!(
+                    "no class, function or method `{wanted}`; candidates: {}",
+                    if list.is_empty() {
+                        "(none in this file)".to_owned()
+                    } else {
+                        list.join(", ")
+                    }
+                ),
+            });
+        }
+        many => {
+            let list: Vec<String> = many
+                .iter()
+                .map(|e| format!("{} (line {})", e.qualified_name, e.start_line))
+                .collect();
+            return Err(CommandError::Symbol {
+                path: rel.to_owned(),
+                reason: format!(
+                    "`{wanted}` is ambiguous: {}; use the qualified name",
+                    list.join(", ")
+                ),
+            });
+        }
+    };
+    let start = usize::try_from(entity.start_byte)
+        .unwrap_or(0)
+        .min(text.len());
+    let end = usize::try_from(entity.end_byte)
+        .unwrap_or(0)
+        .min(text.len());
+    let mut line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let indent: String = text[line_start..]
+        .chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .collect();
+    let body = reindent(replacement, &indent);
+    // Decorators above the symbol go too when the replacement has its own.
+    if body.trim_start().starts_with('@') || body.trim_start().starts_with("#[") {
+        while line_start > 0 {
+            let prev_start = text[..line_start - 1].rfind('\n').map_or(0, |i| i + 1);
+            let prev = text[prev_start..line_start - 1].trim_start();
+            if prev.starts_with('@') || prev.starts_with("#[") {
+                line_start = prev_start;
+            } else {
+                break;
+            }
+        }
+    }
+    let mut out = String::with_capacity(text.len() + body.len());
+    out.push_str(&text[..line_start]);
+    out.push_str(&body);
+    out.push_str(&text[end..]);
+    Ok(out)
+}
+
+/// `source` with its common indentation removed, each non-blank line indented by
+/// `indent` (the first line included), without a trailing newline.
+fn reindent(source: &str, indent: &str) -> String {
+    let lines: Vec<&str> = source.trim_end().lines().collect();
+    let lines: Vec<&str> = lines
+        .into_iter()
+        .skip_while(|l| l.trim().is_empty())
+        .collect();
+    let common = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
+        .min()
+        .unwrap_or(0);
+    lines
+        .iter()
+        .map(|l| {
+            if l.trim().is_empty() {
+                String::new()
+            } else {
+                format!("{indent}{}", &l[common.min(l.len())..])
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn python() -> &'static LanguageDef {
+        lang::by_name("python").unwrap()
+    }
+
+    #[test]
+    fn replaces_a_method_reindented() {
+        let text = "class P:\n    def parse(self):\n        return 1\n\n    def other(self):\n        pass\n";
+        let out = replace(
+            "a.py",
+            python(),
+            text,
+            "P.parse",
+            "def parse(self):\n    return 2\n",
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "class P:\n    def parse(self):\n        return 2\n\n    def other(self):\n        pass\n"
+        );
+    }
+
+    #[test]
+    fn absent_symbol_lists_candidates() {
+        let text = "class P:\n    def parse(self):\n        return 1\n";
+        let err = replace("a.py", python(), text, "P.nope", "def nope(self): pass").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("P.parse") && msg.contains("P.nope"), "{msg}");
+    }
+
+    #[test]
+    fn ambiguous_short_name_is_an_error() {
+        let text = "class A:\n    def f(self): pass\nclass B:\n    def f(self): pass\n";
+        let err = replace("a.py", python(), text, "f", "def f(self): return 1").unwrap_err();
+        assert!(err.to_string().contains("ambiguous"), "{err}");
+    }
+
+    #[test]
+    fn decorators_are_replaced_when_the_replacement_has_them() {
+        let text = "class A:\n    @property\n    def f(self):\n        return 1\n";
+        let out = replace(
+            "a.py",
+            python(),
+            text,
+            "A.f",
+            "@staticmethod\ndef f():\n    return 2",
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "class A:\n    @staticmethod\n    def f():\n        return 2\n"
+        );
+        let kept = replace("a.py", python(), text, "A.f", "def f(self):\n    return 3").unwrap();
+        assert_eq!(
+            kept,
+            "class A:\n    @property\n    def f(self):\n        return 3\n"
+        );
+    }
+}

@@ -72,6 +72,31 @@ impl BackupStore {
         self.blob(sha256).exists()
     }
 
+    /// Every stored blob: its sha256 and its age.
+    pub fn list(&self) -> Result<Vec<(String, std::time::Duration)>> {
+        let mut out = Vec::new();
+        let Ok(dirs) = std::fs::read_dir(&self.dir) else {
+            return Ok(out);
+        };
+        for dir in dirs.flatten().filter(|d| d.path().is_dir()) {
+            let entries = std::fs::read_dir(dir.path())
+                .map_err(|e| CommandError::io("read", &dir.path(), e))?;
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    let age = e
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .unwrap_or_default();
+                    out.push((name, age));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Removes the bytes `sha256` (nothing if absent).
     pub fn remove(&self, sha256: &str) -> Result<()> {
         let path = self.blob(sha256);

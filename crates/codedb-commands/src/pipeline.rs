@@ -1,7 +1,7 @@
 //! The write commands (edit, replace a symbol, create, delete, move, restore) and the one
 //! pipeline they all run through:
 //!
-//! 1. `recover` leftovers; resolve the paths inside the root; lock them (a locked file is a
+//! 1. resolve leftover intents (`recover`); resolve the paths inside the root; lock them (a locked file is a
 //!    conflict); check the expected version;
 //! 2. form the new content's CST with tree-sitter and validate it (a syntax error is refused
 //!    with `path:line:column` and nothing changes);
@@ -20,7 +20,8 @@
 //! With the `failpoints` feature, a failpoint after each step (`cmd-after-<step>`, steps
 //! `validate`, `backup`, `temp`, `intent`, `db`, `rename`, `git`, `commit`) makes the step
 //! fail (`return`) or simulates a crash there (`return(crash)`: the command stops without
-//! undoing anything, as if killed).
+//! undoing anything, as if killed); `cmd-disk-full` makes writing the temp file fail with
+//! ENOSPC.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -37,7 +38,7 @@ use crate::lang::{self, LanguageDef};
 use crate::project::{
     CommandError, Project, ProjectPath, Result, now_ms, sha256_hex, sync_dir, write_synced,
 };
-use crate::recover::recover;
+use crate::recover::recover_intents;
 use crate::symbol;
 
 /// Options every write command takes.
@@ -76,7 +77,7 @@ pub fn edit(
     content: &str,
     options: &EditOptions,
 ) -> Result<CommandReport> {
-    recover(project)?;
+    recover_intents(project)?;
     let target = project.resolve(path)?;
     let locks = project.lock(&[&target])?;
     let old = read_existing(&target)?;
@@ -102,7 +103,7 @@ pub fn replace_symbol(
     source: &str,
     options: &EditOptions,
 ) -> Result<CommandReport> {
-    recover(project)?;
+    recover_intents(project)?;
     let target = project.resolve(path)?;
     let locks = project.lock(&[&target])?;
     let old = read_existing(&target)?;
@@ -133,7 +134,7 @@ pub fn create(
     content: &str,
     options: &EditOptions,
 ) -> Result<CommandReport> {
-    recover(project)?;
+    recover_intents(project)?;
     let target = project.resolve(path)?;
     let locks = project.lock(&[&target])?;
     if std::fs::symlink_metadata(&target.abs).is_ok() {
@@ -153,7 +154,7 @@ pub fn create(
 
 /// Deletes the file `path`.
 pub fn delete(project: &Project<'_>, path: &str, options: &EditOptions) -> Result<CommandReport> {
-    recover(project)?;
+    recover_intents(project)?;
     let target = project.resolve(path)?;
     let locks = project.lock(&[&target])?;
     let old = read_existing(&target)?;
@@ -171,7 +172,7 @@ pub fn move_file(
     to: &str,
     options: &EditOptions,
 ) -> Result<CommandReport> {
-    recover(project)?;
+    recover_intents(project)?;
     let from = project.resolve(from)?;
     let to = project.resolve(to)?;
     if from == to {
@@ -210,7 +211,7 @@ pub fn restore(
     backup: Option<i64>,
     options: &EditOptions,
 ) -> Result<CommandReport> {
-    recover(project)?;
+    recover_intents(project)?;
     let target = project.resolve(path)?;
     let locks = project.lock(&[&target])?;
     let chosen = match backup {
@@ -528,6 +529,12 @@ fn steps(
             let temp_name = format!(".{name}.codedb-tmp-{id}");
             let temp = dir.join(&temp_name);
             done.temp = Some(temp.clone());
+            #[cfg(feature = "failpoints")]
+            fail::fail_point!("cmd-disk-full", |_| Err(Fault::Fail(CommandError::io(
+                "write",
+                &temp,
+                std::io::Error::from_raw_os_error(28),
+            ))));
             write_synced(&temp, content.as_bytes())?;
             Action::Write {
                 path: path.rel.clone(),
@@ -681,9 +688,15 @@ fn steps(
     after("git")?;
     // 9. commit, clear the intent
     tx.commit()?;
-    after("commit")?;
+    // The command has landed: what follows is never undone. An intent that cannot be
+    // cleared is harmless (the next `recover` finds everything done and clears it).
+    if let Err(Fault::Crash(step)) = after("commit") {
+        return Err(Fault::Crash(step));
+    }
     done.intent = None;
-    journal.clear(id)?;
+    if let Err(e) = journal.clear(id) {
+        tracing::warn!("the command landed but its intent record stays until `recover`: {e}");
+    }
     Ok(CommandReport {
         command_id: Some(id.to_owned()),
         kind: kind.to_owned(),

@@ -33,10 +33,80 @@ pub struct RecoverReport {
     pub rolled_back: Vec<String>,
     /// Intents left alone because a live command holds their files.
     pub busy: usize,
+    /// Stale temp files and unreferenced backup bytes removed.
+    pub swept: usize,
 }
 
-/// Resolves every leftover intent (see the module docs).
+/// Resolves every leftover intent (see the module docs), then sweeps what a command killed
+/// before it wrote its intent can leave: temp files in the tree (when no live command holds
+/// their file) and backup bytes no row or intent references (when older than a minute, so
+/// that a live command's fresh backup is never taken).
 pub fn recover(project: &Project<'_>) -> Result<RecoverReport> {
+    let mut report = recover_intents(project)?;
+    report.swept = sweep(project)?;
+    Ok(report)
+}
+
+/// The leftover temp files and unreferenced backup bytes (see [`recover`]); returns how
+/// many were removed.
+fn sweep(project: &Project<'_>) -> Result<usize> {
+    let journal = Journal::new(&project.state);
+    let pending = journal.pending()?;
+    let mut removed = 0;
+    let walker = ignore::WalkBuilder::new(&project.root)
+        .hidden(false)
+        .git_ignore(false)
+        .ignore(false)
+        .parents(false)
+        .follow_links(false)
+        .filter_entry(|e| !matches!(e.file_name().to_str(), Some(".git" | ".codedb")))
+        .build();
+    for entry in walker.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(at) = name.find(".codedb-tmp-") else {
+            continue;
+        };
+        if pending
+            .iter()
+            .any(|i| matches!(&i.action, Action::Write { temp, .. } if *temp == name))
+        {
+            continue;
+        }
+        let target = entry
+            .path()
+            .with_file_name(name[..at].trim_start_matches('.'));
+        let rel = target
+            .strip_prefix(&project.root)
+            .unwrap_or(&target)
+            .to_string_lossy()
+            .replace('\\', "/");
+        if let Some(_lock) = project.try_lock_rel(&rel)? {
+            std::fs::remove_file(entry.path())
+                .map_err(|e| CommandError::io("remove the stale temp file", entry.path(), e))?;
+            tracing::info!(path = %entry.path().display(), "recover: removed a stale temp file");
+            removed += 1;
+        }
+    }
+    let store = BackupStore::new(&project.state);
+    let claimed: Vec<String> = pending
+        .iter()
+        .filter_map(|i| match &i.action {
+            Action::Write { old_sha256, .. } => old_sha256.clone(),
+            Action::Delete { old_sha256, .. } => Some(old_sha256.clone()),
+            Action::Move { sha256, .. } => Some(sha256.clone()),
+        })
+        .collect();
+    for (sha, age) in store.list()? {
+        if age.as_secs() > 60 && !claimed.contains(&sha) && !project.db.backup_referenced(&sha)? {
+            store.remove(&sha)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Resolves every leftover intent (what every write command does first).
+pub(crate) fn recover_intents(project: &Project<'_>) -> Result<RecoverReport> {
     let journal = Journal::new(&project.state);
     let mut report = RecoverReport::default();
     let pending = journal.pending()?;

@@ -210,6 +210,9 @@ impl Git {
                         None => false,
                     };
                     if unchanged {
+                        // Committed already (by a command killed before it refreshed the
+                        // index): the index entries may still be the old ones.
+                        self.refresh_index(&top_paths)?;
                         return Ok(None);
                     }
                 }

@@ -6,12 +6,14 @@
 //! | `worker` | DBWorker chain vs plain rusqlite, round trips, reads under a writer | `crates/codedb-core/benches/worker.rs` |
 //! | `schema` | no-op startup sync, a 1M-row rebuild vs sqlite-utils | `crates/codedb-core/benches/schema.rs` |
 //! | `index` | indexing sympy: cold, no-op, one file; vs py_indexer.py and a bare parse | `crates/codedb-commands/benches/index.rs` |
+//! | `edit` | a whole-file edit and a symbol replacement with git commit vs `cp` + `git add` + `git commit` | `crates/codedb-commands/benches/edit.rs` |
 
 /// Benchmarks: name -> (package, bench target).
 const BENCHES: &[(&str, &str, &str)] = &[
     ("worker", "codedb-core", "worker"),
     ("schema", "codedb-core", "schema"),
     ("index", "codedb-commands", "index"),
+    ("edit", "codedb-commands", "edit"),
 ];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {

@@ -144,7 +144,13 @@ impl Git {
         check(step, out)
     }
 
+    /// The commit `branch` points at (`None`: unborn). Read from the ref files when the
+    /// repository keeps them plainly (a loose ref, else `packed-refs`); through `git
+    /// rev-parse` otherwise (linked worktrees, reftable).
     fn branch_tip(&self, branch: &str) -> Result<Option<String>> {
+        if let Some(tip) = self.read_ref_files(branch) {
+            return Ok(tip);
+        }
         let out = Command::new("git")
             .current_dir(&self.top)
             .args([
@@ -164,6 +170,57 @@ impl Git {
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned()))
     }
 
+    fn read_ref_files(&self, branch: &str) -> Option<Option<String>> {
+        let is_id =
+            |s: &str| (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if !branch.starts_with("refs/heads/")
+            || self.git_dir.join("commondir").exists()
+            || self.git_dir.join("reftable").exists()
+        {
+            return None;
+        }
+        match std::fs::read_to_string(self.git_dir.join(branch)) {
+            Ok(text) => return is_id(text.trim()).then(|| Some(text.trim().to_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => return None,
+        }
+        match std::fs::read_to_string(self.git_dir.join("packed-refs")) {
+            Ok(text) => {
+                for line in text.lines().filter(|l| !l.starts_with(['#', '^'])) {
+                    if let Some((id, name)) = line.split_once(' ')
+                        && name.trim() == branch
+                    {
+                        return is_id(id).then(|| Some(id.to_owned()));
+                    }
+                }
+                Some(None)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(None),
+            Err(_) => None,
+        }
+    }
+
+    /// The shared private index (`codedb-index` in the git directory) and the commit its
+    /// content is the tree of, when no other command is using it; `None` when one is (the
+    /// caller then builds a throw-away index).
+    fn take_shared_index(&self) -> Option<(std::fs::File, Option<String>)> {
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.git_dir.join("codedb-index.flock"))
+            .ok()?;
+        lock.try_lock().ok()?;
+        let tip_path = self.git_dir.join("codedb-index.tip");
+        let tip = std::fs::read_to_string(&tip_path)
+            .ok()
+            .map(|t| t.trim().to_owned())
+            .filter(|_| self.git_dir.join("codedb-index").exists());
+        // From here until a commit succeeds the index is not known to match any commit.
+        let _ = std::fs::remove_file(&tip_path);
+        Some((lock, tip))
+    }
+
     /// Commits the current content of `paths` (relative to the project root; a missing file
     /// is committed as removed) with `message`, touching nothing else. With
     /// `skip_unchanged`, returns `None` when the commit would change nothing.
@@ -175,25 +232,44 @@ impl Git {
     ) -> Result<Option<Commit>> {
         let branch = self.preflight()?;
         let top_paths: Vec<String> = paths.iter().map(|p| self.top_path(p)).collect();
-        let index = self.git_dir.join(format!(
-            "codedb-index-{}-{}",
-            std::process::id(),
-            INDEX_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
+        // The shared index already holds the tip's tree when the last commit was ours: then
+        // only the touched paths are updated in it (no `read-tree` of the whole tree).
+        let shared = self.take_shared_index();
+        let (index, mut index_tip) = match &shared {
+            Some((_, tip)) => (self.git_dir.join("codedb-index"), tip.clone()),
+            None => (
+                self.git_dir.join(format!(
+                    "codedb-index-{}-{}",
+                    std::process::id(),
+                    INDEX_COUNTER.fetch_add(1, Ordering::Relaxed)
+                )),
+                None,
+            ),
+        };
+        // The user's index entries of these paths are refreshed from the work tree in
+        // parallel with building the commit (both are a git process; this machine has cores
+        // to spare while one waits). If the commit then fails, the caller restores the work
+        // tree and refreshes again ([`Git::refresh`]).
+        let refresh = self.spawn_refresh(&top_paths);
         let result = (|| {
             for _attempt in 0..20 {
                 let old = self.branch_tip(&branch)?;
-                let _ = std::fs::remove_file(&index);
-                match &old {
-                    Some(old) => {
-                        self.git("building the commit", &["read-tree", old], Some(&index))?
-                    }
-                    None => self.git(
-                        "building the commit",
-                        &["read-tree", "--empty"],
-                        Some(&index),
-                    )?,
-                };
+                if old.is_some() && index_tip == old {
+                    // Up to date: reuse it.
+                } else {
+                    let _ = std::fs::remove_file(&index);
+                    match &old {
+                        Some(old) => {
+                            self.git("building the commit", &["read-tree", old], Some(&index))?
+                        }
+                        None => self.git(
+                            "building the commit",
+                            &["read-tree", "--empty"],
+                            Some(&index),
+                        )?,
+                    };
+                }
+                index_tip = None;
                 let mut args = vec!["update-index", "--add", "--remove", "--"];
                 args.extend(top_paths.iter().map(String::as_str));
                 self.git("building the commit", &args, Some(&index))?;
@@ -255,12 +331,44 @@ impl Git {
                 message: "the branch kept moving under concurrent commits (20 attempts)".into(),
             })
         })();
-        let _ = std::fs::remove_file(&index);
+        match (&shared, &result) {
+            (Some(_), Ok(Some(commit))) => {
+                // The shared index is now the new commit's tree: say so for the next command.
+                let _ = std::fs::write(self.git_dir.join("codedb-index.tip"), &commit.new);
+            }
+            (Some(_), _) => {}
+            (None, _) => {
+                let _ = std::fs::remove_file(&index);
+            }
+        }
+        drop(shared);
+        let refreshed = refresh
+            .and_then(|child| child.wait_with_output().ok())
+            .is_some_and(|o| o.status.success());
         let commit = result?;
-        if commit.is_some() {
+        if !refreshed {
+            // Its index.lock was taken, or it could not start: again, waiting this time.
             self.refresh_index(&top_paths)?;
         }
         Ok(commit)
+    }
+
+    fn spawn_refresh(&self, top_paths: &[String]) -> Option<std::process::Child> {
+        Command::new("git")
+            .current_dir(&self.top)
+            .args(["update-index", "--add", "--remove", "--"])
+            .args(top_paths)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()
+    }
+
+    /// Makes the user's index entries of `paths` (relative to the project root) what the
+    /// work tree has: after an undo restored the files of a command that did not commit.
+    pub(crate) fn refresh(&self, paths: &[&str]) -> Result<()> {
+        let top_paths: Vec<String> = paths.iter().map(|p| self.top_path(p)).collect();
+        self.refresh_index(&top_paths)
     }
 
     /// Makes the user's index entries of `top_paths` what is in the work tree (now

@@ -768,9 +768,14 @@ fn undo(project: &Project<'_>, plan: &Plan, done: &Done) -> Result<()> {
             }
         }
     }
-    if let (Some(commit), Some(git)) = (&done.commit, &project.git) {
+    if let Some(git) = &project.git {
         let paths: Vec<&str> = plan.paths().iter().map(|p| p.rel.as_str()).collect();
-        git.revert(commit, &paths)?;
+        match &done.commit {
+            Some(commit) => git.revert(commit, &paths)?,
+            // The git step may have staged the new content before it failed.
+            None if done.changed_tree => git.refresh(&paths)?,
+            None => {}
+        }
     }
     if let Some(temp) = &done.temp {
         match std::fs::remove_file(temp) {

@@ -555,3 +555,26 @@ fn backups_are_pruned_to_the_retention_setting() {
     restore(&p, "b.py", Some(h[2].id), &opts()).unwrap();
     assert_eq!(t.read("b.py").unwrap(), "v = 2\n");
 }
+
+#[test]
+fn a_git_failure_after_the_file_was_written_rolls_everything_back() {
+    let t = TestProject::new();
+    let p = t.project();
+    let root = t.root();
+    // Another git process holds the branch's ref lock: `update-ref` fails for real.
+    std::fs::write(root.join(".git/refs/heads/main.lock"), "").unwrap();
+    let before = t.snapshot();
+    let err = edit(&p, "b.py", "x = 42\n", &opts()).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("git failed") && msg.contains("rolled back"),
+        "{msg}"
+    );
+    assert_eq!(t.snapshot(), before, "{msg}");
+    let err = delete(&p, "b.py", &opts()).unwrap_err();
+    assert!(err.to_string().contains("git failed"), "{err}");
+    assert_eq!(t.snapshot(), before);
+    std::fs::remove_file(root.join(".git/refs/heads/main.lock")).unwrap();
+    edit(&p, "b.py", "x = 42\n", &opts()).unwrap();
+    assert!(verify(&p).unwrap().is_clean());
+}

@@ -24,6 +24,17 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
         &["codedb-sqlite"],
     ),
     (
+        "codedb-server",
+        &[
+            "codedb-driver",
+            "codedb-schema",
+            "codedb-sqlite",
+            "codedb-core",
+            "codedb-commands",
+        ],
+        &[],
+    ),
+    (
         "codedb-cli",
         &[
             "codedb-driver",
@@ -31,6 +42,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
             "codedb-sqlite",
             "codedb-core",
             "codedb-commands",
+            "codedb-server",
         ],
         &[],
     ),

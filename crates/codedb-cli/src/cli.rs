@@ -131,6 +131,14 @@ pub(crate) enum Command {
     },
     /// Finish or undo what interrupted commands left (every command does this first).
     Recover,
+    /// Serve MCP over stdio: config, recover, database, schema sync, workers, then tools.
+    Serve {
+        /// The configuration file (codedb.toml) [default: built-in defaults].
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// The state of a running server's workers (from ROOT/.codedb/status.json).
+    Status,
     /// Check that files, database and git agree; exit 1 unless they do.
     Verify,
 }
@@ -200,6 +208,8 @@ pub(crate) fn run(cli: &Cli) -> Result<(), crate::output::CliError> {
             commands::restore(&cli.global, path, *backup, args)
         }
         Command::Recover => commands::recover(&cli.global),
+        Command::Serve { config } => commands::serve(&cli.global, config.as_deref()),
+        Command::Status => commands::status(&cli.global),
         Command::Verify => commands::verify(&cli.global),
     }
 }

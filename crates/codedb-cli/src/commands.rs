@@ -284,3 +284,63 @@ pub(crate) fn verify(global: &GlobalArgs) -> Result<(), CliError> {
         )))
     }
 }
+
+/// `codedb serve [--config FILE]`: the root is `--root`, else the current directory.
+pub(crate) fn serve(global: &GlobalArgs, config: Option<&Path>) -> Result<(), CliError> {
+    let root = match &global.root {
+        Some(r) => r.clone(),
+        None => std::env::current_dir()
+            .map_err(|e| CliError(format!("cannot read the current directory: {e}")))?,
+    };
+    codedb_server::serve(&root, config).map_err(|e| CliError {
+        code: if matches!(e, codedb_server::StartError::Config(_)) {
+            2
+        } else {
+            1
+        },
+        message: e.to_string(),
+    })
+}
+
+/// `codedb status`: reads the status file a running server keeps.
+pub(crate) fn status(global: &GlobalArgs) -> Result<(), CliError> {
+    let root = find_root(global)?;
+    let path = root.join(".codedb/status.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        CliError(format!(
+            "{}: no server status ({e}); is `codedb serve` running here?",
+            path.display()
+        ))
+    })?;
+    let status: codedb_server::StatusFile = serde_json::from_str(&text)
+        .map_err(|e| CliError(format!("{}: unreadable status: {e}", path.display())))?;
+    let running =
+        Path::new(&format!("/proc/{}", status.pid)).exists() || !cfg!(target_os = "linux");
+    if global.json {
+        return emit(
+            true,
+            &serde_json::json!({ "pid": status.pid, "running": running, "workers": status.workers }),
+            Vec::new,
+        );
+    }
+    let mut lines = vec![format!(
+        "server pid {} ({})",
+        status.pid,
+        if running {
+            "running"
+        } else {
+            "not running: the state below is its last"
+        }
+    )];
+    lines.extend(status.workers.iter().map(|w| {
+        format!(
+            "  {:<12} {:<10} restarts {:<3} {}",
+            w.name,
+            format!("{:?}", w.state).to_lowercase(),
+            w.restarts,
+            w.last_error.as_deref().unwrap_or("")
+        )
+    }));
+    emit_lines(&lines);
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! The server's workers: the DB worker's monitor, the file watcher and the maintenance
+//! worker. All run under the [`crate::WorkerManager`].
+//!
+//! * `db`: the DB worker itself is a thread of `codedb-sqlite`'s `DBWorkerManager`, started
+//!   from the configuration before any other worker; this worker watches it and reports it
+//!   unhealthy (with a restart attempt through the manager's backoff) if it died.
+//! * `watcher`: `notify` events, debounced (`watcher.debounce_ms`), ignoring `.git/`,
+//!   `.codedb/`, codedb's own temp files and the configured globs; each quiet burst of
+//!   changes runs the same incremental `index` as `codedb index`, in its transactions, so a
+//!   burst of a thousand changes is one run that misses none of them.
+//! * `maintenance`: every `maintenance.interval_ms`, a passive WAL checkpoint and pruning of
+//!   the schema backups to `storage.keep_backups`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use codedb_core::{CodeDatabase, Executor, params};
+use parking_lot::Mutex;
+
+use crate::workers::{Worker, WorkerContext};
+
+/// Watches the DB worker thread.
+pub struct DbMonitor {
+    pub(crate) manager: Arc<codedb_sqlite::DBWorkerManager>,
+}
+
+impl Worker for DbMonitor {
+    fn name(&self) -> &str {
+        "db"
+    }
+
+    fn run(&self, ctx: &WorkerContext) -> Result<(), String> {
+        loop {
+            self.health()?;
+            if ctx.sleep(Duration::from_millis(500)) {
+                return Ok(());
+            }
+        }
+    }
+
+    fn health(&self) -> Result<(), String> {
+        if self.manager.is_running() {
+            Ok(())
+        } else {
+            Err("the DB worker thread is not running".into())
+        }
+    }
+}
+
+/// Re-indexes what other programs change.
+pub struct FileWatcher {
+    pub(crate) db: &'static CodeDatabase,
+    pub(crate) root: PathBuf,
+    pub(crate) debounce: Duration,
+    pub(crate) ignore: Vec<String>,
+    /// Index runs so far, and files they indexed (for `status` and tests).
+    pub(crate) runs: Arc<Mutex<(u64, u64)>>,
+}
+
+impl FileWatcher {
+    fn relevant(&self, path: &Path) -> bool {
+        let Ok(rel) = path.strip_prefix(&self.root) else {
+            return false;
+        };
+        let rel = rel.to_string_lossy();
+        if rel.split('/').any(|c| c == ".git" || c == ".codedb") || rel.contains(".codedb-tmp-") {
+            return false;
+        }
+        !self.ignore.iter().any(|g| glob_match(g, &rel))
+    }
+}
+
+impl Worker for FileWatcher {
+    fn name(&self) -> &str {
+        "watcher"
+    }
+
+    fn run(&self, ctx: &WorkerContext) -> Result<(), String> {
+        use notify::RecursiveMode;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut debouncer = notify_debouncer_mini::new_debouncer(self.debounce, tx)
+            .map_err(|e| format!("cannot start watching: {e}"))?;
+        debouncer
+            .watcher()
+            .watch(&self.root, RecursiveMode::Recursive)
+            .map_err(|e| format!("cannot watch {}: {e}", self.root.display()))?;
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!("watcher-start", |_| Err(
+            "injected failure at start".to_owned()
+        ));
+        while !ctx.stopping() {
+            let events = match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(Ok(events)) => events,
+                Ok(Err(e)) => return Err(format!("watching failed: {e}")),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err("the watcher stopped".into());
+                }
+            };
+            let mut relevant = events.iter().filter(|e| self.relevant(&e.path)).count();
+            // Whatever else arrived meanwhile goes into the same run.
+            while let Ok(Ok(more)) = rx.try_recv() {
+                relevant += more.iter().filter(|e| self.relevant(&e.path)).count();
+            }
+            if relevant == 0 {
+                continue;
+            }
+            let summary = codedb_commands::index(
+                self.db,
+                &self.root,
+                &codedb_commands::IndexOptions::default(),
+            )
+            .map_err(|e| format!("re-indexing failed: {e}"))?;
+            tracing::info!(
+                changes = relevant,
+                indexed = summary.files_indexed,
+                removed = summary.files_removed,
+                "watcher: re-indexed"
+            );
+            let mut runs = self.runs.lock();
+            runs.0 += 1;
+            runs.1 += summary.files_indexed as u64;
+        }
+        Ok(())
+    }
+}
+
+/// `*` matches within a path segment, `**` across segments; a pattern without `/` matches
+/// the file name anywhere.
+fn glob_match(pattern: &str, path: &str) -> bool {
+    fn go(p: &[u8], s: &[u8]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) if p.get(1) == Some(&b'*') => {
+                (0..=s.len()).any(|i| go(&p[2..], &s[i..]))
+            }
+            (Some(b'*'), _) => (0..=s.len())
+                .take_while(|&i| i == 0 || s[i - 1] != b'/')
+                .any(|i| go(&p[1..], &s[i..])),
+            (Some(b'?'), Some(c)) if *c != b'/' => go(&p[1..], &s[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    if pattern.contains('/') {
+        go(pattern.as_bytes(), path.as_bytes())
+    } else {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        go(pattern.as_bytes(), name.as_bytes())
+    }
+}
+
+/// WAL checkpoints and backup retention.
+pub struct Maintenance {
+    pub(crate) db: &'static CodeDatabase,
+    pub(crate) interval: Duration,
+    pub(crate) db_path: PathBuf,
+    pub(crate) backup_dir: PathBuf,
+    pub(crate) keep_backups: usize,
+}
+
+impl Worker for Maintenance {
+    fn name(&self) -> &str {
+        "maintenance"
+    }
+
+    fn run(&self, ctx: &WorkerContext) -> Result<(), String> {
+        while !ctx.sleep(self.interval) {
+            #[cfg(feature = "failpoints")]
+            fail::fail_point!("maintenance-tick");
+            self.db
+                .query("PRAGMA wal_checkpoint(PASSIVE)", params![])
+                .map_err(|e| format!("checkpoint failed: {e}"))?;
+            if self.backup_dir.is_dir() {
+                codedb_schema::backup::prune(&self.db_path, &self.backup_dir, self.keep_backups)
+                    .map_err(|e| format!("pruning backups failed: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*.gen.py", "a/b/x.gen.py"));
+        assert!(!glob_match("*.gen.py", "a/b/x.py"));
+        assert!(glob_match("build/**", "build/a/b.py"));
+        assert!(!glob_match("build/*", "build/a/b.py"));
+        assert!(glob_match("src/?.py", "src/a.py"));
+    }
+}

@@ -1,0 +1,325 @@
+//! `codedb.toml`: the server's configuration. Every key is optional and has the default
+//! the README documents; an unknown key, a wrong type or a bad value is an error naming the
+//! key, the file and its line, and nothing is created or changed.
+//!
+//! ```toml
+//! [storage]
+//! database = ".codedb/codedb.sqlite"   # relative to the project root
+//! backup_dir = ".codedb/backups"       # schema backups
+//! keep_backups = 10                    # schema backups kept
+//! keep_file_backups = 20               # file backups kept per file
+//!
+//! [database]
+//! driver = "sqlite"
+//!
+//! [worker]
+//! queue_capacity = 1024
+//! queue_timeout_ms = 30000
+//! busy_timeout_ms = 10000
+//! readers = 4
+//!
+//! [watcher]
+//! enabled = true
+//! debounce_ms = 200
+//! ignore = ["*.generated.py"]
+//!
+//! [maintenance]
+//! interval_ms = 60000
+//!
+//! [server]
+//! transport = "stdio"
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where things are kept.
+    pub storage: Storage,
+    /// Which database.
+    pub database: Database,
+    /// The DB worker.
+    pub worker: WorkerConfig,
+    /// The file watcher.
+    pub watcher: Watcher,
+    /// The maintenance worker.
+    pub maintenance: Maintenance,
+    /// The MCP server.
+    pub server: Server,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Storage {
+    /// The SQLite database file, relative to the project root.
+    pub database: PathBuf,
+    /// Schema backups, relative to the project root.
+    pub backup_dir: PathBuf,
+    /// Schema backups kept.
+    pub keep_backups: usize,
+    /// File backups kept per file.
+    pub keep_file_backups: usize,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            database: PathBuf::from(".codedb/codedb.sqlite"),
+            backup_dir: PathBuf::from(".codedb/backups"),
+            keep_backups: 10,
+            keep_file_backups: 20,
+        }
+    }
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Database {
+    /// `sqlite` (the only driver for now).
+    pub driver: String,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            driver: "sqlite".into(),
+        }
+    }
+}
+
+/// `[worker]`: the DB worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Jobs waiting for the worker before senders block.
+    pub queue_capacity: usize,
+    /// A sender blocked on a full queue longer than this gets `Busy`.
+    pub queue_timeout_ms: u64,
+    /// SQLite's wait for a lock held by another process.
+    pub busy_timeout_ms: u64,
+    /// Read-only connections.
+    pub readers: u32,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            queue_capacity: 1024,
+            queue_timeout_ms: 30_000,
+            busy_timeout_ms: 10_000,
+            readers: 4,
+        }
+    }
+}
+
+/// `[watcher]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Watcher {
+    /// Re-index files changed by other programs.
+    pub enabled: bool,
+    /// Quiet time before a burst of changes is indexed.
+    pub debounce_ms: u64,
+    /// Extra glob patterns (besides `.gitignore`, `.git/`, `.codedb/`) whose changes are
+    /// ignored.
+    pub ignore: Vec<String>,
+}
+
+impl Default for Watcher {
+    fn default() -> Self {
+        Watcher {
+            enabled: true,
+            debounce_ms: 200,
+            ignore: Vec::new(),
+        }
+    }
+}
+
+/// `[maintenance]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Maintenance {
+    /// How often the WAL is checkpointed and backups are pruned.
+    pub interval_ms: u64,
+}
+
+impl Default for Maintenance {
+    fn default() -> Self {
+        Maintenance {
+            interval_ms: 60_000,
+        }
+    }
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Server {
+    /// `stdio` (the only transport for now).
+    pub transport: String,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            transport: "stdio".into(),
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", file.display())]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// What is wrong, where (key and line).
+    pub message: String,
+}
+
+impl Config {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_owned(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates `text` (read from `file`, for messages).
+    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError {
+            file: file.to_owned(),
+            message: describe(&e, text),
+        })?;
+        config.validate(text).map_err(|message| ConfigError {
+            file: file.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// Values the types allow but codedb does not.
+    fn validate(&self, text: &str) -> Result<(), String> {
+        let bad = |key: &str, why: String| Err(format!("{}{key}: {why}", line_of(text, key)));
+        if self.database.driver != "sqlite" {
+            return bad(
+                "database.driver",
+                format!(
+                    "unknown driver {:?} (supported: \"sqlite\")",
+                    self.database.driver
+                ),
+            );
+        }
+        if self.server.transport != "stdio" {
+            return bad(
+                "server.transport",
+                format!(
+                    "unknown transport {:?} (supported: \"stdio\")",
+                    self.server.transport
+                ),
+            );
+        }
+        if self.worker.queue_capacity == 0 {
+            return bad("worker.queue_capacity", "must be at least 1".into());
+        }
+        if self.storage.keep_backups == 0 {
+            return bad("storage.keep_backups", "must be at least 1".into());
+        }
+        if self.storage.keep_file_backups == 0 {
+            return bad("storage.keep_file_backups", "must be at least 1".into());
+        }
+        if self.watcher.debounce_ms > 60_000 {
+            return bad("watcher.debounce_ms", "at most 60000 (one minute)".into());
+        }
+        if self.maintenance.interval_ms < 100 {
+            return bad("maintenance.interval_ms", "at least 100".into());
+        }
+        if self.storage.database.as_os_str().is_empty() {
+            return bad("storage.database", "must not be empty".into());
+        }
+        Ok(())
+    }
+
+    /// The SQLite configuration of the DB worker for the database at `path`.
+    pub fn sqlite(&self, path: PathBuf) -> codedb_sqlite::SqliteConfig {
+        let mut c = codedb_sqlite::SqliteConfig::new(path);
+        c.queue_capacity = self.worker.queue_capacity;
+        c.queue_timeout = Duration::from_millis(self.worker.queue_timeout_ms);
+        c.busy_timeout = Duration::from_millis(self.worker.busy_timeout_ms);
+        c.readers = self.worker.readers;
+        c
+    }
+}
+
+/// toml's message, which names the key and shows the line, on one line each.
+fn describe(e: &toml::de::Error, text: &str) -> String {
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let message = e.message().trim().to_owned();
+    match line {
+        Some(l) => format!("line {l}: {message}"),
+        None => message,
+    }
+}
+
+/// `line N: ` for the line where the last segment of `key` is set, if found.
+fn line_of(text: &str, key: &str) -> String {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.starts_with(last) && l[last.len()..].trim_start().starts_with('=')
+        })
+        .map(|i| format!("line {}: ", i + 1))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("codedb.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn empty_is_the_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+        let c = parse("[watcher]\ndebounce_ms = 50\n").unwrap();
+        assert_eq!(c.watcher.debounce_ms, 50);
+        assert!(c.watcher.enabled);
+    }
+
+    #[test]
+    fn unknown_keys_wrong_types_and_bad_values_name_key_and_line() {
+        let e = parse("[storage]\nkeep_backups = 3\ndatabse = \"x\"\n").unwrap_err();
+        assert!(e.contains("line 3") && e.contains("databse"), "{e}");
+        let e = parse("[watcher]\nenabled = \"yes\"\n").unwrap_err();
+        assert!(e.contains("line 2") && e.contains("bool"), "{e}");
+        let e = parse("[nope]\n").unwrap_err();
+        assert!(e.contains("nope"), "{e}");
+        let e = parse("[database]\n\ndriver = \"oracle\"\n").unwrap_err();
+        assert!(
+            e.contains("line 3") && e.contains("database.driver") && e.contains("oracle"),
+            "{e}"
+        );
+        let e = parse("[worker]\nqueue_capacity = 0\n").unwrap_err();
+        assert!(
+            e.contains("line 2") && e.contains("worker.queue_capacity"),
+            "{e}"
+        );
+        let e = parse("[worker]\nreaders = -1\n").unwrap_err();
+        assert!(e.contains("line 2"), "{e}");
+        assert!(e.starts_with("codedb.toml: "), "{e}");
+    }
+}

@@ -1,0 +1,450 @@
+//! MCP over stdio with the official Rust SDK (`rmcp`): the CLI's queries and commands as
+//! tools, results as structured JSON.
+//!
+//! Every tool validates its arguments (the SDK checks them against each tool's JSON schema;
+//! values are checked here) and answers a bad one with an `invalid_params` error naming it;
+//! a failure of the command itself is an error result with its message (a conflict says
+//! `conflict`). Write tools return the file's new `sha256`, to chain as `expect_sha256`.
+//! Blocking work (the database, the commands, git) runs on tokio's blocking pool, so
+//! requests are served concurrently; the commands' own locks order them per file.
+
+use std::sync::Arc;
+
+use codedb_commands::{CommandError, EditOptions};
+use codedb_core::{CodeStore, Executor, params};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::server::Server;
+
+/// `index {path?}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct IndexArgs {
+    /// The project root (relative `.` or absolute); the whole project is indexed.
+    pub path: Option<String>,
+}
+
+/// `stats {language?}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct StatsArgs {
+    /// `python` or `rust`.
+    pub language: Option<String>,
+}
+
+/// `symbol {name}` and `usages {name}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct NameArgs {
+    /// A name or qualified name.
+    pub name: String,
+}
+
+/// `search {query, limit?}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SearchArgs {
+    /// Text to find (a phrase).
+    pub query: String,
+    /// At most this many hits of each kind (default 20, at most 1000).
+    pub limit: Option<u32>,
+}
+
+/// `file {path}`, `delete {path}`, `history {path}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct PathArgs {
+    /// Relative to the project root.
+    pub path: String,
+}
+
+/// `edit {path, content, message?, expect_sha256?}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct EditArgs {
+    /// Relative to the project root.
+    pub path: String,
+    /// The whole new content.
+    pub content: String,
+    /// Commit message.
+    pub message: Option<String>,
+    /// Refuse unless the file has this sha256.
+    pub expect_sha256: Option<String>,
+}
+
+/// `replace_symbol {path, symbol, content, message?}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ReplaceSymbolArgs {
+    /// Relative to the project root.
+    pub path: String,
+    /// Qualified name (`Parser.parse`).
+    pub symbol: String,
+    /// The symbol's new source (re-indented to fit).
+    pub content: String,
+    /// Commit message.
+    pub message: Option<String>,
+}
+
+/// `create {path, content}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CreateArgs {
+    /// Relative to the project root.
+    pub path: String,
+    /// Its content.
+    pub content: String,
+}
+
+/// `move {from, to}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct MoveArgs {
+    /// Relative to the project root.
+    pub from: String,
+    /// Relative to the project root.
+    pub to: String,
+}
+
+/// `restore {path, backup?}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RestoreArgs {
+    /// Relative to the project root.
+    pub path: String,
+    /// A backup id from `history` (default: the newest).
+    pub backup: Option<i64>,
+}
+
+/// `schema_plan {}`, `verify {}`, `status {}`
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct NoArgs {}
+
+/// A tool's structured result.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Out(#[schemars(with = "serde_json::Map<String, Value>")] pub Value);
+
+/// The MCP handler.
+#[derive(Clone)]
+pub struct CodedbMcp {
+    server: Arc<Server>,
+    tool_router: ToolRouter<Self>,
+}
+
+impl std::fmt::Debug for CodedbMcp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodedbMcp").finish_non_exhaustive()
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ErrorData {
+    ErrorData::invalid_params(message.into(), None)
+}
+
+fn failed(e: impl std::fmt::Display) -> ErrorData {
+    ErrorData::internal_error(e.to_string(), None)
+}
+
+/// A command error: the caller's fault (bad path, syntax, conflict...) is `invalid_params`,
+/// anything else an internal error; both carry the message.
+fn command_error(e: CommandError) -> ErrorData {
+    let message = e.to_string();
+    match e {
+        CommandError::Database(_) | CommandError::Io { .. } | CommandError::UndoFailed { .. } => {
+            failed(message)
+        }
+        _ => invalid(message),
+    }
+}
+
+fn to_value(v: impl Serialize) -> Result<Json<Out>, ErrorData> {
+    serde_json::to_value(v)
+        .map(|v| Json(Out(v)))
+        .map_err(failed)
+}
+
+impl CodedbMcp {
+    /// A handler serving `server`.
+    pub fn new(server: Arc<Server>) -> Self {
+        CodedbMcp {
+            server,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Server) -> Result<T, ErrorData> + Send + 'static,
+    ) -> Result<T, ErrorData> {
+        let server = Arc::clone(&self.server);
+        tokio::task::spawn_blocking(move || f(&server))
+            .await
+            .map_err(|e| failed(format!("the tool panicked: {e}")))?
+    }
+}
+
+#[tool_router]
+impl CodedbMcp {
+    #[tool(
+        description = "Index the project (incremental: only what changed is parsed again). Returns files_indexed, files_unchanged, files_removed, files_skipped, parse_errors, seconds."
+    )]
+    async fn index(&self, Parameters(args): Parameters<IndexArgs>) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            if let Some(p) = args.path.as_deref().filter(|p| !p.is_empty() && *p != ".") {
+                let given = std::path::Path::new(p);
+                let abs = if given.is_absolute() {
+                    given.to_owned()
+                } else {
+                    s.root.join(given)
+                };
+                if abs.canonicalize().ok().as_deref() != Some(s.root.as_path()) {
+                    return Err(invalid(format!(
+                        "path {p:?}: index covers the whole project; give its root ({}) or nothing",
+                        s.root.display()
+                    )));
+                }
+            }
+            let summary =
+                codedb_commands::index(s.db, &s.root, &codedb_commands::IndexOptions::default())
+                    .map_err(failed)?;
+            to_value(summary)
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Counts of files, classes, functions, methods, imports (optionally for one language: python or rust)."
+    )]
+    async fn stats(&self, Parameters(args): Parameters<StatsArgs>) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            if let Some(l) = &args.language
+                && codedb_commands::lang::by_name(l).is_none()
+            {
+                return Err(invalid(format!("language {l:?}: not one of python, rust")));
+            }
+            to_value(s.db.stats(args.language.as_deref()).map_err(failed)?)
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Definitions (classes, functions, methods) with this name or qualified name."
+    )]
+    async fn symbol(&self, Parameters(args): Parameters<NameArgs>) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            if args.name.trim().is_empty() {
+                return Err(invalid("name: must not be empty"));
+            }
+            let hits = s.db.find_symbol(args.name.trim()).map_err(failed)?;
+            to_value(json!({ "name": args.name, "symbols": hits }))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Full-text search over definitions (name, qualified name, docstring) and source text."
+    )]
+    async fn search(
+        &self,
+        Parameters(args): Parameters<SearchArgs>,
+    ) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            if args.query.trim().is_empty() {
+                return Err(invalid("query: must not be empty"));
+            }
+            let limit = args.limit.unwrap_or(20);
+            if limit == 0 || limit > 1000 {
+                return Err(invalid(format!(
+                    "limit {limit}: must be between 1 and 1000"
+                )));
+            }
+            let hits =
+                s.db.full_text_search(&args.query, limit as usize)
+                    .map_err(failed)?;
+            to_value(hits)
+        })
+        .await
+    }
+
+    #[tool(description = "Every place the identifier is used (path, line, column).")]
+    async fn usages(&self, Parameters(args): Parameters<NameArgs>) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            if args.name.trim().is_empty() {
+                return Err(invalid("name: must not be empty"));
+            }
+            let hits = s.db.usages_of(args.name.trim()).map_err(failed)?;
+            to_value(json!({ "name": args.name, "usages": hits }))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "A file as indexed: language, lines, sha256, its definitions and its source text."
+    )]
+    async fn file(&self, Parameters(args): Parameters<PathArgs>) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            let rows = s
+                .db
+                .query(
+                    "SELECT f.path, f.language, f.lines, f.sha256, src.text FROM files f \
+                     LEFT JOIN source src ON src.file_id = f.id WHERE f.path = ?1 AND f.deleted = 0",
+                    params![args.path.as_str()],
+                )
+                .map_err(failed)?;
+            let Some(row) = rows.first() else {
+                return Err(invalid(format!("path {:?}: not in the index", args.path)));
+            };
+            let symbols = s.db.find_symbol_in_file(&args.path).map_err(failed)?;
+            let get = |i: usize| match row.get::<codedb_core::Value>(i) {
+                Ok(codedb_core::Value::Text(t)) => Value::from(t),
+                Ok(codedb_core::Value::Integer(n)) => Value::from(n),
+                _ => Value::Null,
+            };
+            to_value(json!({
+                "path": get(0), "language": get(1), "lines": get(2), "sha256": get(3),
+                "symbols": symbols, "content": get(4),
+            }))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Replace a whole file: validated, backed up, journaled, stored and committed to git, all or nothing. Returns the new sha256."
+    )]
+    async fn edit(&self, Parameters(a): Parameters<EditArgs>) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            let options = EditOptions {
+                message: a.message,
+                expect_sha256: a.expect_sha256,
+            };
+            to_value(
+                codedb_commands::edit(&s.project, &a.path, &a.content, &options)
+                    .map_err(command_error)?,
+            )
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Replace one class, function or method (by qualified name) with new source, re-indented to fit."
+    )]
+    async fn replace_symbol(
+        &self,
+        Parameters(a): Parameters<ReplaceSymbolArgs>,
+    ) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            let options = EditOptions {
+                message: a.message,
+                expect_sha256: None,
+            };
+            to_value(
+                codedb_commands::replace_symbol(
+                    &s.project, &a.path, &a.symbol, &a.content, &options,
+                )
+                .map_err(command_error)?,
+            )
+        })
+        .await
+    }
+
+    #[tool(description = "Create a file (it must not exist).")]
+    async fn create(&self, Parameters(a): Parameters<CreateArgs>) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            to_value(
+                codedb_commands::create(&s.project, &a.path, &a.content, &EditOptions::default())
+                    .map_err(command_error)?,
+            )
+        })
+        .await
+    }
+
+    #[tool(description = "Delete a file (a backup is kept).")]
+    async fn delete(&self, Parameters(a): Parameters<PathArgs>) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            to_value(
+                codedb_commands::delete(&s.project, &a.path, &EditOptions::default())
+                    .map_err(command_error)?,
+            )
+        })
+        .await
+    }
+
+    #[tool(
+        name = "move",
+        description = "Move a file; its entities keep their ids."
+    )]
+    async fn move_file(&self, Parameters(a): Parameters<MoveArgs>) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            to_value(
+                codedb_commands::move_file(&s.project, &a.from, &a.to, &EditOptions::default())
+                    .map_err(command_error)?,
+            )
+        })
+        .await
+    }
+
+    #[tool(description = "A file's backups, newest first.")]
+    async fn history(&self, Parameters(a): Parameters<PathArgs>) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            let backups = codedb_commands::history(&s.project, &a.path).map_err(command_error)?;
+            to_value(json!({ "path": a.path, "backups": backups }))
+        })
+        .await
+    }
+
+    #[tool(description = "Put a file back as a backup has it (the newest by default).")]
+    async fn restore(
+        &self,
+        Parameters(a): Parameters<RestoreArgs>,
+    ) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            to_value(
+                codedb_commands::restore(&s.project, &a.path, a.backup, &EditOptions::default())
+                    .map_err(command_error)?,
+            )
+        })
+        .await
+    }
+
+    #[tool(
+        description = "What a schema sync towards the code schema would change (nothing is changed)."
+    )]
+    async fn schema_plan(&self, Parameters(_): Parameters<NoArgs>) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            let report =
+                s.db.ensure_schema_synced(&codedb_core::SyncOptions {
+                    dry_run: true,
+                    ..Default::default()
+                })
+                .map_err(failed)?;
+            to_value(report)
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Check that files, database and git agree: files_checked, mismatches, pending_intents."
+    )]
+    async fn verify(&self, Parameters(_): Parameters<NoArgs>) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            to_value(codedb_commands::verify(&s.project).map_err(command_error)?)
+        })
+        .await
+    }
+
+    #[tool(description = "Each worker's state, restarts and last error.")]
+    async fn status(&self, Parameters(_): Parameters<NoArgs>) -> Result<Json<Out>, ErrorData> {
+        let workers = self.server.status();
+        to_value(json!({ "pid": std::process::id(), "root": self.server.root, "workers": workers }))
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for CodedbMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("codedb", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "codedb: a code index (symbols, usages, full-text search) and crash-safe file \
+             edits that keep files, database and git in agreement. Paths are relative to the \
+             project root. Write tools return the new sha256; pass it as expect_sha256 to \
+             guard against lost updates.",
+            )
+    }
+}

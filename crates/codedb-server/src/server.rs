@@ -1,0 +1,262 @@
+//! Startup and shutdown, in an order you can rely on (each step logged, and recorded in
+//! [`Server::steps`] for tests):
+//!
+//! 1. `config`: load and validate the configuration (an error starts nothing);
+//! 2. `database`: start the DB worker from the configuration and open `CodeDatabase`;
+//! 3. `schema`: `ensure_schema_synced` (a backup first when something changes); a change a
+//!    safe sync cannot make (a table that needs a rebuild) refuses startup with the reason,
+//!    before any worker starts;
+//! 4. `recover`: resolve command intents left by a crash (it writes through
+//!    `CodeDatabase`, so it needs the code schema: hence after step 3);
+//! 5. `workers`: the WorkerManager starts `db`, `watcher`, `maintenance`;
+//! 6. `ready`: serve.
+//!
+//! Shutdown runs it backwards: stop accepting (the transport closes), let in-flight tool
+//! calls finish (each is one command: it commits or rolls back), stop the workers in reverse
+//! order, stop the DB worker (it drains its queue and checkpoints the WAL).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use codedb_commands::{CommandOptions, Project};
+use codedb_core::{CodeDatabase, SyncOptions};
+use parking_lot::Mutex;
+
+use crate::builtin::{DbMonitor, FileWatcher, Maintenance};
+use crate::config::{Config, ConfigError};
+use crate::workers::{StatusHandle, WorkerManager};
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration is unusable (exit code 2).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The project root is unusable.
+    #[error("{0}")]
+    Root(String),
+    /// The database could not be opened.
+    #[error("opening the database failed: {0}")]
+    Database(String),
+    /// The schema sync refused or failed: nothing was started.
+    #[error("schema sync refused, no worker started: {0}")]
+    Schema(String),
+    /// Recovering leftover commands failed.
+    #[error("recovering interrupted commands failed: {0}")]
+    Recover(String),
+    /// A worker could not start.
+    #[error("starting the workers failed: {0}")]
+    Workers(String),
+}
+
+/// A running server: database, project, workers.
+pub struct Server {
+    pub(crate) db: &'static CodeDatabase,
+    pub(crate) project: Project<'static>,
+    pub(crate) root: PathBuf,
+    manager: Arc<codedb_sqlite::DBWorkerManager>,
+    workers: Mutex<Option<WorkerManager>>,
+    pub(crate) status: StatusHandle,
+    steps: Vec<String>,
+    pub(crate) config: Config,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("root", &self.root)
+            .field("steps", &self.steps)
+            .finish_non_exhaustive()
+    }
+}
+
+fn step(steps: &mut Vec<String>, name: &str, detail: &str) {
+    tracing::info!(step = name, "{detail}");
+    steps.push(name.to_owned());
+}
+
+impl Server {
+    /// Starts the server for the project at `root` with the configuration file `config`
+    /// (none: the defaults).
+    pub fn start(root: &Path, config: Option<&Path>) -> Result<Server, StartError> {
+        let mut steps = Vec::new();
+        // 1. configuration
+        let config = match config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        let root = root
+            .canonicalize()
+            .map_err(|e| StartError::Root(format!("{}: {e}", root.display())))?;
+        if !root.is_dir() {
+            return Err(StartError::Root(format!(
+                "{}: not a directory",
+                root.display()
+            )));
+        }
+        step(&mut steps, "config", "configuration loaded and valid");
+        // 2. database
+        let db_path = root.join(&config.storage.database);
+        if let Some(dir) = db_path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StartError::Database(format!("{}: {e}", dir.display())))?;
+        }
+        let manager = Arc::new(
+            codedb_sqlite::DBWorkerManager::start(config.sqlite(db_path.clone()))
+                .map_err(|e| StartError::Database(e.to_string()))?,
+        );
+        let db = CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend())
+            .map_err(|e| StartError::Database(e.to_string()))?;
+        // The database lives as long as the process: the project and the workers borrow it.
+        let db: &'static CodeDatabase = Box::leak(Box::new(db));
+        step(
+            &mut steps,
+            "database",
+            "DB worker started, CodeDatabase open",
+        );
+        // 3. schema
+        let stop_db = |e: StartError| {
+            let _ = manager.stop();
+            e
+        };
+        let backup_dir = root.join(&config.storage.backup_dir);
+        let report = db
+            .ensure_schema_synced(&SyncOptions {
+                backup_dir: Some(backup_dir.clone()),
+                keep_backups: config.storage.keep_backups,
+                ..SyncOptions::default()
+            })
+            .map_err(|e| stop_db(StartError::Schema(e.to_string())))?;
+        if let Some(w) = report
+            .warnings
+            .iter()
+            .find(|w| w.contains("needs a rebuild"))
+        {
+            return Err(stop_db(StartError::Schema(format!(
+                "{w}; run `codedb schema sync --allow-rebuild` (a backup is taken first)"
+            ))));
+        }
+        step(
+            &mut steps,
+            "schema",
+            &match &report.backup_path {
+                Some(b) => format!("schema synced; backup {b}"),
+                None => "schema up to date".to_owned(),
+            },
+        );
+        // 4. recover
+        let project = Project::open(
+            db,
+            &root,
+            CommandOptions {
+                keep_backups: config.storage.keep_file_backups,
+                git: true,
+            },
+        )
+        .map_err(|e| stop_db(StartError::Recover(e.to_string())))?;
+        let recovered = codedb_commands::recover(&project)
+            .map_err(|e| stop_db(StartError::Recover(e.to_string())))?;
+        step(
+            &mut steps,
+            "recover",
+            &format!(
+                "{} commands rolled forward, {} rolled back",
+                recovered.rolled_forward.len(),
+                recovered.rolled_back.len()
+            ),
+        );
+        // 5. workers
+        let mut workers = WorkerManager::new(Some(root.join(".codedb/status.json")));
+        let start = |workers: &mut WorkerManager, w: Arc<dyn crate::Worker>| {
+            workers
+                .start(w)
+                .map_err(|e| StartError::Workers(e.to_string()))
+        };
+        start(
+            &mut workers,
+            Arc::new(DbMonitor {
+                manager: Arc::clone(&manager),
+            }),
+        )?;
+        if config.watcher.enabled {
+            start(
+                &mut workers,
+                Arc::new(FileWatcher {
+                    db,
+                    root: root.clone(),
+                    debounce: Duration::from_millis(config.watcher.debounce_ms),
+                    ignore: config.watcher.ignore.clone(),
+                    runs: Arc::default(),
+                }),
+            )?;
+        }
+        start(
+            &mut workers,
+            Arc::new(Maintenance {
+                db,
+                interval: Duration::from_millis(config.maintenance.interval_ms),
+                db_path,
+                backup_dir,
+                keep_backups: config.storage.keep_backups,
+            }),
+        )?;
+        step(&mut steps, "workers", "workers started");
+        let status = workers.status_handle();
+        step(&mut steps, "ready", "serving");
+        Ok(Server {
+            db,
+            project,
+            root,
+            manager,
+            workers: Mutex::new(Some(workers)),
+            status,
+            steps,
+            config,
+        })
+    }
+
+    /// The startup steps taken, in order.
+    pub fn steps(&self) -> &[String] {
+        &self.steps
+    }
+
+    /// The project root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The database.
+    pub fn database(&self) -> &'static CodeDatabase {
+        self.db
+    }
+
+    /// The workers' status.
+    pub fn status(&self) -> Vec<crate::WorkerStatus> {
+        self.status.status()
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Stops the workers (reverse order), then the DB worker (drain, checkpoint).
+    pub fn shutdown(&self) {
+        if let Some(mut w) = self.workers.lock().take() {
+            tracing::info!(step = "shutdown", "stopping the workers");
+            w.stop_all();
+        }
+        if let Err(e) = self.manager.stop() {
+            tracing::warn!("stopping the DB worker: {e}");
+        }
+        tracing::info!(step = "shutdown", "stopped");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

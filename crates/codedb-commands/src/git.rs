@@ -42,6 +42,15 @@ pub(crate) struct Commit {
 
 static INDEX_COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// The shared private index's lock, released explicitly (see `project::FileLock`).
+struct SharedIndexLock(std::fs::File);
+
+impl Drop for SharedIndexLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
 impl Git {
     /// The repository holding `root`, if any (and if git is installed).
     pub(crate) fn discover(root: &Path) -> Result<Option<Git>> {
@@ -203,7 +212,7 @@ impl Git {
     /// The shared private index (`codedb-index` in the git directory) and the commit its
     /// content is the tree of, when no other command is using it; `None` when one is (the
     /// caller then builds a throw-away index).
-    fn take_shared_index(&self) -> Option<(std::fs::File, Option<String>)> {
+    fn take_shared_index(&self) -> Option<(SharedIndexLock, Option<String>)> {
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -218,7 +227,7 @@ impl Git {
             .filter(|_| self.git_dir.join("codedb-index").exists());
         // From here until a commit succeeds the index is not known to match any commit.
         let _ = std::fs::remove_file(&tip_path);
-        Some((lock, tip))
+        Some((SharedIndexLock(lock), tip))
     }
 
     /// Commits the current content of `paths` (relative to the project root; a missing file

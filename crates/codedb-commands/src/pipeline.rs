@@ -23,7 +23,6 @@
 //! undoing anything, as if killed); `cmd-disk-full` makes writing the temp file fail with
 //! ENOSPC.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use codedb_core::history::{CommandRecord, FileBackup, HistoryStore};
@@ -36,7 +35,8 @@ use crate::git::Commit;
 use crate::journal::{Action, Intent, Journal, new_id};
 use crate::lang::{self, LanguageDef};
 use crate::project::{
-    CommandError, Project, ProjectPath, Result, now_ms, sha256_hex, sync_dir, write_synced,
+    CommandError, FileLock, Project, ProjectPath, Result, now_ms, sha256_hex, sync_dir,
+    write_synced,
 };
 use crate::recover::recover_intents;
 use crate::symbol;
@@ -324,7 +324,7 @@ fn run_write(
     old: Option<Vec<u8>>,
     content: String,
     options: &EditOptions,
-    locks: Vec<File>,
+    locks: Vec<FileLock>,
     check_syntax: bool,
 ) -> Result<CommandReport> {
     let lang = language(&target)?;
@@ -454,7 +454,7 @@ fn run(
     kind: &str,
     message: String,
     plan: Plan,
-    locks: Vec<File>,
+    locks: Vec<FileLock>,
 ) -> Result<CommandReport> {
     let id = new_id();
     let _span = tracing::info_span!("command", kind, id = %id).entered();

@@ -309,7 +309,7 @@ impl<'a> Project<'a> {
 
     /// Takes the command locks of `paths` (in a fixed order, so two commands never wait on
     /// each other); a path already locked by another command is a conflict.
-    pub(crate) fn lock(&self, paths: &[&ProjectPath]) -> Result<Vec<File>> {
+    pub(crate) fn lock(&self, paths: &[&ProjectPath]) -> Result<Vec<FileLock>> {
         let mut names: Vec<&str> = paths.iter().map(|p| p.rel.as_str()).collect();
         names.sort_unstable();
         names.dedup();
@@ -317,7 +317,7 @@ impl<'a> Project<'a> {
         for rel in names {
             let file = self.lock_file(rel)?;
             match file.try_lock() {
-                Ok(()) => locks.push(file),
+                Ok(()) => locks.push(FileLock(file)),
                 Err(std::fs::TryLockError::WouldBlock) => {
                     return Err(CommandError::Conflict {
                         path: rel.to_owned(),
@@ -332,12 +332,11 @@ impl<'a> Project<'a> {
         Ok(locks)
     }
 
-    /// The lock of `rel`, waiting for it (used by `recover`, which must not skip a file
-    /// whose command is merely slow): `None` when it is held and `wait` is false.
-    pub(crate) fn try_lock_rel(&self, rel: &str) -> Result<Option<File>> {
+    /// The lock of `rel` if no other command holds it (`recover` leaves a held one alone).
+    pub(crate) fn try_lock_rel(&self, rel: &str) -> Result<Option<FileLock>> {
         let file = self.lock_file(rel)?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(file)),
+            Ok(()) => Ok(Some(FileLock(file))),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(e)) => {
                 Err(CommandError::io("lock", &self.lock_path(rel), e))
@@ -360,6 +359,18 @@ impl<'a> Project<'a> {
             .write(true)
             .open(&path)
             .map_err(|e| CommandError::io("open the lock", &path, e))
+    }
+}
+
+/// A held command lock. Released explicitly when dropped: a child process forked by another
+/// thread at the wrong moment (git, say) shares the lock's open file description until it
+/// execs, and a plain close would leave the lock held until then.
+#[derive(Debug)]
+pub(crate) struct FileLock(File);
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
     }
 }
 

@@ -441,7 +441,7 @@ fn a_locked_file_is_a_conflict() {
     held.lock().unwrap();
     let err = edit(&p, "b.py", "x = 2\n", &opts()).unwrap_err();
     assert!(err.is_conflict(), "{err}");
-    drop(held);
+    held.unlock().unwrap();
     edit(&p, "b.py", "x = 2\n", &opts()).unwrap();
 }
 

@@ -4,10 +4,12 @@
 //! * `db`: the DB worker itself is a thread of `codedb-sqlite`'s `DBWorkerManager`, started
 //!   from the configuration before any other worker; this worker watches it and reports it
 //!   unhealthy (with a restart attempt through the manager's backoff) if it died.
-//! * `watcher`: `notify` events, debounced (`watcher.debounce_ms`), ignoring `.git/`,
-//!   `.codedb/`, codedb's own temp files and the configured globs; each quiet burst of
-//!   changes runs the same incremental `index` as `codedb index`, in its transactions, so a
-//!   burst of a thousand changes is one run that misses none of them.
+//! * `watcher`: `notify` events (reads ignored), debounced (`watcher.debounce_ms` of quiet
+//!   after the last change), ignoring `.git/`, `.codedb/`, codedb's own temp files and the
+//!   configured globs; each quiet burst runs the same incremental `index` as `codedb index`,
+//!   in its transactions, so a burst of a thousand changes is one run that misses none of
+//!   them. It also runs one index when it starts, to catch up with changes made while no
+//!   server was watching.
 //! * `maintenance`: every `maintenance.interval_ms`, a passive WAL checkpoint and pruning of
 //!   the schema backups to `storage.keep_backups`.
 
@@ -77,51 +79,67 @@ impl Worker for FileWatcher {
     }
 
     fn run(&self, ctx: &WorkerContext) -> Result<(), String> {
-        use notify::RecursiveMode;
-        let (tx, rx) = std::sync::mpsc::channel();
-        let mut debouncer = notify_debouncer_mini::new_debouncer(self.debounce, tx)
-            .map_err(|e| format!("cannot start watching: {e}"))?;
-        debouncer
-            .watcher()
+        use notify::{EventKind, RecursiveMode, Watcher as _};
+        let (tx, rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
+        let mut watcher =
+            notify::recommended_watcher(tx).map_err(|e| format!("cannot start watching: {e}"))?;
+        watcher
             .watch(&self.root, RecursiveMode::Recursive)
             .map_err(|e| format!("cannot watch {}: {e}", self.root.display()))?;
         #[cfg(feature = "failpoints")]
         fail::fail_point!("watcher-start", |_| Err(
             "injected failure at start".to_owned()
         ));
+        // Catch up with what changed while no server was watching.
+        self.reindex(0)?;
+        let mut pending = 0usize;
+        let mut quiet_since = std::time::Instant::now();
         while !ctx.stopping() {
-            let events = match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(Ok(events)) => events,
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(Ok(event)) => {
+                    // Reads (the indexer's own among them) are not changes.
+                    if matches!(event.kind, EventKind::Access(_)) {
+                        continue;
+                    }
+                    let n = event.paths.iter().filter(|p| self.relevant(p)).count();
+                    if n > 0 {
+                        pending += n;
+                        quiet_since = std::time::Instant::now();
+                    }
+                }
                 Ok(Err(e)) => return Err(format!("watching failed: {e}")),
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
                     return Err("the watcher stopped".into());
                 }
-            };
-            let mut relevant = events.iter().filter(|e| self.relevant(&e.path)).count();
-            // Whatever else arrived meanwhile goes into the same run.
-            while let Ok(Ok(more)) = rx.try_recv() {
-                relevant += more.iter().filter(|e| self.relevant(&e.path)).count();
             }
-            if relevant == 0 {
-                continue;
+            // Debounced: index once the burst has been quiet for `debounce`.
+            if pending > 0 && quiet_since.elapsed() >= self.debounce {
+                self.reindex(pending)?;
+                pending = 0;
             }
-            let summary = codedb_commands::index(
-                self.db,
-                &self.root,
-                &codedb_commands::IndexOptions::default(),
-            )
-            .map_err(|e| format!("re-indexing failed: {e}"))?;
-            tracing::info!(
-                changes = relevant,
-                indexed = summary.files_indexed,
-                removed = summary.files_removed,
-                "watcher: re-indexed"
-            );
-            let mut runs = self.runs.lock();
-            runs.0 += 1;
-            runs.1 += summary.files_indexed as u64;
         }
+        Ok(())
+    }
+}
+
+impl FileWatcher {
+    fn reindex(&self, changes: usize) -> Result<(), String> {
+        let summary = codedb_commands::index(
+            self.db,
+            &self.root,
+            &codedb_commands::IndexOptions::default(),
+        )
+        .map_err(|e| format!("re-indexing failed: {e}"))?;
+        tracing::info!(
+            changes,
+            indexed = summary.files_indexed,
+            removed = summary.files_removed,
+            "watcher: re-indexed"
+        );
+        let mut runs = self.runs.lock();
+        runs.0 += 1;
+        runs.1 += summary.files_indexed as u64;
         Ok(())
     }
 }

@@ -28,7 +28,7 @@ pub fn serve(root: &Path, config: Option<&Path>) -> Result<(), StartError> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| StartError::Workers(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| StartError::Serve(format!("cannot start the async runtime: {e}")))?;
     let handler = mcp::CodedbMcp::new(Arc::clone(&server));
     let result = runtime.block_on(async move {
         use rmcp::ServiceExt;
@@ -53,7 +53,7 @@ pub fn serve(root: &Path, config: Option<&Path>) -> Result<(), StartError> {
     // goes; then the workers and the DB worker stop.
     runtime.shutdown_timeout(std::time::Duration::from_secs(30));
     server.shutdown();
-    result.map_err(StartError::Workers)
+    result.map_err(StartError::Serve)
 }
 
 /// stdin/stdout for rmcp, with one addition: a line that is not JSON is answered with a

@@ -49,6 +49,9 @@ pub enum StartError {
     /// A worker could not start.
     #[error("starting the workers failed: {0}")]
     Workers(String),
+    /// Serving MCP failed.
+    #[error("serving MCP failed: {0}")]
+    Serve(String),
 }
 
 /// A running server: database, project, workers.
@@ -61,6 +64,7 @@ pub struct Server {
     pub(crate) status: StatusHandle,
     steps: Vec<String>,
     pub(crate) config: Config,
+    watcher_runs: Arc<Mutex<(u64, u64)>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -180,6 +184,7 @@ impl Server {
                 manager: Arc::clone(&manager),
             }),
         )?;
+        let watcher_runs: Arc<Mutex<(u64, u64)>> = Arc::default();
         if config.watcher.enabled {
             start(
                 &mut workers,
@@ -188,7 +193,7 @@ impl Server {
                     root: root.clone(),
                     debounce: Duration::from_millis(config.watcher.debounce_ms),
                     ignore: config.watcher.ignore.clone(),
-                    runs: Arc::default(),
+                    runs: Arc::clone(&watcher_runs),
                 }),
             )?;
         }
@@ -214,6 +219,7 @@ impl Server {
             status,
             steps,
             config,
+            watcher_runs,
         })
     }
 
@@ -235,6 +241,11 @@ impl Server {
     /// The workers' status.
     pub fn status(&self) -> Vec<crate::WorkerStatus> {
         self.status.status()
+    }
+
+    /// How many times the watcher has re-indexed so far.
+    pub fn watcher_runs(&self) -> u64 {
+        self.watcher_runs.lock().0
     }
 
     /// The configuration in use.

@@ -1,0 +1,335 @@
+//! `codedb serve` with a real MCP client (rmcp's, over the child's stdio): the tools are
+//! listed with their names; index, search and edit work on a temporary git project; bad
+//! input gets an error and the server keeps serving; a server killed with `kill -9` during
+//! edits leaves files, database and git consistent once it starts again.
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use serde_json::{Value, json};
+
+fn git(root: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(root)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn git_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("parser.py"),
+        "class Parser:\n    \"\"\"Splits text into words.\"\"\"\n\n    def parse(self, text):\n        return text.split()\n",
+    )
+    .unwrap();
+    std::fs::write(root.join(".gitignore"), ".codedb/\n").unwrap();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["config", "user.email", "test@example.com"]);
+    git(root, &["config", "user.name", "test"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "init"]);
+    dir
+}
+
+fn args(v: Value) -> serde_json::Map<String, Value> {
+    v.as_object().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mcp_client_lists_the_tools_and_indexes_searches_and_edits() {
+    let dir = git_project();
+    let root = dir.path().to_owned();
+    let transport = TokioChildProcess::new(
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_codedb")).configure(|cmd| {
+            cmd.arg("serve").arg("--root").arg(&root);
+        }),
+    )
+    .unwrap();
+    let client = ().serve(transport).await.unwrap();
+    let mut names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "create",
+            "delete",
+            "edit",
+            "file",
+            "history",
+            "index",
+            "move",
+            "replace_symbol",
+            "restore",
+            "schema_plan",
+            "search",
+            "stats",
+            "status",
+            "symbol",
+            "usages",
+            "verify"
+        ]
+    );
+    let call = |name: &'static str, a: Value| {
+        let client = &client;
+        async move {
+            client
+                .call_tool(CallToolRequestParams::new(name).with_arguments(args(a)))
+                .await
+        }
+    };
+    let r = call("index", json!({})).await.unwrap();
+    let s = r.structured_content.unwrap();
+    assert_eq!(
+        s["files_indexed"].as_u64().unwrap() + s["files_unchanged"].as_u64().unwrap(),
+        1,
+        "{s}"
+    );
+
+    let r = call("search", json!({"query": "Splits text"}))
+        .await
+        .unwrap();
+    let s = r.structured_content.unwrap();
+    assert!(s.to_string().contains("Parser"), "{s}");
+
+    let r = call("file", json!({"path": "parser.py"})).await.unwrap();
+    let sha = r.structured_content.unwrap()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let new = "class Parser:\n    \"\"\"Splits text on commas.\"\"\"\n\n    def parse(self, text):\n        return text.split(',')\n";
+    let r = call(
+        "edit",
+        json!({"path": "parser.py", "content": new, "message": "commas", "expect_sha256": sha}),
+    )
+    .await
+    .unwrap();
+    let s = r.structured_content.unwrap();
+    let new_sha = s["sha256"].as_str().unwrap().to_owned();
+    assert_ne!(new_sha, sha);
+    assert_eq!(
+        std::fs::read_to_string(root.join("parser.py")).unwrap(),
+        new
+    );
+    assert_eq!(git(&root, &["log", "-1", "--format=%s"]), "commas");
+    // The stale sha is now a conflict; the returned one chains.
+    let err = call(
+        "edit",
+        json!({"path": "parser.py", "content": "x = 1\n", "expect_sha256": sha}),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("conflict"), "{err}");
+    let r = call("replace_symbol", json!({"path": "parser.py", "symbol": "Parser.parse", "content": "def parse(self, text):\n    return [text]\n"}))
+        .await
+        .unwrap();
+    assert!(r.structured_content.unwrap()["sha256"].is_string());
+    let r = call("search", json!({"query": "commas"})).await.unwrap();
+    assert!(
+        r.structured_content
+            .unwrap()
+            .to_string()
+            .contains("parser.py")
+    );
+
+    // Bad input: an error, and the server keeps serving.
+    let err = call("nope", json!({})).await.unwrap_err();
+    assert!(err.to_string().contains("not found"), "{err}");
+    let r = call("search", json!({"query": 5})).await;
+    match r {
+        Ok(r) => assert_eq!(r.is_error, Some(true), "{r:?}"),
+        Err(e) => assert!(e.to_string().contains("invalid"), "{e}"),
+    }
+    let err = call(
+        "edit",
+        json!({"path": "../outside.py", "content": "x = 1\n"}),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains(".."), "{err}");
+    let err = call("create", json!({"path": "bad.py", "content": "def f(:\n"}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("bad.py:1:"), "{err}");
+    let err = call("search", json!({"query": "x", "limit": 0}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
+
+    let r = call("verify", json!({})).await.unwrap();
+    let v = r.structured_content.unwrap();
+    assert_eq!(v["mismatches"], json!([]), "{v}");
+    assert_eq!(v["pending_intents"], 0);
+    let r = call("status", json!({})).await.unwrap();
+    let workers = r.structured_content.unwrap()["workers"].clone();
+    assert_eq!(workers.as_array().unwrap().len(), 3, "{workers}");
+    client.cancel().await.unwrap();
+}
+
+#[test]
+fn malformed_json_rpc_gets_a_parse_error_and_serving_goes_on() {
+    let dir = git_project();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codedb"))
+        .args(["serve", "--root"])
+        .arg(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let input = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        "this is not json {",
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"stats","arguments":{}}}"#,
+    ];
+    use std::io::Write;
+    let mut stdin = child.stdin.take().unwrap();
+    for line in input {
+        writeln!(stdin, "{line}").unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    drop(stdin); // end of input: the server shuts down
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["error"]["code"] == -32700),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["id"] == 2 && l["result"]["structuredContent"]["files"].is_number()),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_bad_config_exits_2_naming_key_and_line_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("codedb.toml");
+    std::fs::write(
+        &config,
+        "[storage]\nkeep_backups = 3\n\n[server]\ntransport = \"http\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_codedb"))
+        .args(["serve", "--root"])
+        .arg(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("codedb.toml") && err.contains("line 5") && err.contains("server.transport"),
+        "{err}"
+    );
+    assert!(!dir.path().join(".codedb").exists());
+}
+
+#[test]
+fn a_server_killed_during_edits_recovers_on_restart() {
+    let dir = git_project();
+    let root = dir.path();
+    let edit_request = |id: u32, content: &str| {
+        json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"edit","arguments":{"path":"parser.py","content":content}}}).to_string()
+    };
+    let versions = ["class Parser:\n    pass\n", "class Parser:\n    x = 1\n"];
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    for round in 0..15 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_codedb"))
+            .args(["serve", "--root"])
+            .arg(root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#).unwrap();
+        writeln!(
+            stdin,
+            r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+        )
+        .unwrap();
+        for i in 0..5 {
+            writeln!(
+                stdin,
+                "{}",
+                edit_request(10 + i, versions[(round + i as usize) % 2])
+            )
+            .unwrap();
+        }
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(50 + seed % 250));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // Starting again recovers (step 4 of startup); verify through the CLI.
+        let out = Command::new(env!("CARGO_BIN_EXE_codedb"))
+            .args(["verify", "--json", "--root"])
+            .arg(root)
+            .output()
+            .unwrap();
+        let pending: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut restarted = Command::new(env!("CARGO_BIN_EXE_codedb"))
+            .args(["serve", "--root"])
+            .arg(root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        drop(restarted.stdin.take()); // starts (recovering), then ends at end of input
+        restarted.wait().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_codedb"))
+            .args(["verify", "--json", "--root"])
+            .arg(root)
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            out.status.success(),
+            "round {round} (before restart: {pending}): {v}"
+        );
+        let content = std::fs::read_to_string(root.join("parser.py")).unwrap();
+        assert!(
+            versions.contains(&content.as_str()) || content.contains("Splits"),
+            "{content}"
+        );
+        assert_eq!(git(root, &["status", "--porcelain"]), "", "round {round}");
+    }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The MCP Inspector's CLI mode (from the npm registry) against `codedb serve` on a temporary
+# git project: lists the tools, calls index, search and edit, checks the answers.
+# Usage: tests/mcp-inspector.sh PATH/TO/codedb   (needs node and npm; .ci/run skips it
+# with a printed reason where they are absent)
+set -euo pipefail
+codedb="$(realpath "$1")"
+here="$(cd "$(dirname "$0")/.." && pwd)"
+prefix="$here/target/mcp-inspector"
+version="0.15.0"
+if [ ! -x "$prefix/node_modules/.bin/mcp-inspector" ]; then
+    npm install --silent --no-audit --no-fund --prefix "$prefix" "@modelcontextprotocol/inspector@$version" >/dev/null
+fi
+inspector="$prefix/node_modules/.bin/mcp-inspector"
+
+project="$(mktemp -d)"
+trap 'rm -rf "$project"' EXIT
+cd "$project"
+printf 'class Parser:\n    """Splits text into words."""\n\n    def parse(self, text):\n        return text.split()\n' > parser.py
+printf '.codedb/\n' > .gitignore
+git init -q -b main && git config user.email ci@example.com && git config user.name ci
+git add -A && git commit -q -m init
+
+call() { timeout 120 "$inspector" --cli "$codedb" serve --root "$project" "$@"; }
+check() { python3 -c "import json,sys; d=json.load(sys.stdin); $1" || { echo "mcp-inspector: check failed: $1" >&2; exit 1; }; }
+
+call --method tools/list | check '
+names = sorted(t["name"] for t in d["tools"])
+assert names == sorted(["index","stats","symbol","search","usages","file","edit","replace_symbol","create","delete","move","history","restore","schema_plan","verify","status"]), names'
+call --method tools/call --tool-name index | check '
+s = d["structuredContent"]; assert s["files_indexed"] + s["files_unchanged"] == 1, s'
+call --method tools/call --tool-name search --tool-arg "query=Splits text" | check '
+assert any(h["qualified_name"] == "Parser" for h in d["structuredContent"]["symbols"]), d'
+call --method tools/call --tool-name edit --tool-arg path=parser.py \
+    --tool-arg "content=def parse(text):
+    return text.split(',')
+" --tool-arg "message=edited by the inspector" | check '
+s = d["structuredContent"]; assert len(s["sha256"]) == 64 and s["git_commit"], s'
+test "$(git log -1 --format=%s)" = "edited by the inspector"
+test -z "$(git status --porcelain)"
+call --method tools/call --tool-name verify | check '
+s = d["structuredContent"]; assert s["mismatches"] == [] and s["pending_intents"] == 0, s'
+echo "mcp-inspector $version: tools/list, index, search, edit, verify: ok"

@@ -333,3 +333,59 @@ fn a_server_killed_during_edits_recovers_on_restart() {
         assert_eq!(git(root, &["status", "--porcelain"]), "", "round {round}");
     }
 }
+
+#[test]
+fn codedb_status_shows_a_running_servers_workers() {
+    let dir = git_project();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codedb"))
+        .args(["serve", "--root"])
+        .arg(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = || {
+        Command::new(env!("CARGO_BIN_EXE_codedb"))
+            .args(["status", "--json", "--root"])
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    let mut seen = None;
+    for _ in 0..100 {
+        let out = status();
+        if out.status.success() {
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            if v["workers"]
+                .as_array()
+                .is_some_and(|w| w.len() == 3 && w.iter().all(|w| w["state"] == "running"))
+            {
+                seen = Some(v);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let v = seen.expect("status never showed three running workers");
+    assert_eq!(v["running"], true);
+    assert_eq!(v["pid"], child.id());
+    drop(child.stdin.take());
+    child.wait().unwrap();
+    let v: Value = serde_json::from_slice(&status().stdout).unwrap();
+    assert!(
+        v["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["state"] == "stopped"),
+        "{v}"
+    );
+    // Text form.
+    let out = Command::new(env!("CARGO_BIN_EXE_codedb"))
+        .args(["status", "--root"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("watcher"));
+}

@@ -14,6 +14,11 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
     ("codedb-schema", &["codedb-driver"], &[]),
     ("codedb-sqlite", &["codedb-driver", "codedb-schema"], &[]),
     (
+        "codedb-postgres",
+        &["codedb-driver", "codedb-schema"],
+        &["codedb-sqlite"],
+    ),
+    (
         "codedb-core",
         &["codedb-driver", "codedb-schema"],
         &["codedb-sqlite"],
@@ -49,12 +54,17 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
     ("xtask", &[], &[]),
 ];
 
-/// Third-party crates that only one of our crates may name (any kind of dependency).
-const OWNED: &[(&str, &str)] = &[
-    ("rusqlite", "codedb-sqlite"),
-    ("r2d2", "codedb-sqlite"),
-    ("r2d2_sqlite", "codedb-sqlite"),
-    ("libsqlite3-sys", "codedb-sqlite"),
+/// Third-party crates that only the named crates of ours may name (any kind of dependency):
+/// each backend's client library stays inside its backend crate.
+const OWNED: &[(&str, &[&str])] = &[
+    ("rusqlite", &["codedb-sqlite"]),
+    ("r2d2", &["codedb-sqlite", "codedb-postgres"]),
+    ("r2d2_sqlite", &["codedb-sqlite"]),
+    ("libsqlite3-sys", &["codedb-sqlite"]),
+    ("postgres", &["codedb-postgres"]),
+    ("r2d2_postgres", &["codedb-postgres"]),
+    ("tokio-postgres", &["codedb-postgres"]),
+    ("postgres-types", &["codedb-postgres"]),
 ];
 
 /// Crates that only the binary may use as a normal dependency (tests may use them).
@@ -168,11 +178,12 @@ fn check_owned_crates(meta: &Metadata) -> Vec<String> {
     let mut problems = Vec::new();
     for package in members(meta) {
         for dep in &package.dependencies {
-            for (krate, owner) in OWNED {
-                if dep.name == *krate && package.name != *owner {
+            for (krate, owners) in OWNED {
+                if dep.name == *krate && !owners.contains(&package.name.as_str()) {
                     problems.push(format!(
-                        "{} depends on {krate}; only {owner} may",
-                        package.name
+                        "{} depends on {krate}; only {} may",
+                        package.name,
+                        owners.join(" and ")
                     ));
                 }
             }
@@ -259,16 +270,28 @@ fn check_no_ignored_tests(root: &Path, files: &[PathBuf]) -> Vec<String> {
     problems
 }
 
-/// rusqlite and r2d2 paths appear in code only inside codedb-sqlite.
+/// Backend client paths appear in code only inside their backend crate (rusqlite and
+/// r2d2 in codedb-sqlite; postgres and r2d2 in codedb-postgres).
 fn check_backend_names_in_source(root: &Path, files: &[PathBuf]) -> Vec<String> {
-    let owner = root.join("crates").join("codedb-sqlite");
+    let sqlite = root.join("crates").join("codedb-sqlite");
+    let postgres = root.join("crates").join("codedb-postgres");
     let xtask = root.join("xtask");
-    let needles = ["rusqlite::", "r2d2::", "r2d2_sqlite::", "libsqlite3_sys::"];
+    let sqlite_needles = ["rusqlite::", "r2d2_sqlite::", "libsqlite3_sys::"];
+    let postgres_needles = ["postgres::", "r2d2_postgres::", "postgres_types::"];
     let mut problems = Vec::new();
-    for file in files
-        .iter()
-        .filter(|f| !f.starts_with(&owner) && !f.starts_with(&xtask))
-    {
+    for file in files.iter().filter(|f| !f.starts_with(&xtask)) {
+        let needles: Vec<&str> = if file.starts_with(&sqlite) {
+            postgres_needles.to_vec()
+        } else if file.starts_with(&postgres) {
+            sqlite_needles.to_vec()
+        } else {
+            sqlite_needles
+                .iter()
+                .chain(&postgres_needles)
+                .chain(&["r2d2::"])
+                .copied()
+                .collect()
+        };
         let Ok(text) = fs::read_to_string(file) else {
             continue;
         };
@@ -277,9 +300,14 @@ fn check_backend_names_in_source(root: &Path, files: &[PathBuf]) -> Vec<String> 
             if code.starts_with("//") {
                 continue;
             }
-            if let Some(needle) = needles.iter().find(|needle| code.contains(*needle)) {
+            if let Some(needle) = needles.iter().find(|needle| {
+                code.match_indices(**needle).any(|(i, _)| {
+                    // `codedb_postgres::` is not `postgres::`.
+                    !code[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+                })
+            }) {
                 problems.push(format!(
-                    "{}:{}: names `{needle}`; only codedb-sqlite may use it",
+                    "{}:{}: names `{needle}`; only its backend crate may use it",
                     relative(root, file),
                     n + 1
                 ));

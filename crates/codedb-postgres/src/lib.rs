@@ -1,0 +1,25 @@
+//! codedb's PostgreSQL backend: [`PostgresDriver`], a [`codedb_driver::SpecificDriver`] over
+//! the synchronous `postgres` crate with an `r2d2` pool (`r2d2_postgres`), for teams whose
+//! index lives on a shared server.
+//!
+//! * SQL is written once, SQLite-style (`?1` placeholders); the driver rewrites the
+//!   placeholders and converts values to the types the server asks for.
+//! * Transactions map to the same guard (`BEGIN` ... `COMMIT` on one pooled connection),
+//!   savepoints to savepoints; batches are all or nothing.
+//! * Errors map to the same `ErrorKind`s; serialization failures and deadlocks become
+//!   `SerializationFailure`, which callers may retry.
+//! * Backups are `pg_dump` archives, with a clear error when `pg_dump` is not on the PATH.
+//!
+//! Not yet: rendering and introspecting the code schema for PostgreSQL (tsvector full-text
+//! search), so `CodeDatabase` runs on SQLite only for now.
+
+mod convert;
+mod driver;
+mod error;
+
+pub use driver::{PgTransaction, PostgresConfig, PostgresDriver};
+
+/// Opens the PostgreSQL database at `url` with default pool settings.
+pub fn open(url: &str) -> codedb_driver::Result<PostgresDriver> {
+    PostgresDriver::open(&PostgresConfig::new(url))
+}

@@ -264,14 +264,6 @@ fn file_record(row: &Row) -> Result<FileRecord> {
     })
 }
 
-fn entity_table(kind: EntityKind) -> &'static str {
-    match kind {
-        EntityKind::Class => "classes",
-        EntityKind::Function => "functions",
-        EntityKind::Method => "methods",
-    }
-}
-
 /// The domain API, on anything that runs statements.
 pub trait CodeStore: Executor + Sized {
     /// The project rooted at `root`, created (named `name`) if absent.
@@ -388,7 +380,16 @@ pub trait CodeStore: Executor + Sized {
                 indexed_at: now_ms(),
                 new_file: false,
             };
-            push_replace_file(&mut batch, file_id, &data, &mut next_class, None);
+            let mut inserts = Inserts::default();
+            push_replace_file(
+                &mut batch,
+                &mut inserts,
+                file_id,
+                &data,
+                &mut next_class,
+                None,
+            );
+            inserts.flush(&mut batch, &[file_id]);
             tx.execute_batch(batch)?;
             Ok(file_id)
         })
@@ -615,6 +616,7 @@ struct FileData<'a> {
 /// both the single-file and the bulk paths send.
 fn push_replace_file(
     batch: &mut Batch,
+    inserts: &mut Inserts,
     file_id: i64,
     data: &FileData<'_>,
     next_class: &mut i64,
@@ -627,7 +629,7 @@ fn push_replace_file(
         "INSERT INTO source(file_id, text) VALUES (?1, ?2)",
         params![file_id, data.source],
     );
-    push_file_data(batch, file_id, data.parsed, next_class, names);
+    push_file_data(batch, inserts, file_id, data.parsed, next_class, names);
     batch.push(
         "UPDATE files SET indexed_at = ?2 WHERE id = ?1",
         params![file_id, data.indexed_at],
@@ -713,6 +715,7 @@ impl BulkWriter {
         }
         let mut ids = Vec::with_capacity(files.len());
         let mut batch = Batch::new();
+        let mut inserts = Inserts::default();
         let now = now_ms();
         for (meta, source, parsed) in files {
             let row = params![
@@ -753,9 +756,17 @@ impl BulkWriter {
                 indexed_at: now,
                 new_file: existing.is_none(),
             };
-            push_replace_file(&mut batch, file_id, &data, &mut next_class, names);
+            push_replace_file(
+                &mut batch,
+                &mut inserts,
+                file_id,
+                &data,
+                &mut next_class,
+                names,
+            );
             ids.push(file_id);
         }
+        inserts.flush(&mut batch, &ids);
         if let Err(e) = tx.execute_batch(batch) {
             // What this call cached may not exist now: start afresh next time.
             self.names = NameCache::default();
@@ -803,13 +814,13 @@ fn known_file_ids<'a>(
 /// the write lock), so that methods can name their class without a round trip per class.
 fn push_file_data(
     batch: &mut Batch,
+    inserts: &mut Inserts,
     file_id: i64,
     parsed: &Parsed,
     next_class: &mut i64,
     names: Option<&mut NameCache>,
 ) {
     let mut class_ids: BTreeMap<usize, i64> = BTreeMap::new();
-    let mut sets: BTreeMap<&str, Vec<Vec<Value>>> = BTreeMap::new();
     for (i, e) in parsed.entities.iter().enumerate() {
         let mut row = params![
             file_id,
@@ -822,87 +833,53 @@ fn push_file_data(
             e.signature.clone(),
             e.docstring.clone()
         ];
-        match e.kind {
+        let table = match e.kind {
             EntityKind::Class => {
                 class_ids.insert(i, *next_class);
                 row.insert(0, (*next_class).into());
                 *next_class += 1;
+                Table::Classes
             }
             EntityKind::Method => {
                 let class = e.parent.and_then(|p| class_ids.get(&p)).copied();
                 row.insert(0, class.into());
+                Table::Methods
             }
-            EntityKind::Function => {}
-        }
-        sets.entry(entity_table(e.kind)).or_default().push(row);
+            EntityKind::Function => Table::Functions,
+        };
+        inserts.add(table, row);
     }
-    const ENTITY_COLUMNS: &str = "file_id, name, qualified_name, start_line, end_line, start_byte, end_byte, signature, docstring";
-    if let Some(rows) = sets.remove("classes") {
-        batch.push_many(format!("INSERT INTO classes(id, {ENTITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"), rows);
-    }
-    if let Some(rows) = sets.remove("functions") {
-        batch.push_many(format!("INSERT INTO functions({ENTITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"), rows);
-    }
-    if let Some(rows) = sets.remove("methods") {
-        batch.push_many(format!("INSERT INTO methods(class_id, {ENTITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"), rows);
-    }
-    for (table, code) in [("classes", 1), ("functions", 2), ("methods", 3)] {
-        if parsed
-            .entities
-            .iter()
-            .any(|e| entity_table(e.kind) == table)
-        {
-            batch.push(
-                format!(
-                    "INSERT INTO symbol_fts(rowid, name, qualified_name, docstring) \
-                     SELECT id * 4 + {code}, name, qualified_name, docstring FROM {table} WHERE file_id = ?1"
-                ),
-                params![file_id],
-            );
-        }
-    }
-    if !parsed.imports.is_empty() {
-        batch.push_many(
-            "INSERT INTO imports(file_id, module, name, alias, line) VALUES (?1, ?2, ?3, ?4, ?5)",
-            parsed
-                .imports
-                .iter()
-                .map(|i| {
-                    params![
-                        file_id,
-                        i.module.clone(),
-                        i.name.clone(),
-                        i.alias.clone(),
-                        i.line
-                    ]
-                })
-                .collect(),
+    for i in &parsed.imports {
+        inserts.add(
+            Table::Imports,
+            params![
+                file_id,
+                i.module.clone(),
+                i.name.clone(),
+                i.alias.clone(),
+                i.line
+            ],
         );
     }
     match (names, parsed.usages.is_empty()) {
         (_, true) => {}
         (Some(cache), false) => {
             let mut new_names = Vec::new();
-            let rows = parsed
-                .usages
-                .iter()
-                .map(|(name, positions)| {
-                    let id = cache.id(name, &mut new_names);
+            for (name, positions) in &parsed.usages {
+                let id = cache.id(name, &mut new_names);
+                inserts.add(
+                    Table::Usages,
                     params![
                         id,
                         file_id,
                         positions.len() as i64,
                         pack_positions(positions)
-                    ]
-                })
-                .collect();
-            if !new_names.is_empty() {
-                batch.push_many("INSERT INTO names(id, name) VALUES (?1, ?2)", new_names);
+                    ],
+                );
             }
-            batch.push_many(
-                "INSERT INTO usages(name_id, file_id, count, positions) VALUES (?1, ?2, ?3, ?4)",
-                rows,
-            );
+            for row in new_names {
+                inserts.add(Table::Names, row);
+            }
         }
         (None, false) => {
             batch.push_many(
@@ -919,12 +896,155 @@ fn push_file_data(
         );
         }
     }
-    if !parsed.issues.is_empty() {
-        batch.push_many(
-            "INSERT INTO issues(file_id, kind, line, \"column\", message) VALUES (?1, ?2, ?3, ?4, ?5)",
-            parsed.issues.iter().map(|i| params![file_id, i.kind.as_str(), i.line, i.column, i.message.as_str()]).collect(),
+    for i in &parsed.issues {
+        inserts.add(
+            Table::Issues,
+            params![
+                file_id,
+                i.kind.as_str(),
+                i.line,
+                i.column,
+                i.message.as_str()
+            ],
         );
     }
+}
+
+/// The tables [`Inserts`] fills, in the order their rows are sent (names before the usages
+/// that reference them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Table {
+    Names,
+    Classes,
+    Functions,
+    Methods,
+    Imports,
+    Usages,
+    Issues,
+}
+
+impl Table {
+    const ALL: [Table; 7] = [
+        Table::Names,
+        Table::Classes,
+        Table::Functions,
+        Table::Methods,
+        Table::Imports,
+        Table::Usages,
+        Table::Issues,
+    ];
+
+    /// `INSERT INTO table(columns)` and the number of columns.
+    fn head(self) -> (&'static str, usize) {
+        match self {
+            Table::Names => ("INSERT INTO names(id, name)", 2),
+            Table::Classes => (
+                "INSERT INTO classes(id, file_id, name, qualified_name, start_line, end_line, start_byte, end_byte, signature, docstring)",
+                10,
+            ),
+            Table::Functions => (
+                "INSERT INTO functions(file_id, name, qualified_name, start_line, end_line, start_byte, end_byte, signature, docstring)",
+                9,
+            ),
+            Table::Methods => (
+                "INSERT INTO methods(class_id, file_id, name, qualified_name, start_line, end_line, start_byte, end_byte, signature, docstring)",
+                10,
+            ),
+            Table::Imports => ("INSERT INTO imports(file_id, module, name, alias, line)", 5),
+            Table::Usages => ("INSERT INTO usages(name_id, file_id, count, positions)", 4),
+            Table::Issues => (
+                "INSERT INTO issues(file_id, kind, line, \"column\", message)",
+                5,
+            ),
+        }
+    }
+}
+
+/// Rows per multi-row `INSERT`.
+const MULTI_ROWS: usize = 64;
+
+/// Rows gathered over all the files of a batch and sent as multi-row `INSERT`s of
+/// [`MULTI_ROWS`] rows: SQLite's cost per statement run (bind, step, reset) was most of
+/// the writer's time when each of sympy's 250,000 rows was a statement of its own.
+#[derive(Debug, Default)]
+struct Inserts {
+    rows: [Vec<Value>; 7],
+}
+
+impl Inserts {
+    fn add(&mut self, table: Table, row: Vec<Value>) {
+        debug_assert_eq!(row.len(), table.head().1);
+        self.rows[table as usize].extend(row);
+    }
+
+    /// Adds the gathered rows to `batch`, then the full-text rows of the definitions of
+    /// `file_ids` (which must come after the definitions themselves).
+    fn flush(self, batch: &mut Batch, file_ids: &[i64]) {
+        for (table, flat) in Table::ALL.into_iter().zip(self.rows) {
+            if flat.is_empty() {
+                continue;
+            }
+            let (head, cols) = table.head();
+            let rows = flat.len() / cols;
+            let full = rows / MULTI_ROWS;
+            let mut values = flat.into_iter();
+            if full > 0 {
+                let sets = (0..full)
+                    .map(|_| values.by_ref().take(MULTI_ROWS * cols).collect())
+                    .collect();
+                batch.push_many(multi_row_insert(head, cols, MULTI_ROWS), sets);
+            }
+            // The rest row by row: one statement text per table, which stays prepared
+            // (a text per row count would be prepared anew each time).
+            let rest = rows % MULTI_ROWS;
+            if rest > 0 {
+                let sets = (0..rest)
+                    .map(|_| values.by_ref().take(cols).collect())
+                    .collect();
+                batch.push_many(multi_row_insert(head, cols, 1), sets);
+            }
+        }
+        if file_ids.is_empty() {
+            return;
+        }
+        let ids = file_ids
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        for (table, code) in [("classes", 1), ("functions", 2), ("methods", 3)] {
+            batch.push(
+                format!(
+                    "INSERT INTO symbol_fts(rowid, name, qualified_name, docstring) \
+                     SELECT id * 4 + {code}, name, qualified_name, docstring FROM {table} \
+                     WHERE file_id IN ({ids})"
+                ),
+                params![],
+            );
+        }
+    }
+}
+
+/// `head VALUES (?1, ?2), (?3, ?4), ...` for `rows` rows of `cols` columns.
+fn multi_row_insert(head: &str, cols: usize, rows: usize) -> String {
+    let mut sql = String::with_capacity(head.len() + rows * cols * 6);
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('?');
+            sql.push_str(&(r * cols + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 #[cfg(test)]

@@ -353,7 +353,7 @@ fn codedb_status_shows_a_running_servers_workers() {
             .unwrap()
     };
     let mut seen = None;
-    for _ in 0..100 {
+    for _ in 0..300 {
         let out = status();
         if out.status.success() {
             let v: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -303,13 +303,16 @@ fn supervise(
     set(status, file, index, |s| s.state = State::Stopped);
 }
 
+/// Writes the status file. The status lock is held until the rename, so that writers from
+/// several worker threads land in order and the file never shows an older state last.
 fn write_status(status: &Mutex<Vec<WorkerStatus>>, file: Option<&std::path::Path>) {
     let Some(file) = file else {
         return;
     };
+    let guard = status.lock();
     let content = StatusFile {
         pid: std::process::id(),
-        workers: status.lock().clone(),
+        workers: guard.clone(),
     };
     let Ok(json) = serde_json::to_vec_pretty(&content) else {
         return;

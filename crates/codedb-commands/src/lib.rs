@@ -30,4 +30,4 @@ pub use pipeline::{
     CommandReport, EditOptions, create, delete, edit, history, move_file, replace_symbol, restore,
 };
 pub use project::{CommandError, CommandOptions, Project};
-pub use recover::{Mismatch, RecoverReport, VerifyReport, recover, verify};
+pub use recover::{Mismatch, RecoverReport, VerifyReport, recover, recover_files, verify};

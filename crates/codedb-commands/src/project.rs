@@ -334,32 +334,46 @@ impl<'a> Project<'a> {
 
     /// The lock of `rel` if no other command holds it (`recover` leaves a held one alone).
     pub(crate) fn try_lock_rel(&self, rel: &str) -> Result<Option<FileLock>> {
-        let file = self.lock_file(rel)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(FileLock(file))),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(CommandError::io("lock", &self.lock_path(rel), e))
-            }
-        }
+        try_lock_at(&self.state, rel)
     }
 
     fn lock_path(&self, rel: &str) -> PathBuf {
-        let digest = hex(&Sha256::digest(rel.as_bytes()));
-        self.state
-            .join("locks")
-            .join(format!("{}.lock", &digest[..20]))
+        lock_path(&self.state, rel)
     }
 
     fn lock_file(&self, rel: &str) -> Result<File> {
-        let path = self.lock_path(rel);
-        std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| CommandError::io("open the lock", &path, e))
+        lock_file(&self.state, rel)
     }
+}
+
+/// The command lock of `rel` in the state directory `state`, if no other command holds it.
+pub(crate) fn try_lock_at(state: &Path, rel: &str) -> Result<Option<FileLock>> {
+    let file = lock_file(state, rel)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(FileLock(file))),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(CommandError::io("lock", &lock_path(state, rel), e))
+        }
+    }
+}
+
+fn lock_path(state: &Path, rel: &str) -> PathBuf {
+    let digest = hex(&Sha256::digest(rel.as_bytes()));
+    state.join("locks").join(format!("{}.lock", &digest[..20]))
+}
+
+fn lock_file(state: &Path, rel: &str) -> Result<File> {
+    let path = lock_path(state, rel);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| CommandError::io("create", dir, e))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| CommandError::io("open the lock", &path, e))
 }
 
 /// A held command lock. Released explicitly when dropped: a child process forked by another

@@ -158,10 +158,10 @@ fn disk_sha(root: &Path, rel: &str) -> Result<Option<String>> {
     }
 }
 
-/// Rolls one intent forward or back; returns whether it went forward.
-fn resolve(project: &Project<'_>, intent: &Intent) -> Result<bool> {
-    let root = &project.root;
-    let (forward, backup_of) = match &intent.action {
+/// Whether `intent`'s command passed its commit point (the disk has its result), and the
+/// backup bytes it took (path, sha256). Removes its temp file, which is never needed again.
+fn decide(root: &Path, intent: &Intent) -> Result<(bool, Option<(String, String)>)> {
+    Ok(match &intent.action {
         Action::Write {
             path,
             old_sha256,
@@ -190,7 +190,55 @@ fn resolve(project: &Project<'_>, intent: &Intent) -> Result<bool> {
                 && disk_sha(root, to)?.as_deref() == Some(sha256.as_str()),
             Some((from.clone(), sha256.clone())),
         ),
-    };
+    })
+}
+
+/// The part of [`recover`] that needs no database, for a server's startup before it opens
+/// one: every leftover command that died before its commit point is rolled back (its temp
+/// file removed, its intent cleared; its database transaction never committed). Commands
+/// that passed it are left for [`recover`], which brings the database and git to them.
+pub fn recover_files(root: &Path) -> Result<RecoverReport> {
+    let mut report = RecoverReport::default();
+    let root = root
+        .canonicalize()
+        .map_err(|e| CommandError::io("open the project root", root, e))?;
+    let state = root.join(".codedb");
+    if !state.join("intents").is_dir() {
+        return Ok(report);
+    }
+    let journal = Journal::new(&state);
+    for intent in journal.pending()? {
+        let mut paths: Vec<&str> = intent.action.paths();
+        paths.sort_unstable();
+        let mut locks = Vec::new();
+        for p in paths {
+            match crate::project::try_lock_at(&state, p)? {
+                Some(l) => locks.push(l),
+                None => {
+                    report.busy += 1;
+                    break;
+                }
+            }
+        }
+        if locks.len() != intent.action.paths().len() {
+            continue;
+        }
+        if !journal.pending()?.iter().any(|i| i.id == intent.id) {
+            continue;
+        }
+        let (forward, _) = decide(&root, &intent)?;
+        if !forward {
+            journal.clear(&intent.id)?;
+            tracing::info!(id = %intent.id, kind = %intent.kind, "recover: rolled back");
+            report.rolled_back.push(intent.id);
+        }
+    }
+    Ok(report)
+}
+
+/// Rolls one intent forward or back; returns whether it went forward.
+fn resolve(project: &Project<'_>, intent: &Intent) -> Result<bool> {
+    let (forward, backup_of) = decide(&project.root, intent)?;
     let paths: Vec<String> = intent
         .action
         .paths()

@@ -2,14 +2,17 @@
 //! [`Server::steps`] for tests):
 //!
 //! 1. `config`: load and validate the configuration (an error starts nothing);
-//! 2. `database`: start the DB worker from the configuration and open `CodeDatabase`;
-//! 3. `schema`: `ensure_schema_synced` (a backup first when something changes); a change a
+//! 2. `recover`: resolve command intents left by a crash, as far as the files go: a command
+//!    that died before its commit point is rolled back (this needs no database);
+//! 3. `database`: start the DB worker from the configuration and open `CodeDatabase`;
+//! 4. `schema`: `ensure_schema_synced` (a backup first when something changes); a change a
 //!    safe sync cannot make (a table that needs a rebuild) refuses startup with the reason,
 //!    before any worker starts;
-//! 4. `recover`: resolve command intents left by a crash (it writes through
-//!    `CodeDatabase`, so it needs the code schema: hence after step 3);
-//! 5. `workers`: the WorkerManager starts `db`, `watcher`, `maintenance`;
-//! 6. `ready`: serve.
+//! 5. `recover_database`: commands that died after their commit point are completed: the
+//!    database and git are brought to the files (this writes through `CodeDatabase`, so it
+//!    needs the code schema);
+//! 6. `workers`: the WorkerManager starts `db`, `watcher`, `maintenance`;
+//! 7. `ready`: serve.
 //!
 //! Shutdown runs it backwards: stop accepting (the transport closes), let in-flight tool
 //! calls finish (each is one command: it commits or rolls back), stop the workers in reverse
@@ -101,7 +104,19 @@ impl Server {
             )));
         }
         step(&mut steps, "config", "configuration loaded and valid");
-        // 2. database
+        // 2. recover, as far as the files go
+        let rolled_back = codedb_commands::recover_files(&root)
+            .map_err(|e| StartError::Recover(e.to_string()))?;
+        step(
+            &mut steps,
+            "recover",
+            &format!(
+                "{} interrupted commands rolled back; {} left to a running command",
+                rolled_back.rolled_back.len(),
+                rolled_back.busy
+            ),
+        );
+        // 3. database
         let db_path = root.join(&config.storage.database);
         if let Some(dir) = db_path.parent() {
             std::fs::create_dir_all(dir)
@@ -120,7 +135,7 @@ impl Server {
             "database",
             "DB worker started, CodeDatabase open",
         );
-        // 3. schema
+        // 4. schema
         let stop_db = |e: StartError| {
             let _ = manager.stop();
             e
@@ -150,7 +165,7 @@ impl Server {
                 None => "schema up to date".to_owned(),
             },
         );
-        // 4. recover
+        // 5. recover: the database and git
         let project = Project::open(
             db,
             &root,
@@ -164,14 +179,14 @@ impl Server {
             .map_err(|e| stop_db(StartError::Recover(e.to_string())))?;
         step(
             &mut steps,
-            "recover",
+            "recover_database",
             &format!(
-                "{} commands rolled forward, {} rolled back",
+                "{} commands completed, {} rolled back",
                 recovered.rolled_forward.len(),
                 recovered.rolled_back.len()
             ),
         );
-        // 5. workers
+        // 6. workers
         let mut workers = WorkerManager::new(Some(root.join(".codedb/status.json")));
         let start = |workers: &mut WorkerManager, w: Arc<dyn crate::Worker>| {
             workers

@@ -50,7 +50,13 @@ fn startup_runs_in_order_and_a_schema_change_is_backed_up_before_any_worker() {
     assert_eq!(
         server.steps(),
         [
-            "config", "database", "schema", "recover", "workers", "ready"
+            "config",
+            "recover",
+            "database",
+            "schema",
+            "recover_database",
+            "workers",
+            "ready"
         ]
     );
     assert_eq!(count(), before + 1, "one backup, taken by the sync");

@@ -171,6 +171,16 @@ pub(crate) enum DbCommand {
 }
 
 pub(crate) fn run(cli: &Cli) -> Result<(), crate::output::CliError> {
+    if let Some(db) = cli.global.db.as_ref().and_then(|d| d.to_str())
+        && (db.starts_with("postgres://") || db.starts_with("postgresql://"))
+    {
+        return Err(crate::output::CliError(format!(
+            "--db {}: PostgreSQL databases are not supported by the command line yet (the \
+             driver exists as the codedb-postgres crate; the code schema on PostgreSQL does \
+             not); use a SQLite path",
+            db.split('@').next_back().unwrap_or(db)
+        )));
+    }
     match &cli.command {
         Command::Index { root } => index::run_index(&cli.global, root),
         Command::Query(command) => index::run_query(&cli.global, command),

@@ -100,3 +100,25 @@ fn db_info_on_bad_paths_fails_clearly_and_changes_nothing() {
     );
     assert!(!dir.path().join("missing.sqlite").exists());
 }
+
+#[test]
+fn a_postgres_url_is_refused_clearly_without_printing_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = codedb(
+        dir.path(),
+        &[
+            "--db",
+            "postgres://me:secret@db.example:5432/code",
+            "query",
+            "stats",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("PostgreSQL") && err.contains("db.example"),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "{err}");
+    assert!(!dir.path().join("postgres:").exists(), "nothing created");
+}

@@ -117,7 +117,7 @@ impl PostgresDriver {
         })
     }
 
-    fn conn(&self) -> Result<Conn> {
+    pub(crate) fn conn(&self) -> Result<Conn> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::new(ErrorKind::Closed, "the database is closed"));
         }

@@ -16,8 +16,10 @@
 mod convert;
 mod driver;
 mod error;
+mod schema;
 
 pub use driver::{PgTransaction, PostgresConfig, PostgresDriver};
+pub use schema::PostgresSchema;
 
 /// Opens the PostgreSQL database at `url` with default pool settings.
 pub fn open(url: &str) -> codedb_driver::Result<PostgresDriver> {

@@ -51,10 +51,11 @@ pub fn create(
     fs::create_dir_all(dir)
         .map_err(|e| Error::backup(dir, format!("cannot create the backup directory: {e}")))?;
     let base = format!("{}.{}.{}", stem(db), utc_stamp(), fingerprint);
-    let mut path = dir.join(format!("{base}.sqlite"));
+    let ext = backend.backup_extension();
+    let mut path = dir.join(format!("{base}.{ext}"));
     let mut n = 1;
     while path.exists() {
-        path = dir.join(format!("{base}-{n}.sqlite"));
+        path = dir.join(format!("{base}-{n}.{ext}"));
         n += 1;
     }
     backend.backup_to(&path).map_err(|e| {
@@ -88,8 +89,9 @@ pub fn list(db: &Path, dir: &Path) -> Result<Vec<BackupEntry>> {
         .flatten()
         .filter_map(|e| {
             let id = e.file_name().to_string_lossy().into_owned();
-            let ok =
-                id.starts_with(&prefix) && id.ends_with(".sqlite") && id.len() > prefix.len() + 17;
+            let ok = id.starts_with(&prefix)
+                && (id.ends_with(".sqlite") || id.ends_with(".pgdump"))
+                && id.len() > prefix.len() + 17;
             ok.then(|| BackupEntry {
                 bytes: e.metadata().map_or(0, |m| m.len()),
                 path: e.path(),

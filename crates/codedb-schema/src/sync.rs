@@ -37,6 +37,11 @@ pub trait SchemaBackend: Send + Sync + std::fmt::Debug {
 
     /// The database file, for naming backups; `None` when there is no file.
     fn database_path(&self) -> Option<PathBuf>;
+
+    /// The file extension of this backend's backups (`sqlite`: a database file).
+    fn backup_extension(&self) -> &'static str {
+        "sqlite"
+    }
 }
 
 /// One row of the sync log.

@@ -172,16 +172,7 @@ impl WorkerManager {
 
     /// Every worker's status, in start order (its own health check folded in).
     pub fn status(&self) -> Vec<WorkerStatus> {
-        let mut out = self.status.lock().clone();
-        for (s, w) in out.iter_mut().zip(&self.workers) {
-            if s.state == State::Running
-                && let Err(e) = w.worker.health()
-            {
-                s.state = State::Unhealthy;
-                s.last_error = Some(e);
-            }
-        }
-        out
+        self.status_handle().status()
     }
 
     /// A handle that reads the status from elsewhere (the MCP `status` tool).

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::project::{CommandError, Result, sha256_hex, sync_dir, write_synced};
+use crate::project::{CommandError, Result, remove_if_present, replace_durably, sha256_hex};
 
 /// The file-backup store of one project.
 #[derive(Debug, Clone)]
@@ -40,12 +40,7 @@ impl BackupStore {
         let dir = path.parent().unwrap_or(&self.dir).to_owned();
         std::fs::create_dir_all(&dir).map_err(|e| CommandError::io("create", &dir, e))?;
         let temp = dir.join(format!(".{sha}.{}.tmp", std::process::id()));
-        write_synced(&temp, bytes)?;
-        std::fs::rename(&temp, &path).map_err(|e| {
-            let _ = std::fs::remove_file(&temp);
-            CommandError::io("store the backup", &path, e)
-        })?;
-        sync_dir(&dir)?;
+        replace_durably(&path, &temp, bytes, "store the backup")?;
         Ok((sha, true))
     }
 
@@ -99,11 +94,6 @@ impl BackupStore {
 
     /// Removes the bytes `sha256` (nothing if absent).
     pub fn remove(&self, sha256: &str) -> Result<()> {
-        let path = self.blob(sha256);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(CommandError::io("remove the backup", &path, e)),
-        }
+        remove_if_present(&self.blob(sha256), "remove the backup").map(drop)
     }
 }

@@ -130,9 +130,11 @@ impl Git {
         format!("{}{rel}", self.prefix)
     }
 
-    fn git(&self, step: &str, args: &[&str], index: Option<&Path>) -> Result<String> {
+    /// `git` in the work tree's top, with the private `index` and the fallback identity
+    /// when they apply.
+    fn command(&self, index: Option<&Path>) -> Command {
         let mut cmd = Command::new("git");
-        cmd.current_dir(&self.top).args(args);
+        cmd.current_dir(&self.top);
         if let Some(index) = index {
             cmd.env("GIT_INDEX_FILE", index);
         }
@@ -146,11 +148,20 @@ impl Git {
                 cmd.env(k, v);
             }
         }
-        let out = cmd.output().map_err(|e| CommandError::Git {
+        cmd
+    }
+
+    /// Runs `cmd`, whatever its exit status; only a git that cannot start is an error.
+    fn output(step: &str, cmd: &mut Command) -> Result<Output> {
+        cmd.output().map_err(|e| CommandError::Git {
             step: step.to_owned(),
             message: format!("cannot run git: {e}"),
-        })?;
-        check(step, out)
+        })
+    }
+
+    /// Runs git with `args`; its trimmed stdout, or an error with its stderr.
+    fn git(&self, step: &str, args: &[&str], index: Option<&Path>) -> Result<String> {
+        check(step, Self::output(step, self.command(index).args(args))?)
     }
 
     /// The commit `branch` points at (`None`: unborn). Read from the ref files when the
@@ -160,19 +171,15 @@ impl Git {
         if let Some(tip) = self.read_ref_files(branch) {
             return Ok(tip);
         }
-        let out = Command::new("git")
-            .current_dir(&self.top)
-            .args([
+        let out = Self::output(
+            "reading the branch",
+            self.command(None).args([
                 "rev-parse",
                 "-q",
                 "--verify",
                 &format!("{branch}^{{commit}}"),
-            ])
-            .output()
-            .map_err(|e| CommandError::Git {
-                step: "reading the branch".into(),
-                message: format!("cannot run git: {e}"),
-            })?;
+            ]),
+        )?;
         Ok(out
             .status
             .success()
@@ -307,21 +314,17 @@ impl Git {
                 }
                 let new = self.git("creating the commit", &args, None)?;
                 let expected = old.clone().unwrap_or_default();
-                let moved = Command::new("git")
-                    .current_dir(&self.top)
-                    .args([
+                let moved = Self::output(
+                    "moving the branch",
+                    self.command(None).args([
                         "update-ref",
                         "-m",
                         &format!("codedb: {message}"),
                         &branch,
                         &new,
                         &expected,
-                    ])
-                    .output()
-                    .map_err(|e| CommandError::Git {
-                        step: "moving the branch".into(),
-                        message: format!("cannot run git: {e}"),
-                    })?;
+                    ]),
+                )?;
                 if moved.status.success() {
                     return Ok(Some(Commit {
                         branch: branch.clone(),
@@ -363,8 +366,7 @@ impl Git {
     }
 
     fn spawn_refresh(&self, top_paths: &[String]) -> Option<std::process::Child> {
-        Command::new("git")
-            .current_dir(&self.top)
+        self.command(None)
             .args(["update-index", "--add", "--remove", "--"])
             .args(top_paths)
             .stdout(std::process::Stdio::null())
@@ -425,21 +427,17 @@ impl Git {
         }
         let mut out = Vec::new();
         for chunk in paths.chunks(500) {
-            let mut cmd = Command::new("git");
-            cmd.current_dir(&self.top)
-                .env("GIT_OPTIONAL_LOCKS", "0")
+            let mut cmd = self.command(None);
+            cmd.env("GIT_OPTIONAL_LOCKS", "0")
                 .args([
                     "status",
                     "--porcelain=v1",
                     "-z",
                     "--untracked-files=all",
                     "--",
-                ]);
-            cmd.args(chunk.iter().map(|p| self.top_path(p)));
-            let output = cmd.output().map_err(|e| CommandError::Git {
-                step: "reading the status".into(),
-                message: format!("cannot run git: {e}"),
-            })?;
+                ])
+                .args(chunk.iter().map(|p| self.top_path(p)));
+            let output = Self::output("reading the status", &mut cmd)?;
             let text = check("reading the status", output)?;
             for entry in text.split('\0').filter(|e| e.len() > 3) {
                 let path = &entry[3..];

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::project::{CommandError, Result, now_ms, sync_dir, write_synced};
+use crate::project::{CommandError, Result, now_ms, remove_if_present, replace_durably, sync_dir};
 
 /// What a command is about to do to the working tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +49,17 @@ pub enum Action {
 }
 
 impl Action {
+    /// The file whose previous bytes the command backed up, and their sha256.
+    pub fn backup(&self) -> Option<(&str, &str)> {
+        match self {
+            Action::Write {
+                path, old_sha256, ..
+            } => old_sha256.as_deref().map(|sha| (path.as_str(), sha)),
+            Action::Delete { path, old_sha256 } => Some((path, old_sha256)),
+            Action::Move { from, sha256, .. } => Some((from, sha256)),
+        }
+    }
+
     /// The paths the action touches.
     pub fn paths(&self) -> Vec<&str> {
         match self {
@@ -113,23 +124,21 @@ impl Journal {
         let temp = self.dir.join(format!(".{}.tmp", intent.id));
         let json = serde_json::to_vec_pretty(intent)
             .map_err(|e| CommandError::io("encode the intent", &path, std::io::Error::other(e)))?;
-        write_synced(&temp, &json)?;
-        std::fs::rename(&temp, &path).map_err(|e| {
-            let _ = std::fs::remove_file(&temp);
-            CommandError::io("write the intent", &path, e)
-        })?;
-        sync_dir(&self.dir)?;
+        replace_durably(&path, &temp, &json, "write the intent")?;
         Ok(path)
+    }
+
+    /// Whether the record of `id` is still there.
+    pub fn is_pending(&self, id: &str) -> bool {
+        self.path(id).exists()
     }
 
     /// Removes the record of `id` durably.
     pub fn clear(&self, id: &str) -> Result<()> {
-        let path = self.path(id);
-        match std::fs::remove_file(&path) {
-            Ok(()) => sync_dir(&self.dir),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(CommandError::io("clear the intent", &path, e)),
+        if remove_if_present(&self.path(id), "clear the intent")? {
+            sync_dir(&self.dir)?;
         }
+        Ok(())
     }
 
     /// Every record left, oldest first. A record that cannot be read is an error naming it

@@ -29,5 +29,5 @@ pub use indexer::{IndexError, IndexOptions, IndexSummary, Skipped, index};
 pub use pipeline::{
     CommandReport, EditOptions, create, delete, edit, history, move_file, replace_symbol, restore,
 };
-pub use project::{CommandError, CommandOptions, Project};
+pub use project::{CommandError, CommandOptions, Project, TEMP_MARKER};
 pub use recover::{Mismatch, RecoverReport, VerifyReport, recover, recover_files, verify};

@@ -35,8 +35,8 @@ use crate::git::Commit;
 use crate::journal::{Action, Intent, Journal, new_id};
 use crate::lang::{self, LanguageDef};
 use crate::project::{
-    CommandError, FileLock, Project, ProjectPath, Result, now_ms, sha256_hex, sync_dir,
-    write_synced,
+    CommandError, FileLock, Project, ProjectPath, Result, TEMP_MARKER, now_ms, read_if_present,
+    remove_if_present, replace_durably, sha256_hex, sync_dir, write_synced,
 };
 use crate::recover::recover_intents;
 use crate::symbol;
@@ -77,11 +77,7 @@ pub fn edit(
     content: &str,
     options: &EditOptions,
 ) -> Result<CommandReport> {
-    recover_intents(project)?;
-    let target = project.resolve(path)?;
-    let locks = project.lock(&[&target])?;
-    let old = read_existing(&target)?;
-    check_expected(&target, &old, options)?;
+    let (target, locks, old) = open_existing(project, path, options)?;
     run_write(
         project,
         "edit",
@@ -103,11 +99,7 @@ pub fn replace_symbol(
     source: &str,
     options: &EditOptions,
 ) -> Result<CommandReport> {
-    recover_intents(project)?;
-    let target = project.resolve(path)?;
-    let locks = project.lock(&[&target])?;
-    let old = read_existing(&target)?;
-    check_expected(&target, &old, options)?;
+    let (target, locks, old) = open_existing(project, path, options)?;
     let lang = language(&target)?;
     let text = std::str::from_utf8(&old).map_err(|_| CommandError::Symbol {
         path: target.rel.clone(),
@@ -154,11 +146,7 @@ pub fn create(
 
 /// Deletes the file `path`.
 pub fn delete(project: &Project<'_>, path: &str, options: &EditOptions) -> Result<CommandReport> {
-    recover_intents(project)?;
-    let target = project.resolve(path)?;
-    let locks = project.lock(&[&target])?;
-    let old = read_existing(&target)?;
-    check_expected(&target, &old, options)?;
+    let (target, locks, old) = open_existing(project, path, options)?;
     let message = message(options, "delete", &target.rel);
     let plan = Plan::Delete { path: target, old };
     run(project, "delete", message, plan, locks)
@@ -232,11 +220,7 @@ pub fn restore(
         path: target.rel.clone(),
         reason: format!("backup {} is not valid UTF-8", chosen.id),
     })?;
-    let old = match std::fs::read(&target.abs) {
-        Ok(b) => Some(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(CommandError::io("read", &target.abs, e)),
-    };
+    let old = read_if_present(&target.abs)?;
     if let Some(old) = &old {
         check_expected(&target, old, options)?;
     }
@@ -256,6 +240,21 @@ pub fn restore(
 pub fn history(project: &Project<'_>, path: &str) -> Result<Vec<FileBackup>> {
     let target = project.resolve(path)?;
     Ok(project.db.file_backups(project.id, &target.rel)?)
+}
+
+/// The start of every command on an existing file: leftover intents resolved, the path
+/// checked and locked, its bytes read and checked against `expect_sha256`.
+fn open_existing(
+    project: &Project<'_>,
+    path: &str,
+    options: &EditOptions,
+) -> Result<(ProjectPath, Vec<FileLock>, Vec<u8>)> {
+    recover_intents(project)?;
+    let target = project.resolve(path)?;
+    let locks = project.lock(&[&target])?;
+    let old = read_existing(&target)?;
+    check_expected(&target, &old, options)?;
+    Ok((target, locks, old))
 }
 
 fn read_existing(target: &ProjectPath) -> Result<Vec<u8>> {
@@ -526,7 +525,7 @@ fn steps(
                 .abs
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            let temp_name = format!(".{name}.codedb-tmp-{id}");
+            let temp_name = format!(".{name}{TEMP_MARKER}{id}");
             let temp = dir.join(&temp_name);
             done.temp = Some(temp.clone());
             #[cfg(feature = "failpoints")]
@@ -778,11 +777,7 @@ fn undo(project: &Project<'_>, plan: &Plan, done: &Done) -> Result<()> {
         }
     }
     if let Some(temp) = &done.temp {
-        match std::fs::remove_file(temp) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(CommandError::io("remove", temp, e)),
-        }
+        remove_if_present(temp, "remove")?;
     }
     for d in done.created_dirs.iter().rev() {
         let _ = std::fs::remove_dir(d);
@@ -805,13 +800,8 @@ pub(crate) fn put_back(path: &ProjectPath, bytes: &[u8]) -> Result<()> {
         .abs
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let temp = dir.join(format!(".{name}.codedb-tmp-undo-{}", std::process::id()));
-    write_synced(&temp, bytes)?;
-    std::fs::rename(&temp, &path.abs).map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        CommandError::io("restore", &path.abs, e)
-    })?;
-    sync_dir(&dir)
+    let temp = dir.join(format!(".{name}{TEMP_MARKER}undo-{}", std::process::id()));
+    replace_durably(&path.abs, &temp, bytes, "restore")
 }
 
 /// Keeps the newest backups of each touched path, per the retention setting; best effort

@@ -432,6 +432,45 @@ pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     f.sync_all().map_err(|e| CommandError::io("fsync", path, e))
 }
 
+/// What every temp file codedb writes in the tree has in its name (`.NAME` + this + the
+/// command id): how `recover` and `verify` find them, and the watcher ignores them.
+pub const TEMP_MARKER: &str = ".codedb-tmp-";
+
+/// The bytes of `path`, or `None` when there is no such file.
+pub(crate) fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CommandError::io("read", path, e)),
+    }
+}
+
+/// Removes `path` if it exists; returns whether it did. `op` names the work in an error.
+pub(crate) fn remove_if_present(path: &Path, op: &'static str) -> Result<bool> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(CommandError::io(op, path, e)),
+    }
+}
+
+/// Makes `path` hold `bytes` atomically and durably: written to `temp` (beside it) and
+/// fsynced, renamed over `path`, the directory fsynced. A failed rename removes `temp`;
+/// `op` says what was being done, in the error.
+pub(crate) fn replace_durably(
+    path: &Path,
+    temp: &Path,
+    bytes: &[u8],
+    op: &'static str,
+) -> Result<()> {
+    write_synced(temp, bytes)?;
+    std::fs::rename(temp, path).map_err(|e| {
+        let _ = std::fs::remove_file(temp);
+        CommandError::io(op, path, e)
+    })?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
 /// fsyncs the directory `dir`, so that a rename or unlink in it survives a crash.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)

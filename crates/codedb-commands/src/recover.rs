@@ -22,7 +22,10 @@ use serde::Serialize;
 use crate::backups::BackupStore;
 use crate::journal::{Action, Intent, Journal};
 use crate::lang;
-use crate::project::{CommandError, Project, Result, sha256_hex};
+use crate::project::{
+    CommandError, FileLock, Project, Result, TEMP_MARKER, read_if_present, remove_if_present,
+    sha256_hex, try_lock_at,
+};
 
 /// What `recover` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -53,56 +56,79 @@ fn sweep(project: &Project<'_>) -> Result<usize> {
     let journal = Journal::new(&project.state);
     let pending = journal.pending()?;
     let mut removed = 0;
-    let walker = ignore::WalkBuilder::new(&project.root)
+    for temp in temp_files(&project.root) {
+        if pending
+            .iter()
+            .any(|i| matches!(&i.action, Action::Write { temp: t, .. } if *t == temp.name))
+        {
+            continue;
+        }
+        if let Some(_lock) = project.try_lock_rel(&temp.target_rel)? {
+            remove_if_present(&temp.path, "remove the stale temp file")?;
+            tracing::info!(path = %temp.path.display(), "recover: removed a stale temp file");
+            removed += 1;
+        }
+    }
+    let store = BackupStore::new(&project.state);
+    let claimed: Vec<&str> = pending
+        .iter()
+        .filter_map(|i| i.action.backup().map(|(_, sha)| sha))
+        .collect();
+    for (sha, age) in store.list()? {
+        if age.as_secs() > 60
+            && !claimed.contains(&sha.as_str())
+            && !project.db.backup_referenced(&sha)?
+        {
+            store.remove(&sha)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// A codedb temp file found in the tree.
+struct TempFile {
+    path: std::path::PathBuf,
+    /// Its file name.
+    name: String,
+    /// Its path relative to the root.
+    rel: String,
+    /// The file it was written for, relative to the root.
+    target_rel: String,
+}
+
+/// Every codedb temp file in the tree under `root` (`.git/` and `.codedb/` aside; hidden and
+/// ignored files included: a temp file is hidden, and may be written beside an ignored file).
+fn temp_files(root: &Path) -> Vec<TempFile> {
+    let rel = |p: &Path| {
+        p.strip_prefix(root)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .replace('\\', "/")
+    };
+    ignore::WalkBuilder::new(root)
         .hidden(false)
         .git_ignore(false)
         .ignore(false)
         .parents(false)
         .follow_links(false)
         .filter_entry(|e| !matches!(e.file_name().to_str(), Some(".git" | ".codedb")))
-        .build();
-    for entry in walker.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(at) = name.find(".codedb-tmp-") else {
-            continue;
-        };
-        if pending
-            .iter()
-            .any(|i| matches!(&i.action, Action::Write { temp, .. } if *temp == name))
-        {
-            continue;
-        }
-        let target = entry
-            .path()
-            .with_file_name(name[..at].trim_start_matches('.'));
-        let rel = target
-            .strip_prefix(&project.root)
-            .unwrap_or(&target)
-            .to_string_lossy()
-            .replace('\\', "/");
-        if let Some(_lock) = project.try_lock_rel(&rel)? {
-            std::fs::remove_file(entry.path())
-                .map_err(|e| CommandError::io("remove the stale temp file", entry.path(), e))?;
-            tracing::info!(path = %entry.path().display(), "recover: removed a stale temp file");
-            removed += 1;
-        }
-    }
-    let store = BackupStore::new(&project.state);
-    let claimed: Vec<String> = pending
-        .iter()
-        .filter_map(|i| match &i.action {
-            Action::Write { old_sha256, .. } => old_sha256.clone(),
-            Action::Delete { old_sha256, .. } => Some(old_sha256.clone()),
-            Action::Move { sha256, .. } => Some(sha256.clone()),
+        .build()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let at = name.find(TEMP_MARKER)?;
+            let target = entry
+                .path()
+                .with_file_name(name[..at].trim_start_matches('.'));
+            Some(TempFile {
+                rel: rel(entry.path()),
+                target_rel: rel(&target),
+                path: entry.into_path(),
+                name,
+            })
         })
-        .collect();
-    for (sha, age) in store.list()? {
-        if age.as_secs() > 60 && !claimed.contains(&sha) && !project.db.backup_referenced(&sha)? {
-            store.remove(&sha)?;
-            removed += 1;
-        }
-    }
-    Ok(removed)
+        .collect()
 }
 
 /// Resolves every leftover intent (what every write command does first).
@@ -117,24 +143,9 @@ pub(crate) fn recover_intents(project: &Project<'_>) -> Result<RecoverReport> {
         git.clean_private_indexes();
     }
     for intent in pending {
-        let mut locks = Vec::new();
-        let mut busy = false;
-        let mut paths: Vec<&str> = intent.action.paths();
-        paths.sort_unstable();
-        for p in paths {
-            match project.try_lock_rel(p)? {
-                Some(l) => locks.push(l),
-                None => busy = true,
-            }
-        }
-        if busy {
-            report.busy += 1;
+        let Some(locks) = lock_intent(&project.state, &journal, &intent, &mut report)? else {
             continue;
-        }
-        // Re-read under the locks: the command may have finished meanwhile.
-        if !journal.pending()?.iter().any(|i| i.id == intent.id) {
-            continue;
-        }
+        };
         let forward = resolve(project, &intent)?;
         journal.clear(&intent.id)?;
         if forward {
@@ -149,47 +160,53 @@ pub(crate) fn recover_intents(project: &Project<'_>) -> Result<RecoverReport> {
     Ok(report)
 }
 
-fn disk_sha(root: &Path, rel: &str) -> Result<Option<String>> {
-    let path = root.join(rel);
-    match std::fs::read(&path) {
-        Ok(b) => Ok(Some(sha256_hex(&b))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(CommandError::io("read", &path, e)),
+/// The locks of every file of `intent`, when no live command holds any of them (else it
+/// is counted busy) and the intent is still there (its command may have finished
+/// meanwhile): `None` means leave this intent alone.
+fn lock_intent(
+    state: &Path,
+    journal: &Journal,
+    intent: &Intent,
+    report: &mut RecoverReport,
+) -> Result<Option<Vec<FileLock>>> {
+    let mut paths: Vec<&str> = intent.action.paths();
+    paths.sort_unstable();
+    let mut locks = Vec::new();
+    for p in paths {
+        match try_lock_at(state, p)? {
+            Some(l) => locks.push(l),
+            None => {
+                report.busy += 1;
+                return Ok(None);
+            }
+        }
     }
+    Ok(journal.is_pending(&intent.id).then_some(locks))
 }
 
-/// Whether `intent`'s command passed its commit point (the disk has its result), and the
-/// backup bytes it took (path, sha256). Removes its temp file, which is never needed again.
-fn decide(root: &Path, intent: &Intent) -> Result<(bool, Option<(String, String)>)> {
+fn disk_sha(root: &Path, rel: &str) -> Result<Option<String>> {
+    Ok(read_if_present(&root.join(rel))?.map(|b| sha256_hex(&b)))
+}
+
+/// Whether `intent`'s command passed its commit point (the disk has its result). Removes
+/// its temp file, which is never needed again.
+fn decide(root: &Path, intent: &Intent) -> Result<bool> {
     Ok(match &intent.action {
         Action::Write {
             path,
-            old_sha256,
             new_sha256,
             temp,
+            ..
         } => {
-            let dir = root.join(path);
-            let dir = dir.parent().unwrap_or(root);
-            match std::fs::remove_file(dir.join(temp)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(CommandError::io("remove", &dir.join(temp), e)),
-            }
-            let on_disk = disk_sha(root, path)?;
-            (
-                on_disk.as_deref() == Some(new_sha256.as_str()),
-                old_sha256.clone().map(|s| (path.clone(), s)),
-            )
+            let target = root.join(path);
+            remove_if_present(&target.with_file_name(temp), "remove")?;
+            disk_sha(root, path)?.as_deref() == Some(new_sha256.as_str())
         }
-        Action::Delete { path, old_sha256 } => (
-            disk_sha(root, path)?.is_none(),
-            Some((path.clone(), old_sha256.clone())),
-        ),
-        Action::Move { from, to, sha256 } => (
+        Action::Delete { path, .. } => disk_sha(root, path)?.is_none(),
+        Action::Move { from, to, sha256 } => {
             disk_sha(root, from)?.is_none()
-                && disk_sha(root, to)?.as_deref() == Some(sha256.as_str()),
-            Some((from.clone(), sha256.clone())),
-        ),
+                && disk_sha(root, to)?.as_deref() == Some(sha256.as_str())
+        }
     })
 }
 
@@ -208,25 +225,10 @@ pub fn recover_files(root: &Path) -> Result<RecoverReport> {
     }
     let journal = Journal::new(&state);
     for intent in journal.pending()? {
-        let mut paths: Vec<&str> = intent.action.paths();
-        paths.sort_unstable();
-        let mut locks = Vec::new();
-        for p in paths {
-            match crate::project::try_lock_at(&state, p)? {
-                Some(l) => locks.push(l),
-                None => {
-                    report.busy += 1;
-                    break;
-                }
-            }
-        }
-        if locks.len() != intent.action.paths().len() {
+        let Some(_locks) = lock_intent(&state, &journal, &intent, &mut report)? else {
             continue;
-        }
-        if !journal.pending()?.iter().any(|i| i.id == intent.id) {
-            continue;
-        }
-        let (forward, _) = decide(&root, &intent)?;
+        };
+        let forward = decide(&root, &intent)?;
         if !forward {
             journal.clear(&intent.id)?;
             tracing::info!(id = %intent.id, kind = %intent.kind, "recover: rolled back");
@@ -238,7 +240,7 @@ pub fn recover_files(root: &Path) -> Result<RecoverReport> {
 
 /// Rolls one intent forward or back; returns whether it went forward.
 fn resolve(project: &Project<'_>, intent: &Intent) -> Result<bool> {
-    let (forward, backup_of) = decide(&project.root, intent)?;
+    let forward = decide(&project.root, intent)?;
     let paths: Vec<String> = intent
         .action
         .paths()
@@ -262,14 +264,18 @@ fn resolve(project: &Project<'_>, intent: &Intent) -> Result<bool> {
     }
     if forward && !tx.command_landed(&intent.id)? {
         let store = BackupStore::new(&project.state);
-        if let Some((path, sha)) = backup_of.filter(|(_, sha)| store.contains(sha)) {
-            let size = store.get(&sha).map_or(0, |b| b.len());
+        if let Some((path, sha)) = intent
+            .action
+            .backup()
+            .filter(|(_, sha)| store.contains(sha))
+        {
+            let size = store.get(sha).map_or(0, |b| b.len());
             tx.add_file_backup(
                 project.id,
                 &FileBackup {
                     id: 0,
-                    path,
-                    sha256: sha,
+                    path: path.to_owned(),
+                    sha256: sha.to_owned(),
                     size: i64::try_from(size).unwrap_or(i64::MAX),
                     command_id: intent.id.clone(),
                     command: intent.kind.clone(),
@@ -313,13 +319,8 @@ fn resolve(project: &Project<'_>, intent: &Intent) -> Result<bool> {
 
 /// The backup bytes `intent` stored, when no backup row references them.
 fn unreferenced_backup(project: &Project<'_>, intent: &Intent) -> Result<Option<String>> {
-    let sha = match &intent.action {
-        Action::Write { old_sha256, .. } => old_sha256.clone(),
-        Action::Delete { old_sha256, .. } => Some(old_sha256.clone()),
-        Action::Move { sha256, .. } => Some(sha256.clone()),
-    };
-    match sha {
-        Some(sha) if !project.db.backup_referenced(&sha)? => Ok(Some(sha)),
+    match intent.action.backup() {
+        Some((_, sha)) if !project.db.backup_referenced(sha)? => Ok(Some(sha.to_owned())),
         _ => Ok(None),
     }
 }
@@ -416,29 +417,12 @@ pub fn verify(project: &Project<'_>) -> Result<VerifyReport> {
             }
         }
     }
-    let walker = ignore::WalkBuilder::new(&project.root)
-        .hidden(false)
-        .git_ignore(false)
-        .ignore(false)
-        .parents(false)
-        .follow_links(false)
-        .filter_entry(|e| !matches!(e.file_name().to_str(), Some(".git" | ".codedb")))
-        .build();
-    for entry in walker.flatten() {
-        let name = entry.file_name().to_string_lossy();
-        if name.contains(".codedb-tmp-") {
-            let rel = entry
-                .path()
-                .strip_prefix(&project.root)
-                .unwrap_or(entry.path())
-                .to_string_lossy()
-                .replace('\\', "/");
-            report.mismatches.push(Mismatch {
-                path: rel,
-                problem: "temp_file".into(),
-                detail: "a codedb temp file left in the tree".into(),
-            });
-        }
+    for temp in temp_files(&project.root) {
+        report.mismatches.push(Mismatch {
+            path: temp.rel,
+            problem: "temp_file".into(),
+            detail: "a codedb temp file left in the tree".into(),
+        });
     }
     if let Some(git) = &project.git {
         let written: Vec<String> = project

@@ -66,7 +66,9 @@ impl FileWatcher {
             return false;
         };
         let rel = rel.to_string_lossy();
-        if rel.split('/').any(|c| c == ".git" || c == ".codedb") || rel.contains(".codedb-tmp-") {
+        if rel.split('/').any(|c| c == ".git" || c == ".codedb")
+            || rel.contains(codedb_commands::TEMP_MARKER)
+        {
             return false;
         }
         !self.ignore.iter().any(|g| glob_match(g, &rel))

@@ -19,14 +19,24 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
         &["codedb-sqlite"],
     ),
     (
+        "codedb-backends",
+        &[
+            "codedb-driver",
+            "codedb-schema",
+            "codedb-sqlite",
+            "codedb-postgres",
+        ],
+        &[],
+    ),
+    (
         "codedb-core",
         &["codedb-driver", "codedb-schema"],
-        &["codedb-sqlite"],
+        &["codedb-sqlite", "codedb-backends"],
     ),
     (
         "codedb-commands",
         &["codedb-core", "codedb-driver", "codedb-schema"],
-        &["codedb-sqlite"],
+        &["codedb-sqlite", "codedb-backends"],
     ),
     (
         "codedb-server",
@@ -34,6 +44,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
             "codedb-driver",
             "codedb-schema",
             "codedb-sqlite",
+            "codedb-backends",
             "codedb-core",
             "codedb-commands",
         ],
@@ -48,6 +59,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
             "codedb-core",
             "codedb-commands",
             "codedb-server",
+            "codedb-backends",
         ],
         &[],
     ),

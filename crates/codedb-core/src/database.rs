@@ -6,6 +6,7 @@ use std::sync::Arc;
 use codedb_driver::{Batch, BatchResult, ExecResult, Rows, SpecificDriver, Value};
 use codedb_schema::{Schema, SchemaBackend, SyncOptions, SyncReport};
 
+use crate::Dialect;
 use crate::error::{Error, Result};
 use crate::executor::Executor;
 use crate::transaction::Transaction;
@@ -55,7 +56,7 @@ impl CodeDatabase {
     pub fn code_schema(&self) -> Result<Schema> {
         Ok(self
             .schema_backend()?
-            .schema_from_ddl(crate::schema::CODE_SCHEMA)?)
+            .schema_from_ddl(&crate::schema::code_schema(self.dialect()))?)
     }
 
     /// Brings the database to the code schema: the explicit startup step, run by `main()`
@@ -86,8 +87,13 @@ impl CodeDatabase {
     /// dropped (which rolls back), other writers of this process wait; one that waits longer
     /// than the driver's timeout gets a `Busy` error.
     pub fn begin_transaction(&self) -> Result<Transaction<'_>> {
-        let handle = self.driver.begin()?;
-        Ok(Transaction::top(handle))
+        let dialect = Dialect::of(self.driver.as_ref());
+        let tx = Transaction::top(self.driver.begin()?, dialect);
+        if let Some(lock) = dialect.write_lock() {
+            // Dropped on error: the transaction rolls back.
+            tx.query(&lock, Vec::new())?;
+        }
+        Ok(tx)
     }
 
     /// Runs `f` in a transaction: commits when it returns `Ok`, rolls back when it returns
@@ -129,6 +135,10 @@ pub(crate) fn finish<R>(
 }
 
 impl Executor for CodeDatabase {
+    fn dialect(&self) -> Dialect {
+        Dialect::of(self.driver.as_ref())
+    }
+
     fn execute(&self, sql: &str, params: Vec<Value>) -> Result<ExecResult> {
         Ok(self.driver.execute(sql, params)?)
     }

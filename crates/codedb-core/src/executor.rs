@@ -10,6 +10,9 @@ use crate::transaction::Transaction;
 /// transaction, reads from the last committed state) and by [`Transaction`] (every call joins
 /// the transaction and sees its writes).
 pub trait Executor {
+    /// The SQL dialect of the database underneath.
+    fn dialect(&self) -> crate::Dialect;
+
     /// Runs one write statement.
     fn execute(&self, sql: &str, params: Vec<Value>) -> Result<ExecResult>;
 

@@ -117,11 +117,11 @@ pub trait HistoryStore: Executor + Sized {
 
     /// Every path a landed command changed, once each.
     fn commanded_paths(&self, project_id: i64) -> Result<Vec<String>> {
-        let rows = self.query(
-            "SELECT DISTINCT j.value FROM commands c, json_each(c.paths) j
-             WHERE c.project_id = ?1 ORDER BY 1",
-            params![project_id],
-        )?;
+        let sql = format!(
+            "SELECT DISTINCT j.value FROM commands c, {} WHERE c.project_id = ?1 ORDER BY 1",
+            self.dialect().json_strings("c.paths")
+        );
+        let rows = self.query(&sql, params![project_id])?;
         rows.iter().map(|r| r.get(0).map_err(Into::into)).collect()
     }
 

@@ -41,6 +41,7 @@
 //! explicit step that brings a database to the code schema ([`schema::CODE_SCHEMA`]).
 
 mod database;
+mod dialect;
 mod error;
 mod executor;
 pub mod history;
@@ -55,6 +56,7 @@ pub use codedb_driver::{
 };
 pub use codedb_schema::{DiffOptions, SyncOptions, SyncReport};
 pub use database::CodeDatabase;
+pub use dialect::{Dialect, POSTGRES_WRITE_LOCK};
 pub use error::{Error, Result};
 pub use executor::Executor;
 pub use history::HistoryStore;

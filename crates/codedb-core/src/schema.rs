@@ -1,16 +1,24 @@
 //! The code schema: the tables `CodeDatabase` works on, declared once here, and
 //! `ensure_schema_synced`, the explicit startup step that brings a database to it.
 //!
-//! The declaration is DDL in the SQLite dialect (the embedded default); the schema backend
-//! turns it into the model by executing it in a scratch database. Every child row cascades
-//! from its file; timestamps are Unix milliseconds.
+//! The tables are declared once, in SQL both backends read with a few words rendered per
+//! backend by [`code_schema`]: on PostgreSQL `INTEGER` becomes `BIGINT`, an `id INTEGER
+//! PRIMARY KEY` an identity column, `BLOB` `BYTEA`, and `WITHOUT ROWID` goes. Full-text
+//! search is each backend's own and declared apart: FTS5 tables kept by triggers and by the
+//! store on SQLite ([`SQLITE_SEARCH`]); a stored `tsvector` column and GIN indexes on
+//! PostgreSQL ([`POSTGRES_SEARCH`]). The schema backend turns the rendered text into the
+//! model by executing it in a scratch database. Every child row cascades from its file;
+//! timestamps are Unix milliseconds.
 //!
 //! Usages are stored compactly: one row per (identifier, file) with the count and the
 //! positions packed into a blob (see [`crate::store::pack_positions`]), not one row per
 //! reference; a large tree has millions of references.
 
-/// The code schema, first cut (the index issue extends it).
-pub const CODE_SCHEMA: &str = r#"
+use crate::Dialect;
+
+macro_rules! code_tables {
+    () => {
+        r#"
 CREATE TABLE projects (
     id INTEGER PRIMARY KEY,
     root_path TEXT NOT NULL UNIQUE,
@@ -125,7 +133,23 @@ CREATE TABLE meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-CREATE VIRTUAL TABLE source_fts USING fts5(text, content='source', content_rowid='file_id');
+CREATE INDEX classes_file ON classes(file_id);
+CREATE INDEX classes_name ON classes(name);
+CREATE INDEX functions_file ON functions(file_id);
+CREATE INDEX functions_name ON functions(name);
+CREATE INDEX methods_class ON methods(class_id);
+CREATE INDEX methods_file ON methods(file_id);
+CREATE INDEX methods_name ON methods(name);
+CREATE INDEX imports_file ON imports(file_id);
+CREATE INDEX usages_name ON usages(name_id);
+CREATE INDEX issues_file ON issues(file_id);
+"#
+    };
+}
+
+macro_rules! sqlite_search {
+    () => {
+        r#"CREATE VIRTUAL TABLE source_fts USING fts5(text, content='source', content_rowid='file_id');
 CREATE TRIGGER source_fts_insert AFTER INSERT ON source BEGIN
     INSERT INTO source_fts(rowid, text) VALUES (new.file_id, new.text);
 END;
@@ -149,14 +173,67 @@ END;
 CREATE TRIGGER methods_fts_delete AFTER DELETE ON methods BEGIN
     DELETE FROM symbol_fts WHERE rowid = old.id * 4 + 3;
 END;
-CREATE INDEX classes_file ON classes(file_id);
-CREATE INDEX classes_name ON classes(name);
-CREATE INDEX functions_file ON functions(file_id);
-CREATE INDEX functions_name ON functions(name);
-CREATE INDEX methods_class ON methods(class_id);
-CREATE INDEX methods_file ON methods(file_id);
-CREATE INDEX methods_name ON methods(name);
-CREATE INDEX imports_file ON imports(file_id);
-CREATE INDEX usages_name ON usages(name_id);
-CREATE INDEX issues_file ON issues(file_id);
+"#
+    };
+}
+
+/// The tables and indexes of the code schema, in the shared declaration (SQLite's words).
+pub const CODE_TABLES: &str = code_tables!();
+
+/// Full-text search on SQLite: FTS5 over source text (external content, kept by triggers)
+/// and over definitions (contentless, filled by the store).
+pub const SQLITE_SEARCH: &str = sqlite_search!();
+
+/// Full-text search on PostgreSQL: a stored `tsvector` of each file's source (the first
+/// 256 Ki characters: a `tsvector` holds at most 1 MB of lexemes) with a GIN index, and GIN
+/// expression indexes over definition names, qualified names and docstrings. The `simple`
+/// configuration: identifiers are not stemmed.
+pub const POSTGRES_SEARCH: &str = r#"
+ALTER TABLE source ADD COLUMN tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', left(text, 262144))) STORED;
+CREATE INDEX source_fts ON source USING GIN (tsv);
+CREATE INDEX classes_fts ON classes USING GIN ((to_tsvector('simple', name || ' ' || qualified_name || ' ' || coalesce(docstring, ''))));
+CREATE INDEX functions_fts ON functions USING GIN ((to_tsvector('simple', name || ' ' || qualified_name || ' ' || coalesce(docstring, ''))));
+CREATE INDEX methods_fts ON methods USING GIN ((to_tsvector('simple', name || ' ' || qualified_name || ' ' || coalesce(docstring, ''))));
 "#;
+
+/// The text searched for a definition on PostgreSQL: the expression of its GIN index
+/// (queries must use the same text for the index to serve them).
+pub const POSTGRES_SYMBOL_TSV: &str =
+    "to_tsvector('simple', name || ' ' || qualified_name || ' ' || coalesce(docstring, ''))";
+
+/// The code schema for SQLite, the embedded default (= `code_schema(Dialect::Sqlite)`).
+pub const CODE_SCHEMA: &str = concat!(code_tables!(), sqlite_search!());
+
+/// The code schema rendered for `dialect`.
+pub fn code_schema(dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Sqlite => CODE_SCHEMA.to_owned(),
+        Dialect::Postgres => {
+            let tables = CODE_TABLES
+                .replace(
+                    " id INTEGER PRIMARY KEY,",
+                    " id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,",
+                )
+                .replace("INTEGER", "BIGINT")
+                .replace("BLOB", "BYTEA")
+                .replace(") WITHOUT ROWID;", ");");
+            tables + POSTGRES_SEARCH
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_rendering_leaves_no_sqlite_words() {
+        let pg = code_schema(Dialect::Postgres);
+        for word in ["INTEGER", "BLOB", "WITHOUT ROWID", "fts5", "TRIGGER"] {
+            assert!(!pg.contains(word), "{word} left in the PostgreSQL schema");
+        }
+        assert_eq!(pg.matches("GENERATED BY DEFAULT AS IDENTITY").count(), 9);
+        assert!(code_schema(Dialect::Sqlite).contains("fts5"));
+        assert_eq!(POSTGRES_SEARCH.matches(POSTGRES_SYMBOL_TSV).count(), 3);
+    }
+}

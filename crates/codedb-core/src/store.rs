@@ -9,8 +9,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use codedb_driver::{Batch, Row, Value, params};
 use serde::Serialize;
 
+use crate::Dialect;
 use crate::error::Result;
 use crate::executor::Executor;
+use crate::schema::POSTGRES_SYMBOL_TSV;
 
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
@@ -389,7 +391,7 @@ pub trait CodeStore: Executor + Sized {
                 &mut next_class,
                 None,
             );
-            inserts.flush(&mut batch, &[file_id]);
+            inserts.flush(&mut batch, &[file_id], tx.dialect());
             tx.execute_batch(batch)?;
             Ok(file_id)
         })
@@ -397,16 +399,16 @@ pub trait CodeStore: Executor + Sized {
 
     /// Counts over live files, optionally of one language.
     fn stats(&self, language: Option<&str>) -> Result<Stats> {
-        let filter = "SELECT id FROM files WHERE deleted = 0 AND (?1 IS NULL OR language = ?1)";
+        let filter = "SELECT id FROM files WHERE deleted = 0 AND (CAST(?1 AS TEXT) IS NULL OR language = ?1)";
         let sql = format!(
-            "SELECT (SELECT count(*) FROM files WHERE deleted = 0 AND (?1 IS NULL OR language = ?1)),
+            "SELECT (SELECT count(*) FROM files WHERE deleted = 0 AND (CAST(?1 AS TEXT) IS NULL OR language = ?1)),
                     (SELECT count(*) FROM classes WHERE file_id IN ({filter})),
                     (SELECT count(*) FROM functions WHERE file_id IN ({filter})),
                     (SELECT count(*) FROM methods WHERE file_id IN ({filter})),
                     (SELECT count(*) FROM imports WHERE file_id IN ({filter})),
-                    (SELECT coalesce(sum(count), 0) FROM usages WHERE file_id IN ({filter})),
+                    (SELECT CAST(coalesce(sum(count), 0) AS BIGINT) FROM usages WHERE file_id IN ({filter})),
                     (SELECT count(*) FROM issues WHERE file_id IN ({filter})),
-                    (SELECT coalesce(sum(size), 0) FROM files WHERE deleted = 0 AND (?1 IS NULL OR language = ?1))"
+                    (SELECT CAST(coalesce(sum(size), 0) AS BIGINT) FROM files WHERE deleted = 0 AND (CAST(?1 AS TEXT) IS NULL OR language = ?1))"
         );
         let lang: Value = language.into();
         let row = self.query_row(&sql, vec![lang])?.unwrap_or_default();
@@ -427,13 +429,14 @@ pub trait CodeStore: Executor + Sized {
         symbols(self, "(e.name = ?1 OR e.qualified_name = ?1)", name)
     }
 
-    /// Classes whose name matches the SQL LIKE `pattern`.
+    /// Classes whose name matches the SQL LIKE `pattern` (case-insensitive for ASCII on
+    /// every backend).
     fn search_classes(&self, pattern: &str) -> Result<Vec<SymbolHit>> {
         symbols_of(
             self,
             "classes",
             "class",
-            "e.name LIKE ?1 ESCAPE '\\'",
+            &format!("e.name {} ?1 ESCAPE '\\'", self.dialect().ilike()),
             pattern,
         )
     }
@@ -444,7 +447,7 @@ pub trait CodeStore: Executor + Sized {
             self,
             "methods",
             "method",
-            "e.name LIKE ?1 ESCAPE '\\'",
+            &format!("e.name {} ?1 ESCAPE '\\'", self.dialect().ilike()),
             pattern,
         )
     }
@@ -455,7 +458,7 @@ pub trait CodeStore: Executor + Sized {
             self,
             "functions",
             "function",
-            "e.name LIKE ?1 ESCAPE '\\'",
+            &format!("e.name {} ?1 ESCAPE '\\'", self.dialect().ilike()),
             pattern,
         )
     }
@@ -467,39 +470,60 @@ pub trait CodeStore: Executor + Sized {
         Ok(out)
     }
 
-    /// Full-text search (FTS5) over definition names, qualified names and docstrings, and
-    /// over source text. `text` is searched as a phrase (no FTS query syntax to get wrong);
-    /// at most `limit` hits of each kind, best first.
+    /// Full-text search over definition names, qualified names and docstrings, and over
+    /// source text: FTS5 on SQLite, `tsvector` with GIN indexes on PostgreSQL (see
+    /// [`crate::schema`]). `text` is searched as a phrase (no query syntax to get wrong); at
+    /// most `limit` hits of each kind, best first.
     fn full_text_search(&self, text: &str, limit: usize) -> Result<SearchHits> {
-        let phrase = format!("\"{}\"", text.replace('"', "\"\""));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let dialect = self.dialect();
+        let (symbol_sql, file_sql, query) = match dialect {
+            Dialect::Sqlite => (
+                "SELECT rowid % 4, rowid / 4 FROM symbol_fts WHERE symbol_fts MATCH ?1 \
+                 ORDER BY rank LIMIT ?2"
+                    .to_owned(),
+                "SELECT f.path, snippet(source_fts, 0, '[', ']', '...', 12) FROM source_fts \
+                 JOIN files f ON f.id = source_fts.rowid \
+                 WHERE source_fts MATCH ?1 AND f.deleted = 0 ORDER BY rank LIMIT ?2",
+                format!("\"{}\"", text.replace('"', "\"\"")),
+            ),
+            Dialect::Postgres => {
+                let arms: Vec<String> = [("classes", 1), ("functions", 2), ("methods", 3)]
+                    .iter()
+                    .map(|(table, code)| {
+                        format!(
+                            "SELECT {code} AS kind, id, ts_rank({POSTGRES_SYMBOL_TSV}, q) AS rank \
+                             FROM {table}, phraseto_tsquery('simple', ?1) q \
+                             WHERE {POSTGRES_SYMBOL_TSV} @@ q"
+                        )
+                    })
+                    .collect();
+                (
+                    format!(
+                        "SELECT kind, id FROM ({}) s ORDER BY rank DESC, kind, id LIMIT ?2",
+                        arms.join(" UNION ALL ")
+                    ),
+                    "SELECT f.path, ts_headline('simple', left(s.text, 262144), q, \
+                         'StartSel=[, StopSel=], MaxWords=12, MinWords=4, MaxFragments=1, FragmentDelimiter=...') \
+                     FROM source s JOIN files f ON f.id = s.file_id, phraseto_tsquery('simple', ?1) q \
+                     WHERE s.tsv @@ q AND f.deleted = 0 ORDER BY ts_rank(s.tsv, q) DESC, f.path LIMIT ?2",
+                    text.to_owned(),
+                )
+            }
+        };
         let mut symbols = Vec::new();
-        let rows = self.query(
-            "SELECT rowid FROM symbol_fts WHERE symbol_fts MATCH ?1 ORDER BY rank LIMIT ?2",
-            params![phrase.as_str(), limit],
-        )?;
+        let rows = self.query(&symbol_sql, params![query.as_str(), limit])?;
         for row in &rows {
-            let rowid: i64 = row.get(0)?;
-            let (table, kind) = match rowid % 4 {
+            let (code, id): (i64, i64) = (row.get(0)?, row.get(1)?);
+            let (table, kind) = match code {
                 1 => ("classes", "class"),
                 2 => ("functions", "function"),
                 _ => ("methods", "method"),
             };
-            symbols.extend(symbols_of(
-                self,
-                table,
-                kind,
-                "e.id = ?1",
-                &(rowid / 4).to_string(),
-            )?);
+            symbols.extend(symbols_of(self, table, kind, "e.id = ?1", id)?);
         }
         let files = self
-            .query(
-                "SELECT f.path, snippet(source_fts, 0, '[', ']', '...', 12) FROM source_fts
-                 JOIN files f ON f.id = source_fts.rowid
-                 WHERE source_fts MATCH ?1 AND f.deleted = 0 ORDER BY rank LIMIT ?2",
-                params![phrase.as_str(), limit],
-            )?
+            .query(file_sql, params![query.as_str(), limit])?
             .iter()
             .map(|r| {
                 Ok(TextHit {
@@ -543,14 +567,14 @@ fn symbols_of(
     table: &str,
     kind: &str,
     filter: &str,
-    arg: &str,
+    arg: impl Into<Value>,
 ) -> Result<Vec<SymbolHit>> {
     let sql = format!(
         "SELECT '{kind}', e.name, e.qualified_name, f.path, e.start_line, e.end_line, e.signature
          FROM {table} e JOIN files f ON f.id = e.file_id WHERE f.deleted = 0 AND {filter}
          ORDER BY f.path, e.start_line"
     );
-    ex.query(&sql, params![arg])?
+    ex.query(&sql, vec![arg.into()])?
         .iter()
         .map(|r| {
             Ok(SymbolHit {
@@ -766,7 +790,7 @@ impl BulkWriter {
             );
             ids.push(file_id);
         }
-        inserts.flush(&mut batch, &ids);
+        inserts.flush(&mut batch, &ids, tx.dialect());
         if let Err(e) = tx.execute_batch(batch) {
             // What this call cached may not exist now: start afresh next time.
             self.names = NameCache::default();
@@ -883,7 +907,7 @@ fn push_file_data(
         }
         (None, false) => {
             batch.push_many(
-                "INSERT OR IGNORE INTO names(name) VALUES (?1)",
+                "INSERT INTO names(name) VALUES (?1) ON CONFLICT DO NOTHING",
                 parsed.usages.keys().map(|n| params![n.as_str()]).collect(),
             );
             batch.push_many(
@@ -979,7 +1003,7 @@ impl Inserts {
 
     /// Adds the gathered rows to `batch`, then the full-text rows of the definitions of
     /// `file_ids` (which must come after the definitions themselves).
-    fn flush(self, batch: &mut Batch, file_ids: &[i64]) {
+    fn flush(self, batch: &mut Batch, file_ids: &[i64], dialect: Dialect) {
         for (table, flat) in Table::ALL.into_iter().zip(self.rows) {
             if flat.is_empty() {
                 continue;
@@ -1005,6 +1029,22 @@ impl Inserts {
             }
         }
         if file_ids.is_empty() {
+            return;
+        }
+        if dialect == Dialect::Postgres {
+            // Ids assigned here bypass the identity sequences: move them past what exists, so
+            // that rows inserted without an id (one file at a time) get fresh ones. Writers
+            // are one at a time (see `Dialect::write_lock`); a rollback leaves only a gap.
+            for table in ["files", "classes", "names"] {
+                batch.push(
+                    format!(
+                        "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                         (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
+                    ),
+                    params![],
+                );
+            }
+            // Definitions are searched through expression indexes: nothing more to add.
             return;
         }
         let ids = file_ids

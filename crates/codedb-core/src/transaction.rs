@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use codedb_driver::{Batch, BatchResult, DriverTransaction, ExecResult, Rows, Value};
 use parking_lot::Mutex;
 
+use crate::Dialect;
 use crate::database::finish;
 use crate::error::Result;
 use crate::executor::Executor;
@@ -14,6 +15,7 @@ use crate::executor::Executor;
 struct Shared {
     handle: Mutex<Option<Box<dyn DriverTransaction>>>,
     next_savepoint: AtomicU32,
+    dialect: Dialect,
 }
 
 #[derive(Debug)]
@@ -37,11 +39,15 @@ pub struct Transaction<'a> {
 }
 
 impl<'a> Transaction<'a> {
-    pub(crate) fn top(handle: Box<dyn DriverTransaction>) -> Transaction<'static> {
+    pub(crate) fn top(
+        handle: Box<dyn DriverTransaction>,
+        dialect: Dialect,
+    ) -> Transaction<'static> {
         Transaction {
             level: Level::Top(Box::new(Shared {
                 handle: Mutex::new(Some(handle)),
                 next_savepoint: AtomicU32::new(1),
+                dialect,
             })),
             finished: false,
         }
@@ -186,6 +192,10 @@ impl Drop for Transaction<'_> {
 }
 
 impl Executor for Transaction<'_> {
+    fn dialect(&self) -> Dialect {
+        self.shared().dialect
+    }
+
     fn execute(&self, sql: &str, params: Vec<Value>) -> Result<ExecResult> {
         self.with_handle(|h| h.execute(sql, params))
     }

@@ -1,19 +1,11 @@
-//! The domain API on the real SQLite worker, over the code schema.
+//! The domain API over the code schema, on every backend (SQLite; PostgreSQL when a server
+//! answers): one set of tests.
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+use codedb_core::CodeStore;
 use codedb_core::store::{Entity, EntityKind, FileMeta, Import, Issue, Parsed};
-use codedb_core::{CodeDatabase, CodeStore, SyncOptions};
 
-fn open(dir: &std::path::Path) -> (codedb_sqlite::DBWorkerManager, CodeDatabase) {
-    let manager = codedb_sqlite::open(dir.join("code.sqlite")).unwrap();
-    let db = CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend()).unwrap();
-    db.ensure_schema_synced(&SyncOptions {
-        backup_dir: Some(dir.join("b")),
-        ..SyncOptions::default()
-    })
-    .unwrap();
-    (manager, db)
-}
+mod common;
 
 fn entity(
     kind: EntityKind,
@@ -49,220 +41,223 @@ fn meta(path: &str, sha: &str) -> FileMeta {
 
 #[test]
 fn a_file_and_everything_derived_from_it_is_stored_replaced_and_removed_together() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_m, db) = open(dir.path());
-    let project = db.get_or_create_project("/src/p", "p").unwrap();
-    assert_eq!(
-        db.get_or_create_project("/src/p", "p").unwrap(),
-        project,
-        "get or create is idempotent"
-    );
-    let mut parsed = Parsed {
-        entities: vec![
-            entity(EntityKind::Class, "Parser", "Parser", 1, None),
-            entity(EntityKind::Method, "parse", "Parser.parse", 2, Some(0)),
-            entity(EntityKind::Function, "main", "main", 5, None),
-        ],
-        imports: vec![Import {
-            module: Some("os".into()),
-            name: None,
-            alias: None,
-            line: 1,
-        }],
-        issues: vec![],
-        usages: Default::default(),
-    };
-    parsed.usages.insert("Parser".into(), vec![(5, 3), (7, 9)]);
-    parsed.usages.insert("os".into(), vec![(1, 8)]);
-    let id = db
-        .update_file_data_atomic(project, &meta("a.py", "aa"), "import os\n", &parsed)
-        .unwrap();
-    let stats = db.stats(Some("python")).unwrap();
-    assert_eq!(
-        (
-            stats.files,
-            stats.classes,
-            stats.methods,
-            stats.functions,
-            stats.imports,
-            stats.usages
-        ),
-        (1, 1, 1, 1, 1, 3)
-    );
-    let hits = db.find_symbol("Parser.parse").unwrap();
-    assert_eq!(hits.len(), 1);
-    assert_eq!(
-        (
-            hits[0].kind.as_str(),
-            hits[0].path.as_str(),
-            hits[0].start_line
-        ),
-        ("method", "a.py", 2)
-    );
-    let uses = db.usages_of("Parser").unwrap();
-    assert_eq!(
-        uses.iter().map(|u| (u.line, u.column)).collect::<Vec<_>>(),
-        [(5, 3), (7, 9)]
-    );
-    assert_eq!(db.search_classes("Pars%").unwrap().len(), 1);
+    for c in common::code_databases() {
+        let db = &c.db;
+        let project = db.get_or_create_project("/src/p", "p").unwrap();
+        assert_eq!(
+            db.get_or_create_project("/src/p", "p").unwrap(),
+            project,
+            "get or create is idempotent"
+        );
+        let mut parsed = Parsed {
+            entities: vec![
+                entity(EntityKind::Class, "Parser", "Parser", 1, None),
+                entity(EntityKind::Method, "parse", "Parser.parse", 2, Some(0)),
+                entity(EntityKind::Function, "main", "main", 5, None),
+            ],
+            imports: vec![Import {
+                module: Some("os".into()),
+                name: None,
+                alias: None,
+                line: 1,
+            }],
+            issues: vec![],
+            usages: Default::default(),
+        };
+        parsed.usages.insert("Parser".into(), vec![(5, 3), (7, 9)]);
+        parsed.usages.insert("os".into(), vec![(1, 8)]);
+        let id = db
+            .update_file_data_atomic(project, &meta("a.py", "aa"), "import os\n", &parsed)
+            .unwrap();
+        let stats = db.stats(Some("python")).unwrap();
+        assert_eq!(
+            (
+                stats.files,
+                stats.classes,
+                stats.methods,
+                stats.functions,
+                stats.imports,
+                stats.usages
+            ),
+            (1, 1, 1, 1, 1, 3)
+        );
+        let hits = db.find_symbol("Parser.parse").unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(
+            (
+                hits[0].kind.as_str(),
+                hits[0].path.as_str(),
+                hits[0].start_line
+            ),
+            ("method", "a.py", 2)
+        );
+        let uses = db.usages_of("Parser").unwrap();
+        assert_eq!(
+            uses.iter().map(|u| (u.line, u.column)).collect::<Vec<_>>(),
+            [(5, 3), (7, 9)]
+        );
+        assert_eq!(db.search_classes("Pars%").unwrap().len(), 1);
 
-    // Re-storing replaces, never duplicates; the id survives.
-    parsed.entities.truncate(1);
-    parsed.issues.push(Issue {
-        kind: "syntax_error".into(),
-        line: 3,
-        column: 1,
-        message: "unexpected token".into(),
-    });
-    assert_eq!(
-        db.update_file_data_atomic(project, &meta("a.py", "bb"), "x", &parsed)
-            .unwrap(),
-        id
-    );
-    let stats = db.stats(None).unwrap();
-    assert_eq!(
-        (stats.classes, stats.methods, stats.functions, stats.issues),
-        (1, 0, 0, 1)
-    );
-    assert_eq!(
-        db.get_file_by_path(project, "a.py")
-            .unwrap()
-            .unwrap()
-            .meta
-            .sha256,
-        "bb"
-    );
+        // Re-storing replaces, never duplicates; the id survives.
+        parsed.entities.truncate(1);
+        parsed.issues.push(Issue {
+            kind: "syntax_error".into(),
+            line: 3,
+            column: 1,
+            message: "unexpected token".into(),
+        });
+        assert_eq!(
+            db.update_file_data_atomic(project, &meta("a.py", "bb"), "x", &parsed)
+                .unwrap(),
+            id
+        );
+        let stats = db.stats(None).unwrap();
+        assert_eq!(
+            (stats.classes, stats.methods, stats.functions, stats.issues),
+            (1, 0, 0, 1)
+        );
+        assert_eq!(
+            db.get_file_by_path(project, "a.py")
+                .unwrap()
+                .unwrap()
+                .meta
+                .sha256,
+            "bb"
+        );
 
-    // Inside a transaction the same API joins it; a failure rolls back only its own savepoint.
-    let tx = db.begin_transaction().unwrap();
-    tx.update_file_data_atomic(project, &meta("b.py", "cc"), "y", &Parsed::default())
-        .unwrap();
-    assert_eq!(tx.list_files(project, false).unwrap().len(), 2);
-    drop(tx);
-    assert_eq!(
-        db.list_files(project, false).unwrap().len(),
-        1,
-        "the dropped transaction left nothing"
-    );
+        // Inside a transaction the same API joins it; a failure rolls back only its own savepoint.
+        let tx = db.begin_transaction().unwrap();
+        tx.update_file_data_atomic(project, &meta("b.py", "cc"), "y", &Parsed::default())
+            .unwrap();
+        assert_eq!(tx.list_files(project, false).unwrap().len(), 2);
+        drop(tx);
+        assert_eq!(
+            db.list_files(project, false).unwrap().len(),
+            1,
+            "the dropped transaction left nothing"
+        );
 
-    db.mark_file_deleted(id).unwrap();
-    assert_eq!(
-        db.stats(None).unwrap(),
-        codedb_core::store::Stats::default()
-    );
-    assert!(
-        db.get_file_by_path(project, "a.py")
-            .unwrap()
-            .unwrap()
-            .deleted
-    );
-    db.delete_project(project).unwrap();
-    assert!(
-        db.get_file_by_path(project, "a.py").unwrap().is_none(),
-        "files cascade from their project"
-    );
+        db.mark_file_deleted(id).unwrap();
+        assert_eq!(
+            db.stats(None).unwrap(),
+            codedb_core::store::Stats::default()
+        );
+        assert!(
+            db.get_file_by_path(project, "a.py")
+                .unwrap()
+                .unwrap()
+                .deleted
+        );
+        db.delete_project(project).unwrap();
+        assert!(
+            db.get_file_by_path(project, "a.py").unwrap().is_none(),
+            "files cascade from their project"
+        );
+    }
 }
 
 #[test]
 fn the_bulk_writer_stays_correct_when_another_writer_adds_names_between_calls() {
     use codedb_core::store::BulkWriter;
-    let dir = tempfile::tempdir().unwrap();
-    let (_m, db) = open(dir.path());
-    let project = db.get_or_create_project("/src/q", "q").unwrap();
-    let file = |i: usize, names: &[&str]| {
-        let mut parsed = Parsed::default();
-        for (n, name) in names.iter().enumerate() {
-            parsed
-                .usages
-                .insert((*name).to_owned(), vec![(u32::try_from(n).unwrap() + 1, 1)]);
-        }
-        (
-            meta(&format!("f{i}.py"), &format!("{i}")),
-            String::new(),
-            parsed,
+    for c in common::code_databases() {
+        let db = &c.db;
+        let project = db.get_or_create_project("/src/q", "q").unwrap();
+        let file = |i: usize, names: &[&str]| {
+            let mut parsed = Parsed::default();
+            for (n, name) in names.iter().enumerate() {
+                parsed
+                    .usages
+                    .insert((*name).to_owned(), vec![(u32::try_from(n).unwrap() + 1, 1)]);
+            }
+            (
+                meta(&format!("f{i}.py"), &format!("{i}")),
+                String::new(),
+                parsed,
+            )
+        };
+        let mut writer = BulkWriter::new();
+        // Enough files for the writer to cache name ids.
+        let first: Vec<_> = (0..20).map(|i| file(i, &["alpha", "beta"])).collect();
+        db.transaction(|tx| writer.write_files(tx, project, &first).map(drop))
+            .unwrap();
+        // Another writer adds names behind the cache's back.
+        db.update_file_data_atomic(
+            project,
+            &meta("other.py", "o").clone(),
+            "",
+            &file(99, &["gamma", "delta"]).2,
         )
-    };
-    let mut writer = BulkWriter::new();
-    // Enough files for the writer to cache name ids.
-    let first: Vec<_> = (0..20).map(|i| file(i, &["alpha", "beta"])).collect();
-    db.transaction(|tx| writer.write_files(tx, project, &first).map(drop))
         .unwrap();
-    // Another writer adds names behind the cache's back.
-    db.update_file_data_atomic(
-        project,
-        &meta("other.py", "o").clone(),
-        "",
-        &file(99, &["gamma", "delta"]).2,
-    )
-    .unwrap();
-    let second: Vec<_> = (20..40)
-        .map(|i| file(i, &["gamma", "epsilon", "alpha"]))
-        .collect();
-    db.transaction(|tx| writer.write_files(tx, project, &second).map(drop))
-        .unwrap();
-    assert_eq!(db.usages_of("alpha").unwrap().len(), 40);
-    assert_eq!(db.usages_of("gamma").unwrap().len(), 21);
-    assert_eq!(db.usages_of("epsilon").unwrap().len(), 20);
-    // A failed call leaves nothing cached that the database lacks.
-    let bad = vec![(meta("bad.py", "x"), String::new(), {
-        let mut p = file(0, &["zeta"]).2;
-        p.issues.push(codedb_core::store::Issue {
-            kind: "k".into(),
-            line: 1,
-            column: 1,
-            message: "m".into(),
-        });
-        p
-    })];
-    let tx = db.begin_transaction().unwrap();
-    writer.write_files(&tx, project, &bad).unwrap();
-    tx.rollback().unwrap();
-    let third: Vec<_> = (40..60).map(|i| file(i, &["zeta"])).collect();
-    db.transaction(|tx| writer.write_files(tx, project, &third).map(drop))
-        .unwrap();
-    assert_eq!(db.usages_of("zeta").unwrap().len(), 20);
+        let second: Vec<_> = (20..40)
+            .map(|i| file(i, &["gamma", "epsilon", "alpha"]))
+            .collect();
+        db.transaction(|tx| writer.write_files(tx, project, &second).map(drop))
+            .unwrap();
+        assert_eq!(db.usages_of("alpha").unwrap().len(), 40);
+        assert_eq!(db.usages_of("gamma").unwrap().len(), 21);
+        assert_eq!(db.usages_of("epsilon").unwrap().len(), 20);
+        // A failed call leaves nothing cached that the database lacks.
+        let bad = vec![(meta("bad.py", "x"), String::new(), {
+            let mut p = file(0, &["zeta"]).2;
+            p.issues.push(codedb_core::store::Issue {
+                kind: "k".into(),
+                line: 1,
+                column: 1,
+                message: "m".into(),
+            });
+            p
+        })];
+        let tx = db.begin_transaction().unwrap();
+        writer.write_files(&tx, project, &bad).unwrap();
+        tx.rollback().unwrap();
+        let third: Vec<_> = (40..60).map(|i| file(i, &["zeta"])).collect();
+        db.transaction(|tx| writer.write_files(tx, project, &third).map(drop))
+            .unwrap();
+        assert_eq!(db.usages_of("zeta").unwrap().len(), 20);
+    }
 }
 
 #[test]
 fn full_text_search_finds_names_docstrings_and_source_and_follows_replacements() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_m, db) = open(dir.path());
-    let project = db.get_or_create_project("/src/s", "s").unwrap();
-    let mut parsed = Parsed::default();
-    let mut e = entity(
-        EntityKind::Function,
-        "tokenize_input",
-        "tokenize_input",
-        1,
-        None,
-    );
-    e.docstring = Some("Split the raw text into lexemes".into());
-    parsed.entities.push(e);
-    db.update_file_data_atomic(
-        project,
-        &meta("lex.py", "1"),
-        "def tokenize_input(text):\n    # unusual marker zebracorn\n",
-        &parsed,
-    )
-    .unwrap();
-    let hits = db.full_text_search("lexemes", 10).unwrap();
-    assert_eq!(hits.symbols.len(), 1, "{hits:?}");
-    assert_eq!(hits.symbols[0].name, "tokenize_input");
-    let hits = db.full_text_search("zebracorn", 10).unwrap();
-    assert_eq!(hits.files.len(), 1);
-    assert!(hits.files[0].snippet.contains("[zebracorn]"), "{hits:?}");
-    // Quotes and operators are searched as text, not FTS syntax.
-    assert!(db.full_text_search("\"a\" OR b*", 10).is_ok());
-    // Replacing the file replaces what search finds.
-    db.update_file_data_atomic(project, &meta("lex.py", "2"), "x = 1\n", &Parsed::default())
+    for c in common::code_databases() {
+        let db = &c.db;
+        let project = db.get_or_create_project("/src/s", "s").unwrap();
+        let mut parsed = Parsed::default();
+        let mut e = entity(
+            EntityKind::Function,
+            "tokenize_input",
+            "tokenize_input",
+            1,
+            None,
+        );
+        e.docstring = Some("Split the raw text into lexemes".into());
+        parsed.entities.push(e);
+        db.update_file_data_atomic(
+            project,
+            &meta("lex.py", "1"),
+            "def tokenize_input(text):\n    # unusual marker zebracorn\n",
+            &parsed,
+        )
         .unwrap();
-    let hits = db.full_text_search("zebracorn", 10).unwrap();
-    assert!(
-        hits.files.is_empty()
-            && db
-                .full_text_search("lexemes", 10)
-                .unwrap()
-                .symbols
-                .is_empty()
-    );
+        let hits = db.full_text_search("lexemes", 10).unwrap();
+        assert_eq!(hits.symbols.len(), 1, "{hits:?}");
+        assert_eq!(hits.symbols[0].name, "tokenize_input");
+        let hits = db.full_text_search("zebracorn", 10).unwrap();
+        assert_eq!(hits.files.len(), 1);
+        assert!(hits.files[0].snippet.contains("[zebracorn]"), "{hits:?}");
+        // Quotes and operators are searched as text, not FTS syntax.
+        assert!(db.full_text_search("\"a\" OR b*", 10).is_ok());
+        // Replacing the file replaces what search finds.
+        db.update_file_data_atomic(project, &meta("lex.py", "2"), "x = 1\n", &Parsed::default())
+            .unwrap();
+        let hits = db.full_text_search("zebracorn", 10).unwrap();
+        assert!(
+            hits.files.is_empty()
+                && db
+                    .full_text_search("lexemes", 10)
+                    .unwrap()
+                    .symbols
+                    .is_empty()
+        );
+    }
 }

@@ -1,5 +1,5 @@
-//! Transaction guards, savepoints and the closure form of `CodeDatabase`, on the real SQLite
-//! worker.
+//! Transaction guards, savepoints and the closure form of `CodeDatabase`: the general ones on
+//! every backend (SQLite; PostgreSQL when a server answers), the DB worker's gate on SQLite.
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod common;
@@ -28,117 +28,121 @@ fn keys(db: &impl Executor) -> Vec<String> {
 
 #[test]
 fn a_dropped_guard_rolls_back() {
-    let t = temp_db();
-    setup(&t.db);
-    {
+    for t in common::databases() {
+        setup(&t.db);
+        {
+            let tx = t.db.begin_transaction().unwrap();
+            tx.execute("INSERT INTO t VALUES ('a', 1)", params![])
+                .unwrap();
+            assert_eq!(keys(&tx), ["a"], "a transaction reads its own writes");
+            assert!(
+                keys(&t.db).is_empty(),
+                "readers outside see only committed state"
+            );
+        }
+        assert!(keys(&t.db).is_empty());
+        // The gate was released: a new transaction starts at once.
         let tx = t.db.begin_transaction().unwrap();
-        tx.execute("INSERT INTO t VALUES ('a', 1)", params![])
+        tx.execute("INSERT INTO t VALUES ('b', 2)", params![])
             .unwrap();
-        assert_eq!(keys(&tx), ["a"], "a transaction reads its own writes");
-        assert!(
-            keys(&t.db).is_empty(),
-            "readers outside see only committed state"
-        );
+        tx.commit().unwrap();
+        assert_eq!(keys(&t.db), ["b"]);
     }
-    assert!(keys(&t.db).is_empty());
-    // The gate was released: a new transaction starts at once.
-    let tx = t.db.begin_transaction().unwrap();
-    tx.execute("INSERT INTO t VALUES ('b', 2)", params![])
-        .unwrap();
-    tx.commit().unwrap();
-    assert_eq!(keys(&t.db), ["b"]);
 }
 
 #[test]
 fn a_rolled_back_savepoint_leaves_only_the_outer_writes() {
-    let t = temp_db();
-    setup(&t.db);
-    let mut tx = t.db.begin_transaction().unwrap();
-    tx.execute("INSERT INTO t VALUES ('outer1', 1)", params![])
-        .unwrap();
-    {
-        let sp = tx.savepoint().unwrap();
-        sp.execute("INSERT INTO t VALUES ('inner', 2)", params![])
+    for t in common::databases() {
+        setup(&t.db);
+        let mut tx = t.db.begin_transaction().unwrap();
+        tx.execute("INSERT INTO t VALUES ('outer1', 1)", params![])
             .unwrap();
-        assert_eq!(keys(&sp), ["inner", "outer1"]);
-        sp.rollback().unwrap();
+        {
+            let sp = tx.savepoint().unwrap();
+            sp.execute("INSERT INTO t VALUES ('inner', 2)", params![])
+                .unwrap();
+            assert_eq!(keys(&sp), ["inner", "outer1"]);
+            sp.rollback().unwrap();
+        }
+        {
+            let sp = tx.savepoint().unwrap();
+            sp.execute("INSERT INTO t VALUES ('dropped', 3)", params![])
+                .unwrap();
+            // dropped unfinished: rolled back
+        }
+        {
+            let mut sp = tx.savepoint().unwrap();
+            sp.execute("INSERT INTO t VALUES ('kept', 4)", params![])
+                .unwrap();
+            let inner = sp.savepoint().unwrap();
+            inner
+                .execute("INSERT INTO t VALUES ('nested-undone', 5)", params![])
+                .unwrap();
+            inner.rollback().unwrap();
+            sp.commit().unwrap();
+        }
+        tx.execute("INSERT INTO t VALUES ('outer2', 6)", params![])
+            .unwrap();
+        tx.commit().unwrap();
+        assert_eq!(keys(&t.db), ["kept", "outer1", "outer2"]);
     }
-    {
-        let sp = tx.savepoint().unwrap();
-        sp.execute("INSERT INTO t VALUES ('dropped', 3)", params![])
-            .unwrap();
-        // dropped unfinished: rolled back
-    }
-    {
-        let mut sp = tx.savepoint().unwrap();
-        sp.execute("INSERT INTO t VALUES ('kept', 4)", params![])
-            .unwrap();
-        let inner = sp.savepoint().unwrap();
-        inner
-            .execute("INSERT INTO t VALUES ('nested-undone', 5)", params![])
-            .unwrap();
-        inner.rollback().unwrap();
-        sp.commit().unwrap();
-    }
-    tx.execute("INSERT INTO t VALUES ('outer2', 6)", params![])
-        .unwrap();
-    tx.commit().unwrap();
-    assert_eq!(keys(&t.db), ["kept", "outer1", "outer2"]);
 }
 
 #[test]
 fn the_closure_form_commits_on_ok_and_rolls_back_on_err() {
-    let t = temp_db();
-    setup(&t.db);
-    let n =
-        t.db.transaction(|tx| {
-            tx.execute("INSERT INTO t VALUES ('a', 1)", params![])?;
-            tx.query_scalar::<i64>("SELECT count(*) FROM t", params![])
-        })
-        .unwrap();
-    assert_eq!(n, 1);
-    let err =
-        t.db.transaction(|tx| {
-            tx.execute("INSERT INTO t VALUES ('b', 2)", params![])?;
-            tx.execute("INSERT INTO t VALUES ('a', 3)", params![])?; // duplicate key
-            Ok(())
-        })
-        .unwrap_err();
-    assert_eq!(err.kind(), Some(ErrorKind::UniqueViolation), "{err}");
-    assert_eq!(keys(&t.db), ["a"]);
+    for t in common::databases() {
+        setup(&t.db);
+        let n =
+            t.db.transaction(|tx| {
+                tx.execute("INSERT INTO t VALUES ('a', 1)", params![])?;
+                tx.query_scalar::<i64>("SELECT count(*) FROM t", params![])
+            })
+            .unwrap();
+        assert_eq!(n, 1);
+        let err =
+            t.db.transaction(|tx| {
+                tx.execute("INSERT INTO t VALUES ('b', 2)", params![])?;
+                tx.execute("INSERT INTO t VALUES ('a', 3)", params![])?; // duplicate key
+                Ok(())
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), Some(ErrorKind::UniqueViolation), "{err}");
+        assert_eq!(keys(&t.db), ["a"]);
+    }
 }
 
 #[test]
 fn atomic_is_a_transaction_outside_and_a_savepoint_inside() {
-    let t = temp_db();
-    setup(&t.db);
-    fn insert_pair(ex: &impl Executor, a: &str, b: &str) -> codedb_core::Result<()> {
-        ex.atomic(|sp| {
-            sp.execute("INSERT INTO t VALUES (?1, 1)", params![a])?;
-            sp.execute("INSERT INTO t VALUES (?1, 1)", params![b])?;
-            Ok(())
-        })
-    }
-    insert_pair(&t.db, "a", "b").unwrap();
-    assert!(insert_pair(&t.db, "c", "a").is_err());
-    assert_eq!(
-        keys(&t.db),
-        ["a", "b"],
-        "a failed atomic call on the database leaves nothing"
-    );
+    for t in common::databases() {
+        setup(&t.db);
+        fn insert_pair(ex: &impl Executor, a: &str, b: &str) -> codedb_core::Result<()> {
+            ex.atomic(|sp| {
+                sp.execute("INSERT INTO t VALUES (?1, 1)", params![a])?;
+                sp.execute("INSERT INTO t VALUES (?1, 1)", params![b])?;
+                Ok(())
+            })
+        }
+        insert_pair(&t.db, "a", "b").unwrap();
+        assert!(insert_pair(&t.db, "c", "a").is_err());
+        assert_eq!(
+            keys(&t.db),
+            ["a", "b"],
+            "a failed atomic call on the database leaves nothing"
+        );
 
-    let tx = t.db.begin_transaction().unwrap();
-    tx.execute("INSERT INTO t VALUES ('x', 1)", params![])
-        .unwrap();
-    let err = insert_pair(&tx, "y", "x").unwrap_err();
-    assert_eq!(err.kind(), Some(ErrorKind::UniqueViolation));
-    insert_pair(&tx, "y", "z").unwrap();
-    tx.commit().unwrap();
-    assert_eq!(
-        keys(&t.db),
-        ["a", "b", "x", "y", "z"],
-        "only the failed savepoint was undone"
-    );
+        let tx = t.db.begin_transaction().unwrap();
+        tx.execute("INSERT INTO t VALUES ('x', 1)", params![])
+            .unwrap();
+        let err = insert_pair(&tx, "y", "x").unwrap_err();
+        assert_eq!(err.kind(), Some(ErrorKind::UniqueViolation));
+        insert_pair(&tx, "y", "z").unwrap();
+        tx.commit().unwrap();
+        assert_eq!(
+            keys(&t.db),
+            ["a", "b", "x", "y", "z"],
+            "only the failed savepoint was undone"
+        );
+    }
 }
 
 #[test]
@@ -201,39 +205,40 @@ fn a_statement_that_ends_the_transaction_behind_the_guards_back_is_refused() {
 
 #[test]
 fn batches_are_all_or_nothing_inside_and_outside_transactions() {
-    let t = temp_db();
-    setup(&t.db);
-    let rows = (0..100).map(|i| params![format!("k{i:03}"), i]).collect();
-    assert_eq!(
-        t.db.execute_many("INSERT INTO t VALUES (?1, ?2)", rows)
-            .unwrap(),
-        100
-    );
-    let mut rows: Vec<_> = (100..110).map(|i| params![format!("k{i:03}"), i]).collect();
-    rows.push(params!["k000", 0]); // duplicate: the whole batch fails
-    assert!(
-        t.db.execute_many("INSERT INTO t VALUES (?1, ?2)", rows.clone())
-            .is_err()
-    );
-    assert_eq!(
-        t.db.query_scalar::<i64>("SELECT count(*) FROM t", params![])
-            .unwrap(),
-        100
-    );
+    for t in common::databases() {
+        setup(&t.db);
+        let rows = (0..100).map(|i| params![format!("k{i:03}"), i]).collect();
+        assert_eq!(
+            t.db.execute_many("INSERT INTO t VALUES (?1, ?2)", rows)
+                .unwrap(),
+            100
+        );
+        let mut rows: Vec<_> = (100..110).map(|i| params![format!("k{i:03}"), i]).collect();
+        rows.push(params!["k000", 0]); // duplicate: the whole batch fails
+        assert!(
+            t.db.execute_many("INSERT INTO t VALUES (?1, ?2)", rows.clone())
+                .is_err()
+        );
+        assert_eq!(
+            t.db.query_scalar::<i64>("SELECT count(*) FROM t", params![])
+                .unwrap(),
+            100
+        );
 
-    let tx = t.db.begin_transaction().unwrap();
-    tx.execute("INSERT INTO t VALUES ('zz', 1)", params![])
-        .unwrap();
-    assert!(
-        tx.execute_many("INSERT INTO t VALUES (?1, ?2)", rows)
-            .is_err()
-    );
-    tx.commit().unwrap();
-    assert_eq!(
-        t.db.query_scalar::<i64>("SELECT count(*) FROM t", params![])
-            .unwrap(),
-        101
-    );
+        let tx = t.db.begin_transaction().unwrap();
+        tx.execute("INSERT INTO t VALUES ('zz', 1)", params![])
+            .unwrap();
+        assert!(
+            tx.execute_many("INSERT INTO t VALUES (?1, ?2)", rows)
+                .is_err()
+        );
+        tx.commit().unwrap();
+        assert_eq!(
+            t.db.query_scalar::<i64>("SELECT count(*) FROM t", params![])
+                .unwrap(),
+            101
+        );
+    }
 }
 
 #[test]
@@ -256,60 +261,61 @@ fn last_insert_id_and_changes_are_reported() {
 
 #[test]
 fn a_stream_of_many_chunks_is_all_or_nothing_and_names_the_failing_row() {
-    let t = temp_db();
-    setup(&t.db);
-    let n = 3 * codedb_core::STREAM_CHUNK + 17;
-    let rows = (0..n).map(|i| params![format!("k{i:06}"), i as i64]);
-    assert_eq!(
-        t.db.execute_stream("INSERT INTO t VALUES (?1, ?2)", rows)
-            .unwrap(),
-        n as u64
-    );
-    assert_eq!(
-        t.db.query_scalar::<i64>("SELECT count(*) FROM t", params![])
-            .unwrap(),
-        n as i64
-    );
+    for t in common::databases() {
+        setup(&t.db);
+        let n = 3 * codedb_core::STREAM_CHUNK + 17;
+        let rows = (0..n).map(|i| params![format!("k{i:06}"), i as i64]);
+        assert_eq!(
+            t.db.execute_stream("INSERT INTO t VALUES (?1, ?2)", rows)
+                .unwrap(),
+            n as u64
+        );
+        assert_eq!(
+            t.db.query_scalar::<i64>("SELECT count(*) FROM t", params![])
+                .unwrap(),
+            n as i64
+        );
 
-    // Inside a transaction: a failure in a late chunk undoes the whole stream, not the
-    // transaction's earlier writes, and the error names the row (counted across chunks).
-    let tx = t.db.begin_transaction().unwrap();
-    tx.execute("INSERT INTO t VALUES ('before', 1)", params![])
-        .unwrap();
-    let bad = 2 * codedb_core::STREAM_CHUNK + 5;
-    let rows = (0..n).map(|i| {
-        if i == bad {
-            params!["dup", codedb_core::Value::Null]
-        } else {
-            params![format!("s{i:06}"), 1]
-        }
-    });
-    let err = tx
-        .execute_stream("INSERT INTO t VALUES (?1, ?2)", rows)
-        .unwrap_err();
-    assert_eq!(err.kind(), Some(ErrorKind::NotNullViolation), "{err}");
-    assert!(
-        err.to_string().contains(&format!("parameter set {bad}")),
-        "{err}"
-    );
-    assert_eq!(
-        tx.query_scalar::<i64>("SELECT count(*) FROM t WHERE k LIKE 's%'", params![])
-            .unwrap(),
-        0
-    );
-    tx.execute("INSERT INTO t VALUES ('after', 1)", params![])
-        .unwrap();
-    tx.commit().unwrap();
-    assert_eq!(
-        t.db.query_scalar::<i64>("SELECT count(*) FROM t", params![])
-            .unwrap(),
-        n as i64 + 2
-    );
+        // Inside a transaction: a failure in a late chunk undoes the whole stream, not the
+        // transaction's earlier writes, and the error names the row (counted across chunks).
+        let tx = t.db.begin_transaction().unwrap();
+        tx.execute("INSERT INTO t VALUES ('before', 1)", params![])
+            .unwrap();
+        let bad = 2 * codedb_core::STREAM_CHUNK + 5;
+        let rows = (0..n).map(|i| {
+            if i == bad {
+                params!["dup", codedb_core::Value::Null]
+            } else {
+                params![format!("s{i:06}"), 1]
+            }
+        });
+        let err = tx
+            .execute_stream("INSERT INTO t VALUES (?1, ?2)", rows)
+            .unwrap_err();
+        assert_eq!(err.kind(), Some(ErrorKind::NotNullViolation), "{err}");
+        assert!(
+            err.to_string().contains(&format!("parameter set {bad}")),
+            "{err}"
+        );
+        assert_eq!(
+            tx.query_scalar::<i64>("SELECT count(*) FROM t WHERE k LIKE 's%'", params![])
+                .unwrap(),
+            0
+        );
+        tx.execute("INSERT INTO t VALUES ('after', 1)", params![])
+            .unwrap();
+        tx.commit().unwrap();
+        assert_eq!(
+            t.db.query_scalar::<i64>("SELECT count(*) FROM t", params![])
+                .unwrap(),
+            n as i64 + 2
+        );
 
-    // An empty stream is a no-op.
-    assert_eq!(
-        t.db.execute_stream("INSERT INTO t VALUES (?1, ?2)", std::iter::empty())
-            .unwrap(),
-        0
-    );
+        // An empty stream is a no-op.
+        assert_eq!(
+            t.db.execute_stream("INSERT INTO t VALUES (?1, ?2)", std::iter::empty())
+                .unwrap(),
+            0
+        );
+    }
 }

@@ -149,6 +149,8 @@ pub(crate) fn column(row: &postgres::Row, i: usize) -> Result<Value> {
         )
     };
     Ok(match ty {
+        // What a function returning nothing (`pg_advisory_xact_lock`) gives.
+        Type::VOID => Value::Null,
         Type::BOOL => row
             .try_get::<_, Option<bool>>(i)
             .map_err(err)?

@@ -64,8 +64,8 @@ impl std::fmt::Debug for PostgresDriver {
     }
 }
 
-/// The URL without its password.
-fn redact(url: &str) -> String {
+/// The URL without its password (for messages and logs).
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];
@@ -333,6 +333,34 @@ impl DriverTransaction for PgTransaction {
 
     fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<Rows> {
         query_on(&mut **self.conn()?, sql, &params)
+    }
+
+    /// One prepared statement run per row inside a savepoint; an error names the row
+    /// (counted over the whole stream) and undoes only the stream.
+    fn execute_stream(
+        &mut self,
+        sql: &str,
+        rows: &mut dyn Iterator<Item = Vec<Value>>,
+    ) -> Result<u64> {
+        self.savepoint(codedb_driver::STREAM_SAVEPOINT)?;
+        let mut run = || -> Result<u64> {
+            let conn = self.conn()?;
+            let statement = conn
+                .prepare(&placeholders(sql))
+                .map_err(|e| map_err(&e, sql))?;
+            let mut total = 0;
+            for (i, set) in rows.enumerate() {
+                let p = params(&set);
+                total += conn
+                    .execute(&statement, &refs(&p))
+                    .map_err(|e| map_err(&e, sql).with_context(format!("parameter set {i}")))?;
+            }
+            Ok(total)
+        };
+        let result = run();
+        let total = codedb_driver::end_savepoint(self, codedb_driver::STREAM_SAVEPOINT, result)?;
+        self.changes = total;
+        Ok(total)
     }
 
     fn execute_batch(&mut self, batch: Batch) -> Result<BatchResult> {

@@ -18,7 +18,7 @@ mod driver;
 mod error;
 mod schema;
 
-pub use driver::{PgTransaction, PostgresConfig, PostgresDriver};
+pub use driver::{PgTransaction, PostgresConfig, PostgresDriver, redact};
 pub use schema::PostgresSchema;
 
 /// Opens the PostgreSQL database at `url` with default pool settings.

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use codedb_schema::{
-    Change, Column, DiffOptions, Error, ForeignKey, Index, Plan, Result, Schema, SchemaBackend,
-    SyncLog, Table,
+    Change, Column, DiffOptions, Error, ForeignKey, Generated, Index, Plan, Result, Schema,
+    SchemaBackend, SyncLog, Table,
 };
 use postgres::GenericClient;
 
@@ -72,7 +72,7 @@ fn introspect(client: &mut impl GenericClient, ns: &str) -> Result<Schema> {
         let name: String = t.get(1);
         let columns = run(
             "SELECT a.attname, upper(format_type(a.atttypid, a.atttypmod)), a.attnotnull, \
-                    pg_get_expr(d.adbin, d.adrelid), a.attidentity::text \
+                    pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text \
              FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
             &[&oid],
@@ -89,11 +89,18 @@ fn introspect(client: &mut impl GenericClient, ns: &str) -> Result<Schema> {
                 "a" => decl_type.push_str(" GENERATED ALWAYS AS IDENTITY"),
                 _ => {}
             }
+            let expr: Option<String> = c.get(3);
+            let generated: String = c.get(5);
+            let (default, generated) = match (generated.as_str(), expr) {
+                ("s", Some(expr)) => (None, Some(Generated { stored: true, expr })),
+                (_, expr) => (expr, None),
+            };
             table.columns.push(Column {
                 name: c.get(0),
                 decl_type,
                 not_null: c.get(2),
-                default: c.get::<_, Option<String>>(3),
+                default,
+                generated,
                 collation: "BINARY".into(),
                 ..Column::default()
             });
@@ -211,6 +218,9 @@ fn render_table(table: &Table) -> String {
             if let Some(d) = &c.default {
                 s.push_str(&format!(" DEFAULT {d}"));
             }
+            if let Some(g) = &c.generated {
+                s.push_str(&format!(" GENERATED ALWAYS AS ({}) STORED", g.expr));
+            }
             s
         })
         .collect();
@@ -243,7 +253,18 @@ fn statements(ddl: &str) -> Vec<String> {
     let mut current = String::new();
     let mut quote: Option<char> = None;
     let mut depth = 0i32;
-    for ch in ddl.chars() {
+    let mut chars = ddl.chars().peekable();
+    while let Some(ch) = chars.next() {
+        // `--` comments run to the end of the line and may hold anything, `;` included.
+        if quote.is_none() && ch == '-' && chars.peek() == Some(&'-') {
+            for c in chars.by_ref() {
+                if c == '\n' {
+                    current.push('\n');
+                    break;
+                }
+            }
+            continue;
+        }
         match (quote, ch) {
             (Some(q), c) if c == q => quote = None,
             (Some(_), _) => {}
@@ -453,6 +474,14 @@ mod tests {
                 "CREATE TABLE a (x TEXT DEFAULT ';')",
                 "CREATE INDEX i ON a (x)"
             ]
+        );
+    }
+
+    #[test]
+    fn comments_may_hold_semicolons() {
+        assert_eq!(
+            statements("-- a; b\nCREATE TABLE a (x TEXT); -- c; d\nCREATE TABLE b (y TEXT)"),
+            ["CREATE TABLE a (x TEXT)", "CREATE TABLE b (y TEXT)"]
         );
     }
 

@@ -70,6 +70,9 @@ pub struct SyncOptions {
     pub backup_dir: Option<PathBuf>,
     /// Backups kept (newest first); older ones are removed after a successful sync.
     pub keep_backups: usize,
+    /// Apply without taking a backup first (an explicit opt-out, for a server where the
+    /// backup tool is missing or backups are taken another way).
+    pub no_backup: bool,
 }
 
 impl Default for SyncOptions {
@@ -79,6 +82,7 @@ impl Default for SyncOptions {
             dry_run: false,
             backup_dir: None,
             keep_backups: 10,
+            no_backup: false,
         }
     }
 }
@@ -221,6 +225,10 @@ pub fn sync(
         return Ok(report);
     }
     let backup_path = match backend.database_path() {
+        Some(_) if options.no_backup => {
+            tracing::warn!("schema sync without a backup (no_backup)");
+            None
+        }
         Some(db) => {
             let dir = options
                 .backup_dir

@@ -23,9 +23,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use codedb_driver::{Result, SpecificDriver};
-use codedb_postgres::{PostgresConfig, PostgresDriver, PostgresSchema};
+pub use codedb_postgres::{PostgresConfig, redact};
+use codedb_postgres::{PostgresDriver, PostgresSchema};
 use codedb_schema::SchemaBackend;
-use codedb_sqlite::{DBWorkerManager, SqliteConfig};
+use codedb_sqlite::DBWorkerManager;
+pub use codedb_sqlite::SqliteConfig;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -50,7 +52,7 @@ impl std::fmt::Display for DatabaseSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DatabaseSpec::Sqlite(path) => write!(f, "{}", path.display()),
-            DatabaseSpec::Postgres(url) => f.write_str(&codedb_postgres::redact(url)),
+            DatabaseSpec::Postgres(url) => f.write_str(&redact(url)),
         }
     }
 }

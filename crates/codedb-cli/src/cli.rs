@@ -1,6 +1,8 @@
 //! Argument definitions and dispatch.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use codedb_backends::DatabaseSpec;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -28,10 +30,11 @@ pub(crate) struct Cli {
 /// Options every subcommand accepts, before or after its name.
 #[derive(Debug, Args)]
 pub(crate) struct GlobalArgs {
-    /// The database file [default: ROOT/.codedb/codedb.sqlite for `index`, the nearest
+    /// The database: a SQLite file, or a PostgreSQL URL (postgres://user@host:port/db)
+    /// [default: ROOT/.codedb/codedb.sqlite for `index` and the file commands, the nearest
     /// .codedb/codedb.sqlite for `query`, ./.codedb/codedb.sqlite otherwise].
-    #[arg(long, global = true, value_name = "PATH")]
-    pub(crate) db: Option<PathBuf>,
+    #[arg(long, global = true, value_name = "PATH|URL")]
+    pub(crate) db: Option<String>,
 
     /// Print one JSON object on stdout instead of text.
     #[arg(long, global = true)]
@@ -44,12 +47,40 @@ pub(crate) struct GlobalArgs {
 }
 
 impl GlobalArgs {
-    /// The database path, made absolute so that what is printed (backup paths) is usable
-    /// from anywhere.
-    pub(crate) fn db_path(&self) -> PathBuf {
-        let path = self.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
-        std::path::absolute(&path).unwrap_or(path)
+    /// The database `--db` names (else `./.codedb/codedb.sqlite`); a path is made absolute
+    /// so that what is printed (backup paths) is usable from anywhere.
+    pub(crate) fn db_spec(&self) -> DatabaseSpec {
+        self.db_or(|| PathBuf::from(DEFAULT_DB))
     }
+
+    /// The database `--db` names, else the SQLite file `default()`.
+    pub(crate) fn db_or(&self, default: impl FnOnce() -> PathBuf) -> DatabaseSpec {
+        match self.db.as_deref().map(DatabaseSpec::parse) {
+            Some(DatabaseSpec::Postgres(url)) => DatabaseSpec::Postgres(url),
+            Some(DatabaseSpec::Sqlite(path)) => DatabaseSpec::Sqlite(absolute(path)),
+            None => DatabaseSpec::Sqlite(absolute(default())),
+        }
+    }
+}
+
+/// Where schema backups go when no `--backup-dir` is given: beside a SQLite file (`None`:
+/// the schema crate's default), `DIR/.codedb/backups` for PostgreSQL, with DIR the project
+/// root or the current directory.
+pub(crate) fn default_backup_dir(spec: &DatabaseSpec, root: Option<&Path>) -> Option<PathBuf> {
+    {
+        match spec {
+            DatabaseSpec::Sqlite(_) => None,
+            DatabaseSpec::Postgres(_) => Some(
+                absolute(root.map_or_else(|| PathBuf::from("."), Path::to_path_buf))
+                    .join(".codedb")
+                    .join("backups"),
+            ),
+        }
+    }
+}
+
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,16 +202,6 @@ pub(crate) enum DbCommand {
 }
 
 pub(crate) fn run(cli: &Cli) -> Result<(), crate::output::CliError> {
-    if let Some(db) = cli.global.db.as_ref().and_then(|d| d.to_str())
-        && (db.starts_with("postgres://") || db.starts_with("postgresql://"))
-    {
-        return Err(crate::output::CliError(format!(
-            "--db {}: PostgreSQL databases are not supported by the command line yet (the \
-             driver exists as the codedb-postgres crate; the code schema on PostgreSQL does \
-             not); use a SQLite path",
-            db.split('@').next_back().unwrap_or(db)
-        )));
-    }
     match &cli.command {
         Command::Index { root } => index::run_index(&cli.global, root),
         Command::Query(command) => index::run_query(&cli.global, command),

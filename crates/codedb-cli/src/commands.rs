@@ -65,13 +65,12 @@ fn with_project<T>(
     f: impl FnOnce(&Project<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
     let root = find_root(global)?;
-    let db_path = match &global.db {
-        Some(_) => global.db_path(),
-        None => root.join(crate::cli::DEFAULT_DB),
-    };
-    crate::db::ensure_parent(&db_path)?;
-    let (manager, db) = crate::db::open(&db_path)?;
-    let sync = db.ensure_schema_synced(&SyncOptions::default())?;
+    let spec = global.db_or(|| root.join(crate::cli::DEFAULT_DB));
+    let (manager, db) = crate::db::open_creating(&spec)?;
+    let sync = db.ensure_schema_synced(&SyncOptions {
+        backup_dir: crate::cli::default_backup_dir(&spec, Some(&root)),
+        ..SyncOptions::default()
+    })?;
     for w in &sync.warnings {
         tracing::warn!("{w}");
     }

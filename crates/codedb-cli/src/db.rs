@@ -1,21 +1,25 @@
-//! `codedb db init` and `codedb db info`.
+//! `codedb db init` and `codedb db info`, and [`open`], which every command opens its
+//! database with (a SQLite path or a PostgreSQL URL).
 
-use codedb_core::CodeDatabase;
-use codedb_sqlite::{DBWorkerManager, SqliteConfig, inspect};
+use codedb_backends::{Backend, DatabaseSpec};
+use codedb_core::{CodeDatabase, Executor, params};
+use codedb_sqlite::inspect;
 
 use crate::cli::GlobalArgs;
 use crate::output::{CliError, emit};
 
-/// Creates the database through the real chain (worker, proxy, CodeDatabase), brings it to
-/// the code schema, stops it cleanly, and reports on it.
+/// Creates the database through the real chain (worker, proxy, CodeDatabase; or the pool on
+/// PostgreSQL), brings it to the code schema, stops it cleanly, and reports on it.
 pub(crate) fn init(global: &GlobalArgs) -> Result<(), CliError> {
-    let path = global.db_path();
-    let _span = tracing::info_span!("db_init", path = %path.display()).entered();
-    ensure_parent(&path)?;
-    let (manager, db) = open(&path)?;
+    let spec = global.db_spec();
+    let _span = tracing::info_span!("db_init", db = %spec).entered();
+    let (backend, db) = open_creating(&spec)?;
     // Safe steps only: an existing database with other tables keeps them (see `schema sync`).
-    let report = db.ensure_schema_synced(&codedb_core::SyncOptions::default())?;
-    manager.stop()?;
+    let report = db.ensure_schema_synced(&codedb_core::SyncOptions {
+        backup_dir: crate::cli::default_backup_dir(&spec, None),
+        ..codedb_core::SyncOptions::default()
+    })?;
+    backend.stop()?;
     for warning in &report.warnings {
         tracing::warn!("{warning}");
     }
@@ -24,8 +28,12 @@ pub(crate) fn init(global: &GlobalArgs) -> Result<(), CliError> {
 
 /// Reports on an existing database; never creates or changes it.
 pub(crate) fn info(global: &GlobalArgs) -> Result<(), CliError> {
-    let path = global.db_path();
-    let info = inspect(&path)?;
+    let spec = global.db_spec();
+    let path = match &spec {
+        DatabaseSpec::Sqlite(path) => path,
+        DatabaseSpec::Postgres(_) => return postgres_info(global, &spec),
+    };
+    let info = inspect(path)?;
     emit(global.json, &info, || {
         vec![
             ("path", info.path.display().to_string()),
@@ -36,6 +44,46 @@ pub(crate) fn info(global: &GlobalArgs) -> Result<(), CliError> {
             ("free pages", info.freelist_count.to_string()),
             ("schema objects", info.schema_objects.to_string()),
             ("integrity check", info.integrity_check.clone()),
+        ]
+    })
+}
+
+/// What `db info` says of a PostgreSQL database.
+#[derive(serde::Serialize)]
+struct PostgresInfo {
+    url: String,
+    server_version: String,
+    database: String,
+    size_bytes: i64,
+    schema_objects: i64,
+}
+
+fn postgres_info(global: &GlobalArgs, spec: &DatabaseSpec) -> Result<(), CliError> {
+    let (backend, db) = open(spec)?;
+    let row = db
+        .query_row(
+            "SELECT current_setting('server_version'), current_database(), \
+             pg_database_size(current_database()), \
+             (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i', 'v'))",
+            params![],
+        )?
+        .ok_or_else(|| CliError("the server returned no row".into()))?;
+    let info = PostgresInfo {
+        url: spec.to_string(),
+        server_version: row.get(0)?,
+        database: row.get(1)?,
+        size_bytes: row.get(2)?,
+        schema_objects: row.get(3)?,
+    };
+    backend.stop()?;
+    emit(global.json, &info, || {
+        vec![
+            ("url", info.url.clone()),
+            ("postgresql version", info.server_version.clone()),
+            ("database", info.database.clone()),
+            ("size", format!("{} bytes", info.size_bytes)),
+            ("schema objects", info.schema_objects.to_string()),
         ]
     })
 }
@@ -56,9 +104,17 @@ pub(crate) fn ensure_parent(path: &std::path::Path) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Starts the database at `path` and opens `CodeDatabase` on it with its schema backend.
-pub(crate) fn open(path: &std::path::Path) -> Result<(DBWorkerManager, CodeDatabase), CliError> {
-    let manager = DBWorkerManager::start(SqliteConfig::new(path))?;
-    let db = CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend())?;
-    Ok((manager, db))
+/// Opens the database `spec` names and `CodeDatabase` on it with its schema backend.
+pub(crate) fn open(spec: &DatabaseSpec) -> Result<(Backend, CodeDatabase), CliError> {
+    let backend = Backend::open(spec)?;
+    let db = CodeDatabase::open_with_schema(backend.driver(), backend.schema_backend())?;
+    Ok((backend, db))
+}
+
+/// [`open`], creating a SQLite file's directory first.
+pub(crate) fn open_creating(spec: &DatabaseSpec) -> Result<(Backend, CodeDatabase), CliError> {
+    if let Some(path) = spec.sqlite_path() {
+        ensure_parent(path)?;
+    }
+    open(spec)
 }

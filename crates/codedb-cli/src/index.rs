@@ -1,6 +1,8 @@
 //! `codedb index ROOT` and `codedb query ...`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use codedb_backends::DatabaseSpec;
 
 use codedb_commands::{IndexOptions, index};
 use codedb_core::store::{Stats, SymbolHit, UsageHit};
@@ -10,24 +12,17 @@ use serde::Serialize;
 use crate::cli::GlobalArgs;
 use crate::output::{CliError, emit, emit_lines};
 
-/// The database of the project at `root`: `--db`, else `<root>/.codedb/codedb.sqlite`.
-fn db_for_root(global: &GlobalArgs, root: &Path) -> PathBuf {
-    match &global.db {
-        Some(_) => global.db_path(),
-        None => root.join(crate::cli::DEFAULT_DB),
-    }
-}
-
 /// For queries: `--db`, else the nearest `.codedb/codedb.sqlite` from the current directory up.
-fn db_for_query(global: &GlobalArgs) -> Result<PathBuf, CliError> {
+fn db_for_query(global: &GlobalArgs) -> Result<DatabaseSpec, CliError> {
     if global.db.is_some() {
-        return Ok(global.db_path());
+        return Ok(global.db_spec());
     }
     let cwd = std::env::current_dir()
         .map_err(|e| CliError(format!("cannot read the current directory: {e}")))?;
     cwd.ancestors()
         .map(|d| d.join(crate::cli::DEFAULT_DB))
         .find(|p| p.is_file())
+        .map(DatabaseSpec::Sqlite)
         .ok_or_else(|| {
             CliError(
                 "no .codedb/codedb.sqlite here or above; run `codedb index DIR` first or pass --db"
@@ -45,10 +40,12 @@ pub(crate) fn run_index(global: &GlobalArgs, root: &Path) -> Result<(), CliError
         };
         return Err(CliError(format!("{}: {why}", root.display())));
     }
-    let path = db_for_root(global, root);
-    crate::db::ensure_parent(&path)?;
-    let (manager, db) = crate::db::open(&path)?;
-    let sync = db.ensure_schema_synced(&SyncOptions::default())?;
+    let spec = global.db_or(|| root.join(crate::cli::DEFAULT_DB));
+    let (manager, db) = crate::db::open_creating(&spec)?;
+    let sync = db.ensure_schema_synced(&SyncOptions {
+        backup_dir: crate::cli::default_backup_dir(&spec, Some(root)),
+        ..SyncOptions::default()
+    })?;
     for w in &sync.warnings {
         tracing::warn!("{w}");
     }
@@ -157,8 +154,8 @@ fn hits_table(hits: &[SymbolHit]) -> Vec<String> {
 }
 
 pub(crate) fn run_query(global: &GlobalArgs, command: &QueryCommand) -> Result<(), CliError> {
-    let path = db_for_query(global)?;
-    let (manager, db) = crate::db::open(&path)?;
+    let spec = db_for_query(global)?;
+    let (manager, db) = crate::db::open(&spec)?;
     let result = query(global, &db, command);
     manager.stop()?;
     result

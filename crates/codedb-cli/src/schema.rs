@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use codedb_backends::{Backend, DatabaseSpec};
 use codedb_core::{CodeDatabase, DiffOptions, SyncOptions, SyncReport};
 use codedb_schema::backup;
 use serde::Serialize;
@@ -21,13 +22,22 @@ pub(crate) struct SyncArgs {
     /// Rebuild tables whose column types or constraints change.
     #[arg(long)]
     pub(crate) allow_rebuild: bool,
-    /// Where backups go [default: backups/ beside the database].
+    /// Where backups go [default: backups/ beside a SQLite file, ./.codedb/backups for
+    /// PostgreSQL].
     #[arg(long, value_name = "DIR")]
     pub(crate) backup_dir: Option<PathBuf>,
+    /// Apply without a backup first (PostgreSQL backups need pg_dump on the PATH; this is
+    /// the explicit way to go on without one).
+    #[arg(long)]
+    pub(crate) no_backup: bool,
 }
 
-/// Refuses a database path that does not exist (for commands that must not create one).
-fn existing(path: &Path) -> Result<(), CliError> {
+/// Refuses a database path that does not exist (for commands that must not create one); a
+/// PostgreSQL database is the server's to refuse.
+fn existing(spec: &DatabaseSpec) -> Result<(), CliError> {
+    let Some(path) = spec.sqlite_path() else {
+        return Ok(());
+    };
     if path.is_file() {
         Ok(())
     } else if path.is_dir() {
@@ -43,13 +53,21 @@ fn existing(path: &Path) -> Result<(), CliError> {
     }
 }
 
-fn desired(db: &CodeDatabase, file: Option<&Path>) -> Result<codedb_schema::Schema, CliError> {
+/// The desired schema: the code schema, or a DDL file read by the database's own backend
+/// (in its dialect).
+fn desired(
+    db: &CodeDatabase,
+    backend: &Backend,
+    file: Option<&Path>,
+) -> Result<codedb_schema::Schema, CliError> {
     match file {
         None => Ok(db.code_schema()?),
         Some(file) => {
             let ddl = std::fs::read_to_string(file)
                 .map_err(|e| CliError(format!("cannot read {}: {e}", file.display())))?;
-            codedb_sqlite::schema::schema_from_ddl(&ddl)
+            backend
+                .schema_backend()
+                .schema_from_ddl(&ddl)
                 .map_err(|e| CliError(format!("{}: {e}", file.display())))
         }
     }
@@ -78,21 +96,25 @@ pub(crate) fn run_sync(
     args: &SyncArgs,
     dry_run: bool,
 ) -> Result<(), CliError> {
-    let path = global.db_path();
-    if dry_run {
-        existing(&path)?;
+    let spec = global.db_spec();
+    let (manager, db) = if dry_run {
+        existing(&spec)?;
+        crate::db::open(&spec)?
     } else {
-        crate::db::ensure_parent(&path)?;
-    }
-    let (manager, db) = crate::db::open(&path)?;
-    let desired = desired(&db, args.desired.as_deref())?;
+        crate::db::open_creating(&spec)?
+    };
+    let desired = desired(&db, &manager, args.desired.as_deref())?;
     let options = SyncOptions {
         diff: DiffOptions {
             allow_drop: args.allow_drop,
             allow_rebuild: args.allow_rebuild,
         },
         dry_run,
-        backup_dir: args.backup_dir.clone(),
+        backup_dir: args
+            .backup_dir
+            .clone()
+            .or_else(|| crate::cli::default_backup_dir(&spec, None)),
+        no_backup: args.no_backup,
         ..SyncOptions::default()
     };
     let report = db.sync_schema(&desired, &options)?;
@@ -101,9 +123,9 @@ pub(crate) fn run_sync(
 }
 
 pub(crate) fn dump(global: &GlobalArgs) -> Result<(), CliError> {
-    let path = global.db_path();
-    existing(&path)?;
-    let (manager, _db) = crate::db::open(&path)?;
+    let spec = global.db_spec();
+    existing(&spec)?;
+    let (manager, _db) = crate::db::open(&spec)?;
     let schema = manager.schema_backend().introspect()?;
     manager.stop()?;
     #[derive(Serialize)]
@@ -150,22 +172,57 @@ pub(crate) enum BackupCommand {
     },
 }
 
-fn take_backup(path: &Path, dir: &Path) -> Result<PathBuf, CliError> {
-    let (manager, _db) = crate::db::open(path)?;
-    let backend = manager.schema_backend();
-    let fingerprint = backend.introspect()?.fingerprint();
-    let taken = backup::create(backend.as_ref(), path, dir, &fingerprint)?;
-    manager.stop()?;
-    Ok(taken)
+/// The path backups of `backend` are named after (a SQLite file; a PostgreSQL database's
+/// name).
+fn backup_name(backend: &Backend) -> Result<PathBuf, CliError> {
+    backend
+        .schema_backend()
+        .database_path()
+        .ok_or_else(|| CliError("this database has no name to give its backups".into()))
+}
+
+fn take_backup(backend: &Backend, dir: &Path) -> Result<PathBuf, CliError> {
+    let schema = backend.schema_backend();
+    let fingerprint = schema.introspect()?.fingerprint();
+    Ok(backup::create(
+        schema.as_ref(),
+        &backup_name(backend)?,
+        dir,
+        &fingerprint,
+    )?)
 }
 
 pub(crate) fn run_backup(global: &GlobalArgs, command: &BackupCommand) -> Result<(), CliError> {
-    let path = global.db_path();
-    existing(&path)?;
-    let dir_of = |d: &Option<PathBuf>| d.clone().unwrap_or_else(|| backup::default_dir(&path));
+    let spec = global.db_spec();
+    existing(&spec)?;
+    if let (DatabaseSpec::Postgres(_), BackupCommand::Restore { .. }) = (&spec, command) {
+        return Err(CliError(format!(
+            "{spec}: codedb restores SQLite backups only; restore a PostgreSQL backup with \
+             `pg_restore --clean --if-exists -d URL FILE.pgdump`"
+        )));
+    }
+    let (backend, _db) = crate::db::open(&spec)?;
+    let name = backup_name(&backend)?;
+    let dir_of = |d: &Option<PathBuf>| {
+        d.clone()
+            .or_else(|| crate::cli::default_backup_dir(&spec, None))
+            .unwrap_or_else(|| backup::default_dir(&name))
+    };
+    let result = backup_command(global, command, &backend, &name, dir_of);
+    backend.stop()?;
+    result
+}
+
+fn backup_command(
+    global: &GlobalArgs,
+    command: &BackupCommand,
+    backend: &Backend,
+    name: &Path,
+    dir_of: impl Fn(&Option<PathBuf>) -> PathBuf,
+) -> Result<(), CliError> {
     match command {
         BackupCommand::Create { backup_dir } => {
-            let taken = take_backup(&path, &dir_of(backup_dir))?;
+            let taken = take_backup(backend, &dir_of(backup_dir))?;
             #[derive(Serialize)]
             struct Created {
                 backup_path: String,
@@ -180,7 +237,7 @@ pub(crate) fn run_backup(global: &GlobalArgs, command: &BackupCommand) -> Result
             )
         }
         BackupCommand::List { backup_dir } => {
-            let entries = backup::list(&path, &dir_of(backup_dir))?;
+            let entries = backup::list(name, &dir_of(backup_dir))?;
             if global.json {
                 #[derive(Serialize)]
                 struct Listed {
@@ -201,8 +258,10 @@ pub(crate) fn run_backup(global: &GlobalArgs, command: &BackupCommand) -> Result
         }
         BackupCommand::Restore { id, backup_dir } => {
             let dir = dir_of(backup_dir);
-            let safety = take_backup(&path, &dir)?;
-            let restored = backup::restore(&path, &dir, id)?;
+            let safety = take_backup(backend, &dir)?;
+            // The database must be closed while its file is replaced.
+            backend.stop()?;
+            let restored = backup::restore(name, &dir, id)?;
             #[derive(Serialize)]
             struct Restored {
                 restored_from: String,

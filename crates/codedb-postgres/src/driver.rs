@@ -91,25 +91,31 @@ impl PostgresDriver {
                 ),
             )
         })?;
+        // One connection now, made directly: a wrong URL, a missing database or a server
+        // that does not answer fails here with the server's own reason (the pool would
+        // retry until its timeout and report only that it timed out).
+        let mut pg = pg;
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(config.connect_timeout);
+        }
+        let first = pg.connect(NoTls).map_err(|e| {
+            let reason = match e.as_db_error() {
+                Some(db) => db.message().to_owned(),
+                None => crate::error::with_causes(&e),
+            };
+            Error::new(
+                ErrorKind::CannotOpen,
+                format!("{}: cannot connect: {reason}", redact(&config.url)),
+            )
+        })?;
+        drop(first);
         let manager = PostgresConnectionManager::new(pg, NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_size.max(1))
             .min_idle(Some(0))
             .connection_timeout(config.connect_timeout)
-            .build(manager)
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::CannotOpen,
-                    format!("{}: cannot connect: {e}", redact(&config.url)),
-                )
-            })?;
-        // One connection now: a wrong URL or a server that does not answer fails here.
-        drop(pool.get().map_err(|e| {
-            Error::new(
-                ErrorKind::CannotOpen,
-                format!("{}: cannot connect: {e}", redact(&config.url)),
-            )
-        })?);
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(manager);
         Ok(PostgresDriver {
             pool,
             url: config.url.clone(),

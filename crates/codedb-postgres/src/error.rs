@@ -22,9 +22,24 @@ pub(crate) fn map_err(e: &postgres::Error, sql: &str) -> Error {
             }
             m
         }
-        None => e.to_string(),
+        None => with_causes(e),
     };
     Error::new(kind, message).with_sql(sql)
+}
+
+/// `e` and the errors under it (`error connecting to server: Connection refused`).
+pub(crate) fn with_causes(e: &postgres::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
 }
 
 fn kind_of(code: &SqlState) -> ErrorKind {

@@ -24,7 +24,7 @@ use crate::workers::{Worker, WorkerContext};
 
 /// Watches the DB worker thread.
 pub struct DbMonitor {
-    pub(crate) manager: Arc<codedb_sqlite::DBWorkerManager>,
+    pub(crate) manager: Arc<codedb_backends::Backend>,
 }
 
 impl Worker for DbMonitor {
@@ -42,11 +42,7 @@ impl Worker for DbMonitor {
     }
 
     fn health(&self) -> Result<(), String> {
-        if self.manager.is_running() {
-            Ok(())
-        } else {
-            Err("the DB worker thread is not running".into())
-        }
+        self.manager.health()
     }
 }
 
@@ -189,9 +185,11 @@ impl Worker for Maintenance {
         while !ctx.sleep(self.interval) {
             #[cfg(feature = "failpoints")]
             fail::fail_point!("maintenance-tick");
-            self.db
-                .query("PRAGMA wal_checkpoint(PASSIVE)", params![])
-                .map_err(|e| format!("checkpoint failed: {e}"))?;
+            if self.db.dialect() == codedb_core::Dialect::Sqlite {
+                self.db
+                    .query("PRAGMA wal_checkpoint(PASSIVE)", params![])
+                    .map_err(|e| format!("checkpoint failed: {e}"))?;
+            }
             if self.backup_dir.is_dir() {
                 codedb_schema::backup::prune(&self.db_path, &self.backup_dir, self.keep_backups)
                     .map_err(|e| format!("pruning backups failed: {e}"))?;

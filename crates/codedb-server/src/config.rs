@@ -10,7 +10,9 @@
 //! keep_file_backups = 20               # file backups kept per file
 //!
 //! [database]
-//! driver = "sqlite"
+//! driver = "sqlite"                    # or "postgres"
+//! # url = "postgres://user@host:5432/codedb"   # driver = "postgres" only
+//! # pool_size = 8                      # PostgreSQL connections
 //!
 //! [worker]
 //! queue_capacity = 1024
@@ -82,14 +84,21 @@ impl Default for Storage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Database {
-    /// `sqlite` (the only driver for now).
+    /// `sqlite` (the embedded default: `storage.database`) or `postgres` (`url`).
     pub driver: String,
+    /// The PostgreSQL connection URL (`postgres://user[:password]@host[:port]/database`);
+    /// only with `driver = "postgres"`, where it is required.
+    pub url: Option<String>,
+    /// PostgreSQL connections kept.
+    pub pool_size: u32,
 }
 
 impl Default for Database {
     fn default() -> Self {
         Database {
             driver: "sqlite".into(),
+            url: None,
+            pool_size: 8,
         }
     }
 }
@@ -210,14 +219,40 @@ impl Config {
     /// Values the types allow but codedb does not.
     fn validate(&self, text: &str) -> Result<(), String> {
         let bad = |key: &str, why: String| Err(format!("{}{key}: {why}", line_of(text, key)));
-        if self.database.driver != "sqlite" {
-            return bad(
-                "database.driver",
-                format!(
-                    "unknown driver {:?} (supported: \"sqlite\")",
-                    self.database.driver
-                ),
-            );
+        match (self.database.driver.as_str(), self.database.url.as_deref()) {
+            ("sqlite", None) => {}
+            ("sqlite", Some(_)) => {
+                return bad(
+                    "database.url",
+                    "only for driver = \"postgres\" (the SQLite file is storage.database)".into(),
+                );
+            }
+            ("postgres", None) => {
+                return bad(
+                    "database.driver",
+                    "driver = \"postgres\" needs database.url (postgres://user@host:5432/db)"
+                        .into(),
+                );
+            }
+            ("postgres", Some(url)) if !codedb_backends::DatabaseSpec::is_postgres_url(url) => {
+                return bad(
+                    "database.url",
+                    format!(
+                        "{:?} is not a PostgreSQL URL (postgres://user@host:5432/db)",
+                        codedb_backends::redact(url)
+                    ),
+                );
+            }
+            ("postgres", Some(_)) => {}
+            (other, _) => {
+                return bad(
+                    "database.driver",
+                    format!("unknown driver {other:?} (supported: \"sqlite\", \"postgres\")"),
+                );
+            }
+        }
+        if self.database.pool_size == 0 {
+            return bad("database.pool_size", "must be at least 1".into());
         }
         if self.server.transport != "stdio" {
             return bad(
@@ -247,6 +282,29 @@ impl Config {
             return bad("storage.database", "must not be empty".into());
         }
         Ok(())
+    }
+
+    /// The database of the project at `root`: `storage.database` under it, or `database.url`.
+    pub fn database_spec(&self, root: &Path) -> codedb_backends::DatabaseSpec {
+        match (&*self.database.driver, &self.database.url) {
+            ("postgres", Some(url)) => codedb_backends::DatabaseSpec::Postgres(url.clone()),
+            _ => codedb_backends::DatabaseSpec::Sqlite(root.join(&self.storage.database)),
+        }
+    }
+
+    /// Opens the database of the project at `root` with these settings (SQLite: the DB
+    /// worker; PostgreSQL: the pool).
+    pub fn open_database(&self, root: &Path) -> codedb_driver::Result<codedb_backends::Backend> {
+        match self.database_spec(root) {
+            codedb_backends::DatabaseSpec::Sqlite(path) => {
+                codedb_backends::Backend::open_sqlite(self.sqlite(path))
+            }
+            codedb_backends::DatabaseSpec::Postgres(url) => {
+                let mut pg = codedb_backends::PostgresConfig::new(url);
+                pg.pool_size = self.database.pool_size;
+                codedb_backends::Backend::open_postgres(&pg)
+            }
+        }
     }
 
     /// The SQLite configuration of the DB worker for the database at `path`.

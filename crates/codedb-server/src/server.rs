@@ -62,7 +62,7 @@ pub struct Server {
     pub(crate) db: &'static CodeDatabase,
     pub(crate) project: Project<'static>,
     pub(crate) root: PathBuf,
-    manager: Arc<codedb_sqlite::DBWorkerManager>,
+    manager: Arc<codedb_backends::Backend>,
     workers: Mutex<Option<WorkerManager>>,
     pub(crate) status: StatusHandle,
     steps: Vec<String>,
@@ -117,15 +117,20 @@ impl Server {
             ),
         );
         // 3. database
-        let db_path = root.join(&config.storage.database);
-        if let Some(dir) = db_path.parent() {
+        let spec = config.database_spec(&root);
+        if let Some(dir) = spec.sqlite_path().and_then(Path::parent) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StartError::Database(format!("{}: {e}", dir.display())))?;
         }
         let manager = Arc::new(
-            codedb_sqlite::DBWorkerManager::start(config.sqlite(db_path.clone()))
+            config
+                .open_database(&root)
                 .map_err(|e| StartError::Database(e.to_string()))?,
         );
+        let db_path = manager
+            .schema_backend()
+            .database_path()
+            .unwrap_or_else(|| PathBuf::from("codedb"));
         let db = CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend())
             .map_err(|e| StartError::Database(e.to_string()))?;
         // The database lives as long as the process: the project and the workers borrow it.
@@ -133,7 +138,10 @@ impl Server {
         step(
             &mut steps,
             "database",
-            "DB worker started, CodeDatabase open",
+            &format!(
+                "{} database open ({spec}), CodeDatabase open",
+                manager.name()
+            ),
         );
         // 4. schema
         let stop_db = |e: StartError| {

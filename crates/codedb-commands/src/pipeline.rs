@@ -620,15 +620,25 @@ fn steps(
             lang,
             parsed,
         } => {
-            if let Some(row) = tx
-                .get_file_by_path(project.id, &from.rel)?
-                .filter(|r| !r.deleted)
-            {
-                tx.move_file(project.id, row.id, &to.rel)?;
-            }
-            let text = String::from_utf8_lossy(bytes);
             let meta = file_meta(&to.rel, lang, bytes, &from.abs)?;
-            tx.update_file_data_atomic(project.id, &meta, &text, parsed)?;
+            let indexed = tx
+                .get_file_by_path(project.id, &from.rel)?
+                .filter(|r| !r.deleted && r.meta.sha256 == meta.sha256 && r.indexed_at.is_some());
+            if let Some(row) = indexed {
+                // Same bytes, new path: the row moves with everything derived from it (the
+                // entities keep their ids); only the path and the file's meta change.
+                tx.move_file(project.id, row.id, &to.rel)?;
+                tx.add_file(project.id, &meta)?;
+            } else {
+                if let Some(row) = tx
+                    .get_file_by_path(project.id, &from.rel)?
+                    .filter(|r| !r.deleted)
+                {
+                    tx.move_file(project.id, row.id, &to.rel)?;
+                }
+                let text = String::from_utf8_lossy(bytes);
+                tx.update_file_data_atomic(project.id, &meta, &text, parsed)?;
+            }
             Some(meta.sha256)
         }
     };

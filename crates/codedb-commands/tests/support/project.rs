@@ -6,14 +6,19 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use codedb_backends::testing::TestDatabase;
+use codedb_backends::{Backend, DatabaseSpec};
 use codedb_commands::{CommandOptions, IndexOptions, Project, index};
 use codedb_core::{CodeDatabase, Executor, SyncOptions, params};
 
-/// The project: its directory, its database (in `.codedb/`), started.
+/// The project: its directory and its database (SQLite in `.codedb/`, or a PostgreSQL
+/// test database), started. Fields drop in order: the directory, the database, its backend,
+/// then the test database itself.
 pub struct TestProject {
     pub dir: tempfile::TempDir,
-    pub manager: codedb_sqlite::DBWorkerManager,
     pub db: CodeDatabase,
+    pub manager: Backend,
+    pub test: Option<TestDatabase>,
 }
 
 pub fn git(root: &Path, args: &[&str]) -> String {
@@ -39,7 +44,28 @@ impl TestProject {
         Self::with_git(true)
     }
 
+    /// The same project on every backend available here: SQLite, and PostgreSQL when a
+    /// server answers (one set of tests runs on each).
+    pub fn all() -> Vec<Self> {
+        Self::all_with_git(true)
+    }
+
+    pub fn all_with_git(with_git: bool) -> Vec<Self> {
+        let mut all = vec![Self::with_git(with_git)];
+        all.extend(TestDatabase::postgres().map(|pg| Self::build(with_git, Some(pg))));
+        all
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        self.manager.name()
+    }
+
     pub fn with_git(with_git: bool) -> Self {
+        Self::build(with_git, None)
+    }
+
+    fn build(with_git: bool, test: Option<TestDatabase>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         std::fs::write(root.join("a.py"), A_PY).unwrap();
@@ -55,12 +81,25 @@ impl TestProject {
             git(root, &["commit", "-q", "-m", "init"]);
         }
         std::fs::create_dir(root.join(".codedb")).unwrap();
-        let manager = codedb_sqlite::open(root.join(".codedb/codedb.sqlite")).unwrap();
+        let spec = match &test {
+            Some(t) => t.spec().clone(),
+            None => DatabaseSpec::Sqlite(root.join(".codedb/codedb.sqlite")),
+        };
+        let manager = Backend::open(&spec).unwrap();
         let db =
             CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend()).unwrap();
-        db.ensure_schema_synced(&SyncOptions::default()).unwrap();
+        db.ensure_schema_synced(&SyncOptions {
+            backup_dir: Some(root.join(".codedb/backups")),
+            ..SyncOptions::default()
+        })
+        .unwrap();
         index(&db, root, &IndexOptions::default()).unwrap();
-        TestProject { dir, manager, db }
+        TestProject {
+            dir,
+            db,
+            manager,
+            test,
+        }
     }
 
     pub fn root(&self) -> PathBuf {

@@ -71,6 +71,12 @@ pub(crate) fn run_index(global: &GlobalArgs, root: &Path) -> Result<(), CliError
         summary.parse_errors,
         summary.seconds
     )];
+    if summary.files_superseded > 0 {
+        lines.push(format!(
+            "{} files were stored by another writer meanwhile (left to it)",
+            summary.files_superseded
+        ));
+    }
     lines.extend(
         summary
             .skipped

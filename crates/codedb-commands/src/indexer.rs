@@ -81,6 +81,9 @@ pub struct IndexSummary {
     pub files_removed: usize,
     /// Files left out.
     pub files_skipped: usize,
+    /// Files parsed but not stored because another writer (a command, another index run)
+    /// stored them meanwhile from bytes at least as new.
+    pub files_superseded: usize,
     /// Files stored with at least one syntax issue.
     pub parse_errors: usize,
     /// Wall-clock seconds.
@@ -102,6 +105,8 @@ struct Candidate {
 #[derive(Default)]
 struct Stored {
     files: usize,
+    /// Files another writer stored while this run parsed them (left to it).
+    superseded: usize,
     with_errors: usize,
     unchanged: usize,
     /// Unchanged files whose size or mtime changed: (file id, size, mtime_ns).
@@ -171,6 +176,7 @@ pub fn index(
     let mut order: Vec<&Candidate> = candidates.iter().collect();
     order.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.rel.cmp(&b.rel)));
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Prepared>(batch * 4);
+    let known_ref = &known;
     let outcome = std::thread::scope(|scope| {
         let storer = scope.spawn(move || -> Result<Stored, IndexError> {
             let mut writer = BulkWriter::new();
@@ -180,7 +186,17 @@ pub fn index(
                 if pending.is_empty() {
                     return Ok::<(), IndexError>(());
                 }
-                db.transaction(|tx| writer.write_files(tx, project, pending).map(drop))?;
+                // A file another writer stored since `known` was read is left to it: its
+                // data comes from bytes at least as new as the ones read here.
+                let seen = |path: &str| {
+                    known_ref
+                        .get(path)
+                        .filter(|k| !k.deleted)
+                        .map(|k| k.meta.sha256.clone())
+                };
+                let ids =
+                    db.transaction(|tx| writer.write_files_seen(tx, project, pending, &seen))?;
+                out.superseded += ids.iter().filter(|id| id.is_none()).count();
                 out.files += pending.len();
                 out.with_errors += pending
                     .iter()
@@ -238,6 +254,7 @@ pub fn index(
     })?;
     let Stored {
         files,
+        superseded,
         with_errors,
         unchanged,
         touched,
@@ -256,7 +273,8 @@ pub fn index(
             Ok(())
         })?;
     }
-    (summary.files_indexed, summary.parse_errors) = (files, with_errors);
+    (summary.files_indexed, summary.parse_errors) = (files - superseded, with_errors);
+    summary.files_superseded = superseded;
     summary.files_removed = vanished.len();
     summary.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     summary.files_skipped = summary.skipped.len();
@@ -428,7 +446,8 @@ fn prepare(c: &Candidate, known: Option<&codedb_core::store::FileRecord>) -> Pre
             touch: true,
         };
     }
-    if bytes.iter().take(8192).any(|&b| b == 0) {
+    // Anywhere in the file: text columns cannot hold NUL (PostgreSQL refuses it).
+    if bytes.contains(&0) {
         return skip("binary (NUL bytes)".into());
     }
     let source = match String::from_utf8(bytes) {

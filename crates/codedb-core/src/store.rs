@@ -707,6 +707,35 @@ impl BulkWriter {
         project_id: i64,
         files: &[(FileMeta, String, Parsed)],
     ) -> Result<Vec<i64>> {
+        Ok(self
+            .write(tx, project_id, files, None)?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
+    /// [`write_files`](Self::write_files) for a caller that read the files' rows earlier
+    /// (an index run): a file whose live row is no longer what the caller saw is left out,
+    /// because another writer (a command, another index run) stored it since, from bytes at
+    /// least as new. `seen(path)` is the sha256 of the live row when the caller read it
+    /// (`None`: it had none). Returns each file's id, `None` for those left out.
+    pub fn write_files_seen(
+        &mut self,
+        tx: &crate::Transaction<'_>,
+        project_id: i64,
+        files: &[(FileMeta, String, Parsed)],
+        seen: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<Option<i64>>> {
+        self.write(tx, project_id, files, Some(seen))
+    }
+
+    fn write(
+        &mut self,
+        tx: &crate::Transaction<'_>,
+        project_id: i64,
+        files: &[(FileMeta, String, Parsed)],
+        seen: Option<&dyn Fn(&str) -> Option<String>>,
+    ) -> Result<Vec<Option<i64>>> {
         // Round trips are what a batch costs when the cores are busy parsing (each one waits
         // for the worker thread to be scheduled), so there are four per call whatever its
         // size: the maxima, the ids of the files already known, the batch, and the caller's
@@ -738,10 +767,19 @@ impl BulkWriter {
             self.names.max = max_name;
         }
         let mut ids = Vec::with_capacity(files.len());
+        let mut written = Vec::with_capacity(files.len());
         let mut batch = Batch::new();
         let mut inserts = Inserts::default();
         let now = now_ms();
         for (meta, source, parsed) in files {
+            let live = known.get(meta.path.as_str());
+            if let Some(seen) = seen {
+                let live_sha = live.filter(|k| !k.deleted).map(|k| k.sha256.as_str());
+                if live_sha != seen(&meta.path).as_deref() {
+                    ids.push(None);
+                    continue;
+                }
+            }
             let row = params![
                 project_id,
                 meta.path.as_str(),
@@ -751,7 +789,7 @@ impl BulkWriter {
                 meta.sha256.as_str(),
                 meta.lines
             ];
-            let existing = known.get(meta.path.as_str()).copied();
+            let existing = live.map(|k| k.id);
             let file_id = if let Some(id) = existing {
                 let mut row = row;
                 row.insert(0, id.into());
@@ -788,9 +826,10 @@ impl BulkWriter {
                 &mut next_class,
                 names,
             );
-            ids.push(file_id);
+            ids.push(Some(file_id));
+            written.push(file_id);
         }
-        inserts.flush(&mut batch, &ids, tx.dialect());
+        inserts.flush(&mut batch, &written, tx.dialect());
         if let Err(e) = tx.execute_batch(batch) {
             // What this call cached may not exist now: start afresh next time.
             self.names = NameCache::default();
@@ -800,13 +839,20 @@ impl BulkWriter {
     }
 }
 
-/// The ids of those of `files` that already have a row in project `project_id`, by path, in
+/// The row of a file as a bulk write finds it.
+struct LiveRow {
+    id: i64,
+    sha256: String,
+    deleted: bool,
+}
+
+/// The rows of those of `files` that already have one in project `project_id`, by path, in
 /// one query.
 fn known_file_ids<'a>(
     tx: &crate::Transaction<'_>,
     project_id: i64,
     files: &'a [(FileMeta, String, Parsed)],
-) -> Result<HashMap<&'a str, i64>> {
+) -> Result<HashMap<&'a str, LiveRow>> {
     let mut known = HashMap::new();
     // SQLite allows 32766 parameters per statement; stay far below.
     for chunk in files.chunks(1000) {
@@ -815,7 +861,7 @@ fn known_file_ids<'a>(
         args.extend(chunk.iter().map(|(m, _, _)| Value::from(m.path.as_str())));
         let rows = tx.query(
             &format!(
-                "SELECT id, path FROM files WHERE project_id = ?1 AND path IN ({})",
+                "SELECT id, path, sha256, deleted FROM files WHERE project_id = ?1 AND path IN ({})",
                 placeholders.join(", ")
             ),
             args,
@@ -827,7 +873,14 @@ fn known_file_ids<'a>(
         for r in rows.iter() {
             let path: String = r.get(1)?;
             if let Some(&p) = paths.get(path.as_str()) {
-                known.insert(p, r.get(0)?);
+                known.insert(
+                    p,
+                    LiveRow {
+                        id: r.get(0)?,
+                        sha256: r.get(2)?,
+                        deleted: r.get::<i64>(3)? != 0,
+                    },
+                );
             }
         }
     }

@@ -261,3 +261,46 @@ fn full_text_search_finds_names_docstrings_and_source_and_follows_replacements()
         );
     }
 }
+
+#[test]
+fn a_bulk_write_leaves_out_files_another_writer_stored_since_they_were_read() {
+    use codedb_core::store::BulkWriter;
+    for c in common::code_databases() {
+        let db = &c.db;
+        let project = db.get_or_create_project("/src/r", "r").unwrap();
+        let parsed = |name: &str| Parsed {
+            entities: vec![entity(EntityKind::Function, name, name, 1, None)],
+            ..Parsed::default()
+        };
+        // An index run read the rows (none yet), then a command stored x.py (v2).
+        db.update_file_data_atomic(project, &meta("x.py", "v2"), "v2", &parsed("newer"))
+            .unwrap();
+        let stale = vec![
+            (meta("x.py", "v1"), "v1".to_owned(), parsed("older")),
+            (meta("y.py", "y1"), "y1".to_owned(), parsed("fresh")),
+        ];
+        let nothing = |_: &str| None;
+        let ids = db
+            .transaction(|tx| BulkWriter::new().write_files_seen(tx, project, &stale, &nothing))
+            .unwrap();
+        assert!(
+            ids[0].is_none() && ids[1].is_some(),
+            "{}: {ids:?}",
+            c.name()
+        );
+        let x = db.get_file_by_path(project, "x.py").unwrap().unwrap();
+        assert_eq!(x.meta.sha256, "v2", "{}: the newer data stays", c.name());
+        assert_eq!(db.find_symbol("newer").unwrap().len(), 1);
+        assert!(db.find_symbol("older").unwrap().is_empty());
+        assert_eq!(db.find_symbol("fresh").unwrap().len(), 1);
+        // A caller that saw v2 replaces it.
+        let seen_v2 = |p: &str| (p == "x.py").then(|| "v2".to_owned());
+        let again = vec![(meta("x.py", "v3"), "v3".to_owned(), parsed("newest"))];
+        let ids = db
+            .transaction(|tx| BulkWriter::new().write_files_seen(tx, project, &again, &seen_v2))
+            .unwrap();
+        assert_eq!(ids, [Some(x.id)], "{}", c.name());
+        assert_eq!(db.find_symbol("newest").unwrap().len(), 1);
+        assert!(db.find_symbol("newer").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,113 @@
+//! The code schema through `CodeDatabase` on every backend (SQLite; PostgreSQL when a server
+//! answers), from one set of tests: created on a fresh database with a backup first, a
+//! second sync is a no-op, a later change keeps the rows, and a change that cannot keep
+//! them is refused with nothing changed.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+mod common;
+
+use codedb_core::schema::code_schema;
+use codedb_core::{CodeDatabase, Executor, SyncOptions, params};
+
+fn options(dir: &std::path::Path) -> SyncOptions {
+    SyncOptions {
+        backup_dir: Some(dir.join("backups")),
+        ..SyncOptions::default()
+    }
+}
+
+fn backups(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("backups"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_code_schema_is_created_once_then_left_alone() {
+    for t in common::databases() {
+        let dir = tempfile::tempdir().unwrap();
+        let db =
+            CodeDatabase::open_with_schema(t.backend.driver(), t.backend.schema_backend()).unwrap();
+        let first = db.ensure_schema_synced(&options(dir.path())).unwrap();
+        assert!(first.tables_added.iter().any(|n| n == "files"), "{first:?}");
+        assert!(
+            first.backup_path.is_some(),
+            "{}: a backup first",
+            t.test.name()
+        );
+        let extension = if t.test.name() == "postgres" {
+            ".pgdump"
+        } else {
+            ".sqlite"
+        };
+        assert!(
+            backups(dir.path()).iter().all(|b| b.ends_with(extension)),
+            "{:?}",
+            backups(dir.path())
+        );
+        let second = db.ensure_schema_synced(&options(dir.path())).unwrap();
+        assert!(second.steps.is_empty(), "{}: {second:?}", t.test.name());
+        assert!(second.backup_path.is_none());
+        assert_eq!(backups(dir.path()).len(), 1, "no backup for a no-op");
+        // What the schema backend reads back is what the code schema declares.
+        let live = t.backend.schema_backend().introspect().unwrap();
+        assert_eq!(live.fingerprint(), db.code_schema().unwrap().fingerprint());
+    }
+}
+
+#[test]
+fn a_later_column_keeps_the_rows_and_a_refused_change_keeps_everything() {
+    for t in common::code_databases() {
+        let db = &t.db;
+        db.execute(
+            "INSERT INTO meta(key, value) VALUES ('a', '1'), ('b', '2')",
+            params![],
+        )
+        .unwrap();
+        let backend = t.backend.schema_backend();
+        let base = code_schema(db.dialect());
+        let wider = backend
+            .schema_from_ddl(&format!("{base}\nALTER TABLE meta ADD COLUMN note TEXT;"))
+            .unwrap();
+        let report = db.sync_schema(&wider, &options(t.dir.path())).unwrap();
+        assert_eq!(
+            report.columns_added.get("meta").map(Vec::as_slice),
+            Some(&["note".to_owned()][..]),
+            "{}: {report:?}",
+            t.name()
+        );
+        let rows: Vec<(String, String)> = db
+            .query("SELECT key, value FROM meta ORDER BY key", params![])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0).unwrap(), r.get(1).unwrap()))
+            .collect();
+        assert_eq!(rows, [("a".into(), "1".into()), ("b".into(), "2".into())]);
+        // A NOT NULL column without a default cannot be added to a table with rows.
+        let before = backend.introspect().unwrap().fingerprint();
+        let strict = backend
+            .schema_from_ddl(&format!(
+                "{base}\nALTER TABLE meta ADD COLUMN note TEXT;\nALTER TABLE meta ADD COLUMN must TEXT NOT NULL;"
+            ))
+            .unwrap();
+        let refused = db.sync_schema(&strict, &options(t.dir.path()));
+        let after = backend.introspect().unwrap().fingerprint();
+        assert!(
+            refused.is_err() || !refused.as_ref().unwrap().warnings.is_empty(),
+            "{}: {refused:?}",
+            t.name()
+        );
+        assert_eq!(before, after, "{}: nothing changed", t.name());
+        assert_eq!(
+            db.query_scalar::<i64>("SELECT count(*) FROM meta", params![])
+                .unwrap(),
+            2
+        );
+    }
+}

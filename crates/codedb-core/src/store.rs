@@ -715,10 +715,11 @@ impl BulkWriter {
     }
 
     /// [`write_files`](Self::write_files) for a caller that read the files' rows earlier
-    /// (an index run): a file whose live row is no longer what the caller saw is left out,
-    /// because another writer (a command, another index run) stored it since, from bytes at
-    /// least as new. `seen(path)` is the sha256 of the live row when the caller read it
-    /// (`None`: it had none). Returns each file's id, `None` for those left out.
+    /// (an index run): a file whose row another writer (a command, another index run)
+    /// changed since the caller saw it, from bytes at least as new (by mtime), is left out;
+    /// so is one deleted or moved away since. `seen(path)` is the sha256 of the live row
+    /// when the caller read it (`None`: it had none). Returns each file's id, `None` for
+    /// those left out.
     pub fn write_files_seen(
         &mut self,
         tx: &crate::Transaction<'_>,
@@ -773,12 +774,11 @@ impl BulkWriter {
         let now = now_ms();
         for (meta, source, parsed) in files {
             let live = known.get(meta.path.as_str());
-            if let Some(seen) = seen {
-                let live_sha = live.filter(|k| !k.deleted).map(|k| k.sha256.as_str());
-                if live_sha != seen(&meta.path).as_deref() {
-                    ids.push(None);
-                    continue;
-                }
+            if let Some(seen) = seen
+                && superseded(live, seen(&meta.path).as_deref(), meta)
+            {
+                ids.push(None);
+                continue;
             }
             let row = params![
                 project_id,
@@ -843,7 +843,20 @@ impl BulkWriter {
 struct LiveRow {
     id: i64,
     sha256: String,
+    mtime_ns: i64,
     deleted: bool,
+}
+
+/// Whether another writer stored the file since the caller saw its row as `seen` (the live
+/// row's sha256, `None` when it had none), from bytes at least as new as `meta`'s: the row
+/// changed since, and was not made from older bytes (its mtime is not before ours). A row
+/// deleted or moved away since is left alone too.
+fn superseded(live: Option<&LiveRow>, seen: Option<&str>, meta: &FileMeta) -> bool {
+    match live {
+        None => seen.is_some(),
+        Some(row) if row.deleted => seen.is_some(),
+        Some(row) => seen != Some(row.sha256.as_str()) && row.mtime_ns >= meta.mtime_ns,
+    }
 }
 
 /// The rows of those of `files` that already have one in project `project_id`, by path, in
@@ -861,7 +874,7 @@ fn known_file_ids<'a>(
         args.extend(chunk.iter().map(|(m, _, _)| Value::from(m.path.as_str())));
         let rows = tx.query(
             &format!(
-                "SELECT id, path, sha256, deleted FROM files WHERE project_id = ?1 AND path IN ({})",
+                "SELECT id, path, sha256, deleted, mtime_ns FROM files WHERE project_id = ?1 AND path IN ({})",
                 placeholders.join(", ")
             ),
             args,
@@ -879,6 +892,7 @@ fn known_file_ids<'a>(
                         id: r.get(0)?,
                         sha256: r.get(2)?,
                         deleted: r.get::<i64>(3)? != 0,
+                        mtime_ns: r.get(4)?,
                     },
                 );
             }

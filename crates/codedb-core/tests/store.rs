@@ -302,5 +302,20 @@ fn a_bulk_write_leaves_out_files_another_writer_stored_since_they_were_read() {
         assert_eq!(ids, [Some(x.id)], "{}", c.name());
         assert_eq!(db.find_symbol("newest").unwrap().len(), 1);
         assert!(db.find_symbol("newer").unwrap().is_empty());
+        // Bytes newer than the row another writer stored (by mtime) still land.
+        let mut newer = meta("x.py", "v4");
+        newer.mtime_ns = 5;
+        let ids = db
+            .transaction(|tx| {
+                BulkWriter::new().write_files_seen(
+                    tx,
+                    project,
+                    &[(newer.clone(), "v4".to_owned(), parsed("latest"))],
+                    &nothing,
+                )
+            })
+            .unwrap();
+        assert_eq!(ids, [Some(x.id)], "{}", c.name());
+        assert_eq!(db.find_symbol("latest").unwrap().len(), 1);
     }
 }

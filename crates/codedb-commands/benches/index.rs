@@ -10,6 +10,11 @@
 //! * `noop_reindex_s`: indexing the unchanged tree again; `noop_vs_cold` (target <= 0.05);
 //! * `one_file_reindex_ms`: one file edited, then the tree re-indexed (target <= 50).
 //!
+//! With `--backend postgres` every figure above is measured on PostgreSQL instead (a scratch
+//! database on the test server, see `codedb_backends::testing`, created and dropped by the
+//! run), and the SQLite cold index is measured in the same run for `pg_vs_sqlite` = cold
+//! on PostgreSQL / cold on SQLite (target <= 2.0).
+//!
 //! The corpus is downloaded with pip on first use (cached in `target/corpora/`).
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::cast_precision_loss)]
 
@@ -18,6 +23,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use codedb_commands::{IndexOptions, index, lang};
+use codedb_backends::{Backend, DatabaseSpec};
 use codedb_core::{CodeDatabase, SyncOptions};
 use rayon::prelude::*;
 
@@ -29,15 +35,34 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[path = "../tests/support/corpus.rs"]
 mod corpus;
 
-fn open(dir: &Path, name: &str) -> (codedb_sqlite::DBWorkerManager, CodeDatabase) {
-    let manager = codedb_sqlite::open(dir.join(name)).unwrap();
-    let db = CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend()).unwrap();
+/// `CodeDatabase` at the code schema on `backend`.
+fn open(backend: &Backend, dir: &Path) -> CodeDatabase {
+    let db = CodeDatabase::open_with_schema(backend.driver(), backend.schema_backend()).unwrap();
     db.ensure_schema_synced(&SyncOptions {
         backup_dir: Some(dir.join("backups")),
         ..SyncOptions::default()
     })
     .unwrap();
-    (manager, db)
+    db
+}
+
+fn sqlite(dir: &Path, name: &str) -> Backend {
+    Backend::open(&DatabaseSpec::Sqlite(dir.join(name))).unwrap()
+}
+
+/// A copy of the corpus (the one-file edit must not touch the cache).
+fn copy(corpus: &Path, to: &Path) -> PathBuf {
+    let status = Command::new("cp").arg("-r").arg(corpus).arg(to).status().unwrap();
+    assert!(status.success());
+    to.to_owned()
+}
+
+fn cold_s(db: &CodeDatabase, tree: &Path) -> f64 {
+    let t = Instant::now();
+    let cold = index(db, tree, &IndexOptions::default()).unwrap();
+    let s = t.elapsed().as_secs_f64();
+    assert_eq!(cold.files_indexed, 1518);
+    s
 }
 
 fn python_files(root: &Path) -> Vec<PathBuf> {
@@ -116,24 +141,38 @@ fn round(x: f64, digits: i32) -> f64 {
 fn main() {
     let json = std::env::args().any(|a| a == "--json");
     let corpus = corpus::corpus("sympy", "1.13.3");
+    let args: Vec<String> = std::env::args().collect();
+    let backend_name = args
+        .iter()
+        .position(|a| a == "--backend")
+        .and_then(|i| args.get(i + 1))
+        .map_or("sqlite", String::as_str);
     let work = tempfile::tempdir().unwrap();
-    // A private copy, so that the one-file edit does not touch the cache.
-    let tree = work.path().join("sympy");
-    let status = Command::new("cp")
-        .arg("-r")
-        .arg(&corpus)
-        .arg(&tree)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let tree = copy(&corpus, &work.path().join("sympy"));
 
     let parse = parse_only_s(&tree);
     let py = py_baseline_s(&tree, work.path());
-    let (manager, db) = open(work.path(), "cold.sqlite");
-    let t = Instant::now();
-    let cold = index(&db, &tree, &IndexOptions::default()).unwrap();
-    let cold_s = t.elapsed().as_secs_f64();
-    assert_eq!(cold.files_indexed, 1518);
+    let (backend, sqlite_cold, _scratch) = match backend_name {
+        "sqlite" => (sqlite(work.path(), "cold.sqlite"), None, None),
+        "postgres" => {
+            // SQLite's cold index first, on its own copy, for the ratio.
+            let lite = sqlite(work.path(), "lite.sqlite");
+            let lite_tree = copy(&corpus, &work.path().join("sympy-lite"));
+            let s = cold_s(&open(&lite, work.path()), &lite_tree);
+            lite.stop().unwrap();
+            let Some(pg) = codedb_backends::testing::TestDatabase::postgres() else {
+                eprintln!("--backend postgres needs a PostgreSQL server (CODEDB_TEST_POSTGRES)");
+                std::process::exit(2);
+            };
+            (pg.open(), Some(s), Some(pg))
+        }
+        other => {
+            eprintln!("unknown backend {other:?}: sqlite | postgres");
+            std::process::exit(2);
+        }
+    };
+    let db = open(&backend, work.path());
+    let cold_s = cold_s(&db, &tree);
     let t = Instant::now();
     let noop = index(&db, &tree, &IndexOptions::default()).unwrap();
     let noop_s = t.elapsed().as_secs_f64();
@@ -146,12 +185,14 @@ fn main() {
     let one = index(&db, &tree, &IndexOptions::default()).unwrap();
     let one_ms = t.elapsed().as_secs_f64() * 1000.0;
     assert_eq!(one.files_indexed, 1);
-    manager.stop().unwrap();
+    drop(db);
+    backend.stop().unwrap();
 
     let figures = serde_json::json!({
         "benchmark": "index",
+        "backend": backend_name,
         "corpus": "sympy 1.13.3",
-        "files": cold.files_indexed,
+        "files": 1518,
         "cold_s": round(cold_s, 3),
         "py_baseline_s": py.map(|p| round(p, 3)),
         "cold_vs_py": py.map(|p| round(cold_s / p, 3)),
@@ -160,8 +201,13 @@ fn main() {
         "noop_reindex_s": round(noop_s, 3),
         "noop_vs_cold": round(noop_s / cold_s, 4),
         "one_file_reindex_ms": round(one_ms, 1),
-        "targets": { "cold_vs_py": 0.35, "cold_vs_parse": 1.7, "noop_vs_cold": 0.05, "one_file_reindex_ms": 50.0 },
+        "targets": { "cold_vs_py": 0.35, "cold_vs_parse": 1.7, "noop_vs_cold": 0.05, "one_file_reindex_ms": 50.0, "pg_vs_sqlite": 2.0 },
     });
+    let mut figures = figures;
+    if let Some(lite) = sqlite_cold {
+        figures["sqlite_cold_s"] = serde_json::json!(round(lite, 3));
+        figures["pg_vs_sqlite"] = serde_json::json!(round(cold_s / lite, 3));
+    }
     if json {
         println!("{figures}");
     } else {

@@ -46,6 +46,7 @@ mod error;
 mod executor;
 pub mod history;
 pub mod schema;
+pub mod search;
 pub mod store;
 mod transaction;
 

@@ -184,22 +184,21 @@ pub const CODE_TABLES: &str = code_tables!();
 /// and over definitions (contentless, filled by the store).
 pub const SQLITE_SEARCH: &str = sqlite_search!();
 
-/// Full-text search on PostgreSQL: a stored `tsvector` of each file's source (the first
-/// 256 Ki characters: a `tsvector` holds at most 1 MB of lexemes) with a GIN index, and GIN
-/// expression indexes over definition names, qualified names and docstrings. The `simple`
+/// Full-text search on PostgreSQL: each file's source words as a `tsvector` (built by the
+/// store, see [`crate::search`]) with a GIN index, and GIN expression indexes over
+/// definition names, qualified names and docstrings split into the same words. The `simple`
 /// configuration: identifiers are not stemmed.
 pub const POSTGRES_SEARCH: &str = r#"
-ALTER TABLE source ADD COLUMN tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', left(text, 262144))) STORED;
+ALTER TABLE source ADD COLUMN tsv tsvector;
 CREATE INDEX source_fts ON source USING GIN (tsv);
-CREATE INDEX classes_fts ON classes USING GIN ((to_tsvector('simple', name || ' ' || qualified_name || ' ' || coalesce(docstring, ''))));
-CREATE INDEX functions_fts ON functions USING GIN ((to_tsvector('simple', name || ' ' || qualified_name || ' ' || coalesce(docstring, ''))));
-CREATE INDEX methods_fts ON methods USING GIN ((to_tsvector('simple', name || ' ' || qualified_name || ' ' || coalesce(docstring, ''))));
+CREATE INDEX classes_fts ON classes USING GIN ((to_tsvector('simple', regexp_replace(name || ' ' || qualified_name || ' ' || coalesce(docstring, ''), '[^[:alnum:]]+', ' ', 'g'))));
+CREATE INDEX functions_fts ON functions USING GIN ((to_tsvector('simple', regexp_replace(name || ' ' || qualified_name || ' ' || coalesce(docstring, ''), '[^[:alnum:]]+', ' ', 'g'))));
+CREATE INDEX methods_fts ON methods USING GIN ((to_tsvector('simple', regexp_replace(name || ' ' || qualified_name || ' ' || coalesce(docstring, ''), '[^[:alnum:]]+', ' ', 'g'))));
 "#;
 
 /// The text searched for a definition on PostgreSQL: the expression of its GIN index
 /// (queries must use the same text for the index to serve them).
-pub const POSTGRES_SYMBOL_TSV: &str =
-    "to_tsvector('simple', name || ' ' || qualified_name || ' ' || coalesce(docstring, ''))";
+pub const POSTGRES_SYMBOL_TSV: &str = "to_tsvector('simple', regexp_replace(name || ' ' || qualified_name || ' ' || coalesce(docstring, ''), '[^[:alnum:]]+', ' ', 'g'))";
 
 /// The code schema for SQLite, the embedded default (= `code_schema(Dialect::Sqlite)`).
 pub const CODE_SCHEMA: &str = concat!(code_tables!(), sqlite_search!());

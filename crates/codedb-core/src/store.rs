@@ -390,6 +390,7 @@ pub trait CodeStore: Executor + Sized {
                 &data,
                 &mut next_class,
                 None,
+                tx.dialect(),
             );
             inserts.flush(&mut batch, &[file_id], tx.dialect());
             tx.execute_batch(batch)?;
@@ -493,7 +494,7 @@ pub trait CodeStore: Executor + Sized {
                     .map(|(table, code)| {
                         format!(
                             "SELECT {code} AS kind, id, ts_rank({POSTGRES_SYMBOL_TSV}, q) AS rank \
-                             FROM {table}, phraseto_tsquery('simple', ?1) q \
+                             FROM {table}, CAST(CAST(?1 AS TEXT) AS tsquery) q \
                              WHERE {POSTGRES_SYMBOL_TSV} @@ q"
                         )
                     })
@@ -505,9 +506,13 @@ pub trait CodeStore: Executor + Sized {
                     ),
                     "SELECT f.path, ts_headline('simple', left(s.text, 262144), q, \
                          'StartSel=[, StopSel=], MaxWords=12, MinWords=4, MaxFragments=1, FragmentDelimiter=...') \
-                     FROM source s JOIN files f ON f.id = s.file_id, phraseto_tsquery('simple', ?1) q \
+                     FROM source s JOIN files f ON f.id = s.file_id, CAST(CAST(?1 AS TEXT) AS tsquery) q \
                      WHERE s.tsv @@ q AND f.deleted = 0 ORDER BY ts_rank(s.tsv, q) DESC, f.path LIMIT ?2",
-                    text.to_owned(),
+                    match crate::search::tsquery(text) {
+                        Some(q) => q,
+                        // No word to look for: nothing matches.
+                        None => return Ok(SearchHits::default()),
+                    },
                 )
             }
         };
@@ -645,14 +650,22 @@ fn push_replace_file(
     data: &FileData<'_>,
     next_class: &mut i64,
     names: Option<&mut NameCache>,
+    dialect: Dialect,
 ) {
     if !data.new_file {
         push_clear_file(batch, file_id);
     }
-    batch.push(
-        "INSERT INTO source(file_id, text) VALUES (?1, ?2)",
-        params![file_id, data.source],
-    );
+    match dialect {
+        Dialect::Sqlite => batch.push(
+            "INSERT INTO source(file_id, text) VALUES (?1, ?2)",
+            params![file_id, data.source],
+        ),
+        // The words for full-text search, split here (see `crate::search`).
+        Dialect::Postgres => batch.push(
+            "INSERT INTO source(file_id, text, tsv) VALUES (?1, ?2, CAST(CAST(?3 AS TEXT) AS tsvector))",
+            params![file_id, data.source, crate::search::tsvector(data.source)],
+        ),
+    }
     push_file_data(batch, inserts, file_id, data.parsed, next_class, names);
     batch.push(
         "UPDATE files SET indexed_at = ?2 WHERE id = ?1",
@@ -825,6 +838,7 @@ impl BulkWriter {
                 &data,
                 &mut next_class,
                 names,
+                tx.dialect(),
             );
             ids.push(Some(file_id));
             written.push(file_id);

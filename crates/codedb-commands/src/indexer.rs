@@ -14,7 +14,7 @@ use std::time::{Instant, UNIX_EPOCH};
 
 use codedb_core::store::BulkWriter;
 use codedb_core::store::{FileMeta, Parsed};
-use codedb_core::{CodeDatabase, CodeStore};
+use codedb_core::{CodeDatabase, CodeStore, Dialect, Executor};
 use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -177,6 +177,7 @@ pub fn index(
     order.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.rel.cmp(&b.rel)));
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Prepared>(batch * 4);
     let known_ref = &known;
+    let dialect = db.dialect();
     let outcome = std::thread::scope(|scope| {
         let storer = scope.spawn(move || -> Result<Stored, IndexError> {
             let mut writer = BulkWriter::new();
@@ -244,7 +245,9 @@ pub fn index(
             .par_iter()
             .with_max_len(1)
             .try_for_each_with(sender, |sender, c| {
-                sender.send(prepare(c, known.get(&c.rel))).map_err(drop)
+                sender
+                    .send(prepare(c, known.get(&c.rel), dialect))
+                    .map_err(drop)
             });
         storer.join().unwrap_or_else(|_| {
             Err(IndexError::Database(codedb_core::Error::Database(
@@ -414,7 +417,11 @@ fn error_path(e: &ignore::Error) -> Option<PathBuf> {
     }
 }
 
-fn prepare(c: &Candidate, known: Option<&codedb_core::store::FileRecord>) -> Prepared {
+fn prepare(
+    c: &Candidate,
+    known: Option<&codedb_core::store::FileRecord>,
+    dialect: Dialect,
+) -> Prepared {
     let size = i64::try_from(c.size).unwrap_or(i64::MAX);
     if let Some(k) = known.filter(|k| !k.deleted)
         && k.meta.size == size
@@ -459,7 +466,11 @@ fn prepare(c: &Candidate, known: Option<&codedb_core::store::FileRecord>) -> Pre
             ));
         }
     };
-    let parsed = lang::parse(c.lang, source.as_bytes());
+    let mut parsed = lang::parse(c.lang, source.as_bytes());
+    if dialect == Dialect::Postgres {
+        // Split here, on every core, rather than in the one thread that stores.
+        parsed.tsvector = Some(codedb_core::search::tsvector(&source));
+    }
     let lines = i64::try_from(source.lines().count()).unwrap_or(i64::MAX);
     let meta = FileMeta {
         path: c.rel.clone(),

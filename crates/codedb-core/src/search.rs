@@ -8,6 +8,7 @@
 //! the definitions' expression indexes split their text into the same words with
 //! `regexp_replace` before `to_tsvector` (see [`crate::schema::POSTGRES_SYMBOL_TSV`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -27,12 +28,25 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
+/// The words of `text`, lowercased, borrowed where they already are.
+fn words_cow(text: &str) -> impl Iterator<Item = Cow<'_, str>> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && w.len() <= MAX_WORD)
+        .map(|w| {
+            if w.chars().any(char::is_uppercase) {
+                Cow::Owned(w.to_lowercase())
+            } else {
+                Cow::Borrowed(w)
+            }
+        })
+}
+
 /// `text` as a `tsvector` literal (`'word':1,4 'other':2`), for `CAST(... AS tsvector)`.
 pub fn tsvector(text: &str) -> String {
-    let mut positions: HashMap<String, Vec<usize>> = HashMap::new();
-    let mut order: Vec<String> = Vec::new();
+    let mut positions: HashMap<Cow<'_, str>, Vec<usize>> = HashMap::new();
+    let mut order: Vec<Cow<'_, str>> = Vec::new();
     let mut word_bytes = 0;
-    for (i, word) in words(text).enumerate() {
+    for (i, word) in words_cow(text).enumerate() {
         let position = (i + 1).min(MAX_POSITION);
         match positions.get_mut(&word) {
             Some(list) => {

@@ -129,6 +129,10 @@ pub struct Parsed {
     pub usages: BTreeMap<String, Vec<(u32, u32)>>,
     /// Parse problems.
     pub issues: Vec<Issue>,
+    /// The source's words as a PostgreSQL `tsvector` literal
+    /// ([`crate::search::tsvector`]), when the caller built it ahead (the indexer does, in
+    /// its parse threads, for a PostgreSQL database); the store builds it when `None`.
+    pub tsvector: Option<String>,
 }
 
 /// Counts over the live (not deleted) files.
@@ -382,7 +386,7 @@ pub trait CodeStore: Executor + Sized {
                 indexed_at: now_ms(),
                 new_file: false,
             };
-            let mut inserts = Inserts::default();
+            let mut inserts = Inserts::new(tx.dialect());
             push_replace_file(
                 &mut batch,
                 &mut inserts,
@@ -390,9 +394,8 @@ pub trait CodeStore: Executor + Sized {
                 &data,
                 &mut next_class,
                 None,
-                tx.dialect(),
             );
-            inserts.flush(&mut batch, &[file_id], tx.dialect());
+            inserts.flush(&mut batch, &[file_id]);
             tx.execute_batch(batch)?;
             Ok(file_id)
         })
@@ -650,27 +653,28 @@ fn push_replace_file(
     data: &FileData<'_>,
     next_class: &mut i64,
     names: Option<&mut NameCache>,
-    dialect: Dialect,
 ) {
     if !data.new_file {
         push_clear_file(batch, file_id);
     }
-    match dialect {
-        Dialect::Sqlite => batch.push(
-            "INSERT INTO source(file_id, text) VALUES (?1, ?2)",
-            params![file_id, data.source],
-        ),
-        // The words for full-text search, split here (see `crate::search`).
-        Dialect::Postgres => batch.push(
-            "INSERT INTO source(file_id, text, tsv) VALUES (?1, ?2, CAST(CAST(?3 AS TEXT) AS tsvector))",
-            params![file_id, data.source, crate::search::tsvector(data.source)],
-        ),
+    let mut source = params![file_id, data.source];
+    if inserts.dialect == Dialect::Postgres {
+        // The words for full-text search (see `crate::search`).
+        let words = match &data.parsed.tsvector {
+            Some(v) => v.clone(),
+            None => crate::search::tsvector(data.source),
+        };
+        source.push(words.into());
     }
+    inserts.add(Table::Source, source);
     push_file_data(batch, inserts, file_id, data.parsed, next_class, names);
-    batch.push(
-        "UPDATE files SET indexed_at = ?2 WHERE id = ?1",
-        params![file_id, data.indexed_at],
-    );
+    if !data.new_file {
+        // A new file's row was inserted with it.
+        batch.push(
+            "UPDATE files SET indexed_at = ?2 WHERE id = ?1",
+            params![file_id, data.indexed_at],
+        );
+    }
 }
 
 /// Name ids known to this process, assigned client-side while the write lock is held.
@@ -750,6 +754,12 @@ impl BulkWriter {
         files: &[(FileMeta, String, Parsed)],
         seen: Option<&dyn Fn(&str) -> Option<String>>,
     ) -> Result<Vec<Option<i64>>> {
+        if tx.dialect() == Dialect::Postgres {
+            // What a bulk write stores is derived from the files and redone by the next
+            // index run: its commit need not wait for the WAL to reach the disk. A crash may
+            // lose the last such commits, never part of one.
+            tx.execute("SET LOCAL synchronous_commit = off", params![])?;
+        }
         // Round trips are what a batch costs when the cores are busy parsing (each one waits
         // for the worker thread to be scheduled), so there are four per call whatever its
         // size: the maxima, the ids of the files already known, the batch, and the caller's
@@ -783,7 +793,7 @@ impl BulkWriter {
         let mut ids = Vec::with_capacity(files.len());
         let mut written = Vec::with_capacity(files.len());
         let mut batch = Batch::new();
-        let mut inserts = Inserts::default();
+        let mut inserts = Inserts::new(tx.dialect());
         let now = now_ms();
         for (meta, source, parsed) in files {
             let live = known.get(meta.path.as_str());
@@ -817,9 +827,10 @@ impl BulkWriter {
                 next_file += 1;
                 let mut row = row;
                 row.insert(0, id.into());
+                row.push(now.into());
                 batch.push(
-                    "INSERT INTO files(id, project_id, path, language, size, mtime_ns, sha256, lines, deleted) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+                    "INSERT INTO files(id, project_id, path, language, size, mtime_ns, sha256, lines, deleted, indexed_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9)",
                     row,
                 );
                 id
@@ -838,12 +849,11 @@ impl BulkWriter {
                 &data,
                 &mut next_class,
                 names,
-                tx.dialect(),
             );
             ids.push(Some(file_id));
             written.push(file_id);
         }
-        inserts.flush(&mut batch, &written, tx.dialect());
+        inserts.flush(&mut batch, &written);
         if let Err(e) = tx.execute_batch(batch) {
             // What this call cached may not exist now: start afresh next time.
             self.names = NameCache::default();
@@ -1020,6 +1030,7 @@ fn push_file_data(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Table {
     Names,
+    Source,
     Classes,
     Functions,
     Methods,
@@ -1029,8 +1040,9 @@ enum Table {
 }
 
 impl Table {
-    const ALL: [Table; 7] = [
+    const ALL: [Table; 8] = [
         Table::Names,
+        Table::Source,
         Table::Classes,
         Table::Functions,
         Table::Methods,
@@ -1040,9 +1052,13 @@ impl Table {
     ];
 
     /// `INSERT INTO table(columns)` and the number of columns.
-    fn head(self) -> (&'static str, usize) {
+    fn head(self, dialect: Dialect) -> (&'static str, usize) {
         match self {
             Table::Names => ("INSERT INTO names(id, name)", 2),
+            Table::Source => match dialect {
+                Dialect::Sqlite => ("INSERT INTO source(file_id, text)", 2),
+                Dialect::Postgres => ("INSERT INTO source(file_id, text, tsv)", 3),
+            },
             Table::Classes => (
                 "INSERT INTO classes(id, file_id, name, qualified_name, start_line, end_line, start_byte, end_byte, signature, docstring)",
                 10,
@@ -1065,31 +1081,52 @@ impl Table {
     }
 }
 
+impl Table {
+    /// How the value of column `col` goes into the statement: `?N` itself, or an expression
+    /// around it (`(prefix, suffix)`).
+    fn wrap(self, dialect: Dialect, col: usize) -> (&'static str, &'static str) {
+        match (self, dialect, col) {
+            // Sent as text, stored as the tsvector it spells (see `crate::search`).
+            (Table::Source, Dialect::Postgres, 2) => ("CAST(CAST(", " AS TEXT) AS tsvector)"),
+            _ => ("", ""),
+        }
+    }
+}
+
 /// Rows per multi-row `INSERT`.
 const MULTI_ROWS: usize = 64;
 
 /// Rows gathered over all the files of a batch and sent as multi-row `INSERT`s of
 /// [`MULTI_ROWS`] rows: SQLite's cost per statement run (bind, step, reset) was most of
 /// the writer's time when each of sympy's 250,000 rows was a statement of its own.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Inserts {
-    rows: [Vec<Value>; 7],
+    rows: [Vec<Value>; 8],
+    dialect: Dialect,
 }
 
 impl Inserts {
+    fn new(dialect: Dialect) -> Self {
+        Inserts {
+            rows: Default::default(),
+            dialect,
+        }
+    }
+
     fn add(&mut self, table: Table, row: Vec<Value>) {
-        debug_assert_eq!(row.len(), table.head().1);
+        debug_assert_eq!(row.len(), table.head(self.dialect).1);
         self.rows[table as usize].extend(row);
     }
 
     /// Adds the gathered rows to `batch`, then the full-text rows of the definitions of
     /// `file_ids` (which must come after the definitions themselves).
-    fn flush(self, batch: &mut Batch, file_ids: &[i64], dialect: Dialect) {
+    fn flush(self, batch: &mut Batch, file_ids: &[i64]) {
+        let dialect = self.dialect;
         for (table, flat) in Table::ALL.into_iter().zip(self.rows) {
             if flat.is_empty() {
                 continue;
             }
-            let (head, cols) = table.head();
+            let cols = table.head(dialect).1;
             let rows = flat.len() / cols;
             let full = rows / MULTI_ROWS;
             let mut values = flat.into_iter();
@@ -1097,7 +1134,7 @@ impl Inserts {
                 let sets = (0..full)
                     .map(|_| values.by_ref().take(MULTI_ROWS * cols).collect())
                     .collect();
-                batch.push_many(multi_row_insert(head, cols, MULTI_ROWS), sets);
+                batch.push_many(multi_row_insert(table, dialect, MULTI_ROWS), sets);
             }
             // The rest row by row: one statement text per table, which stays prepared
             // (a text per row count would be prepared anew each time).
@@ -1106,7 +1143,7 @@ impl Inserts {
                 let sets = (0..rest)
                     .map(|_| values.by_ref().take(cols).collect())
                     .collect();
-                batch.push_many(multi_row_insert(head, cols, 1), sets);
+                batch.push_many(multi_row_insert(table, dialect, 1), sets);
             }
         }
         if file_ids.is_empty() {
@@ -1146,8 +1183,9 @@ impl Inserts {
     }
 }
 
-/// `head VALUES (?1, ?2), (?3, ?4), ...` for `rows` rows of `cols` columns.
-fn multi_row_insert(head: &str, cols: usize, rows: usize) -> String {
+/// `INSERT INTO table(columns) VALUES (?1, ?2), (?3, ?4), ...` for `rows` rows.
+fn multi_row_insert(table: Table, dialect: Dialect, rows: usize) -> String {
+    let (head, cols) = table.head(dialect);
     let mut sql = String::with_capacity(head.len() + rows * cols * 6);
     sql.push_str(head);
     sql.push_str(" VALUES ");
@@ -1160,8 +1198,11 @@ fn multi_row_insert(head: &str, cols: usize, rows: usize) -> String {
             if c > 0 {
                 sql.push_str(", ");
             }
+            let (prefix, suffix) = table.wrap(dialect, c);
+            sql.push_str(prefix);
             sql.push('?');
             sql.push_str(&(r * cols + c + 1).to_string());
+            sql.push_str(suffix);
         }
         sql.push(')');
     }

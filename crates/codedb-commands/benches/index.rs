@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use codedb_commands::{IndexOptions, index, lang};
 use codedb_backends::{Backend, DatabaseSpec};
+use codedb_commands::{IndexOptions, index, lang};
 use codedb_core::{CodeDatabase, SyncOptions};
 use rayon::prelude::*;
 
@@ -52,7 +52,12 @@ fn sqlite(dir: &Path, name: &str) -> Backend {
 
 /// A copy of the corpus (the one-file edit must not touch the cache).
 fn copy(corpus: &Path, to: &Path) -> PathBuf {
-    let status = Command::new("cp").arg("-r").arg(corpus).arg(to).status().unwrap();
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(corpus)
+        .arg(to)
+        .status()
+        .unwrap();
     assert!(status.success());
     to.to_owned()
 }

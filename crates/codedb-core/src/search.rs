@@ -4,9 +4,8 @@
 //!
 //! The source text's `tsvector` is built here, in the client, and sent as text: PostgreSQL's
 //! own parser (`to_tsvector`) costs the server about 2 s of CPU for sympy's 25 MB, this
-//! costs the index run a fraction of that. Queries are built the same way ([`tsquery`]), and
-//! the definitions' expression indexes split their text into the same words with
-//! `regexp_replace` before `to_tsvector` (see [`crate::schema::POSTGRES_SYMBOL_TSV`]).
+//! costs the index run a fraction of that, on every core. Definitions' names, qualified names
+//! and docstrings are split the same way, and so are queries ([`tsquery`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -12,7 +12,6 @@ use serde::Serialize;
 use crate::Dialect;
 use crate::error::Result;
 use crate::executor::Executor;
-use crate::schema::POSTGRES_SYMBOL_TSV;
 
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
@@ -496,9 +495,8 @@ pub trait CodeStore: Executor + Sized {
                     .iter()
                     .map(|(table, code)| {
                         format!(
-                            "SELECT {code} AS kind, id, ts_rank({POSTGRES_SYMBOL_TSV}, q) AS rank \
-                             FROM {table}, CAST(CAST(?1 AS TEXT) AS tsquery) q \
-                             WHERE {POSTGRES_SYMBOL_TSV} @@ q"
+                            "SELECT {code} AS kind, id, ts_rank(tsv, q) AS rank \
+                             FROM {table}, CAST(CAST(?1 AS TEXT) AS tsquery) q WHERE tsv @@ q"
                         )
                     })
                     .collect();
@@ -962,6 +960,16 @@ fn push_file_data(
             }
             EntityKind::Function => Table::Functions,
         };
+        if inserts.dialect == Dialect::Postgres {
+            // What full-text search finds a definition by (see `crate::search`).
+            let text = format!(
+                "{} {} {}",
+                e.name,
+                e.qualified_name,
+                e.docstring.as_deref().unwrap_or("")
+            );
+            row.push(crate::search::tsvector(&text).into());
+        }
         inserts.add(table, row);
     }
     for i in &parsed.imports {
@@ -1059,18 +1067,36 @@ impl Table {
                 Dialect::Sqlite => ("INSERT INTO source(file_id, text)", 2),
                 Dialect::Postgres => ("INSERT INTO source(file_id, text, tsv)", 3),
             },
-            Table::Classes => (
-                "INSERT INTO classes(id, file_id, name, qualified_name, start_line, end_line, start_byte, end_byte, signature, docstring)",
-                10,
-            ),
-            Table::Functions => (
-                "INSERT INTO functions(file_id, name, qualified_name, start_line, end_line, start_byte, end_byte, signature, docstring)",
-                9,
-            ),
-            Table::Methods => (
-                "INSERT INTO methods(class_id, file_id, name, qualified_name, start_line, end_line, start_byte, end_byte, signature, docstring)",
-                10,
-            ),
+            Table::Classes => match dialect {
+                Dialect::Sqlite => (
+                    "INSERT INTO classes(id, file_id, name, qualified_name, start_line, end_line, start_byte, end_byte, signature, docstring)",
+                    10,
+                ),
+                Dialect::Postgres => (
+                    "INSERT INTO classes(id, file_id, name, qualified_name, start_line, end_line, start_byte, end_byte, signature, docstring, tsv)",
+                    11,
+                ),
+            },
+            Table::Functions => match dialect {
+                Dialect::Sqlite => (
+                    "INSERT INTO functions(file_id, name, qualified_name, start_line, end_line, start_byte, end_byte, signature, docstring)",
+                    9,
+                ),
+                Dialect::Postgres => (
+                    "INSERT INTO functions(file_id, name, qualified_name, start_line, end_line, start_byte, end_byte, signature, docstring, tsv)",
+                    10,
+                ),
+            },
+            Table::Methods => match dialect {
+                Dialect::Sqlite => (
+                    "INSERT INTO methods(class_id, file_id, name, qualified_name, start_line, end_line, start_byte, end_byte, signature, docstring)",
+                    10,
+                ),
+                Dialect::Postgres => (
+                    "INSERT INTO methods(class_id, file_id, name, qualified_name, start_line, end_line, start_byte, end_byte, signature, docstring, tsv)",
+                    11,
+                ),
+            },
             Table::Imports => ("INSERT INTO imports(file_id, module, name, alias, line)", 5),
             Table::Usages => ("INSERT INTO usages(name_id, file_id, count, positions)", 4),
             Table::Issues => (
@@ -1085,10 +1111,17 @@ impl Table {
     /// How the value of column `col` goes into the statement: `?N` itself, or an expression
     /// around it (`(prefix, suffix)`).
     fn wrap(self, dialect: Dialect, col: usize) -> (&'static str, &'static str) {
-        match (self, dialect, col) {
+        let tsv = match self {
+            Table::Source => Some(2),
+            Table::Classes | Table::Methods => Some(10),
+            Table::Functions => Some(9),
+            _ => None,
+        };
+        if dialect == Dialect::Postgres && tsv == Some(col) {
             // Sent as text, stored as the tsvector it spells (see `crate::search`).
-            (Table::Source, Dialect::Postgres, 2) => ("CAST(CAST(", " AS TEXT) AS tsvector)"),
-            _ => ("", ""),
+            ("CAST(CAST(", " AS TEXT) AS tsvector)")
+        } else {
+            ("", "")
         }
     }
 }

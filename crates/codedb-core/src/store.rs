@@ -3,7 +3,7 @@
 //! [`Executor`], so it works on a [`CodeDatabase`](crate::CodeDatabase) (each call its own
 //! transaction) and inside a [`Transaction`](crate::Transaction) (each call joins it).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use codedb_driver::{Batch, Row, Value, params};
@@ -376,8 +376,19 @@ pub trait CodeStore: Executor + Sized {
     ) -> Result<i64> {
         self.atomic(|tx| {
             let file_id = tx.add_file(project_id, meta)?;
-            let mut next_class: i64 =
-                tx.query_scalar("SELECT coalesce(max(id), 0) + 1 FROM classes", params![])?;
+            let maxima = tx.query(
+                "SELECT (SELECT coalesce(max(id), 0) + 1 FROM classes), \
+                        (SELECT coalesce(max(id), 0) FROM names)",
+                params![],
+            )?;
+            let row = maxima.rows.first().ok_or_else(|| {
+                crate::Error::Database(codedb_driver::Error::new(
+                    codedb_driver::ErrorKind::Other,
+                    "the maxima query returned no row",
+                ))
+            })?;
+            let (mut next_class, max_name): (i64, i64) = (row.get(0)?, row.get(1)?);
+            let mut names = NameCache::for_files(tx, std::iter::once(parsed), max_name)?;
             let mut batch = Batch::new();
             let data = FileData {
                 source,
@@ -392,7 +403,7 @@ pub trait CodeStore: Executor + Sized {
                 file_id,
                 &data,
                 &mut next_class,
-                None,
+                &mut names,
             );
             inserts.flush(&mut batch, &[file_id]);
             tx.execute_batch(batch)?;
@@ -650,7 +661,7 @@ fn push_replace_file(
     file_id: i64,
     data: &FileData<'_>,
     next_class: &mut i64,
-    names: Option<&mut NameCache>,
+    names: &mut NameCache,
 ) {
     if !data.new_file {
         push_clear_file(batch, file_id);
@@ -665,7 +676,7 @@ fn push_replace_file(
         source.push(words.into());
     }
     inserts.add(Table::Source, source);
-    push_file_data(batch, inserts, file_id, data.parsed, next_class, names);
+    push_file_data(inserts, file_id, data.parsed, next_class, names);
     if !data.new_file {
         // A new file's row was inserted with it.
         batch.push(
@@ -684,6 +695,35 @@ struct NameCache {
 }
 
 impl NameCache {
+    /// The ids of the names `files` use, read in as few queries as their number allows: for a
+    /// write of a few files, where loading every name would cost more. `max` is `max(id)` of
+    /// `names`, read under the write lock, so that a name not found here is new.
+    fn for_files<'a>(
+        tx: &impl Executor,
+        parsed: impl Iterator<Item = &'a Parsed>,
+        max: i64,
+    ) -> Result<NameCache> {
+        let wanted: BTreeSet<&str> = parsed
+            .flat_map(|p| p.usages.keys().map(String::as_str))
+            .collect();
+        let wanted: Vec<&str> = wanted.into_iter().collect();
+        let mut ids = HashMap::with_capacity(wanted.len());
+        for chunk in wanted.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("?{i}")).collect();
+            let rows = tx.query(
+                &format!(
+                    "SELECT id, name FROM names WHERE name IN ({})",
+                    placeholders.join(", ")
+                ),
+                chunk.iter().map(|n| Value::from(*n)).collect(),
+            )?;
+            for r in &rows {
+                ids.insert(r.get::<String>(1)?, r.get::<i64>(0)?);
+            }
+        }
+        Ok(NameCache { ids, max })
+    }
+
     /// The id of `name`, assigning the next one (and queueing its insert) when new.
     fn id(&mut self, name: &str, new_names: &mut Vec<Vec<Value>>) -> i64 {
         if let Some(&id) = self.ids.get(name) {
@@ -788,6 +828,15 @@ impl BulkWriter {
                 .collect::<Result<_>>()?;
             self.names.max = max_name;
         }
+        let mut partial = if cached {
+            None
+        } else {
+            Some(NameCache::for_files(
+                tx,
+                files.iter().map(|(_, _, p)| p),
+                max_name,
+            )?)
+        };
         let mut ids = Vec::with_capacity(files.len());
         let mut written = Vec::with_capacity(files.len());
         let mut batch = Batch::new();
@@ -833,7 +882,10 @@ impl BulkWriter {
                 );
                 id
             };
-            let names = cached.then_some(&mut self.names);
+            let names = match &mut partial {
+                Some(partial) => &mut *partial,
+                None => &mut self.names,
+            };
             let data = FileData {
                 source,
                 parsed,
@@ -926,12 +978,11 @@ fn known_file_ids<'a>(
 /// Adds the inserts for `parsed` to `batch`. Class ids are assigned here (the caller holds
 /// the write lock), so that methods can name their class without a round trip per class.
 fn push_file_data(
-    batch: &mut Batch,
     inserts: &mut Inserts,
     file_id: i64,
     parsed: &Parsed,
     next_class: &mut i64,
-    names: Option<&mut NameCache>,
+    names: &mut NameCache,
 ) {
     let mut class_ids: BTreeMap<usize, i64> = BTreeMap::new();
     for (i, e) in parsed.entities.iter().enumerate() {
@@ -984,40 +1035,21 @@ fn push_file_data(
             ],
         );
     }
-    match (names, parsed.usages.is_empty()) {
-        (_, true) => {}
-        (Some(cache), false) => {
-            let mut new_names = Vec::new();
-            for (name, positions) in &parsed.usages {
-                let id = cache.id(name, &mut new_names);
-                inserts.add(
-                    Table::Usages,
-                    params![
-                        id,
-                        file_id,
-                        positions.len() as i64,
-                        pack_positions(positions)
-                    ],
-                );
-            }
-            for row in new_names {
-                inserts.add(Table::Names, row);
-            }
-        }
-        (None, false) => {
-            batch.push_many(
-                "INSERT INTO names(name) VALUES (?1) ON CONFLICT DO NOTHING",
-                parsed.usages.keys().map(|n| params![n.as_str()]).collect(),
-            );
-            batch.push_many(
-            "INSERT INTO usages(name_id, file_id, count, positions) SELECT id, ?2, ?3, ?4 FROM names WHERE name = ?1",
-            parsed
-                .usages
-                .iter()
-                .map(|(name, positions)| params![name.as_str(), file_id, positions.len() as i64, pack_positions(positions)])
-                .collect(),
+    let mut new_names = Vec::new();
+    for (name, positions) in &parsed.usages {
+        let id = names.id(name, &mut new_names);
+        inserts.add(
+            Table::Usages,
+            params![
+                id,
+                file_id,
+                positions.len() as i64,
+                pack_positions(positions)
+            ],
         );
-        }
+    }
+    for row in new_names {
+        inserts.add(Table::Names, row);
     }
     for i in &parsed.issues {
         inserts.add(

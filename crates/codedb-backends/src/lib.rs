@@ -16,7 +16,7 @@
 //! # }
 //! ```
 //!
-//! With the `testing` feature, [`testing`] gives tests a fresh database on every backend
+//! With the `testing` feature, the `testing` module gives tests a fresh database on every backend
 //! this machine has, so that one set of test definitions runs on all of them.
 
 use std::path::PathBuf;

@@ -84,8 +84,10 @@ impl CodeDatabase {
     }
 
     /// Opens a write transaction. Until the returned guard is committed, rolled back or
-    /// dropped (which rolls back), other writers of this process wait; one that waits longer
-    /// than the driver's timeout gets a `Busy` error.
+    /// dropped (which rolls back), other writers wait: on SQLite those of this process (one
+    /// that waits longer than the driver's timeout gets a `Busy` error) and of others (SQLite's
+    /// lock); on PostgreSQL every write transaction of a `CodeDatabase` on the same database,
+    /// through an advisory lock ([`Dialect::write_lock`]). Readers never wait.
     pub fn begin_transaction(&self) -> Result<Transaction<'_>> {
         let dialect = Dialect::of(self.driver.as_ref());
         let tx = Transaction::top(self.driver.begin()?, dialect);

@@ -1,8 +1,10 @@
 //! `CodeDatabase`: codedb's domain API over any [`SpecificDriver`].
 //!
-//! This crate knows nothing about SQLite or any other backend: it is handed an
-//! `Arc<dyn SpecificDriver>` (for SQLite, `codedb_sqlite::DBWorkerManager::driver`) and speaks
-//! only the driver traits.
+//! This crate knows no backend's client library: it is handed an `Arc<dyn SpecificDriver>`
+//! (for SQLite, `codedb_sqlite::DBWorkerManager::driver`; for either backend,
+//! `codedb_backends::Backend::driver`) and speaks only the driver traits. Where SQL must
+//! differ between SQLite and PostgreSQL, [`Dialect`] (read from the driver's backend name)
+//! says how; the code schema is rendered per dialect ([`schema::code_schema`]).
 //!
 //! Transactions belong to the caller (a command):
 //!

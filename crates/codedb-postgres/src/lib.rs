@@ -10,8 +10,9 @@
 //!   `SerializationFailure`, which callers may retry.
 //! * Backups are `pg_dump` archives, with a clear error when `pg_dump` is not on the PATH.
 //!
-//! Not yet: rendering and introspecting the code schema for PostgreSQL (tsvector full-text
-//! search), so `CodeDatabase` runs on SQLite only for now.
+//! * [`PostgresSchema`]: the same schema sync as SQLite (introspection from `pg_catalog`).
+//!
+//! Most callers open it through `codedb_backends`, which also picks SQLite for a path.
 
 mod convert;
 mod driver;

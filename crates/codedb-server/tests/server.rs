@@ -174,3 +174,77 @@ fn the_watcher_indexes_changes_by_other_programs_and_coalesces_bursts() {
     );
     assert!(server.status().iter().all(|w| w.state == State::Running));
 }
+
+#[test]
+fn a_postgres_database_from_the_config_serves_the_same_startup_and_tools() {
+    let Some(pg) = codedb_backends::testing::TestDatabase::postgres() else {
+        return; // the reason is printed
+    };
+    let dir = project();
+    let config = dir.path().join("codedb.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\ndriver = \"postgres\"\nurl = \"{}\"\npool_size = 4\n\n[watcher]\ndebounce_ms = 50\n",
+            pg.arg()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(dir.path(), Some(&config)).unwrap();
+    assert_eq!(server.steps().len(), 7, "{:?}", server.steps());
+    assert!(
+        !dir.path().join(".codedb/codedb.sqlite").exists(),
+        "no SQLite file when the config names PostgreSQL"
+    );
+    // The catch-up index at start, through the watcher, into PostgreSQL.
+    let found = wait_until(Duration::from_secs(10), || {
+        server
+            .database()
+            .find_symbol("a")
+            .is_ok_and(|hits| hits.len() == 1)
+    });
+    assert!(found.is_some(), "a.py was indexed into PostgreSQL");
+    let backups: Vec<String> = std::fs::read_dir(dir.path().join(".codedb/backups"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        backups.iter().all(|b| b.ends_with(".pgdump")) && !backups.is_empty(),
+        "{backups:?}"
+    );
+    let status = server.status();
+    assert!(
+        status.iter().all(|s| s.state == State::Running),
+        "{status:?}"
+    );
+    server.shutdown();
+}
+
+#[test]
+fn database_settings_that_cannot_work_are_refused_with_their_line() {
+    let dir = project();
+    let config = dir.path().join("codedb.toml");
+    for (text, key) in [
+        ("[database]\ndriver = \"postgres\"\n", "database.url"),
+        (
+            "[database]\ndriver = \"sqlite\"\nurl = \"postgres://h/db\"\n",
+            "database.url",
+        ),
+        (
+            "[database]\ndriver = \"postgres\"\nurl = \"mysql://h/db\"\n",
+            "database.url",
+        ),
+        (
+            "[database]\ndriver = \"postgres\"\nurl = \"postgres://h/db\"\npool_size = 0\n",
+            "database.pool_size",
+        ),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let err = Server::start(dir.path(), Some(&config)).unwrap_err();
+        assert!(matches!(err, StartError::Config(_)), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains(key) && msg.contains("line"), "{text}: {msg}");
+    }
+    assert!(!dir.path().join(".codedb").exists(), "nothing created");
+}

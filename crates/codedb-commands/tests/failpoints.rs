@@ -1,5 +1,6 @@
-//! Fault injection at every step of the write pipeline, for every command (run with
-//! `--features failpoints`; `cargo xtask ci` does).
+//! Fault injection at every step of the write pipeline, for every command, on every backend
+//! (SQLite; PostgreSQL when a server answers). Run with `--features failpoints`; `cargo
+//! xtask ci` does.
 //!
 //! For each command and each step: a failure there leaves files, database, git and the
 //! backup store exactly as before; a crash there (the command stops without undoing
@@ -55,9 +56,9 @@ fn commands() -> Vec<(&'static str, Run)> {
     ]
 }
 
-/// A project where `restore` has something to restore (a backup of pkg/c.py).
-fn project() -> TestProject {
-    let t = TestProject::new();
+/// A project on `backend` where `restore` has something to restore (a backup of pkg/c.py).
+fn project(backend: &str) -> TestProject {
+    let t = TestProject::on(backend);
     {
         let p = t.project();
         edit(&p, "pkg/c.py", "VALUE = 2\n", &EditOptions::default()).unwrap();
@@ -66,8 +67,8 @@ fn project() -> TestProject {
 }
 
 /// The tree after the command landed, computed on a project without faults.
-fn landed(run: Run) -> Snapshot {
-    let t = project();
+fn landed(run: Run, backend: &str) -> Snapshot {
+    let t = project(backend);
     run(&t.project()).unwrap();
     t.snapshot()
 }
@@ -75,14 +76,22 @@ fn landed(run: Run) -> Snapshot {
 #[test]
 fn every_step_of_every_command() {
     let scenario = fail::FailScenario::setup();
+    for backend in TestProject::backends() {
+        every_step_on(backend);
+    }
+    scenario.teardown();
+}
+
+fn every_step_on(backend: &str) {
     for (name, run) in commands() {
-        let expected_after = landed(run);
+        let name = format!("{backend} {name}");
+        let expected_after = landed(run, backend);
         for step in STEPS {
             let fp = format!("cmd-after-{step}");
             // A failure: everything as before (after "commit" the command has landed and
             // nothing is undone: not a failure of the command).
             if step != "commit" {
-                let t = project();
+                let t = project(backend);
                 let p = t.project();
                 let before = t.snapshot();
                 fail::cfg(&fp, "return").unwrap();
@@ -102,7 +111,7 @@ fn every_step_of_every_command() {
                 run(&p).unwrap();
             }
             // A crash, then recover.
-            let t = project();
+            let t = project(backend);
             let p = t.project();
             let before = t.snapshot();
             fail::cfg(&fp, "return(crash)").unwrap();
@@ -146,24 +155,25 @@ fn every_step_of_every_command() {
             STEPS.len()
         );
     }
-    scenario.teardown();
 }
 
 #[test]
 fn a_full_disk_is_a_clear_error_and_nothing_changes() {
     let scenario = fail::FailScenario::setup();
-    let t = project();
-    let p = t.project();
-    let before = t.snapshot();
-    fail::cfg("cmd-disk-full", "return").unwrap();
-    let err = edit(&p, "b.py", "x = 1\n", &EditOptions::default()).unwrap_err();
-    let err2 = create(&p, "d.py", "x = 1\n", &EditOptions::default()).unwrap_err();
-    fail::remove("cmd-disk-full");
-    assert!(err.to_string().contains("No space left on device"), "{err}");
-    assert!(
-        err2.to_string().contains("No space left on device"),
-        "{err2}"
-    );
-    assert_eq!(t.snapshot(), before);
+    for backend in TestProject::backends() {
+        let t = project(backend);
+        let p = t.project();
+        let before = t.snapshot();
+        fail::cfg("cmd-disk-full", "return").unwrap();
+        let err = edit(&p, "b.py", "x = 1\n", &EditOptions::default()).unwrap_err();
+        let err2 = create(&p, "d.py", "x = 1\n", &EditOptions::default()).unwrap_err();
+        fail::remove("cmd-disk-full");
+        assert!(err.to_string().contains("No space left on device"), "{err}");
+        assert!(
+            err2.to_string().contains("No space left on device"),
+            "{err2}"
+        );
+        assert_eq!(t.snapshot(), before, "{backend}");
+    }
     scenario.teardown();
 }

@@ -56,6 +56,26 @@ impl TestProject {
         all
     }
 
+    /// The backends this machine has: `"sqlite"`, and `"postgres"` when a server answers.
+    pub fn backends() -> Vec<&'static str> {
+        let mut all = vec!["sqlite"];
+        if TestDatabase::postgres().is_some() {
+            all.push("postgres");
+        }
+        all
+    }
+
+    /// The project (with git) on `backend`, one of [`backends`](Self::backends).
+    pub fn on(backend: &str) -> Self {
+        match backend {
+            "postgres" => Self::build(
+                true,
+                Some(TestDatabase::postgres().expect("a PostgreSQL server answered before")),
+            ),
+            _ => Self::new(),
+        }
+    }
+
     /// `"sqlite"` or `"postgres"`.
     pub fn backend(&self) -> &'static str {
         self.manager.name()

@@ -163,6 +163,7 @@ pub(crate) enum Command {
     /// Finish or undo what interrupted commands left (every command does this first).
     Recover,
     /// Serve MCP over stdio: config, recover, database, schema sync, workers, then tools.
+    /// `--db` (a SQLite path or a postgres:// URL) takes the place of the configured database.
     Serve {
         /// The configuration file (codedb.toml) [default: built-in defaults].
         #[arg(long, value_name = "FILE")]

@@ -291,7 +291,8 @@ pub(crate) fn serve(global: &GlobalArgs, config: Option<&Path>) -> Result<(), Cl
         None => std::env::current_dir()
             .map_err(|e| CliError(format!("cannot read the current directory: {e}")))?,
     };
-    codedb_server::serve(&root, config).map_err(|e| CliError {
+    let database = global.db.is_some().then(|| global.db_spec());
+    codedb_server::serve_on(&root, config, database).map_err(|e| CliError {
         code: if matches!(e, codedb_server::StartError::Config(_)) {
             2
         } else {

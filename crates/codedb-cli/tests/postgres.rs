@@ -165,3 +165,81 @@ fn eight_processes_index_and_edit_disjoint_files_of_one_project_on_one_database(
         );
     }
 }
+
+#[test]
+fn a_missing_pg_dump_stops_the_sync_clearly_and_no_backup_is_the_explicit_way_on() {
+    let Some(pg) = TestDatabase::postgres() else {
+        return; // the reason is printed
+    };
+    let url = pg.arg();
+    let dir = tempfile::tempdir().unwrap();
+    // No pg_dump on this PATH.
+    let o = Command::new(env!("CARGO_BIN_EXE_codedb"))
+        .current_dir(dir.path())
+        .env("PATH", dir.path())
+        .args(["schema", "sync", "--db", &url])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("pg_dump"), "{err}");
+    assert!(!err.contains("secret"), "{err}");
+    let tables = || {
+        let o = codedb(dir.path(), &["schema", "dump", "--db", &url, "--json"]);
+        ok(&o, "schema dump")["ddl"]
+            .as_str()
+            .unwrap_or("")
+            .matches("CREATE TABLE")
+            .count()
+    };
+    assert_eq!(tables(), 0, "the database is unchanged");
+    let o = Command::new(env!("CARGO_BIN_EXE_codedb"))
+        .current_dir(dir.path())
+        .env("PATH", dir.path())
+        .args(["schema", "sync", "--no-backup", "--db", &url, "--json"])
+        .output()
+        .unwrap();
+    let report = ok(&o, "schema sync --no-backup");
+    assert_eq!(report["backup_path"], serde_json::Value::Null, "{report}");
+    assert!(tables() >= 12, "the code schema was created");
+}
+
+#[test]
+fn serve_takes_a_postgres_url_from_the_command_line() {
+    let Some(pg) = TestDatabase::postgres() else {
+        return; // the reason is printed
+    };
+    let url = pg.arg();
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a.py"), "def served():\n    return 1\n").unwrap();
+    let root = dir.path().to_str().unwrap();
+    // End of input at once: the server starts (schema sync into PostgreSQL, recovery,
+    // workers), then finds no MCP client and stops.
+    let o = Command::new(env!("CARGO_BIN_EXE_codedb"))
+        .current_dir(dir.path())
+        .args(["serve", "--db", &url, "--root", root])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("MCP initialization"), "{err}");
+    assert!(!dir.path().join(".codedb/codedb.sqlite").exists());
+    let dump = ok(
+        &codedb(dir.path(), &["schema", "dump", "--db", &url, "--json"]),
+        "schema dump",
+    );
+    assert!(
+        dump["ddl"].as_str().unwrap_or("").contains("CREATE TABLE"),
+        "serve synced the code schema into PostgreSQL: {dump}"
+    );
+    let o = codedb(dir.path(), &["index", root, "--db", &url, "--json"]);
+    ok(&o, "index");
+    let hits = ok(
+        &codedb(
+            dir.path(),
+            &["query", "symbol", "served", "--db", &url, "--json"],
+        ),
+        "query",
+    );
+    assert!(hits.to_string().contains("a.py"), "{hits}");
+}

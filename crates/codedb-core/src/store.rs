@@ -780,7 +780,7 @@ impl BulkWriter {
         tx: &crate::Transaction<'_>,
         project_id: i64,
         files: &[(FileMeta, String, Parsed)],
-        seen: &dyn Fn(&str) -> Option<String>,
+        seen: &SeenRow<'_>,
     ) -> Result<Vec<Option<i64>>> {
         self.write(tx, project_id, files, Some(seen))
     }
@@ -790,7 +790,7 @@ impl BulkWriter {
         tx: &crate::Transaction<'_>,
         project_id: i64,
         files: &[(FileMeta, String, Parsed)],
-        seen: Option<&dyn Fn(&str) -> Option<String>>,
+        seen: Option<&SeenRow<'_>>,
     ) -> Result<Vec<Option<i64>>> {
         if tx.dialect() == Dialect::Postgres {
             // What a bulk write stores is derived from the files and redone by the next
@@ -921,6 +921,10 @@ impl BulkWriter {
         Ok(ids)
     }
 }
+
+/// What a caller of [`BulkWriter::write_files_seen`] saw of a path's live row: its sha256,
+/// `None` when it had none.
+pub type SeenRow<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
 /// The row of a file as a bulk write finds it.
 struct LiveRow {

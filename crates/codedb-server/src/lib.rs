@@ -23,7 +23,17 @@ pub use workers::{State, StatusFile, Worker, WorkerContext, WorkerManager, Worke
 /// Starts the server for `root` (with `config`, or the defaults) and serves MCP over
 /// stdio until the client closes its end or a signal arrives; then shuts down in order.
 pub fn serve(root: &Path, config: Option<&Path>) -> Result<(), StartError> {
-    let server = Arc::new(Server::start(root, config)?);
+    serve_on(root, config, None)
+}
+
+/// [`serve`], with the database `database` instead of the configuration's (the command
+/// line's `--db`).
+pub fn serve_on(
+    root: &Path,
+    config: Option<&Path>,
+    database: Option<codedb_backends::DatabaseSpec>,
+) -> Result<(), StartError> {
+    let server = Arc::new(Server::start_on(root, config, database)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -88,12 +88,33 @@ impl Server {
     /// Starts the server for the project at `root` with the configuration file `config`
     /// (none: the defaults).
     pub fn start(root: &Path, config: Option<&Path>) -> Result<Server, StartError> {
+        Self::start_on(root, config, None)
+    }
+
+    /// [`start`](Self::start), with the database `database` instead of the configuration's.
+    pub fn start_on(
+        root: &Path,
+        config: Option<&Path>,
+        database: Option<codedb_backends::DatabaseSpec>,
+    ) -> Result<Server, StartError> {
         let mut steps = Vec::new();
         // 1. configuration
-        let config = match config {
+        let mut config = match config {
             Some(path) => Config::load(path)?,
             None => Config::default(),
         };
+        match database {
+            Some(codedb_backends::DatabaseSpec::Postgres(url)) => {
+                config.database.driver = "postgres".into();
+                config.database.url = Some(url);
+            }
+            Some(codedb_backends::DatabaseSpec::Sqlite(path)) => {
+                config.database.driver = "sqlite".into();
+                config.database.url = None;
+                config.storage.database = path;
+            }
+            None => {}
+        }
         let root = root
             .canonicalize()
             .map_err(|e| StartError::Root(format!("{}: {e}", root.display())))?;

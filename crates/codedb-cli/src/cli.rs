@@ -64,18 +64,16 @@ impl GlobalArgs {
 }
 
 /// Where schema backups go when no `--backup-dir` is given: beside a SQLite file (`None`:
-/// the schema crate's default), `DIR/.codedb/backups` for PostgreSQL, with DIR the project
-/// root or the current directory.
+/// the schema crate's default); for PostgreSQL, `ROOT/.codedb/backups` when a command works
+/// on a project, else `./codedb-backups` (never a `.codedb/` that would make the current
+/// directory look like a project to the file commands).
 pub(crate) fn default_backup_dir(spec: &DatabaseSpec, root: Option<&Path>) -> Option<PathBuf> {
-    {
-        match spec {
-            DatabaseSpec::Sqlite(_) => None,
-            DatabaseSpec::Postgres(_) => Some(
-                absolute(root.map_or_else(|| PathBuf::from("."), Path::to_path_buf))
-                    .join(".codedb")
-                    .join("backups"),
-            ),
+    match (spec, root) {
+        (DatabaseSpec::Sqlite(_), _) => None,
+        (DatabaseSpec::Postgres(_), Some(root)) => {
+            Some(absolute(root.join(".codedb").join("backups")))
         }
+        (DatabaseSpec::Postgres(_), None) => Some(absolute(PathBuf::from("codedb-backups"))),
     }
 }
 

@@ -22,7 +22,7 @@ pub(crate) struct SyncArgs {
     /// Rebuild tables whose column types or constraints change.
     #[arg(long)]
     pub(crate) allow_rebuild: bool,
-    /// Where backups go [default: backups/ beside a SQLite file, ./.codedb/backups for
+    /// Where backups go [default: backups/ beside a SQLite file, ./codedb-backups for
     /// PostgreSQL].
     #[arg(long, value_name = "DIR")]
     pub(crate) backup_dir: Option<PathBuf>,
@@ -152,13 +152,15 @@ pub(crate) fn dump(global: &GlobalArgs) -> Result<(), CliError> {
 pub(crate) enum BackupCommand {
     /// Take a consistent, integrity-checked backup now.
     Create {
-        /// Where backups go [default: backups/ beside the database].
+        /// Where backups go [default: backups/ beside a SQLite file, ./codedb-backups for
+        /// PostgreSQL].
         #[arg(long, value_name = "DIR")]
         backup_dir: Option<PathBuf>,
     },
     /// List the backups, newest first.
     List {
-        /// Where backups go [default: backups/ beside the database].
+        /// Where backups go [default: backups/ beside a SQLite file, ./codedb-backups for
+        /// PostgreSQL].
         #[arg(long, value_name = "DIR")]
         backup_dir: Option<PathBuf>,
     },
@@ -166,7 +168,8 @@ pub(crate) enum BackupCommand {
     Restore {
         /// The backup's id (its file name, from `codedb backup list`) or path.
         id: String,
-        /// Where backups go [default: backups/ beside the database].
+        /// Where backups go [default: backups/ beside a SQLite file, ./codedb-backups for
+        /// PostgreSQL].
         #[arg(long, value_name = "DIR")]
         backup_dir: Option<PathBuf>,
     },

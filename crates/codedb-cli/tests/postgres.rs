@@ -202,6 +202,10 @@ fn a_missing_pg_dump_stops_the_sync_clearly_and_no_backup_is_the_explicit_way_on
     let report = ok(&o, "schema sync --no-backup");
     assert_eq!(report["backup_path"], serde_json::Value::Null, "{report}");
     assert!(tables() >= 12, "the code schema was created");
+    assert!(
+        !dir.path().join(".codedb").exists(),
+        "schema commands outside a project make no .codedb/ (it would mark a project root)"
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, UNIX_EPOCH};
 
-use codedb_core::store::BulkWriter;
+use codedb_core::store::{BulkWriter, Written};
 use codedb_core::store::{FileMeta, Parsed};
 use codedb_core::{CodeDatabase, CodeStore, Dialect, Executor};
 use rayon::prelude::*;
@@ -197,11 +197,19 @@ pub fn index(
                 };
                 let ids =
                     db.transaction(|tx| writer.write_files_seen(tx, project, pending, &seen))?;
-                out.superseded += ids.iter().filter(|id| id.is_none()).count();
-                out.files += pending.len();
+                for w in &ids {
+                    match w {
+                        Written::Stored(_) => out.files += 1,
+                        Written::AlreadyStored(_) => out.unchanged += 1,
+                        Written::Superseded => out.superseded += 1,
+                    }
+                }
                 out.with_errors += pending
                     .iter()
-                    .filter(|(_, _, p)| !p.issues.is_empty())
+                    .zip(&ids)
+                    .filter(|((_, _, p), w)| {
+                        matches!(w, Written::Stored(_)) && !p.issues.is_empty()
+                    })
                     .count();
                 pending.clear();
                 if let Some(progress) = options.progress {
@@ -276,7 +284,7 @@ pub fn index(
             Ok(())
         })?;
     }
-    (summary.files_indexed, summary.parse_errors) = (files - superseded, with_errors);
+    (summary.files_indexed, summary.parse_errors) = (files, with_errors);
     summary.files_superseded = superseded;
     summary.files_removed = vanished.len();
     summary.skipped.sort_by(|a, b| a.path.cmp(&b.path));

@@ -765,7 +765,10 @@ impl BulkWriter {
         Ok(self
             .write(tx, project_id, files, None)?
             .into_iter()
-            .flatten()
+            .filter_map(|w| match w {
+                Written::Stored(id) => Some(id),
+                Written::AlreadyStored(_) | Written::Superseded => None,
+            })
             .collect())
     }
 
@@ -773,15 +776,14 @@ impl BulkWriter {
     /// (an index run): a file whose row another writer (a command, another index run)
     /// changed since the caller saw it, from bytes at least as new (by mtime), is left out;
     /// so is one deleted or moved away since. `seen(path)` is the sha256 of the live row
-    /// when the caller read it (`None`: it had none). Returns each file's id, `None` for
-    /// those left out.
+    /// when the caller read it (`None`: it had none). Returns what became of each file.
     pub fn write_files_seen(
         &mut self,
         tx: &crate::Transaction<'_>,
         project_id: i64,
         files: &[(FileMeta, String, Parsed)],
         seen: &SeenRow<'_>,
-    ) -> Result<Vec<Option<i64>>> {
+    ) -> Result<Vec<Written>> {
         self.write(tx, project_id, files, Some(seen))
     }
 
@@ -791,7 +793,7 @@ impl BulkWriter {
         project_id: i64,
         files: &[(FileMeta, String, Parsed)],
         seen: Option<&SeenRow<'_>>,
-    ) -> Result<Vec<Option<i64>>> {
+    ) -> Result<Vec<Written>> {
         if tx.dialect() == Dialect::Postgres {
             // What a bulk write stores is derived from the files and redone by the next
             // index run: its commit need not wait for the WAL to reach the disk. A crash may
@@ -856,7 +858,13 @@ impl BulkWriter {
             if let Some(seen) = seen
                 && superseded(live, seen(&meta.path).as_deref(), meta)
             {
-                ids.push(None);
+                ids.push(match live {
+                    // Another writer stored these very bytes.
+                    Some(row) if !row.deleted && row.sha256 == meta.sha256 => {
+                        Written::AlreadyStored(row.id)
+                    }
+                    _ => Written::Superseded,
+                });
                 continue;
             }
             let row = params![
@@ -909,7 +917,7 @@ impl BulkWriter {
                 &mut next_class,
                 names,
             );
-            ids.push(Some(file_id));
+            ids.push(Written::Stored(file_id));
             written.push(file_id);
         }
         inserts.flush(&mut batch, &written);
@@ -920,6 +928,17 @@ impl BulkWriter {
         }
         Ok(ids)
     }
+}
+
+/// What [`BulkWriter::write_files_seen`] did with one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Stored, under this file id.
+    Stored(i64),
+    /// Left out: another writer stored these same bytes meanwhile (this file id).
+    AlreadyStored(i64),
+    /// Left out: another writer stored newer bytes, or deleted or moved the file, meanwhile.
+    Superseded,
 }
 
 /// What a caller of [`BulkWriter::write_files_seen`] saw of a path's live row: its sha256,

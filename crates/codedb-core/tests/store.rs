@@ -265,7 +265,7 @@ fn full_text_search_finds_names_docstrings_and_source_and_follows_replacements()
 
 #[test]
 fn a_bulk_write_leaves_out_files_another_writer_stored_since_they_were_read() {
-    use codedb_core::store::BulkWriter;
+    use codedb_core::store::{BulkWriter, Written};
     for c in common::code_databases() {
         let db = &c.db;
         let project = db.get_or_create_project("/src/r", "r").unwrap();
@@ -285,12 +285,18 @@ fn a_bulk_write_leaves_out_files_another_writer_stored_since_they_were_read() {
             .transaction(|tx| BulkWriter::new().write_files_seen(tx, project, &stale, &nothing))
             .unwrap();
         assert!(
-            ids[0].is_none() && ids[1].is_some(),
+            ids[0] == Written::Superseded && matches!(ids[1], Written::Stored(_)),
             "{}: {ids:?}",
             c.name()
         );
         let x = db.get_file_by_path(project, "x.py").unwrap().unwrap();
         assert_eq!(x.meta.sha256, "v2", "{}: the newer data stays", c.name());
+        // The very bytes another writer stored: nothing to write again.
+        let same = vec![(meta("x.py", "v2"), "v2".to_owned(), parsed("newer"))];
+        let ids = db
+            .transaction(|tx| BulkWriter::new().write_files_seen(tx, project, &same, &nothing))
+            .unwrap();
+        assert_eq!(ids, [Written::AlreadyStored(x.id)], "{}", c.name());
         assert_eq!(db.find_symbol("newer").unwrap().len(), 1);
         assert!(db.find_symbol("older").unwrap().is_empty());
         assert_eq!(db.find_symbol("fresh").unwrap().len(), 1);
@@ -300,7 +306,7 @@ fn a_bulk_write_leaves_out_files_another_writer_stored_since_they_were_read() {
         let ids = db
             .transaction(|tx| BulkWriter::new().write_files_seen(tx, project, &again, &seen_v2))
             .unwrap();
-        assert_eq!(ids, [Some(x.id)], "{}", c.name());
+        assert_eq!(ids, [Written::Stored(x.id)], "{}", c.name());
         assert_eq!(db.find_symbol("newest").unwrap().len(), 1);
         assert!(db.find_symbol("newer").unwrap().is_empty());
         // Bytes newer than the row another writer stored (by mtime) still land.
@@ -316,7 +322,7 @@ fn a_bulk_write_leaves_out_files_another_writer_stored_since_they_were_read() {
                 )
             })
             .unwrap();
-        assert_eq!(ids, [Some(x.id)], "{}", c.name());
+        assert_eq!(ids, [Written::Stored(x.id)], "{}", c.name());
         assert_eq!(db.find_symbol("latest").unwrap().len(), 1);
     }
 }

@@ -1,25 +1,11 @@
 //! The `codedb` binary as a user runs it.
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+mod support;
+
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn codedb(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_codedb"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run codedb")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use support::{codedb, stderr, stdout};
 
 #[test]
 fn help_and_version() {

@@ -4,7 +4,8 @@
 //! edits leaves files, database and git consistent once it starts again.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-use std::path::Path;
+mod support;
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -12,20 +13,7 @@ use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use serde_json::{Value, json};
-
-fn git(root: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(root)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use support::git;
 
 fn git_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -4,19 +4,13 @@
 //! `codedb_backends::testing`).
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
+mod support;
+
 use std::fs;
-use std::path::Path;
 use std::process::{Command, Output};
 
 use codedb_backends::testing::TestDatabase;
-
-fn codedb(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_codedb"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run codedb")
-}
+use support::{codedb, git};
 
 fn ok(o: &Output, what: &str) -> serde_json::Value {
     assert!(
@@ -25,16 +19,6 @@ fn ok(o: &Output, what: &str) -> serde_json::Value {
         String::from_utf8_lossy(&o.stderr)
     );
     serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
-}
-
-fn git(root: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(root)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 const PROCESSES: usize = 8;

@@ -1,17 +1,12 @@
 //! `codedb schema` and `codedb backup` as a user runs them, bad input included.
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+mod support;
+
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn codedb(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_codedb"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run codedb")
-}
+use std::process::Output;
+use support::{codedb, stderr};
 
 fn json(o: &Output) -> serde_json::Value {
     assert!(
@@ -22,10 +17,6 @@ fn json(o: &Output) -> serde_json::Value {
     );
     serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Runs `sql` (statements and data) on the database at `path` through the library.

@@ -16,7 +16,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
     (
         "codedb-postgres",
         &["codedb-driver", "codedb-schema"],
-        &["codedb-sqlite"],
+        &["codedb-sqlite", "codedb-backends"],
     ),
     (
         "codedb-backends",

@@ -5,97 +5,35 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
+use codedb_backends::testing::TestDatabase;
 use codedb_driver::{Batch, ErrorKind, SpecificDriver, Value, params};
 
-/// A database under test, removed when dropped.
+/// A database under test (from `codedb_backends::testing`), removed when dropped.
 struct Backend {
     name: &'static str,
     driver: Arc<dyn SpecificDriver>,
-    _cleanup: Option<Box<dyn FnOnce()>>,
-    _sqlite: Option<(codedb_sqlite::DBWorkerManager, tempfile::TempDir)>,
+    _open: codedb_backends::Backend,
+    _test: TestDatabase,
 }
 
-impl Drop for Backend {
-    fn drop(&mut self) {
-        let _ = self.driver.close();
-        if let Some(f) = self._cleanup.take() {
-            f();
-        }
+fn open(test: TestDatabase) -> Backend {
+    let open = test.open();
+    Backend {
+        name: test.name(),
+        driver: open.driver(),
+        _open: open,
+        _test: test,
     }
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-fn admin_url() -> String {
-    std::env::var("CODEDB_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 fn postgres() -> Option<Backend> {
-    let mut probe = codedb_postgres::PostgresConfig::new(admin_url());
-    probe.connect_timeout = std::time::Duration::from_secs(2);
-    let admin = match codedb_postgres::PostgresDriver::open(&probe) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!(
-                "SKIP postgres: no PostgreSQL server answers at {} ({e})",
-                admin_url()
-            );
-            return None;
-        }
-    };
-    if let Err(e) = admin.query("SELECT 1", params![]) {
-        eprintln!(
-            "SKIP postgres: no PostgreSQL server answers at {} ({e})",
-            admin_url()
-        );
-        return None;
-    }
-    let name = format!(
-        "codedb_test_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    admin
-        .execute(&format!("CREATE DATABASE {name}"), params![])
-        .unwrap();
-    let url = match admin_url().rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("CODEDB_TEST_POSTGRES must be a postgres:// URL"),
-    };
-    let driver = Arc::new(codedb_postgres::open(&url).unwrap());
-    let cleanup = Box::new(move || {
-        let _ = admin.execute(
-            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            params![],
-        );
-    });
-    Some(Backend {
-        name: "postgres",
-        driver,
-        _cleanup: Some(cleanup),
-        _sqlite: None,
-    })
-}
-
-fn sqlite() -> Backend {
-    let dir = tempfile::tempdir().unwrap();
-    let manager = codedb_sqlite::open(dir.path().join("t.sqlite")).unwrap();
-    Backend {
-        name: "sqlite",
-        driver: manager.driver(),
-        _cleanup: None,
-        _sqlite: Some((manager, dir)),
-    }
+    TestDatabase::postgres().map(open)
 }
 
 /// Every backend available here.
 fn backends() -> Vec<Backend> {
-    let mut v = vec![sqlite()];
-    v.extend(postgres());
-    v
+    TestDatabase::all().into_iter().map(open).collect()
 }
 
 /// The one per-backend text: a table with each kind of value.

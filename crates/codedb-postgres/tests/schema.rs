@@ -7,56 +7,29 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
+use codedb_backends::testing::TestDatabase;
 use codedb_driver::{SpecificDriver, params};
-use codedb_postgres::{PostgresConfig, PostgresDriver, PostgresSchema};
+use codedb_postgres::{PostgresDriver, PostgresSchema};
 use codedb_schema::{DiffOptions, SchemaBackend, SyncOptions, sync};
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
+/// A database on the test server (from `codedb_backends::testing`), removed when dropped.
 struct Db {
     driver: Arc<PostgresDriver>,
-    admin: PostgresDriver,
-    name: String,
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let _ = self.driver.close();
-        let _ = self.admin.execute(
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            params![],
-        );
-    }
+    _open: codedb_backends::Backend,
+    _test: TestDatabase,
 }
 
 fn database() -> Option<Db> {
-    let url = std::env::var("CODEDB_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut probe = PostgresConfig::new(url.clone());
-    probe.connect_timeout = std::time::Duration::from_secs(2);
-    let admin = match PostgresDriver::open(&probe) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("SKIP postgres schema tests: no server answers at {url} ({e})");
-            return None;
-        }
+    let test = TestDatabase::postgres()?;
+    let open = test.open();
+    let codedb_backends::Backend::Postgres { driver, .. } = &open else {
+        unreachable!("a PostgreSQL test database opens on PostgreSQL")
     };
-    let name = format!(
-        "codedb_schema_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    admin
-        .execute(&format!("CREATE DATABASE {name}"), params![])
-        .unwrap();
-    let (base, _) = url.rsplit_once('/').unwrap();
-    let driver = Arc::new(codedb_postgres::open(&format!("{base}/{name}")).unwrap());
     Some(Db {
-        driver,
-        admin,
-        name,
+        driver: Arc::clone(driver),
+        _open: open,
+        _test: test,
     })
 }
 

@@ -376,17 +376,13 @@ pub trait CodeStore: Executor + Sized {
     ) -> Result<i64> {
         self.atomic(|tx| {
             let file_id = tx.add_file(project_id, meta)?;
-            let maxima = tx.query(
-                "SELECT (SELECT coalesce(max(id), 0) + 1 FROM classes), \
-                        (SELECT coalesce(max(id), 0) FROM names)",
-                params![],
-            )?;
-            let row = maxima.rows.first().ok_or_else(|| {
-                crate::Error::Database(codedb_driver::Error::new(
-                    codedb_driver::ErrorKind::Other,
-                    "the maxima query returned no row",
-                ))
-            })?;
+            let row = tx
+                .query_row(
+                    "SELECT (SELECT coalesce(max(id), 0) + 1 FROM classes), \
+                            (SELECT coalesce(max(id), 0) FROM names)",
+                    params![],
+                )?
+                .ok_or_else(no_maxima)?;
             let (mut next_class, max_name): (i64, i64) = (row.get(0)?, row.get(1)?);
             let mut names = NameCache::for_files(tx, std::iter::once(parsed), max_name)?;
             let mut batch = Batch::new();
@@ -765,10 +761,7 @@ impl BulkWriter {
         Ok(self
             .write(tx, project_id, files, None)?
             .into_iter()
-            .filter_map(|w| match w {
-                Written::Stored(id) => Some(id),
-                Written::AlreadyStored(_) | Written::Superseded => None,
-            })
+            .filter_map(Written::stored)
             .collect())
     }
 
@@ -811,8 +804,9 @@ impl BulkWriter {
         }
         // Round trips are what a batch costs when the cores are busy parsing (each one waits
         // for the worker thread to be scheduled), so there are four per call whatever its
-        // size: the maxima, the ids of the files already known, the batch, and the caller's
-        // commit.
+        // size: the maxima, the rows of the files already known, the batch, and the caller's
+        // commit (plus the settings above on PostgreSQL, and the names' ids for a write too
+        // small to cache them).
         let maxima = tx
             .query_row(
                 "SELECT (SELECT coalesce(max(id), 0) FROM names), \
@@ -820,15 +814,10 @@ impl BulkWriter {
                         (SELECT coalesce(max(id), 0) + 1 FROM files)",
                 params![],
             )?
-            .ok_or_else(|| {
-                crate::Error::Database(codedb_driver::Error::new(
-                    codedb_driver::ErrorKind::Other,
-                    "the maxima query returned no row",
-                ))
-            })?;
+            .ok_or_else(no_maxima)?;
         let (max_name, mut next_class, mut next_file): (i64, i64, i64) =
             (maxima.get(0)?, maxima.get(1)?, maxima.get(2)?);
-        let known = known_file_ids(tx, project_id, files)?;
+        let known = live_rows(tx, project_id, files)?;
         // Loading every name pays off for many files, not for a few (a one-file re-index).
         let cached = self.names.max > 0 || files.len() >= SMALL_WRITE;
         if cached && max_name != self.names.max {
@@ -849,7 +838,6 @@ impl BulkWriter {
             )?)
         };
         let mut ids = Vec::with_capacity(files.len());
-        let mut written = Vec::with_capacity(files.len());
         let mut batch = Batch::new();
         let mut inserts = Inserts::new(tx.dialect());
         let now = now_ms();
@@ -918,8 +906,8 @@ impl BulkWriter {
                 names,
             );
             ids.push(Written::Stored(file_id));
-            written.push(file_id);
         }
+        let written: Vec<i64> = ids.iter().copied().filter_map(Written::stored).collect();
         inserts.flush(&mut batch, &written);
         if let Err(e) = tx.execute_batch(batch) {
             // What this call cached may not exist now: start afresh next time.
@@ -939,6 +927,24 @@ pub enum Written {
     AlreadyStored(i64),
     /// Left out: another writer stored newer bytes, or deleted or moved the file, meanwhile.
     Superseded,
+}
+
+impl Written {
+    /// The file id, if the file was stored.
+    pub fn stored(self) -> Option<i64> {
+        match self {
+            Written::Stored(id) => Some(id),
+            Written::AlreadyStored(_) | Written::Superseded => None,
+        }
+    }
+}
+
+/// The error for a `SELECT` of maxima that returned no row (it always returns one).
+fn no_maxima() -> crate::Error {
+    crate::Error::Database(codedb_driver::Error::new(
+        codedb_driver::ErrorKind::Other,
+        "the maxima query returned no row",
+    ))
 }
 
 /// What a caller of [`BulkWriter::write_files_seen`] saw of a path's live row: its sha256,
@@ -967,7 +973,7 @@ fn superseded(live: Option<&LiveRow>, seen: Option<&str>, meta: &FileMeta) -> bo
 
 /// The rows of those of `files` that already have one in project `project_id`, by path, in
 /// one query.
-fn known_file_ids<'a>(
+fn live_rows<'a>(
     tx: &crate::Transaction<'_>,
     project_id: i64,
     files: &'a [(FileMeta, String, Parsed)],

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use codedb_commands::{CommandOptions, CommandReport, EditOptions, Project};
-use codedb_core::SyncOptions;
 
 use crate::cli::GlobalArgs;
 use crate::output::{CliError, emit, emit_lines};
@@ -65,15 +64,7 @@ fn with_project<T>(
     f: impl FnOnce(&Project<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
     let root = find_root(global)?;
-    let spec = global.db_or(|| root.join(crate::cli::DEFAULT_DB));
-    let (manager, db) = crate::db::open_creating(&spec)?;
-    let sync = db.ensure_schema_synced(&SyncOptions {
-        backup_dir: crate::cli::default_backup_dir(&spec, Some(&root)),
-        ..SyncOptions::default()
-    })?;
-    for w in &sync.warnings {
-        tracing::warn!("{w}");
-    }
+    let (manager, db) = crate::db::open_project(global, &root)?;
     let result = Project::open(&db, &root, CommandOptions::default())
         .map_err(CliError::from)
         .and_then(|project| f(&project));

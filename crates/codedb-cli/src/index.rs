@@ -6,7 +6,7 @@ use codedb_backends::DatabaseSpec;
 
 use codedb_commands::{IndexOptions, index};
 use codedb_core::store::{Stats, SymbolHit, UsageHit};
-use codedb_core::{CodeDatabase, CodeStore, Executor, SyncOptions, params};
+use codedb_core::{CodeDatabase, CodeStore, Executor, params};
 use serde::Serialize;
 
 use crate::cli::GlobalArgs;
@@ -40,15 +40,7 @@ pub(crate) fn run_index(global: &GlobalArgs, root: &Path) -> Result<(), CliError
         };
         return Err(CliError(format!("{}: {why}", root.display())));
     }
-    let spec = global.db_or(|| root.join(crate::cli::DEFAULT_DB));
-    let (manager, db) = crate::db::open_creating(&spec)?;
-    let sync = db.ensure_schema_synced(&SyncOptions {
-        backup_dir: crate::cli::default_backup_dir(&spec, Some(root)),
-        ..SyncOptions::default()
-    })?;
-    for w in &sync.warnings {
-        tracing::warn!("{w}");
-    }
+    let (manager, db) = crate::db::open_project(global, root)?;
     let options = IndexOptions {
         progress: progress_bar(),
         ..IndexOptions::default()

@@ -1269,15 +1269,17 @@ impl Inserts {
             // Ids assigned here bypass the identity sequences: move them past what exists, so
             // that rows inserted without an id (one file at a time) get fresh ones. Writers
             // are one at a time (see `Dialect::write_lock`); a rollback leaves only a gap.
-            for table in ["files", "classes", "names"] {
-                batch.push(
+            // One statement (one round trip) for the three sequences.
+            let setvals: Vec<String> = ["files", "classes", "names"]
+                .iter()
+                .map(|table| {
                     format!(
-                        "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                        "setval(pg_get_serial_sequence('{table}', 'id'), \
                          (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
-                    ),
-                    params![],
-                );
-            }
+                    )
+                })
+                .collect();
+            batch.push(format!("SELECT {}", setvals.join(", ")), params![]);
             // Definitions are searched through expression indexes: nothing more to add.
             return;
         }

@@ -15,20 +15,11 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-const FILES: usize = 1000;
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::git;
 
-fn git(root: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .current_dir(root)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+const FILES: usize = 1000;
 
 fn module(i: usize, variant: usize) -> String {
     let mut s = format!("\"\"\"Module {i}.\"\"\"\nimport os\n\n\nclass Thing{i}:\n");

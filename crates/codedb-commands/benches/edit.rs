@@ -24,25 +24,16 @@ use codedb_commands::{
 };
 use codedb_core::{CodeDatabase, SyncOptions};
 
+#[path = "../tests/support/project.rs"]
+mod support;
+use support::git;
+
 /// The allocator the `codedb` binary uses.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const FILES: usize = 1000;
 const ROUNDS: usize = 60;
-
-fn git(root: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .current_dir(root)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn module(i: usize, variant: usize) -> String {
     let mut s = format!("\"\"\"Module {i}.\"\"\"\nimport os\n\n\nclass Thing{i}:\n");

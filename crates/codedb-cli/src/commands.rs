@@ -8,10 +8,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use codedb_commands::{CommandOptions, CommandReport, EditOptions, Project};
+use codedb_commands::{CommandReport, EditOptions, Project};
 
 use crate::cli::GlobalArgs;
-use crate::output::{CliError, emit, emit_lines};
+use crate::output::{CliError, Failure, emit, emit_lines};
 
 /// Options of the commands that change a file.
 #[derive(Debug, Args)]
@@ -58,14 +58,16 @@ fn find_root(global: &GlobalArgs) -> Result<PathBuf, CliError> {
         })
 }
 
-/// Opens the project and runs `f` on it, stopping the database cleanly afterwards.
+/// Opens the project (with the settings of its `codedb.toml`) and runs `f` on it, stopping
+/// the database cleanly afterwards.
 fn with_project<T>(
     global: &GlobalArgs,
-    f: impl FnOnce(&Project<'_>) -> Result<T, CliError>,
+    f: impl FnOnce(&Project) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
     let root = find_root(global)?;
-    let (manager, db) = crate::db::open_project(global, &root)?;
-    let result = Project::open(&db, &root, CommandOptions::default())
+    let config = crate::config::of_project(&root)?;
+    let (manager, db) = crate::db::open_project(global, &root, &config)?;
+    let result = Project::open(&db, &root, config.command_options())
         .map_err(CliError::from)
         .and_then(|project| f(&project));
     manager.stop()?;
@@ -86,6 +88,33 @@ fn read_content(file: &Path) -> Result<String, CliError> {
             file.display()
         ))
     })
+}
+
+/// Runs the write command `f` on the project and prints its report. A command that landed
+/// with steps left for `recover` prints its report too (the file has its new content, and
+/// its sha256 is worth chaining), then fails with exit code 4.
+fn write_command(
+    global: &GlobalArgs,
+    f: impl FnOnce(&Project) -> Result<CommandReport, codedb_commands::CommandError>,
+) -> Result<(), CliError> {
+    let mut landed = None;
+    let result = with_project(global, |p| match f(p) {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            if let codedb_commands::CommandError::Landed { report, .. } = &e {
+                landed = Some((**report).clone());
+            }
+            Err(CliError::from(e))
+        }
+    });
+    match (result, landed) {
+        (Ok(r), _) => report(global, &r),
+        (Err(e), Some(r)) => {
+            report(global, &r)?;
+            Err(e)
+        }
+        (Err(e), None) => Err(e),
+    }
 }
 
 fn report(global: &GlobalArgs, r: &CommandReport) -> Result<(), CliError> {
@@ -124,34 +153,23 @@ pub(crate) fn edit(
     with: Option<&Path>,
     args: &WriteArgs,
 ) -> Result<(), CliError> {
-    let r = match (content_file, replace_symbol, with) {
+    match (content_file, replace_symbol, with) {
         (Some(file), None, None) => {
             let content = read_content(file)?;
-            with_project(global, |p| {
-                Ok(codedb_commands::edit(p, path, &content, &args.options())?)
-            })?
+            write_command(global, |p| {
+                codedb_commands::edit(p, path, &content, &args.options())
+            })
         }
         (None, Some(symbol), Some(file)) => {
             let source = read_content(file)?;
-            with_project(global, |p| {
-                Ok(codedb_commands::replace_symbol(
-                    p,
-                    path,
-                    symbol,
-                    &source,
-                    &args.options(),
-                )?)
-            })?
+            write_command(global, |p| {
+                codedb_commands::replace_symbol(p, path, symbol, &source, &args.options())
+            })
         }
-        _ => {
-            return Err(CliError {
-                message: "edit takes --content-file FILE, or --replace-symbol QUALNAME --with FILE"
-                    .into(),
-                code: 2,
-            });
-        }
-    };
-    report(global, &r)
+        _ => Err(CliError::usage(
+            "edit takes --content-file FILE, or --replace-symbol QUALNAME --with FILE".into(),
+        )),
+    }
 }
 
 /// `codedb create PATH --content-file FILE`.
@@ -162,18 +180,16 @@ pub(crate) fn create(
     args: &WriteArgs,
 ) -> Result<(), CliError> {
     let content = read_content(content_file)?;
-    let r = with_project(global, |p| {
-        Ok(codedb_commands::create(p, path, &content, &args.options())?)
-    })?;
-    report(global, &r)
+    write_command(global, |p| {
+        codedb_commands::create(p, path, &content, &args.options())
+    })
 }
 
 /// `codedb delete PATH`.
 pub(crate) fn delete(global: &GlobalArgs, path: &str, args: &WriteArgs) -> Result<(), CliError> {
-    let r = with_project(global, |p| {
-        Ok(codedb_commands::delete(p, path, &args.options())?)
-    })?;
-    report(global, &r)
+    write_command(global, |p| {
+        codedb_commands::delete(p, path, &args.options())
+    })
 }
 
 /// `codedb move FROM TO`.
@@ -183,10 +199,9 @@ pub(crate) fn move_file(
     to: &str,
     args: &WriteArgs,
 ) -> Result<(), CliError> {
-    let r = with_project(global, |p| {
-        Ok(codedb_commands::move_file(p, from, to, &args.options())?)
-    })?;
-    report(global, &r)
+    write_command(global, |p| {
+        codedb_commands::move_file(p, from, to, &args.options())
+    })
 }
 
 /// `codedb restore PATH [--backup ID]`.
@@ -196,10 +211,9 @@ pub(crate) fn restore(
     backup: Option<i64>,
     args: &WriteArgs,
 ) -> Result<(), CliError> {
-    let r = with_project(global, |p| {
-        Ok(codedb_commands::restore(p, path, backup, &args.options())?)
-    })?;
-    report(global, &r)
+    write_command(global, |p| {
+        codedb_commands::restore(p, path, backup, &args.options())
+    })
 }
 
 /// `codedb history PATH`.
@@ -245,9 +259,21 @@ pub(crate) fn recover(global: &GlobalArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `codedb verify`: exits non-zero unless the invariant holds.
+/// `codedb verify`: exits non-zero unless the invariant holds. A database too damaged to
+/// be opened is reported like one whose integrity check fails: `database_corrupt`.
 pub(crate) fn verify(global: &GlobalArgs) -> Result<(), CliError> {
-    let r = with_project(global, |p| Ok(codedb_commands::verify(p)?))?;
+    let r = match with_project(global, |p| Ok(codedb_commands::verify(p)?)) {
+        Ok(r) => r,
+        Err(e) if e.kind == Failure::CorruptDatabase => codedb_commands::VerifyReport {
+            mismatches: vec![codedb_commands::Mismatch {
+                path: String::new(),
+                problem: "database_corrupt".into(),
+                detail: format!("the database cannot be read: {e}"),
+            }],
+            ..Default::default()
+        },
+        Err(e) => return Err(e),
+    };
     if global.json {
         emit(true, &r, Vec::new)?;
     } else {
@@ -283,13 +309,14 @@ pub(crate) fn serve(global: &GlobalArgs, config: Option<&Path>) -> Result<(), Cl
             .map_err(|e| CliError(format!("cannot read the current directory: {e}")))?,
     };
     let database = global.db.is_some().then(|| global.db_spec());
-    codedb_server::serve_on(&root, config, database).map_err(|e| CliError {
-        code: if matches!(e, codedb_server::StartError::Config(_)) {
-            2
+    let default_config = crate::config::file_of(&root);
+    let config = config.or(default_config.as_deref());
+    codedb_server::serve_on(&root, config, database).map_err(|e| {
+        if matches!(e, codedb_server::StartError::Config(_)) {
+            CliError::usage(e.to_string())
         } else {
-            1
-        },
-        message: e.to_string(),
+            CliError(e.to_string())
+        }
     })
 }
 

@@ -119,14 +119,20 @@ pub(crate) fn open_creating(spec: &DatabaseSpec) -> Result<(Backend, CodeDatabas
     open(spec)
 }
 
-/// The database of the project at `root` (`--db`, else `ROOT/.codedb/codedb.sqlite`),
-/// opened and brought to the code schema (a backup first under `ROOT/.codedb/backups` for
-/// PostgreSQL; warnings logged): what `index` and the file commands start with.
+/// The database of the project at `root` (`--db`, else the one its configuration names:
+/// by default `ROOT/.codedb/codedb.sqlite`), opened and brought to the code schema (a backup
+/// first under `ROOT/.codedb/backups` for PostgreSQL; warnings logged): what `index` and the
+/// file commands start with.
 pub(crate) fn open_project(
     global: &GlobalArgs,
     root: &std::path::Path,
+    config: &codedb_server::Config,
 ) -> Result<(Backend, CodeDatabase), CliError> {
-    let spec = global.db_or(|| root.join(crate::cli::DEFAULT_DB));
+    let spec = match (&global.db, config.database_spec(root)) {
+        (Some(_), _) => global.db_spec(),
+        (None, DatabaseSpec::Sqlite(path)) => global.db_or(|| path),
+        (None, postgres) => postgres,
+    };
     let (backend, db) = open_creating(&spec)?;
     let sync = db.ensure_schema_synced(&codedb_core::SyncOptions {
         backup_dir: crate::cli::default_backup_dir(&spec, Some(root)),

@@ -40,10 +40,11 @@ pub(crate) fn run_index(global: &GlobalArgs, root: &Path) -> Result<(), CliError
         };
         return Err(CliError(format!("{}: {why}", root.display())));
     }
-    let (manager, db) = crate::db::open_project(global, root)?;
+    let config = crate::config::of_project(root)?;
+    let (manager, db) = crate::db::open_project(global, root, &config)?;
     let options = IndexOptions {
         progress: progress_bar(),
-        ..IndexOptions::default()
+        ..config.index_options()
     };
     let summary = index(&db, root, &options).map_err(|e| CliError(e.to_string()));
     if let Some(bar) = PROGRESS.get() {

@@ -3,11 +3,13 @@
 //! Each subcommand is a thin layer over the library crates: it parses arguments (clap),
 //! installs the tracing subscriber (only this binary does; `RUST_LOG` or `-v` choose the
 //! level, logs go to stderr), runs one library call and prints the result, as text or, with
-//! `--json`, as one JSON object on stdout. Errors go to stderr as `error: ...` with exit
-//! code 1; usage errors exit 2.
+//! `--json`, as one JSON object on stdout. Errors go to stderr as `error: ...`; the exit code
+//! says what kind of failure it was (`output::Failure`: 1 failed, 2 usage, 3 conflict, 4
+//! landed with work left for `recover`).
 
 mod cli;
 mod commands;
+mod config;
 mod db;
 mod index;
 mod output;
@@ -30,7 +32,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             output::print_error(&err);
-            ExitCode::from(err.code)
+            ExitCode::from(err.kind.exit_code())
         }
     }
 }

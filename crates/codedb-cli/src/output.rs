@@ -1,23 +1,74 @@
 //! Printing results and errors.
 
-#![allow(clippy::print_stdout)] // printing is this module's job
-
 use std::fmt;
 
 use serde::Serialize;
 
-/// An error as the user sees it: one line, saying what failed and where, and the exit code
-/// (1; 3 for a conflict with another writer or an unexpected file version).
+/// What kind of failure a [`CliError`] is: decided once, where the error is made, and the
+/// exit code derived from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// A failure; nothing changed (exit code 1).
+    Failed,
+    /// Bad arguments or a bad configuration (exit code 2).
+    Usage,
+    /// A conflict with another writer or an unexpected file version: read again, retry
+    /// (exit code 3).
+    Conflict,
+    /// The command landed but left work for `codedb recover`, which the next command runs
+    /// (exit code 4).
+    Landed,
+    /// The database is damaged (exit code 1; `verify` reports it as `database_corrupt`).
+    CorruptDatabase,
+}
+
+impl Failure {
+    /// The process's exit code.
+    pub(crate) fn exit_code(self) -> u8 {
+        match self {
+            Failure::Failed | Failure::CorruptDatabase => 1,
+            Failure::Usage => 2,
+            Failure::Conflict => 3,
+            Failure::Landed => 4,
+        }
+    }
+}
+
+/// An error as the user sees it: one line, saying what failed and where, and its kind.
 #[derive(Debug)]
 pub(crate) struct CliError {
     pub(crate) message: String,
-    pub(crate) code: u8,
+    pub(crate) kind: Failure,
 }
 
-/// A [`CliError`] with exit code 1.
+/// A [`CliError`] of kind [`Failure::Failed`].
 #[allow(non_snake_case)]
 pub(crate) fn CliError(message: String) -> CliError {
-    CliError { message, code: 1 }
+    CliError {
+        message,
+        kind: Failure::Failed,
+    }
+}
+
+impl CliError {
+    /// A usage error: bad arguments or configuration.
+    pub(crate) fn usage(message: String) -> CliError {
+        CliError {
+            message,
+            kind: Failure::Usage,
+        }
+    }
+
+    fn database(kind: Option<codedb_driver::ErrorKind>, message: String) -> CliError {
+        use codedb_driver::ErrorKind;
+        CliError {
+            message,
+            kind: match kind {
+                Some(ErrorKind::Corrupt | ErrorKind::NotADatabase) => Failure::CorruptDatabase,
+                _ => Failure::Failed,
+            },
+        }
+    }
 }
 
 impl fmt::Display for CliError {
@@ -28,8 +79,14 @@ impl fmt::Display for CliError {
 
 impl From<codedb_commands::CommandError> for CliError {
     fn from(e: codedb_commands::CommandError) -> Self {
+        use codedb_commands::ErrorKind;
+        let kind = match e.kind() {
+            ErrorKind::Conflict => Failure::Conflict,
+            ErrorKind::Landed => Failure::Landed,
+            _ => Failure::Failed,
+        };
         CliError {
-            code: if e.is_conflict() { 3 } else { 1 },
+            kind,
             message: e.to_string(),
         }
     }
@@ -37,24 +94,43 @@ impl From<codedb_commands::CommandError> for CliError {
 
 impl From<codedb_driver::Error> for CliError {
     fn from(e: codedb_driver::Error) -> Self {
-        CliError(e.to_string())
+        CliError::database(Some(e.kind()), e.to_string())
     }
 }
 
 impl From<codedb_schema::Error> for CliError {
     fn from(e: codedb_schema::Error) -> Self {
-        CliError(e.to_string())
+        let kind = match &e {
+            codedb_schema::Error::Database(d) => Some(d.kind()),
+            _ => None,
+        };
+        CliError::database(kind, e.to_string())
     }
 }
 
 impl From<codedb_core::Error> for CliError {
     fn from(e: codedb_core::Error) -> Self {
-        CliError(e.to_string())
+        CliError::database(e.kind(), e.to_string())
     }
 }
 
 pub(crate) fn print_error(err: &CliError) {
     eprintln!("error: {err}");
+}
+
+/// Writes `text` and a newline to stdout. A reader that went away (`codedb ... | head`) ends
+/// the program quietly with success, as other Unix tools end; any other write error is
+/// reported.
+fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write the output: {e}");
+        std::process::exit(1);
+    }
 }
 
 /// Prints `value` as one JSON object, or `text` lines.
@@ -66,12 +142,12 @@ pub(crate) fn emit<T: Serialize>(
     if json {
         let line = serde_json::to_string(value)
             .map_err(|e| CliError(format!("cannot encode the result as JSON: {e}")))?;
-        println!("{line}");
+        out(&line);
     } else {
         let rows = text();
         let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         for (key, value) in rows {
-            println!("{key:<width$}  {value}");
+            out(&format!("{key:<width$}  {value}"));
         }
     }
     Ok(())
@@ -80,6 +156,6 @@ pub(crate) fn emit<T: Serialize>(
 /// Prints lines of text as they are.
 pub(crate) fn emit_lines(lines: &[String]) {
     for line in lines {
-        println!("{line}");
+        out(line);
     }
 }

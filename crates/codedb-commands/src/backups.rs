@@ -9,7 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::project::{CommandError, Result, remove_if_present, replace_durably, sha256_hex};
+use crate::durable::{remove_if_present, replace_durably, sha256_hex};
+use crate::error::{CommandError, Result};
 
 /// The file-backup store of one project.
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::project::{CommandError, Result};
+use crate::error::{CommandError, Result};
 
 /// A git repository holding a project.
 #[derive(Debug, Clone)]
@@ -238,9 +238,28 @@ impl Git {
     }
 
     /// Commits the current content of `paths` (relative to the project root; a missing file
-    /// is committed as removed) with `message`, touching nothing else. With
-    /// `skip_unchanged`, returns `None` when the commit would change nothing.
-    pub(crate) fn commit(
+    /// is committed as removed) with `message`, touching nothing else. Before the branch
+    /// moves, the new tree is checked to hold exactly the paths that exist (git leaves out a
+    /// path it refuses, silently): a path missing from it fails the commit.
+    pub(crate) fn commit(&self, paths: &[&str], message: &str) -> Result<Commit> {
+        self.commit_inner(paths, message, false)?
+            .ok_or_else(|| CommandError::Git {
+                step: "creating the commit".into(),
+                message: "no commit was made".into(),
+            })
+    }
+
+    /// [`commit`](Self::commit), or `None` when the branch's tree already holds the paths
+    /// as they are (no empty commit is made).
+    pub(crate) fn commit_if_changed(
+        &self,
+        paths: &[&str],
+        message: &str,
+    ) -> Result<Option<Commit>> {
+        self.commit_inner(paths, message, true)
+    }
+
+    fn commit_inner(
         &self,
         paths: &[&str],
         message: &str,
@@ -264,8 +283,9 @@ impl Git {
         };
         // The user's index entries of these paths are refreshed from the work tree in
         // parallel with building the commit (both are a git process; this machine has cores
-        // to spare while one waits). If the commit then fails, the caller restores the work
-        // tree and refreshes again ([`Git::refresh`]).
+        // to spare while one waits). The work tree already has the new content (a command
+        // commits after its commit point), so they are right whether or not the commit
+        // succeeds; a commit left to `recover` then finds them staged.
         let refresh = self.spawn_refresh(&top_paths);
         let result = (|| {
             for _attempt in 0..20 {
@@ -308,11 +328,15 @@ impl Git {
                         return Ok(None);
                     }
                 }
+                // Checked while the commit object is written: the tree has every path that
+                // exists, and none that does not.
+                let listing = self.spawn_ls_tree(&tree, &top_paths);
                 let mut args = vec!["commit-tree", tree.as_str(), "-m", message];
                 if let Some(old) = &old {
                     args.extend(["-p", old.as_str()]);
                 }
                 let new = self.git("creating the commit", &args, None)?;
+                self.check_tree(listing, &top_paths)?;
                 let expected = old.clone().unwrap_or_default();
                 let moved = Self::output(
                     "moving the branch",
@@ -365,6 +389,65 @@ impl Git {
         Ok(commit)
     }
 
+    fn spawn_ls_tree(
+        &self,
+        tree: &str,
+        top_paths: &[String],
+    ) -> std::io::Result<std::process::Child> {
+        self.command(None)
+            .args([
+                "ls-tree",
+                "-r",
+                "-z",
+                "--name-only",
+                "--full-tree",
+                tree,
+                "--",
+            ])
+            .args(top_paths)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+    }
+
+    /// Fails unless the tree `listing` lists (of `top_paths`) exactly those that exist in
+    /// the work tree.
+    fn check_tree(
+        &self,
+        listing: std::io::Result<std::process::Child>,
+        top_paths: &[String],
+    ) -> Result<()> {
+        let step = "checking the commit's tree";
+        let out = listing
+            .and_then(std::process::Child::wait_with_output)
+            .map_err(|e| CommandError::Git {
+                step: step.into(),
+                message: format!("cannot run git: {e}"),
+            })?;
+        if !out.status.success() {
+            check(step, out)?;
+            return Ok(());
+        }
+        // Not trimmed: a name may begin or end with a space.
+        let listed = String::from_utf8_lossy(&out.stdout);
+        let listed: std::collections::HashSet<&str> =
+            listed.split('\0').filter(|p| !p.is_empty()).collect();
+        for path in top_paths {
+            let exists = std::fs::symlink_metadata(self.top.join(path)).is_ok();
+            if exists != listed.contains(path.as_str()) {
+                return Err(CommandError::Git {
+                    step: step.into(),
+                    message: if exists {
+                        format!("git left {path} out of the commit (a path git refuses to track)")
+                    } else {
+                        format!("{path} is still in the commit though it was removed")
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn spawn_refresh(&self, top_paths: &[String]) -> Option<std::process::Child> {
         self.command(None)
             .args(["update-index", "--add", "--remove", "--"])
@@ -373,13 +456,6 @@ impl Git {
             .stderr(std::process::Stdio::null())
             .spawn()
             .ok()
-    }
-
-    /// Makes the user's index entries of `paths` (relative to the project root) what the
-    /// work tree has: after an undo restored the files of a command that did not commit.
-    pub(crate) fn refresh(&self, paths: &[&str]) -> Result<()> {
-        let top_paths: Vec<String> = paths.iter().map(|p| self.top_path(p)).collect();
-        self.refresh_index(&top_paths)
     }
 
     /// Makes the user's index entries of `top_paths` what is in the work tree (now
@@ -405,18 +481,6 @@ impl Git {
             step: "updating the index".into(),
             message: "index.lock stayed taken".into(),
         }))
-    }
-
-    /// Undoes `commit` if its branch still points at it (compare-and-swap), and refreshes
-    /// the index entries of `paths` from the work tree (which the caller restored first).
-    pub(crate) fn revert(&self, commit: &Commit, paths: &[&str]) -> Result<()> {
-        let args: Vec<&str> = match &commit.old {
-            Some(old) => vec!["update-ref", &commit.branch, old, &commit.new],
-            None => vec!["update-ref", "-d", &commit.branch, &commit.new],
-        };
-        self.git("undoing the commit", &args, None)?;
-        let top_paths: Vec<String> = paths.iter().map(|p| self.top_path(p)).collect();
-        self.refresh_index(&top_paths)
     }
 
     /// Of `paths` (relative to the project root), those whose work-tree content differs

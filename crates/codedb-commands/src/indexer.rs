@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Instant, UNIX_EPOCH};
 
 use codedb_core::store::{BulkWriter, Written};
@@ -17,9 +18,9 @@ use codedb_core::store::{FileMeta, Parsed};
 use codedb_core::{CodeDatabase, CodeStore, Dialect, Executor};
 use rayon::prelude::*;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::lang::{self, LanguageDef};
+use crate::visibility::Visibility;
 
 /// What can go wrong before indexing starts or while storing.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +53,7 @@ pub struct IndexOptions {
 impl Default for IndexOptions {
     fn default() -> Self {
         IndexOptions {
-            max_file_bytes: 10 * 1024 * 1024,
+            max_file_bytes: crate::DEFAULT_MAX_FILE_BYTES,
             batch_files: 64,
             progress: None,
         }
@@ -320,22 +321,34 @@ fn check_root(root: &Path) -> Result<PathBuf, IndexError> {
     }
 }
 
-/// The files of known languages under `root`, honouring `.gitignore`, skipping `.git/` and
-/// `.codedb/`, not following symbolic links.
+/// The files of known languages under `root` that codedb sees ([`Visibility`]: ignore
+/// files honoured, hidden files, `.git/` and `.codedb/` left out), not following symbolic
+/// links.
 fn walk(root: &Path, options: &IndexOptions, skipped: &mut Vec<Skipped>) -> Vec<Candidate> {
-    let walker = ignore::WalkBuilder::new(root)
-        .hidden(true)
-        .git_ignore(true)
-        .require_git(false)
-        .follow_links(false)
-        .filter_entry(|e| !matches!(e.file_name().to_str(), Some(".git" | ".codedb")))
-        .build();
     let rel = |p: &Path| {
         p.strip_prefix(root)
             .unwrap_or(p)
             .to_string_lossy()
             .replace('\\', "/")
     };
+    let visibility = Arc::new(Visibility::new(root));
+    let filter_root = root.to_owned();
+    let walker = ignore::WalkBuilder::new(root)
+        .standard_filters(false)
+        .follow_links(false)
+        .filter_entry(move |e| {
+            let Ok(rel) = e.path().strip_prefix(&filter_root) else {
+                return true;
+            };
+            if rel.as_os_str().is_empty() {
+                return true;
+            }
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            visibility
+                .entry(&rel.to_string_lossy().replace('\\', "/"), is_dir)
+                .is_none()
+        })
+        .build();
     let mut out = Vec::new();
     for entry in walker {
         let entry = match entry {
@@ -431,7 +444,9 @@ fn prepare(
     dialect: Dialect,
 ) -> Prepared {
     let size = i64::try_from(c.size).unwrap_or(i64::MAX);
-    if let Some(k) = known.filter(|k| !k.deleted)
+    // A row of another language (a file moved to another extension) is parsed again.
+    let known = known.filter(|k| !k.deleted && k.meta.language.as_deref() == Some(c.lang.name));
+    if let Some(k) = known
         && k.meta.size == size
         && k.meta.mtime_ns == c.mtime_ns
     {
@@ -452,8 +467,8 @@ fn prepare(
         Ok(b) => b,
         Err(e) => return skip(format!("cannot read: {e}")),
     };
-    let sha256 = hex(&Sha256::digest(&bytes));
-    if let Some(k) = known.filter(|k| !k.deleted && k.meta.sha256 == sha256) {
+    let sha256 = crate::durable::sha256_hex(&bytes);
+    if let Some(k) = known.filter(|k| k.meta.sha256 == sha256) {
         return Prepared::Unchanged {
             file_id: k.id,
             size,
@@ -493,14 +508,4 @@ fn prepare(
         source,
         parsed,
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }

@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::project::{CommandError, Result, now_ms, remove_if_present, replace_durably, sync_dir};
+use crate::durable::{now_ms, remove_if_present, replace_durably, sync_dir};
+use crate::error::{CommandError, Result};
+use crate::pipeline::CommandKind;
 
 /// What a command is about to do to the working tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,8 +29,11 @@ pub enum Action {
         old_sha256: Option<String>,
         /// sha256 of the bytes after.
         new_sha256: String,
-        /// Name of the temp file beside the target.
-        temp: String,
+        /// Name of the temp file beside the target, which holds the new content until the
+        /// commit point and the displaced old bytes after it (`None`: the file already held
+        /// the new content; only the database and git are brought to it).
+        #[serde(default)]
+        temp: Option<String>,
     },
     /// Remove `path`.
     Delete {
@@ -36,6 +41,10 @@ pub enum Action {
         path: String,
         /// sha256 of the bytes removed (kept as a backup).
         old_sha256: String,
+        /// The name beside it that the file is moved to at the commit point, and removed
+        /// from once the command has landed.
+        #[serde(default)]
+        aside: Option<String>,
     },
     /// Rename `from` to `to`.
     Move {
@@ -55,7 +64,9 @@ impl Action {
             Action::Write {
                 path, old_sha256, ..
             } => old_sha256.as_deref().map(|sha| (path.as_str(), sha)),
-            Action::Delete { path, old_sha256 } => Some((path, old_sha256)),
+            Action::Delete {
+                path, old_sha256, ..
+            } => Some((path, old_sha256)),
             Action::Move { from, sha256, .. } => Some((from, sha256)),
         }
     }
@@ -74,8 +85,8 @@ impl Action {
 pub struct Intent {
     /// Unique id of the command (also in the `commands` and `file_backups` rows).
     pub id: String,
-    /// `edit`, `replace_symbol`, `create`, `delete`, `move`, `restore`.
-    pub kind: String,
+    /// Which command.
+    pub kind: CommandKind,
     /// The commit message.
     pub message: String,
     /// Whether the command commits to git.

@@ -16,16 +16,18 @@ use std::path::Path;
 
 use codedb_core::history::{CommandRecord, FileBackup, HistoryStore};
 use codedb_core::store::FileMeta;
-use codedb_core::{CodeStore, Executor, params};
+use codedb_core::{CodeStore, Executor};
 use serde::Serialize;
 
 use crate::backups::BackupStore;
+use crate::durable::{TEMP_MARKER, read_if_present, remove_if_present, sha256_hex, temp_file_held};
+use crate::error::{CommandError, Result};
 use crate::journal::{Action, Intent, Journal};
 use crate::lang;
-use crate::project::{
-    CommandError, FileLock, Project, Result, TEMP_MARKER, read_if_present, remove_if_present,
-    sha256_hex, try_lock_at,
-};
+use crate::locks::{FileLock, try_lock_at};
+use crate::pipeline::discard;
+use crate::project::Project;
+use crate::visibility::Visibility;
 
 /// What `recover` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -44,30 +46,33 @@ pub struct RecoverReport {
 /// before it wrote its intent can leave: temp files in the tree (when no live command holds
 /// their file) and backup bytes no row or intent references (when older than a minute, so
 /// that a live command's fresh backup is never taken).
-pub fn recover(project: &Project<'_>) -> Result<RecoverReport> {
+pub fn recover(project: &Project) -> Result<RecoverReport> {
     let mut report = recover_intents(project)?;
     report.swept = sweep(project)?;
     Ok(report)
 }
 
 /// The leftover temp files and unreferenced backup bytes (see [`recover`]); returns how
-/// many were removed.
-fn sweep(project: &Project<'_>) -> Result<usize> {
+/// many were removed. A temp file is removed when no intent names it and its command holds
+/// no lock on it (it is dead): a command killed before its intent wrote only its new
+/// content there. (A command that has just created its temp file and not yet locked it
+/// would find it gone and fail before its commit point, changing nothing.)
+fn sweep(project: &Project) -> Result<usize> {
     let journal = Journal::new(&project.state);
     let pending = journal.pending()?;
     let mut removed = 0;
     for temp in temp_files(&project.root) {
-        if pending
-            .iter()
-            .any(|i| matches!(&i.action, Action::Write { temp: t, .. } if *t == temp.name))
-        {
+        let named = |i: &Intent| match &i.action {
+            Action::Write { temp: t, .. } => t.as_deref() == Some(temp.name.as_str()),
+            Action::Delete { aside, .. } => aside.as_deref() == Some(temp.name.as_str()),
+            Action::Move { .. } => false,
+        };
+        if pending.iter().any(named) || temp_file_held(&temp.path) || journal.is_pending(&temp.id) {
             continue;
         }
-        if let Some(_lock) = project.try_lock_rel(&temp.target_rel)? {
-            remove_if_present(&temp.path, "remove the stale temp file")?;
-            tracing::info!(path = %temp.path.display(), "recover: removed a stale temp file");
-            removed += 1;
-        }
+        remove_if_present(&temp.path, "remove the stale temp file")?;
+        tracing::info!(path = %temp.path.display(), "recover: removed a stale temp file");
+        removed += 1;
     }
     let store = BackupStore::new(&project.state);
     let claimed: Vec<&str> = pending
@@ -93,8 +98,8 @@ struct TempFile {
     name: String,
     /// Its path relative to the root.
     rel: String,
-    /// The file it was written for, relative to the root.
-    target_rel: String,
+    /// The id of the command that wrote it.
+    id: String,
 }
 
 /// Every codedb temp file in the tree under `root` (`.git/` and `.codedb/` aside; hidden and
@@ -118,12 +123,9 @@ fn temp_files(root: &Path) -> Vec<TempFile> {
         .filter_map(|entry| {
             let name = entry.file_name().to_string_lossy().into_owned();
             let at = name.find(TEMP_MARKER)?;
-            let target = entry
-                .path()
-                .with_file_name(name[..at].trim_start_matches('.'));
             Some(TempFile {
                 rel: rel(entry.path()),
-                target_rel: rel(&target),
+                id: name[at + TEMP_MARKER.len()..].to_owned(),
                 path: entry.into_path(),
                 name,
             })
@@ -132,7 +134,7 @@ fn temp_files(root: &Path) -> Vec<TempFile> {
 }
 
 /// Resolves every leftover intent (what every write command does first).
-pub(crate) fn recover_intents(project: &Project<'_>) -> Result<RecoverReport> {
+pub(crate) fn recover_intents(project: &Project) -> Result<RecoverReport> {
     let journal = Journal::new(&project.state);
     let mut report = RecoverReport::default();
     let pending = journal.pending()?;
@@ -188,26 +190,51 @@ fn disk_sha(root: &Path, rel: &str) -> Result<Option<String>> {
     Ok(read_if_present(&root.join(rel))?.map(|b| sha256_hex(&b)))
 }
 
-/// Whether `intent`'s command passed its commit point (the disk has its result). Removes
-/// its temp file, which is never needed again.
+/// Whether `intent`'s command passed its commit point (the disk has its result).
 fn decide(root: &Path, intent: &Intent) -> Result<bool> {
     Ok(match &intent.action {
         Action::Write {
-            path,
-            new_sha256,
-            temp,
-            ..
-        } => {
-            let target = root.join(path);
-            remove_if_present(&target.with_file_name(temp), "remove")?;
-            disk_sha(root, path)?.as_deref() == Some(new_sha256.as_str())
-        }
+            path, new_sha256, ..
+        } => disk_sha(root, path)?.as_deref() == Some(new_sha256.as_str()),
         Action::Delete { path, .. } => disk_sha(root, path)?.is_none(),
         Action::Move { from, to, sha256 } => {
             disk_sha(root, from)?.is_none()
                 && disk_sha(root, to)?.as_deref() == Some(sha256.as_str())
         }
     })
+}
+
+/// The files beside its target an interrupted command may have left: its temp file (the
+/// new content before the commit point, the displaced old bytes after it) or the name a
+/// delete moved the file to. With the path each belongs to, relative to the root.
+fn leftovers(root: &Path, intent: &Intent) -> Vec<(std::path::PathBuf, String)> {
+    let beside = |path: &str, name: &Option<String>| {
+        name.as_ref()
+            .map(|n| (root.join(path).with_file_name(n), path.to_owned()))
+    };
+    match &intent.action {
+        Action::Write { path, temp, .. } => beside(path, temp).into_iter().collect(),
+        Action::Delete { path, aside, .. } => beside(path, aside).into_iter().collect(),
+        Action::Move { .. } => Vec::new(),
+    }
+}
+
+/// The sha256s of the bytes `intent`'s command wrote or backed up: a leftover holding
+/// anything else holds another program's bytes.
+fn known_shas(intent: &Intent) -> Vec<String> {
+    match &intent.action {
+        Action::Write {
+            old_sha256,
+            new_sha256,
+            ..
+        } => old_sha256
+            .iter()
+            .chain(std::iter::once(new_sha256))
+            .cloned()
+            .collect(),
+        Action::Delete { old_sha256, .. } => vec![old_sha256.clone()],
+        Action::Move { sha256, .. } => vec![sha256.clone()],
+    }
 }
 
 /// The part of [`recover`] that needs no database, for a server's startup before it opens
@@ -224,22 +251,34 @@ pub fn recover_files(root: &Path) -> Result<RecoverReport> {
         return Ok(report);
     }
     let journal = Journal::new(&state);
-    for intent in journal.pending()? {
+    'intents: for intent in journal.pending()? {
         let Some(_locks) = lock_intent(&state, &journal, &intent, &mut report)? else {
             continue;
         };
-        let forward = decide(&root, &intent)?;
-        if !forward {
-            journal.clear(&intent.id)?;
-            tracing::info!(id = %intent.id, kind = %intent.kind, "recover: rolled back");
-            report.rolled_back.push(intent.id);
+        if decide(&root, &intent)? {
+            continue;
         }
+        // Rolled back: its leftovers go, unless one holds bytes that must be kept as a
+        // backup, which needs the database (`recover` does it).
+        let known = known_shas(&intent);
+        let files = leftovers(&root, &intent);
+        for (path, _) in &files {
+            if read_if_present(path)?.is_some_and(|b| !known.contains(&sha256_hex(&b))) {
+                continue 'intents;
+            }
+        }
+        for (path, _) in &files {
+            remove_if_present(path, "remove the temp file")?;
+        }
+        journal.clear(&intent.id)?;
+        tracing::info!(id = %intent.id, kind = %intent.kind, "recover: rolled back");
+        report.rolled_back.push(intent.id);
     }
     Ok(report)
 }
 
 /// Rolls one intent forward or back; returns whether it went forward.
-fn resolve(project: &Project<'_>, intent: &Intent) -> Result<bool> {
+fn resolve(project: &Project, intent: &Intent) -> Result<bool> {
     let forward = decide(&project.root, intent)?;
     let paths: Vec<String> = intent
         .action
@@ -259,8 +298,9 @@ fn resolve(project: &Project<'_>, intent: &Intent) -> Result<bool> {
             tx.move_file(project.id, row.id, to)?;
         }
     }
+    let visibility = Visibility::new(&project.root);
     for p in &paths {
-        sync_path(project, &tx, p)?;
+        sync_path(project, &visibility, &tx, p)?;
     }
     if forward && !tx.command_landed(&intent.id)? {
         let store = BackupStore::new(&project.state);
@@ -278,7 +318,7 @@ fn resolve(project: &Project<'_>, intent: &Intent) -> Result<bool> {
                     sha256: sha.to_owned(),
                     size: i64::try_from(size).unwrap_or(i64::MAX),
                     command_id: intent.id.clone(),
-                    command: intent.kind.clone(),
+                    command: intent.kind.as_str().to_owned(),
                     created_at: intent.created_at,
                 },
             )?;
@@ -287,7 +327,7 @@ fn resolve(project: &Project<'_>, intent: &Intent) -> Result<bool> {
             project.id,
             &CommandRecord {
                 id: intent.id.clone(),
-                kind: intent.kind.clone(),
+                kind: intent.kind.as_str().to_owned(),
                 paths: paths.clone(),
                 message: intent.message.clone(),
                 git_commit: None,
@@ -301,12 +341,14 @@ fn resolve(project: &Project<'_>, intent: &Intent) -> Result<bool> {
         && let Some(git) = &project.git
     {
         let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-        if let Some(commit) = git.commit(&refs, &intent.message, true)? {
-            project.db.execute(
-                "UPDATE commands SET git_commit = ?2 WHERE id = ?1 AND git_commit IS NULL",
-                params![intent.id.as_str(), commit.new.as_str()],
-            )?;
+        if let Some(commit) = git.commit_if_changed(&refs, &intent.message)? {
+            project.db.set_command_git_commit(&intent.id, &commit.new)?;
         }
+    }
+    // Its temp file or the bytes it displaced go; another program's bytes are kept.
+    let known = known_shas(intent);
+    for (path, rel) in leftovers(&project.root, intent) {
+        discard(project, &path, &rel, &known, &intent.id, intent.kind)?;
     }
     if !forward {
         // A backup taken for a command that did not land is not history.
@@ -318,7 +360,7 @@ fn resolve(project: &Project<'_>, intent: &Intent) -> Result<bool> {
 }
 
 /// The backup bytes `intent` stored, when no backup row references them.
-fn unreferenced_backup(project: &Project<'_>, intent: &Intent) -> Result<Option<String>> {
+fn unreferenced_backup(project: &Project, intent: &Intent) -> Result<Option<String>> {
     match intent.action.backup() {
         Some((_, sha)) if !project.db.backup_referenced(sha)? => Ok(Some(sha.to_owned())),
         _ => Ok(None),
@@ -327,19 +369,26 @@ fn unreferenced_backup(project: &Project<'_>, intent: &Intent) -> Result<Option<
 
 /// Brings the database's row of `rel` to the bytes on disk (re-parsing them when they
 /// differ); a missing file's live row is soft-deleted.
-pub(crate) fn sync_path(project: &Project<'_>, ex: &impl Executor, rel: &str) -> Result<()> {
+pub(crate) fn sync_path(
+    project: &Project,
+    visibility: &Visibility,
+    ex: &impl Executor,
+    rel: &str,
+) -> Result<()> {
     let abs = project.root.join(rel);
     let row = ex.get_file_by_path(project.id, rel)?;
+    let language = lang::detect(Path::new(rel)).filter(|_| visibility.path(rel).is_none());
     match std::fs::read(&abs) {
         Ok(bytes) => {
             let sha = sha256_hex(&bytes);
-            if row
-                .as_ref()
-                .is_some_and(|r| !r.deleted && r.meta.sha256 == sha)
-            {
+            if row.as_ref().is_some_and(|r| {
+                !r.deleted
+                    && r.meta.sha256 == sha
+                    && r.meta.language.as_deref() == language.map(|l| l.name)
+            }) {
                 return Ok(());
             }
-            let Some(language) = lang::detect(Path::new(rel)) else {
+            let Some(language) = language else {
                 return Ok(());
             };
             let meta = std::fs::metadata(&abs).map_err(|e| CommandError::io("stat", &abs, e))?;
@@ -370,7 +419,8 @@ pub(crate) fn sync_path(project: &Project<'_>, ex: &impl Executor, rel: &str) ->
 pub struct Mismatch {
     /// Relative path.
     pub path: String,
-    /// `sha256_differs`, `missing`, `temp_file`, `uncommitted`.
+    /// `database_corrupt`, `sha256_differs`, `missing`, `ignored`, `temp_file`,
+    /// `uncommitted`.
     pub problem: String,
     /// Details.
     pub detail: String,
@@ -395,12 +445,36 @@ impl VerifyReport {
 }
 
 /// Checks the invariant (see the module docs); changes nothing.
-pub fn verify(project: &Project<'_>) -> Result<VerifyReport> {
+pub fn verify(project: &Project) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
+    let corrupt = match project.db.integrity_problems() {
+        Ok(problems) if problems.is_empty() => None,
+        Ok(problems) => Some(problems.into_iter().take(5).collect::<Vec<_>>().join("; ")),
+        Err(e) => Some(e.to_string()),
+    };
+    if let Some(detail) = corrupt {
+        // Nothing else the database says can be trusted.
+        report.mismatches.push(Mismatch {
+            path: String::new(),
+            problem: "database_corrupt".into(),
+            detail: format!("the database's integrity check failed: {detail}"),
+        });
+        report.pending_intents = Journal::new(&project.state).count()?;
+        return Ok(report);
+    }
     let files = project.db.list_files(project.id, false)?;
+    let visibility = Visibility::new(&project.root);
     let mut agreed = std::collections::HashSet::new();
     for f in &files {
         report.files_checked += 1;
+        if let Some(hidden) = visibility.path(&f.meta.path) {
+            report.mismatches.push(Mismatch {
+                path: f.meta.path.clone(),
+                problem: "ignored".into(),
+                detail: format!("the database has a live row of a file the index leaves out ({hidden}); the next `codedb index` removes it"),
+            });
+            continue;
+        }
         match disk_sha(&project.root, &f.meta.path)? {
             None => report.mismatches.push(Mismatch {
                 path: f.meta.path.clone(),

@@ -1,11 +1,13 @@
 //! Replacing one class, function or method of a file by qualified name: find it in a fresh
-//! parse of the file, re-indent the replacement to the symbol's indentation, splice it in
-//! over the symbol's lines (its decorators too when the replacement brings its own).
+//! parse of the file, re-indent the replacement to the symbol's indentation, give it the
+//! line ending of the symbol's line (`\r\n` in a CRLF file), splice it in over the
+//! symbol's lines (its decorators too when the replacement brings its own). A byte order
+//! mark at the start of the file stays.
 
 use codedb_core::store::Entity;
 
+use crate::error::{CommandError, Result};
 use crate::lang::{self, LanguageDef};
-use crate::project::{CommandError, Result};
 
 /// `text` with the symbol `qualified_name` replaced by `replacement`.
 pub(crate) fn replace(
@@ -73,12 +75,28 @@ pub(crate) fn replace(
     let end = usize::try_from(entity.end_byte)
         .unwrap_or(0)
         .min(text.len());
-    let mut line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    // The first line starts after a byte order mark, which is not part of any line.
+    let bom = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    let mut line_start = text[..start].rfind('\n').map_or(bom, |i| i + 1).max(bom);
     let indent: String = text[line_start..]
         .chars()
         .take_while(|c| *c == ' ' || *c == '\t')
         .collect();
-    let body = reindent(replacement, &indent);
+    let eol = if text[start..]
+        .split('\n')
+        .next()
+        .is_some_and(|l| l.ends_with('\r'))
+        || (!text[start..].contains('\n') && text.contains("\r\n"))
+    {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let body = reindent(replacement, &indent, eol);
     // Decorators above the symbol go too when the replacement has its own.
     if body.trim_start().starts_with('@') || body.trim_start().starts_with("#[") {
         while line_start > 0 {
@@ -99,8 +117,8 @@ pub(crate) fn replace(
 }
 
 /// `source` with its common indentation removed, each non-blank line indented by
-/// `indent` (the first line included), without a trailing newline.
-fn reindent(source: &str, indent: &str) -> String {
+/// `indent` (the first line included), its lines ended by `eol`, without a trailing one.
+fn reindent(source: &str, indent: &str, eol: &str) -> String {
     let lines: Vec<&str> = source.trim_end().lines().collect();
     let lines: Vec<&str> = lines
         .into_iter()
@@ -122,7 +140,7 @@ fn reindent(source: &str, indent: &str) -> String {
             }
         })
         .collect::<Vec<_>>()
-        .join("\n")
+        .join(eol)
 }
 
 #[cfg(test)]
@@ -163,6 +181,36 @@ mod tests {
         let text = "class A:\n    def f(self): pass\nclass B:\n    def f(self): pass\n";
         let err = replace("a.py", python(), text, "f", "def f(self): return 1").unwrap_err();
         assert!(err.to_string().contains("ambiguous"), "{err}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_stays() {
+        let text = "\u{feff}def f():\n    return 1\n\ndef g():\n    pass\n";
+        let out = replace("a.py", python(), text, "f", "def f():\n    return 2\n").unwrap();
+        assert_eq!(
+            out,
+            "\u{feff}def f():\n    return 2\n\ndef g():\n    pass\n"
+        );
+    }
+
+    #[test]
+    fn the_replacement_takes_the_files_line_endings() {
+        let text = "class P:\r\n    def parse(self):\r\n        return 1\r\n\r\n    def other(self):\r\n        pass\r\n";
+        let out = replace(
+            "a.py",
+            python(),
+            text,
+            "P.parse",
+            "def parse(self):\n    x = 2\n    return x\n",
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "class P:\r\n    def parse(self):\r\n        x = 2\r\n        return x\r\n\r\n    def other(self):\r\n        pass\r\n"
+        );
+        let lf = "def f():\n    return 1\n";
+        let out = replace("a.py", python(), lf, "f", "def f():\r\n    return 2\r\n").unwrap();
+        assert_eq!(out, "def f():\n    return 2\n");
     }
 
     #[test]

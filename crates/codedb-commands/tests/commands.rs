@@ -557,6 +557,7 @@ fn backups_are_pruned_to_the_retention_setting() {
             codedb_commands::CommandOptions {
                 keep_backups: 3,
                 git: false,
+                ..Default::default()
             },
         )
         .unwrap();
@@ -579,25 +580,43 @@ fn backups_are_pruned_to_the_retention_setting() {
 }
 
 #[test]
-fn a_git_failure_after_the_file_was_written_rolls_everything_back() {
+fn a_git_failure_after_the_commit_point_lands_and_recover_finishes_it() {
     for t in TestProject::all() {
+        let backend = t.backend();
         let p = t.project();
         let root = t.root();
+        let head = git(&root, &["rev-parse", "HEAD"]);
         // Another git process holds the branch's ref lock: `update-ref` fails for real.
         std::fs::write(root.join(".git/refs/heads/main.lock"), "").unwrap();
-        let before = t.snapshot();
         let err = edit(&p, "b.py", "x = 42\n", &opts()).unwrap_err();
         let msg = err.to_string();
-        assert!(
-            msg.contains("git failed") && msg.contains("rolled back"),
-            "{msg}"
+        assert_eq!(
+            err.kind(),
+            codedb_commands::ErrorKind::Landed,
+            "{backend}: {msg}"
         );
-        assert_eq!(t.snapshot(), before, "{msg}");
-        let err = delete(&p, "b.py", &opts()).unwrap_err();
-        assert!(err.to_string().contains("git failed"), "{err}");
-        assert_eq!(t.snapshot(), before);
+        assert!(
+            msg.contains("landed") && msg.contains("git commit failed") && msg.contains("recover"),
+            "{backend}: {msg}"
+        );
+        let CommandError::Landed { report, .. } = &err else {
+            panic!("{backend}: {err}");
+        };
+        assert_eq!(report.paths, ["b.py"], "{backend}");
+        // The file and the database have the new content; git and the journal wait.
+        assert_eq!(t.read("b.py").unwrap(), "x = 42\n", "{backend}");
+        let row = t.db.get_file_by_path(p_id(&t), "b.py").unwrap().unwrap();
+        assert_eq!(Some(row.meta.sha256), report.sha256, "{backend}");
+        assert_eq!(git(&root, &["rev-parse", "HEAD"]), head, "{backend}");
+        assert_eq!(verify(&p).unwrap().pending_intents, 1, "{backend}");
+        // While git still fails, recover keeps the intent; once it works, it finishes.
+        assert!(recover(&p).is_err(), "{backend}");
+        assert_eq!(verify(&p).unwrap().pending_intents, 1, "{backend}");
         std::fs::remove_file(root.join(".git/refs/heads/main.lock")).unwrap();
-        edit(&p, "b.py", "x = 42\n", &opts()).unwrap();
-        assert!(verify(&p).unwrap().is_clean());
+        let r = recover(&p).unwrap();
+        assert_eq!(r.rolled_forward.len(), 1, "{backend}");
+        assert!(verify(&p).unwrap().is_clean(), "{backend}");
+        assert_eq!(git(&root, &["show", "HEAD:b.py"]), "x = 42", "{backend}");
+        assert_ne!(git(&root, &["rev-parse", "HEAD"]), head, "{backend}");
     }
 }

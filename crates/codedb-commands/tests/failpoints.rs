@@ -2,11 +2,13 @@
 //! (SQLite; PostgreSQL when a server answers). Run with `--features failpoints`; `cargo
 //! xtask ci` does.
 //!
-//! For each command and each step: a failure there leaves files, database, git and the
-//! backup store exactly as before; a crash there (the command stops without undoing
-//! anything, as `kill -9` would stop it) followed by `recover` leaves the invariant holding,
-//! with the file at its old content when the crash came before the commit point (the
-//! rename) and at its new content after it.
+//! For each command and each step: a failure before the commit point (the rename) leaves
+//! files, database, git and the backup store exactly as before; a failure after it is a
+//! command that landed with that step left (`CommandError::Landed`, its intent kept), which
+//! `recover` finishes; a crash there (the command stops without undoing anything, as
+//! `kill -9` would stop it) followed by `recover` leaves the invariant holding, with the
+//! file at its old content when the crash came before the commit point and at its new
+//! content after it.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 #[path = "support/project.rs"]
@@ -27,7 +29,7 @@ fn after_commit_point(step: &str) -> bool {
     matches!(step, "rename" | "git" | "commit")
 }
 
-type Run = fn(&Project<'_>) -> Result<CommandReport, CommandError>;
+type Run = fn(&Project) -> Result<CommandReport, CommandError>;
 
 fn commands() -> Vec<(&'static str, Run)> {
     vec![
@@ -88,9 +90,32 @@ fn every_step_on(backend: &str) {
         let expected_after = landed(run, backend);
         for step in STEPS {
             let fp = format!("cmd-after-{step}");
-            // A failure: everything as before (after "commit" the command has landed and
-            // nothing is undone: not a failure of the command).
-            if step != "commit" {
+            // A failure after the commit point: landed, the step left to `recover`.
+            if matches!(step, "rename" | "git") {
+                let t = project(backend);
+                let p = t.project();
+                fail::cfg(&fp, "return").unwrap();
+                let err = run(&p).unwrap_err();
+                fail::remove(&fp);
+                assert!(
+                    matches!(err, CommandError::Landed { .. }),
+                    "{name}/{step}: {err}"
+                );
+                assert!(err.to_string().contains(step), "{name}/{step}: {err}");
+                let now = t.snapshot();
+                assert_eq!(now.files, expected_after.files, "{name}/{step}: landed");
+                assert_eq!(now.intents, 1, "{name}/{step}: the intent stays");
+                recover(&p).unwrap();
+                assert!(verify(&p).unwrap().is_clean(), "{name}/{step}");
+                let now = t.snapshot();
+                assert_eq!(now.files, expected_after.files, "{name}/{step}");
+                assert_eq!(now.db_files, expected_after.db_files, "{name}/{step}");
+                assert_eq!(now.counts, expected_after.counts, "{name}/{step}");
+                assert_eq!(now.status, "", "{name}/{step}: committed to git");
+            }
+            // A failure before it: everything as before (after "commit" the command has
+            // landed and nothing is undone: not a failure of the command).
+            if !after_commit_point(step) {
                 let t = project(backend);
                 let p = t.project();
                 let before = t.snapshot();

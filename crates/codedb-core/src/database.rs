@@ -105,6 +105,23 @@ impl CodeDatabase {
         finish(tx, f)
     }
 
+    /// The problems the backend's own check finds in the database (empty: sound; see
+    /// [`Dialect::integrity_check`]). A database too damaged to be read at all is an error.
+    pub fn integrity_problems(&self) -> Result<Vec<String>> {
+        let Some(sql) = self.dialect().integrity_check() else {
+            return Ok(Vec::new());
+        };
+        let rows = self.driver.query(sql, Vec::new())?;
+        let mut problems = Vec::new();
+        for row in rows.iter() {
+            let text: String = row.get(0)?;
+            if text != "ok" {
+                problems.push(text);
+            }
+        }
+        Ok(problems)
+    }
+
     /// Writes a consistent copy of the database to `dest` (which must not exist).
     pub fn backup_to(&self, dest: &Path) -> Result<()> {
         Ok(self.driver.backup_to(dest)?)

@@ -48,6 +48,17 @@ impl Dialect {
         }
     }
 
+    /// A query whose rows are the problems the backend finds in the database's own
+    /// structures (none: a sound database), if it has such a check. SQLite's
+    /// `integrity_check` answers one row `ok` when it finds nothing; PostgreSQL keeps its
+    /// pages checksummed and checked itself, with no query of this kind by default.
+    pub fn integrity_check(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => Some("PRAGMA integrity_check"),
+            Dialect::Postgres => None,
+        }
+    }
+
     /// The case-insensitive `LIKE` operator (SQLite's `LIKE` is case-insensitive for ASCII).
     pub fn ilike(self) -> &'static str {
         match self {

@@ -115,6 +115,15 @@ pub trait HistoryStore: Executor + Sized {
         Ok(())
     }
 
+    /// Records the git commit that command `command_id` made (when none is recorded yet).
+    fn set_command_git_commit(&self, command_id: &str, commit: &str) -> Result<()> {
+        self.execute(
+            "UPDATE commands SET git_commit = ?2 WHERE id = ?1 AND git_commit IS NULL",
+            params![command_id, commit],
+        )?;
+        Ok(())
+    }
+
     /// Every path a landed command changed, once each.
     fn commanded_paths(&self, project_id: i64) -> Result<Vec<String>> {
         let sql = format!(

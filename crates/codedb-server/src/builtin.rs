@@ -48,8 +48,10 @@ impl Worker for DbMonitor {
 
 /// Re-indexes what other programs change.
 pub struct FileWatcher {
-    pub(crate) db: &'static CodeDatabase,
+    pub(crate) db: CodeDatabase,
     pub(crate) root: PathBuf,
+    /// How it indexes (the project's size limit).
+    pub(crate) options: codedb_commands::IndexOptions,
     pub(crate) debounce: Duration,
     pub(crate) ignore: Vec<String>,
     /// Index runs so far, and files they indexed (for `status` and tests).
@@ -123,12 +125,8 @@ impl Worker for FileWatcher {
 
 impl FileWatcher {
     fn reindex(&self, changes: usize) -> Result<(), String> {
-        let summary = codedb_commands::index(
-            self.db,
-            &self.root,
-            &codedb_commands::IndexOptions::default(),
-        )
-        .map_err(|e| format!("re-indexing failed: {e}"))?;
+        let summary = codedb_commands::index(&self.db, &self.root, &self.options)
+            .map_err(|e| format!("re-indexing failed: {e}"))?;
         tracing::info!(
             changes,
             indexed = summary.files_indexed,
@@ -169,7 +167,7 @@ fn glob_match(pattern: &str, path: &str) -> bool {
 
 /// WAL checkpoints and backup retention.
 pub struct Maintenance {
-    pub(crate) db: &'static CodeDatabase,
+    pub(crate) db: CodeDatabase,
     pub(crate) interval: Duration,
     pub(crate) db_path: PathBuf,
     pub(crate) backup_dir: PathBuf,

@@ -28,6 +28,9 @@
 //! [maintenance]
 //! interval_ms = 60000
 //!
+//! [limits]
+//! max_file_bytes = 10485760            # the index skips larger files; commands refuse them
+//!
 //! [server]
 //! transport = "stdio"
 //! ```
@@ -53,6 +56,28 @@ pub struct Config {
     pub maintenance: Maintenance,
     /// The MCP server.
     pub server: Server,
+    /// Limits every command and the index share.
+    pub limits: Limits,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// The largest file codedb indexes and writes, in bytes: the index (and the watcher)
+    /// skip larger files, the write commands refuse larger content.
+    pub max_file_bytes: u64,
+}
+
+/// The largest `limits.max_file_bytes` accepted: 1 GiB.
+pub const MAX_FILE_BYTES_LIMIT: u64 = 1 << 30;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: codedb_commands::DEFAULT_MAX_FILE_BYTES,
+        }
+    }
 }
 
 /// `[storage]`.
@@ -278,6 +303,12 @@ impl Config {
         if self.maintenance.interval_ms < 100 {
             return bad("maintenance.interval_ms", "at least 100".into());
         }
+        if !(1..=MAX_FILE_BYTES_LIMIT).contains(&self.limits.max_file_bytes) {
+            return bad(
+                "limits.max_file_bytes",
+                format!("must be between 1 and {MAX_FILE_BYTES_LIMIT} (1 GiB)"),
+            );
+        }
         if self.storage.database.as_os_str().is_empty() {
             return bad("storage.database", "must not be empty".into());
         }
@@ -304,6 +335,23 @@ impl Config {
                 pg.pool_size = self.database.pool_size;
                 codedb_backends::Backend::open_postgres(&pg)
             }
+        }
+    }
+
+    /// How the index (and the watcher) index with these settings.
+    pub fn index_options(&self) -> codedb_commands::IndexOptions {
+        codedb_commands::IndexOptions {
+            max_file_bytes: self.limits.max_file_bytes,
+            ..codedb_commands::IndexOptions::default()
+        }
+    }
+
+    /// How the write commands run with these settings.
+    pub fn command_options(&self) -> codedb_commands::CommandOptions {
+        codedb_commands::CommandOptions {
+            keep_backups: self.storage.keep_file_backups,
+            git: true,
+            max_file_bytes: self.limits.max_file_bytes,
         }
     }
 

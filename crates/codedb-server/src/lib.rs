@@ -66,9 +66,11 @@ pub fn serve_on(
     result.map_err(StartError::Serve)
 }
 
-/// stdin/stdout for rmcp, with one addition: a line that is not JSON is answered with a
-/// JSON-RPC parse error (-32700) instead of being dropped, and the server keeps serving.
-/// rmcp reads and writes through in-memory pipes; one task owns stdout, so lines never mix.
+/// stdin/stdout for rmcp, with two additions: a line that is not JSON is answered with a
+/// JSON-RPC parse error (-32700) instead of being dropped, and a `tools/call` whose
+/// `arguments` is not an object with an invalid-params error (-32602; rmcp would answer
+/// "method not found"); the server keeps serving. rmcp reads and writes through in-memory
+/// pipes; one task owns stdout, so lines never mix.
 fn checked_stdio() -> (tokio::io::DuplexStream, tokio::io::DuplexStream) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let (mut to_rmcp, rmcp_in) = tokio::io::duplex(1 << 20);
@@ -82,6 +84,9 @@ fn checked_stdio() -> (tokio::io::DuplexStream, tokio::io::DuplexStream) {
                 continue;
             }
             match serde_json::from_str::<serde_json::Value>(&line) {
+                Ok(request) if let Some(reply) = invalid_tool_call(&request) => {
+                    let _ = errors.send(reply.to_string());
+                }
                 Ok(_) => {
                     if to_rmcp.write_all(line.as_bytes()).await.is_err()
                         || to_rmcp.write_all(b"\n").await.is_err()
@@ -122,6 +127,32 @@ fn checked_stdio() -> (tokio::io::DuplexStream, tokio::io::DuplexStream) {
         }
     });
     (rmcp_in, rmcp_out)
+}
+
+/// The error answer to a `tools/call` request whose `arguments` is present but not an
+/// object, if `request` is one.
+fn invalid_tool_call(request: &serde_json::Value) -> Option<serde_json::Value> {
+    if request.get("method")?.as_str()? != "tools/call" {
+        return None;
+    }
+    let arguments = request.get("params")?.get("arguments")?;
+    if arguments.is_object() || arguments.is_null() {
+        return None;
+    }
+    let kind = match arguments {
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Number(_) => "a number",
+        _ => "a boolean",
+    };
+    Some(serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": request.get("id").cloned().unwrap_or(serde_json::Value::Null),
+        "error": {
+            "code": -32602,
+            "message": format!("Invalid params: tools/call arguments must be an object, not {kind}"),
+        }
+    }))
 }
 
 async fn shutdown_signal() {

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use codedb_commands::{CommandError, EditOptions};
+use codedb_commands::{CommandError, CommandReport, EditOptions, ErrorKind};
 use codedb_core::{CodeStore, Executor, params};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
@@ -141,15 +141,33 @@ fn failed(e: impl std::fmt::Display) -> ErrorData {
     ErrorData::internal_error(e.to_string(), None)
 }
 
-/// A command error: the caller's fault (bad path, syntax, conflict...) is `invalid_params`,
-/// anything else an internal error; both carry the message.
+/// A command error: the caller's (bad path, syntax) or a conflict is `invalid_params`,
+/// anything else an internal error; both carry the message (from [`CommandError::kind`],
+/// as the command line's exit codes are).
 fn command_error(e: CommandError) -> ErrorData {
     let message = e.to_string();
-    match e {
-        CommandError::Database(_) | CommandError::Io { .. } | CommandError::UndoFailed { .. } => {
-            failed(message)
+    match e.kind() {
+        ErrorKind::User | ErrorKind::Conflict => invalid(message),
+        _ => failed(message),
+    }
+}
+
+/// A write command's answer: its report; for a command that landed with steps left for
+/// `recover`, the report with `left_for_recover` (what failed after the commit point): the
+/// file has its new content and `sha256` can be chained.
+fn write_result(r: Result<CommandReport, CommandError>) -> Result<Json<Out>, ErrorData> {
+    match r {
+        Ok(report) => to_value(report),
+        Err(CommandError::Landed { report, left }) => {
+            let mut value = serde_json::to_value(&*report).map_err(failed)?;
+            let left: Vec<String> = left
+                .iter()
+                .map(|l| format!("{} failed: {}", l.step, l.error))
+                .collect();
+            value["left_for_recover"] = json!(left);
+            Ok(Json(Out(value)))
         }
-        _ => invalid(message),
+        Err(e) => Err(command_error(e)),
     }
 }
 
@@ -200,9 +218,8 @@ impl CodedbMcp {
                     )));
                 }
             }
-            let summary =
-                codedb_commands::index(s.db, &s.root, &codedb_commands::IndexOptions::default())
-                    .map_err(failed)?;
+            let summary = codedb_commands::index(&s.db, &s.root, &s.config.index_options())
+                .map_err(failed)?;
             to_value(summary)
         })
         .await
@@ -313,10 +330,9 @@ impl CodedbMcp {
                 message: a.message,
                 expect_sha256: a.expect_sha256,
             };
-            to_value(
-                codedb_commands::edit(&s.project, &a.path, &a.content, &options)
-                    .map_err(command_error)?,
-            )
+            write_result(codedb_commands::edit(
+                &s.project, &a.path, &a.content, &options,
+            ))
         })
         .await
     }
@@ -333,12 +349,9 @@ impl CodedbMcp {
                 message: a.message,
                 expect_sha256: None,
             };
-            to_value(
-                codedb_commands::replace_symbol(
-                    &s.project, &a.path, &a.symbol, &a.content, &options,
-                )
-                .map_err(command_error)?,
-            )
+            write_result(codedb_commands::replace_symbol(
+                &s.project, &a.path, &a.symbol, &a.content, &options,
+            ))
         })
         .await
     }
@@ -346,10 +359,12 @@ impl CodedbMcp {
     #[tool(description = "Create a file (it must not exist).")]
     async fn create(&self, Parameters(a): Parameters<CreateArgs>) -> Result<Json<Out>, ErrorData> {
         self.blocking(move |s| {
-            to_value(
-                codedb_commands::create(&s.project, &a.path, &a.content, &EditOptions::default())
-                    .map_err(command_error)?,
-            )
+            write_result(codedb_commands::create(
+                &s.project,
+                &a.path,
+                &a.content,
+                &EditOptions::default(),
+            ))
         })
         .await
     }
@@ -357,10 +372,11 @@ impl CodedbMcp {
     #[tool(description = "Delete a file (a backup is kept).")]
     async fn delete(&self, Parameters(a): Parameters<PathArgs>) -> Result<Json<Out>, ErrorData> {
         self.blocking(move |s| {
-            to_value(
-                codedb_commands::delete(&s.project, &a.path, &EditOptions::default())
-                    .map_err(command_error)?,
-            )
+            write_result(codedb_commands::delete(
+                &s.project,
+                &a.path,
+                &EditOptions::default(),
+            ))
         })
         .await
     }
@@ -371,10 +387,12 @@ impl CodedbMcp {
     )]
     async fn move_file(&self, Parameters(a): Parameters<MoveArgs>) -> Result<Json<Out>, ErrorData> {
         self.blocking(move |s| {
-            to_value(
-                codedb_commands::move_file(&s.project, &a.from, &a.to, &EditOptions::default())
-                    .map_err(command_error)?,
-            )
+            write_result(codedb_commands::move_file(
+                &s.project,
+                &a.from,
+                &a.to,
+                &EditOptions::default(),
+            ))
         })
         .await
     }
@@ -394,10 +412,12 @@ impl CodedbMcp {
         Parameters(a): Parameters<RestoreArgs>,
     ) -> Result<Json<Out>, ErrorData> {
         self.blocking(move |s| {
-            to_value(
-                codedb_commands::restore(&s.project, &a.path, a.backup, &EditOptions::default())
-                    .map_err(command_error)?,
-            )
+            write_result(codedb_commands::restore(
+                &s.project,
+                &a.path,
+                a.backup,
+                &EditOptions::default(),
+            ))
         })
         .await
     }

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use codedb_commands::{CommandOptions, Project};
+use codedb_commands::Project;
 use codedb_core::{CodeDatabase, SyncOptions};
 use parking_lot::Mutex;
 
@@ -59,8 +59,8 @@ pub enum StartError {
 
 /// A running server: database, project, workers.
 pub struct Server {
-    pub(crate) db: &'static CodeDatabase,
-    pub(crate) project: Project<'static>,
+    pub(crate) db: CodeDatabase,
+    pub(crate) project: Project,
     pub(crate) root: PathBuf,
     manager: Arc<codedb_backends::Backend>,
     workers: Mutex<Option<WorkerManager>>,
@@ -154,8 +154,6 @@ impl Server {
             .unwrap_or_else(|| PathBuf::from("codedb"));
         let db = CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend())
             .map_err(|e| StartError::Database(e.to_string()))?;
-        // The database lives as long as the process: the project and the workers borrow it.
-        let db: &'static CodeDatabase = Box::leak(Box::new(db));
         step(
             &mut steps,
             "database",
@@ -195,15 +193,8 @@ impl Server {
             },
         );
         // 5. recover: the database and git
-        let project = Project::open(
-            db,
-            &root,
-            CommandOptions {
-                keep_backups: config.storage.keep_file_backups,
-                git: true,
-            },
-        )
-        .map_err(|e| stop_db(StartError::Recover(e.to_string())))?;
+        let project = Project::open(&db, &root, config.command_options())
+            .map_err(|e| stop_db(StartError::Recover(e.to_string())))?;
         let recovered = codedb_commands::recover(&project)
             .map_err(|e| stop_db(StartError::Recover(e.to_string())))?;
         step(
@@ -233,8 +224,9 @@ impl Server {
             start(
                 &mut workers,
                 Arc::new(FileWatcher {
-                    db,
+                    db: db.clone(),
                     root: root.clone(),
+                    options: config.index_options(),
                     debounce: Duration::from_millis(config.watcher.debounce_ms),
                     ignore: config.watcher.ignore.clone(),
                     runs: Arc::clone(&watcher_runs),
@@ -244,7 +236,7 @@ impl Server {
         start(
             &mut workers,
             Arc::new(Maintenance {
-                db,
+                db: db.clone(),
                 interval: Duration::from_millis(config.maintenance.interval_ms),
                 db_path,
                 backup_dir,
@@ -278,8 +270,8 @@ impl Server {
     }
 
     /// The database.
-    pub fn database(&self) -> &'static CodeDatabase {
-        self.db
+    pub fn database(&self) -> &CodeDatabase {
+        &self.db
     }
 
     /// The workers' status.

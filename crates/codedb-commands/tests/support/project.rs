@@ -126,7 +126,7 @@ impl TestProject {
         self.dir.path().canonicalize().unwrap()
     }
 
-    pub fn project(&self) -> Project<'_> {
+    pub fn project(&self) -> Project {
         Project::open(&self.db, self.dir.path(), CommandOptions::default()).unwrap()
     }
 

@@ -1,0 +1,733 @@
+//! The one pipeline every write command runs, one function per step, in this order:
+//!
+//! 1. `preflight`: git refusals (a merge in progress, a detached HEAD) before anything
+//!    changes;
+//! 2. `back_up`: the old bytes into the backup store ([`BackupStore`]);
+//! 3. `write_temp`: the new content into a temp file beside the target, fsynced;
+//! 4. `write_intent`: the intent record, fsynced ([`Journal`]);
+//! 5. `update_database`: the rows, inside the command's transaction (not committed yet);
+//! 6. `commit_point`: the file is checked once more and replaced (or removed, or moved) in
+//!    one atomic step that tells which bytes it displaced ([`crate::swap`]); another
+//!    program's change found there refuses the command as a conflict;
+//! 7. `finish`: git commit of exactly the touched paths, the transaction committed, the
+//!    displaced bytes removed, the intent cleared.
+//!
+//! A failure before the commit point undoes what was done (the transaction rolls back, the
+//! temp file, the intent and a new backup blob are removed) and is reported as rolled back.
+//! After the commit point the command has landed: a failing step is not undone, the
+//! remaining steps still run, and the command reports [`CommandError::Landed`] with what is
+//! left, its intent staying in the journal for `recover`, exactly as after a crash there.
+//!
+//! Bytes this command did not write and did not back up are never removed: a temp file or
+//! a displaced inode that holds anything else is kept as a backup of its file first.
+//!
+//! With the `failpoints` feature, a failpoint after each step (`cmd-after-<step>`, steps
+//! `validate`, `backup`, `temp`, `intent`, `db`, `rename`, `git`, `commit`) makes the step
+//! fail (`return`) or simulates a crash there (`return(crash)`: the command stops without
+//! undoing anything, as if killed); `cmd-disk-full` makes writing the temp file fail with
+//! ENOSPC.
+
+use std::path::{Path, PathBuf};
+
+use codedb_core::history::{CommandRecord, FileBackup, HistoryStore};
+use codedb_core::store::FileMeta;
+use codedb_core::{CodeStore, Transaction};
+
+use super::{CommandKind, CommandReport, Plan};
+use crate::backups::BackupStore;
+use crate::durable::{TempFile, now_ms, remove_if_present, sha256_hex, sync_dir, temp_name};
+use crate::error::{CommandError, LeftOver, Result};
+use crate::journal::{Action, Intent, Journal, new_id};
+use crate::lang::LanguageDef;
+use crate::locks::FileLock;
+use crate::project::Project;
+use crate::swap::{self, Displaced, Refused};
+
+/// Runs the pipeline for `plan` (see the module docs), holding `locks` throughout.
+pub(super) fn run(
+    project: &Project,
+    kind: CommandKind,
+    message: String,
+    plan: Plan,
+    locks: Vec<FileLock>,
+) -> Result<CommandReport> {
+    let id = new_id();
+    let _span = tracing::info_span!("command", kind = %kind, id = %id).entered();
+    let mut command = Command {
+        project,
+        id,
+        kind,
+        message,
+        plan,
+        done: Done::default(),
+        left: Vec::new(),
+    };
+    let result = command.steps();
+    let outcome = match result {
+        Ok(report) => {
+            command.prune();
+            Ok(report)
+        }
+        Err(Fault::Crash(step)) => Err(CommandError::SimulatedCrash(step)),
+        Err(Fault::Landed(e)) => Err(e),
+        Err(Fault::Stuck(e)) => Err(CommandError::UndoFailed {
+            error: Box::new(CommandError::Conflict {
+                path: command.first_path(),
+                reason: "changed by another program while the command ran".into(),
+            }),
+            undo: Box::new(e),
+        }),
+        Err(Fault::Fail(error)) => {
+            let anything = command.done.anything();
+            match command.undo() {
+                Ok(()) if anything => Err(CommandError::RolledBack {
+                    error: Box::new(error),
+                }),
+                Ok(()) => Err(error),
+                Err(u) => Err(CommandError::UndoFailed {
+                    error: Box::new(error),
+                    undo: Box::new(u),
+                }),
+            }
+        }
+    };
+    drop(locks);
+    outcome
+}
+
+/// How a step ended early.
+enum Fault {
+    /// Before the commit point: undo.
+    Fail(CommandError),
+    /// A simulated crash: leave everything, as `kill -9` would.
+    #[cfg_attr(not(feature = "failpoints"), allow(dead_code))]
+    Crash(&'static str),
+    /// The command landed with steps left (the error says which): nothing to undo.
+    Landed(CommandError),
+    /// The commit point found another program's bytes and could not put them back: the
+    /// intent stays for `recover`, which keeps them.
+    Stuck(CommandError),
+}
+
+impl From<CommandError> for Fault {
+    fn from(e: CommandError) -> Self {
+        Fault::Fail(e)
+    }
+}
+
+impl From<codedb_core::Error> for Fault {
+    fn from(e: codedb_core::Error) -> Self {
+        Fault::Fail(e.into())
+    }
+}
+
+/// The failpoint after `step`.
+#[allow(clippy::unnecessary_wraps)]
+fn after(step: &'static str) -> std::result::Result<(), Fault> {
+    #[cfg(feature = "failpoints")]
+    {
+        let name = format!("cmd-after-{step}");
+        fail::fail_point!(&name, |arg: Option<String>| {
+            if arg.as_deref() == Some("crash") {
+                Err(Fault::Crash(step))
+            } else {
+                Err(Fault::Fail(CommandError::InjectedFault(step)))
+            }
+        });
+    }
+    let _ = step;
+    Ok(())
+}
+
+/// What has been done so far, for the undo.
+#[derive(Default)]
+struct Done {
+    blob_created: Option<String>,
+    created_dirs: Vec<PathBuf>,
+    temp: Option<TempFile>,
+    intent: bool,
+}
+
+impl Done {
+    fn anything(&self) -> bool {
+        self.blob_created.is_some() || self.temp.is_some() || self.intent
+    }
+}
+
+/// One running command.
+struct Command<'p> {
+    project: &'p Project,
+    id: String,
+    kind: CommandKind,
+    message: String,
+    plan: Plan,
+    done: Done,
+    /// Steps after the commit point that failed (left for `recover`).
+    left: Vec<LeftOver>,
+}
+
+/// The backup a command took: the path, the bytes' sha256, their size.
+struct Backup {
+    rel: String,
+    sha256: String,
+    size: usize,
+}
+
+impl Command<'_> {
+    fn steps(&mut self) -> std::result::Result<CommandReport, Fault> {
+        after("validate")?;
+        self.preflight()?;
+        let backup = self.back_up()?;
+        after("backup")?;
+        let action = self.write_temp()?;
+        after("temp")?;
+        let intent = self.write_intent(action)?;
+        after("intent")?;
+        let tx = self.project.db.begin_transaction()?;
+        let backups = self.update_database(&tx, &intent, backup.as_ref())?;
+        after("db")?;
+        let displaced = self.commit_point()?;
+        // The command has landed: from here nothing is undone.
+        self.finish(tx, displaced, backups)
+    }
+
+    fn first_path(&self) -> String {
+        self.plan
+            .paths()
+            .first()
+            .map(|p| p.rel.clone())
+            .unwrap_or_default()
+    }
+
+    /// Step 1: git refusals come before anything changes.
+    fn preflight(&self) -> Result<()> {
+        if let Some(git) = &self.project.git {
+            git.preflight()?;
+        }
+        Ok(())
+    }
+
+    /// Step 2: the old bytes into the backup store.
+    fn back_up(&mut self) -> Result<Option<Backup>> {
+        let Some((path, seen)) = self.plan.backup() else {
+            return Ok(None);
+        };
+        let (sha256, created) = BackupStore::new(&self.project.state).put(&seen.bytes)?;
+        let backup = Backup {
+            rel: path.rel.clone(),
+            sha256,
+            size: seen.bytes.len(),
+        };
+        if created {
+            self.done.blob_created = Some(backup.sha256.clone());
+        }
+        Ok(Some(backup))
+    }
+
+    /// Step 3: the new content into a temp file beside the target (missing directories
+    /// made); returns what the intent records.
+    fn write_temp(&mut self) -> Result<Action> {
+        Ok(match &self.plan {
+            Plan::Write {
+                path,
+                old,
+                content,
+                new_sha,
+                ..
+            } => {
+                create_dirs(path.dir(), &self.project.root, &mut self.done.created_dirs)?;
+                let name = temp_name(&path.abs, &self.id);
+                #[cfg(feature = "failpoints")]
+                fail::fail_point!("cmd-disk-full", |_| Err(CommandError::io(
+                    "write",
+                    &path.dir().join(&name),
+                    std::io::Error::from_raw_os_error(28),
+                )));
+                let temp = TempFile::write(
+                    path.dir(),
+                    &name,
+                    content.as_bytes(),
+                    old.as_ref().map(|o| o.permissions.clone()),
+                )?;
+                self.done.temp = Some(temp);
+                Action::Write {
+                    path: path.rel.clone(),
+                    old_sha256: old.as_ref().map(|o| o.sha256.clone()),
+                    new_sha256: new_sha.clone(),
+                    temp: Some(name),
+                }
+            }
+            Plan::Sync { path, seen, .. } => Action::Write {
+                path: path.rel.clone(),
+                old_sha256: Some(seen.sha256.clone()),
+                new_sha256: seen.sha256.clone(),
+                temp: None,
+            },
+            Plan::Delete { path, old } => Action::Delete {
+                path: path.rel.clone(),
+                old_sha256: old.sha256.clone(),
+                aside: Some(temp_name(&path.abs, &self.id)),
+            },
+            Plan::Move { from, to, old, .. } => {
+                create_dirs(to.dir(), &self.project.root, &mut self.done.created_dirs)?;
+                Action::Move {
+                    from: from.rel.clone(),
+                    to: to.rel.clone(),
+                    sha256: old.sha256.clone(),
+                }
+            }
+        })
+    }
+
+    /// Step 4: the intent record, fsynced.
+    fn write_intent(&mut self, action: Action) -> Result<Intent> {
+        let intent = Intent {
+            id: self.id.clone(),
+            kind: self.kind,
+            message: self.message.clone(),
+            git: self.project.git.is_some(),
+            pid: std::process::id(),
+            created_at: now_ms(),
+            action,
+        };
+        Journal::new(&self.project.state).write(&intent)?;
+        self.done.intent = true;
+        Ok(intent)
+    }
+
+    /// Step 5: the rows, in the command's transaction: the backup, the file's data, the
+    /// log.
+    fn update_database(
+        &self,
+        tx: &Transaction<'_>,
+        intent: &Intent,
+        backup: Option<&Backup>,
+    ) -> Result<Vec<i64>> {
+        let project = self.project;
+        let mut backups = Vec::new();
+        if let Some(b) = backup {
+            backups.push(tx.add_file_backup(
+                project.id,
+                &FileBackup {
+                    id: 0,
+                    path: b.rel.clone(),
+                    sha256: b.sha256.clone(),
+                    size: i64::try_from(b.size).unwrap_or(i64::MAX),
+                    command_id: self.id.clone(),
+                    command: self.kind.as_str().to_owned(),
+                    created_at: intent.created_at,
+                },
+            )?);
+        }
+        match &self.plan {
+            Plan::Write {
+                path,
+                content,
+                lang,
+                parsed,
+                ..
+            } => {
+                let temp = self.done.temp.as_ref().map_or(&path.abs, |t| &t.path);
+                let meta = file_meta(&path.rel, lang, content.as_bytes(), temp)?;
+                tx.update_file_data_atomic(project.id, &meta, content, parsed)?;
+            }
+            Plan::Sync {
+                path,
+                seen,
+                lang,
+                parsed,
+            } => {
+                let meta = file_meta(&path.rel, lang, &seen.bytes, &path.abs)?;
+                let text = String::from_utf8_lossy(&seen.bytes);
+                tx.update_file_data_atomic(project.id, &meta, &text, parsed)?;
+            }
+            Plan::Delete { path, .. } => {
+                if let Some(row) = tx
+                    .get_file_by_path(project.id, &path.rel)?
+                    .filter(|r| !r.deleted)
+                {
+                    tx.mark_file_deleted(row.id)?;
+                }
+            }
+            Plan::Move {
+                from,
+                to,
+                old,
+                lang,
+                parsed,
+            } => {
+                let meta = file_meta(&to.rel, lang, &old.bytes, &from.abs)?;
+                let row = tx
+                    .get_file_by_path(project.id, &from.rel)?
+                    .filter(|r| !r.deleted);
+                // Same bytes, same language, new path: the row moves with everything derived
+                // from it (the entities keep their ids); only the path and the meta change.
+                let keeps_entities = row.as_ref().is_some_and(|r| {
+                    r.meta.sha256 == meta.sha256
+                        && r.indexed_at.is_some()
+                        && r.meta.language == meta.language
+                });
+                if let Some(row) = &row {
+                    tx.move_file(project.id, row.id, &to.rel)?;
+                }
+                if keeps_entities {
+                    tx.add_file(project.id, &meta)?;
+                } else {
+                    let text = String::from_utf8_lossy(&old.bytes);
+                    tx.update_file_data_atomic(project.id, &meta, &text, parsed)?;
+                }
+            }
+        }
+        tx.record_command(
+            project.id,
+            &CommandRecord {
+                id: self.id.clone(),
+                kind: self.kind.as_str().to_owned(),
+                paths: self.rel_paths(),
+                message: self.message.clone(),
+                git_commit: None,
+                created_at: intent.created_at,
+            },
+        )?;
+        Ok(backups)
+    }
+
+    fn rel_paths(&self) -> Vec<String> {
+        self.plan.paths().iter().map(|p| p.rel.clone()).collect()
+    }
+
+    /// Step 6: the commit point (see [`crate::swap`]); returns the displaced inode to
+    /// remove once the command has landed.
+    fn commit_point(&mut self) -> std::result::Result<Option<(PathBuf, Displaced)>, Fault> {
+        let refused = |r: Refused, rel: &str| match r {
+            Refused::Changed => Fault::Fail(swap::changed_meanwhile(rel)),
+            Refused::Failed(e) => Fault::Fail(e),
+            Refused::Stuck(e) => Fault::Stuck(e),
+        };
+        let displaced = match &self.plan {
+            Plan::Write { path, old, .. } => {
+                let temp = self
+                    .done
+                    .temp
+                    .as_ref()
+                    .map(|t| t.path.clone())
+                    .unwrap_or_default();
+                let displaced = match old {
+                    Some(old) => swap::replace(&temp, &path.abs, old)
+                        .map_err(|r| refused(r, &path.rel))?
+                        .map(|d| (temp, d)),
+                    None => {
+                        if !swap::rename_noreplace(&temp, &path.abs)? {
+                            return Err(Fault::Fail(CommandError::Conflict {
+                                path: path.rel.clone(),
+                                reason: "created by another program while the command ran; \
+                                         nothing was changed"
+                                    .into(),
+                            }));
+                        }
+                        None
+                    }
+                };
+                // The temp file's name now holds the displaced inode, or nothing.
+                self.done.temp = None;
+                if let Err(e) = sync_dir(path.dir()) {
+                    self.left.push(LeftOver::new("rename", e));
+                }
+                displaced
+            }
+            Plan::Sync { path, seen, .. } => {
+                if !swap::still_as_seen(&path.abs, seen)? {
+                    return Err(Fault::Fail(swap::changed_meanwhile(&path.rel)));
+                }
+                None
+            }
+            Plan::Delete { path, old } => {
+                let aside = path.dir().join(temp_name(&path.abs, &self.id));
+                let displaced =
+                    swap::take_away(&path.abs, &aside, old).map_err(|r| refused(r, &path.rel))?;
+                if let Err(e) = sync_dir(path.dir()) {
+                    self.left.push(LeftOver::new("rename", e));
+                }
+                Some((aside, displaced))
+            }
+            Plan::Move { from, to, old, .. } => {
+                // The moved inode is the file itself at its new name: nothing to remove.
+                swap::take_away(&from.abs, &to.abs, old).map_err(|r| match r {
+                    Refused::Failed(CommandError::AlreadyExists(_)) => {
+                        Fault::Fail(CommandError::Conflict {
+                            path: to.rel.clone(),
+                            reason: "created by another program while the command ran; \
+                                     nothing was changed"
+                                .into(),
+                        })
+                    }
+                    other => refused(other, &from.rel),
+                })?;
+                for dir in [to.dir(), from.dir()] {
+                    if let Err(e) = sync_dir(dir) {
+                        self.left.push(LeftOver::new("rename", e));
+                    }
+                }
+                None
+            }
+        };
+        Ok(displaced)
+    }
+
+    fn report(&self, backups: Vec<i64>, git_commit: Option<String>) -> CommandReport {
+        let sha256 = match &self.plan {
+            Plan::Write { new_sha, .. } => Some(new_sha.clone()),
+            Plan::Sync { seen, .. } | Plan::Move { old: seen, .. } => Some(seen.sha256.clone()),
+            Plan::Delete { .. } => None,
+        };
+        CommandReport {
+            command_id: Some(self.id.clone()),
+            kind: self.kind,
+            paths: self.rel_paths(),
+            sha256,
+            backups,
+            git_commit,
+            unchanged: false,
+        }
+    }
+
+    /// Step 7, after the commit point: git, the transaction, the displaced bytes, the
+    /// intent. Every step runs even when one before it failed; what failed is left for
+    /// `recover`.
+    fn finish(
+        &mut self,
+        tx: Transaction<'_>,
+        mut displaced: Option<(PathBuf, Displaced)>,
+        mut backups: Vec<i64>,
+    ) -> std::result::Result<CommandReport, Fault> {
+        let mut left = std::mem::take(&mut self.left);
+        let mut note = |step: &'static str, r: std::result::Result<(), Fault>| match r {
+            Ok(()) => Ok(true),
+            Err(Fault::Fail(e) | Fault::Landed(e) | Fault::Stuck(e)) => {
+                left.push(LeftOver::new(step, e));
+                Ok(false)
+            }
+            Err(crash) => Err(crash),
+        };
+        note("rename", after("rename"))?;
+        let mut git_commit = None;
+        if let Some(git) = &self.project.git {
+            let paths = self.rel_paths();
+            let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+            let committed = git.commit(&refs, &self.message).and_then(|commit| {
+                git_commit = Some(commit.new.clone());
+                Ok(tx.set_command_git_commit(&self.id, &commit.new)?)
+            });
+            note("git commit", committed.map_err(Fault::Fail))?;
+        }
+        note("git", after("git"))?;
+        if let Some((_, d)) = &mut displaced {
+            let kept = self.keep_late_bytes(&tx, d, &mut backups);
+            note("keeping late bytes", kept.map_err(Fault::Fail))?;
+        }
+        let stored = note("database", tx.commit().map_err(|e| Fault::Fail(e.into())))?;
+        note("commit", after("commit"))?;
+        // The displaced bytes are backed up (or, when the database failed, left for
+        // `recover`, which keeps what is not).
+        if stored && let Some((aside, _)) = &displaced {
+            note(
+                "cleanup",
+                remove_if_present(aside, "remove the displaced file")
+                    .map(drop)
+                    .map_err(Fault::Fail),
+            )?;
+        }
+        let report = self.report(backups, git_commit);
+        if !left.is_empty() {
+            return Err(Fault::Landed(CommandError::Landed {
+                report: Box::new(report),
+                left,
+            }));
+        }
+        if let Err(e) = Journal::new(&self.project.state).clear(&self.id) {
+            // Harmless: the next `recover` finds everything done and clears it.
+            tracing::warn!("the command landed but its intent record stays until `recover`: {e}");
+        }
+        Ok(report)
+    }
+
+    /// Bytes written into the displaced inode after the swap by a program that had it
+    /// open, kept as a backup of the file.
+    fn keep_late_bytes(
+        &self,
+        tx: &Transaction<'_>,
+        displaced: &mut Displaced,
+        backups: &mut Vec<i64>,
+    ) -> Result<()> {
+        let Some((path, seen)) = self.plan.backup() else {
+            return Ok(());
+        };
+        if let Some(bytes) = displaced.late_bytes()?
+            && sha256_hex(&bytes) != seen.sha256
+        {
+            tracing::warn!(path = %path.rel, "a program wrote into the file while it was replaced; its bytes are kept as a backup");
+            backups.push(keep_bytes(
+                self.project,
+                tx,
+                &path.rel,
+                &bytes,
+                &self.id,
+                self.kind,
+            )?);
+        }
+        Ok(())
+    }
+
+    /// Undoes what `done` records, newest first; the transaction was already rolled back
+    /// (its guard dropped when the steps returned). Runs only before the commit point.
+    fn undo(&mut self) -> Result<()> {
+        let project = self.project;
+        let mut first_error = None;
+        if let Some(temp) = self.done.temp.take() {
+            let known = self.known_shas();
+            let rel = self.first_path();
+            if let Err(e) = discard(project, &temp.path, &rel, &known, &self.id, self.kind) {
+                first_error.get_or_insert(e);
+            }
+        }
+        for d in self.done.created_dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+        if self.done.intent {
+            if let Err(e) = Journal::new(&project.state).clear(&self.id) {
+                first_error.get_or_insert(e);
+            }
+            self.done.intent = false;
+        }
+        if let Some(sha) = &self.done.blob_created {
+            match project.db.backup_referenced(sha) {
+                Ok(false) => {
+                    if let Err(e) = BackupStore::new(&project.state).remove(sha) {
+                        first_error.get_or_insert(e);
+                    }
+                }
+                Ok(true) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e.into());
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// The sha256s of the bytes this command wrote or backed up.
+    fn known_shas(&self) -> Vec<String> {
+        let mut known: Vec<String> = self
+            .plan
+            .backup()
+            .map(|(_, s)| s.sha256.clone())
+            .into_iter()
+            .collect();
+        if let Plan::Write { new_sha, .. } = &self.plan {
+            known.push(new_sha.clone());
+        }
+        known
+    }
+
+    /// Keeps the newest backups of each touched path, per the retention setting; best
+    /// effort (a failure is logged: the command itself has landed).
+    fn prune(&self) {
+        let Some((path, _)) = self.plan.backup() else {
+            return;
+        };
+        let project = self.project;
+        let store = BackupStore::new(&project.state);
+        match project
+            .db
+            .prune_file_backups(project.id, &path.rel, project.options.keep_backups)
+        {
+            Ok(freed) => {
+                for sha in freed {
+                    if let Err(e) = store.remove(&sha) {
+                        tracing::warn!("pruning backups of {}: {e}", path.rel);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("pruning backups of {}: {e}", path.rel),
+        }
+    }
+}
+
+/// Removes the file at `path` (a temp file or a displaced inode of command `id`, for the
+/// file `rel`) unless it holds bytes none of `known`: those are kept as a backup of `rel`
+/// first.
+pub(crate) fn discard(
+    project: &Project,
+    path: &Path,
+    rel: &str,
+    known: &[String],
+    id: &str,
+    kind: CommandKind,
+) -> Result<()> {
+    let Some(bytes) = crate::durable::read_if_present(path)? else {
+        return Ok(());
+    };
+    if !known.contains(&sha256_hex(&bytes)) {
+        tracing::warn!(path = %rel, "keeping bytes another program wrote as a backup");
+        let tx = project.db.begin_transaction()?;
+        keep_bytes(project, &tx, rel, &bytes, id, kind)?;
+        tx.commit()?;
+    }
+    remove_if_present(path, "remove the temp file").map(drop)
+}
+
+/// Stores `bytes` as a backup of `rel` taken by command `id`; returns its row id.
+pub(crate) fn keep_bytes(
+    project: &Project,
+    tx: &Transaction<'_>,
+    rel: &str,
+    bytes: &[u8],
+    id: &str,
+    kind: CommandKind,
+) -> Result<i64> {
+    let (sha256, _) = BackupStore::new(&project.state).put(bytes)?;
+    Ok(tx.add_file_backup(
+        project.id,
+        &FileBackup {
+            id: 0,
+            path: rel.to_owned(),
+            sha256,
+            size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+            command_id: id.to_owned(),
+            command: kind.as_str().to_owned(),
+            created_at: now_ms(),
+        },
+    )?)
+}
+
+/// The row of a file about to hold `bytes`, its mtime read from `from` (the temp file
+/// becomes the target by rename, which keeps the mtime).
+fn file_meta(rel: &str, lang: &LanguageDef, bytes: &[u8], from: &Path) -> Result<FileMeta> {
+    let meta = std::fs::metadata(from).map_err(|e| CommandError::io("stat", from, e))?;
+    Ok(FileMeta {
+        path: rel.to_owned(),
+        language: Some(lang.name.to_owned()),
+        size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+        mtime_ns: crate::indexer::mtime_ns(&meta),
+        sha256: sha256_hex(bytes),
+        lines: i64::try_from(crate::durable::line_count(bytes)).unwrap_or(i64::MAX),
+    })
+}
+
+/// Creates `dir` and its missing ancestors (inside `root`), recording each one created.
+fn create_dirs(dir: &Path, root: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut cur = dir.to_owned();
+    while !cur.exists() && cur.starts_with(root) && cur != root {
+        missing.push(cur.clone());
+        match cur.parent() {
+            Some(p) => cur = p.to_owned(),
+            None => break,
+        }
+    }
+    for d in missing.into_iter().rev() {
+        std::fs::create_dir(&d).map_err(|e| CommandError::io("create", &d, e))?;
+        created.push(d);
+    }
+    Ok(())
+}

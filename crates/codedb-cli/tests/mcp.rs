@@ -189,6 +189,9 @@ fn malformed_json_rpc_gets_a_parse_error_and_serving_goes_on() {
         r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
         "this is not json {",
         r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"stats","arguments":{}}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"stats","arguments":["python"]}}"#,
+        r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"stats","arguments":"python"}}"#,
+        r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"stats"}}"#,
     ];
     use std::io::Write;
     let mut stdin = child.stdin.take().unwrap();
@@ -212,6 +215,25 @@ fn malformed_json_rpc_gets_a_parse_error_and_serving_goes_on() {
         lines
             .iter()
             .any(|l| l["id"] == 2 && l["result"]["structuredContent"]["files"].is_number()),
+        "{lines:?}"
+    );
+    // Arguments that are not an object are invalid params, not an unknown method; no
+    // arguments at all are the empty object.
+    for id in [3, 4] {
+        assert!(
+            lines.iter().any(|l| l["id"] == id
+                && l["error"]["code"] == -32602
+                && l["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("must be an object")),
+            "{id}: {lines:?}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["id"] == 5 && l["result"]["structuredContent"]["files"].is_number()),
         "{lines:?}"
     );
 }
@@ -376,4 +398,89 @@ fn codedb_status_shows_a_running_servers_workers() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("watcher"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_edits_while_another_program_appends_lose_nothing() {
+    const APPENDS: usize = 60;
+    let dir = git_project();
+    let root = dir.path().canonicalize().unwrap();
+    // Every backup kept (the server reads the root's codedb.toml), so that every replaced
+    // byte can be looked for.
+    std::fs::write(
+        root.join("codedb.toml"),
+        "[storage]\nkeep_file_backups = 1000\n",
+    )
+    .unwrap();
+    let transport = TokioChildProcess::new(
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_codedb")).configure(|cmd| {
+            cmd.arg("serve").arg("--root").arg(&root);
+        }),
+    )
+    .unwrap();
+    let client = ().serve(transport).await.unwrap();
+    let target = root.join("parser.py");
+    let appender = {
+        let target = target.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            for n in 0..APPENDS {
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&target)
+                    .unwrap();
+                writeln!(f, "# m{n}").unwrap();
+                drop(f);
+                std::thread::sleep(Duration::from_millis(15 + (n as u64 % 5) * 5));
+            }
+        })
+    };
+    let (mut landed, mut refused) = (0, 0);
+    for e in 0..30 {
+        let bytes = std::fs::read(&target).unwrap();
+        let sha: String = {
+            use sha2::Digest;
+            sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        let mut content = String::from_utf8(bytes).unwrap();
+        content.push_str(&format!("# e{e}\n"));
+        let mut a = json!({"path": "parser.py", "content": content});
+        if e % 2 == 0 {
+            a["expect_sha256"] = json!(sha);
+        }
+        match client
+            .call_tool(CallToolRequestParams::new("edit").with_arguments(args(a)))
+            .await
+        {
+            Ok(_) => landed += 1,
+            Err(err) => {
+                assert!(err.to_string().contains("conflict"), "{err}");
+                refused += 1;
+            }
+        }
+    }
+    appender.join().unwrap();
+    client.cancel().await.unwrap();
+    let text = std::fs::read_to_string(&target).unwrap();
+    let mut kept = String::new();
+    for d in std::fs::read_dir(root.join(".codedb/file-backups"))
+        .unwrap()
+        .flatten()
+    {
+        for b in std::fs::read_dir(d.path()).unwrap().flatten() {
+            kept.push_str(&String::from_utf8_lossy(&std::fs::read(b.path()).unwrap()));
+        }
+    }
+    let lost: Vec<usize> = (0..APPENDS)
+        .filter(|n| {
+            let line = format!("# m{n}\n");
+            !text.contains(&line) && !kept.contains(&line)
+        })
+        .collect();
+    println!("mcp: {landed} edits landed, {refused} refused, lost: {lost:?}");
+    assert!(lost.is_empty(), "appended lines lost: {lost:?}");
+    assert!(landed > 0);
 }

@@ -239,8 +239,8 @@ impl Git {
 
     /// Commits the current content of `paths` (relative to the project root; a missing file
     /// is committed as removed) with `message`, touching nothing else. Before the branch
-    /// moves, the new tree is checked to hold exactly the paths that exist (git leaves out a
-    /// path it refuses, silently): a path missing from it fails the commit.
+    /// moves, git must have taken every path into the commit's index (it leaves out a path
+    /// it refuses with only a warning): a path it left out fails the commit.
     pub(crate) fn commit(&self, paths: &[&str], message: &str) -> Result<Commit> {
         self.commit_inner(paths, message, false)?
             .ok_or_else(|| CommandError::Git {
@@ -306,9 +306,10 @@ impl Git {
                     };
                 }
                 index_tip = None;
-                let mut args = vec!["update-index", "--add", "--remove", "--"];
+                let mut args = vec!["update-index", "--add", "--remove", "--verbose", "--"];
                 args.extend(top_paths.iter().map(String::as_str));
-                self.git("building the commit", &args, Some(&index))?;
+                let added = self.git("building the commit", &args, Some(&index))?;
+                check_all_added(&added, &top_paths)?;
                 let tree = self.git("building the commit", &["write-tree"], Some(&index))?;
                 if skip_unchanged {
                     let unchanged = match &old {
@@ -328,15 +329,11 @@ impl Git {
                         return Ok(None);
                     }
                 }
-                // Checked while the commit object is written: the tree has every path that
-                // exists, and none that does not.
-                let listing = self.spawn_ls_tree(&tree, &top_paths);
                 let mut args = vec!["commit-tree", tree.as_str(), "-m", message];
                 if let Some(old) = &old {
                     args.extend(["-p", old.as_str()]);
                 }
                 let new = self.git("creating the commit", &args, None)?;
-                self.check_tree(listing, &top_paths)?;
                 let expected = old.clone().unwrap_or_default();
                 let moved = Self::output(
                     "moving the branch",
@@ -387,65 +384,6 @@ impl Git {
             self.refresh_index(&top_paths)?;
         }
         Ok(commit)
-    }
-
-    fn spawn_ls_tree(
-        &self,
-        tree: &str,
-        top_paths: &[String],
-    ) -> std::io::Result<std::process::Child> {
-        self.command(None)
-            .args([
-                "ls-tree",
-                "-r",
-                "-z",
-                "--name-only",
-                "--full-tree",
-                tree,
-                "--",
-            ])
-            .args(top_paths)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-    }
-
-    /// Fails unless the tree `listing` lists (of `top_paths`) exactly those that exist in
-    /// the work tree.
-    fn check_tree(
-        &self,
-        listing: std::io::Result<std::process::Child>,
-        top_paths: &[String],
-    ) -> Result<()> {
-        let step = "checking the commit's tree";
-        let out = listing
-            .and_then(std::process::Child::wait_with_output)
-            .map_err(|e| CommandError::Git {
-                step: step.into(),
-                message: format!("cannot run git: {e}"),
-            })?;
-        if !out.status.success() {
-            check(step, out)?;
-            return Ok(());
-        }
-        // Not trimmed: a name may begin or end with a space.
-        let listed = String::from_utf8_lossy(&out.stdout);
-        let listed: std::collections::HashSet<&str> =
-            listed.split('\0').filter(|p| !p.is_empty()).collect();
-        for path in top_paths {
-            let exists = std::fs::symlink_metadata(self.top.join(path)).is_ok();
-            if exists != listed.contains(path.as_str()) {
-                return Err(CommandError::Git {
-                    step: step.into(),
-                    message: if exists {
-                        format!("git left {path} out of the commit (a path git refuses to track)")
-                    } else {
-                        format!("{path} is still in the commit though it was removed")
-                    },
-                });
-            }
-        }
-        Ok(())
     }
 
     fn spawn_refresh(&self, top_paths: &[String]) -> Option<std::process::Child> {
@@ -538,6 +476,23 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
+/// Fails unless `update-index --verbose` said `add '<path>'` (its word for a path it
+/// processed, added or removed) for each of `top_paths`: a path git refuses to track is
+/// left out with only a warning ("Ignoring path"), and its commit would silently miss it.
+fn check_all_added(verbose: &str, top_paths: &[String]) -> Result<()> {
+    let out = format!("{verbose}\n");
+    match top_paths
+        .iter()
+        .find(|p| !out.contains(&format!("add '{p}'\n")))
+    {
+        None => Ok(()),
+        Some(p) => Err(CommandError::Git {
+            step: "building the commit".into(),
+            message: format!("git left {p} out of the commit (a path git refuses to track)"),
+        }),
+    }
+}
+
 fn check(step: &str, out: Output) -> Result<String> {
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
@@ -547,5 +502,40 @@ fn check(step: &str, out: Output) -> Result<String> {
             step: step.to_owned(),
             message: stderr.trim().lines().collect::<Vec<_>>().join("; "),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(root: &Path, args: &[&str]) {
+        let out = Command::new("git")
+            .current_dir(root)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn a_path_git_leaves_out_fails_the_commit_before_the_branch_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        git(&root, &["init", "-q", "-b", "main"]);
+        git(&root, &["config", "user.email", "t@example.com"]);
+        git(&root, &["config", "user.name", "t"]);
+        std::fs::write(root.join("ok.py"), "x = 1\n").unwrap();
+        let repo = Git::discover(&root).unwrap().unwrap();
+        let first = repo.commit(&["ok.py"], "first").unwrap();
+        std::fs::create_dir(root.join(".GIT")).unwrap();
+        std::fs::write(root.join(".GIT/x.py"), "x = 1\n").unwrap();
+        let err = repo.commit(&["ok.py", ".GIT/x.py"], "second").unwrap_err();
+        assert!(err.to_string().contains("left .GIT/x.py out"), "{err}");
+        assert_eq!(repo.branch_tip("refs/heads/main").unwrap(), Some(first.new));
     }
 }

@@ -115,8 +115,9 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     problems.extend(check_module_docs(root, &files));
     problems.extend(check_no_ignored_tests(root, &files));
     problems.extend(check_backend_names_in_source(root, &files));
+    problems.extend(check_no_domain_sql_above_core(root, &files));
     if problems.is_empty() {
-        println!("tidy: {} checks passed over {} files", 5, files.len());
+        println!("tidy: {} checks passed over {} files", 6, files.len());
         Ok(())
     } else {
         Err(format!(
@@ -329,6 +330,69 @@ fn check_backend_names_in_source(root: &Path, files: &[PathBuf]) -> Vec<String> 
     problems
 }
 
+/// The code tables, which only codedb-core's store queries.
+const CODE_TABLES: &[&str] = &[
+    "projects",
+    "files",
+    "source",
+    "names",
+    "classes",
+    "functions",
+    "methods",
+    "imports",
+    "usages",
+    "issues",
+    "commands",
+    "file_backups",
+    "symbol_fts",
+    "source_fts",
+];
+
+/// No crate above codedb-core runs SQL on the code tables: the sources (not the tests) of
+/// codedb-commands, codedb-server and codedb-cli never say `FROM files`, `INSERT INTO
+/// usages`, `UPDATE commands` and the like; `CodeStore` and `HistoryStore` have a method for
+/// what they need.
+fn check_no_domain_sql_above_core(root: &Path, files: &[PathBuf]) -> Vec<String> {
+    let above: Vec<PathBuf> = ["codedb-commands", "codedb-server", "codedb-cli"]
+        .iter()
+        .map(|c| root.join("crates").join(c).join("src"))
+        .collect();
+    let mut problems = Vec::new();
+    for file in files
+        .iter()
+        .filter(|f| above.iter().any(|a| f.starts_with(a)))
+    {
+        let Ok(text) = fs::read_to_string(file) else {
+            continue;
+        };
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            let words: Vec<String> = code
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .filter(|w| !w.is_empty())
+                .map(str::to_ascii_lowercase)
+                .collect();
+            let hit = words.windows(2).find(|w| {
+                matches!(w[0].as_str(), "from" | "join" | "into" | "update" | "table")
+                    && CODE_TABLES.contains(&w[1].as_str())
+            });
+            if let Some(w) = hit {
+                problems.push(format!(
+                    "{}:{}: SQL on the code table `{}` above codedb-core; add a CodeStore or \
+                     HistoryStore method instead",
+                    relative(root, file),
+                    n + 1,
+                    w[1]
+                ));
+            }
+        }
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,6 +421,13 @@ mod tests {
     fn every_rust_file_opens_with_a_module_doc() {
         let root = workspace_root();
         let problems = check_module_docs(&root, &rust_files(&root));
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn no_crate_above_core_runs_sql_on_the_code_tables() {
+        let root = workspace_root();
+        let problems = check_no_domain_sql_above_core(&root, &rust_files(&root));
         assert!(problems.is_empty(), "{problems:#?}");
     }
 
@@ -432,6 +503,19 @@ mod tests {
         assert_eq!(check_module_docs(&dir, &files).len(), 1);
         assert_eq!(check_no_ignored_tests(&dir, &files).len(), 1);
         assert_eq!(check_backend_names_in_source(&dir, &files).len(), 1);
+        fs::create_dir_all(dir.join("crates/codedb-server/src")).unwrap();
+        fs::write(
+            dir.join("crates/codedb-server/src/sql.rs"),
+            "//! x\nlet q = \"SELECT f.path FROM files f\";\n// FROM files in a comment\nlet ok = \"read from filesystem\";\n",
+        )
+        .unwrap();
+        let files = rust_files(&dir);
+        let sql = check_no_domain_sql_above_core(&dir, &files);
+        assert_eq!(sql.len(), 1, "{sql:?}");
+        assert!(
+            sql[0].contains("sql.rs:2") && sql[0].contains("`files`"),
+            "{sql:?}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -88,9 +88,8 @@ pub(crate) enum Command {
         /// The project root.
         root: PathBuf,
     },
-    /// Query the index.
-    #[command(subcommand)]
-    Query(index::QueryCommand),
+    /// Query the index (of the project here, or `--all-projects`).
+    Query(index::QueryArgs),
     /// The database itself: create it, inspect it.
     #[command(subcommand)]
     Db(DbCommand),

@@ -6,16 +6,20 @@ use codedb_backends::DatabaseSpec;
 
 use codedb_commands::{IndexOptions, index};
 use codedb_core::store::{Stats, SymbolHit, UsageHit};
-use codedb_core::{CodeDatabase, CodeStore, Executor, params};
+use codedb_core::{CodeDatabase, CodeStore, Scope};
 use serde::Serialize;
 
 use crate::cli::GlobalArgs;
 use crate::output::{CliError, emit, emit_lines};
 
-/// For queries: `--db`, else the nearest `.codedb/codedb.sqlite` from the current directory up.
+/// For queries: `--db`, else `--root`'s database, else the nearest `.codedb/codedb.sqlite`
+/// from the current directory up.
 fn db_for_query(global: &GlobalArgs) -> Result<DatabaseSpec, CliError> {
     if global.db.is_some() {
         return Ok(global.db_spec());
+    }
+    if let Some(root) = &global.root {
+        return Ok(crate::config::of_project(root)?.database_spec(root));
     }
     let cwd = std::env::current_dir()
         .map_err(|e| CliError(format!("cannot read the current directory: {e}")))?;
@@ -104,6 +108,17 @@ fn progress_bar() -> Option<fn(usize, usize)> {
     Some(update)
 }
 
+/// `codedb query [--all-projects] ...`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct QueryArgs {
+    /// Span every project in the database (each hit names its project) instead of the one
+    /// whose root holds the current directory (or `--root`).
+    #[arg(long, global = true)]
+    pub(crate) all_projects: bool,
+    #[command(subcommand)]
+    pub(crate) command: QueryCommand,
+}
+
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum QueryCommand {
     /// Counts of files, classes, functions, methods, imports, usages and issues.
@@ -138,6 +153,14 @@ pub(crate) enum QueryCommand {
     },
 }
 
+/// `path`, prefixed by its project's root when the query spans every project.
+fn located(project: Option<&String>, path: &str) -> String {
+    match project {
+        Some(root) => format!("{root}/{path}"),
+        None => path.to_owned(),
+    }
+}
+
 fn hits_table(hits: &[SymbolHit]) -> Vec<String> {
     if hits.is_empty() {
         return vec!["no match".into()];
@@ -146,21 +169,68 @@ fn hits_table(hits: &[SymbolHit]) -> Vec<String> {
         .map(|h| {
             format!(
                 "{:<8} {:<40} {}:{}-{}",
-                h.kind, h.qualified_name, h.path, h.start_line, h.end_line
+                h.kind,
+                h.qualified_name,
+                located(h.project.as_ref(), &h.path),
+                h.start_line,
+                h.end_line
             )
         })
         .collect()
 }
 
-pub(crate) fn run_query(global: &GlobalArgs, command: &QueryCommand) -> Result<(), CliError> {
+pub(crate) fn run_query(global: &GlobalArgs, args: &QueryArgs) -> Result<(), CliError> {
     let spec = db_for_query(global)?;
     let (manager, db) = crate::db::open(&spec)?;
-    let result = query(global, &db, command);
+    let result = query_scope(global, args.all_projects, &db)
+        .and_then(|scope| query(global, &db, scope, &args.command));
     manager.stop()?;
     result
 }
 
-fn query(global: &GlobalArgs, db: &CodeDatabase, command: &QueryCommand) -> Result<(), CliError> {
+/// What a query covers: every project with `--all-projects`; else the project whose root
+/// holds `--root` or the current directory (the deepest such), else the database's only
+/// project. Several projects and none of them here is an error listing them.
+fn query_scope(global: &GlobalArgs, all: bool, db: &CodeDatabase) -> Result<Scope, CliError> {
+    if all {
+        return Ok(Scope::All);
+    }
+    let here = match &global.root {
+        Some(root) => root.clone(),
+        None => std::env::current_dir()
+            .map_err(|e| CliError(format!("cannot read the current directory: {e}")))?,
+    };
+    let here = here.canonicalize().unwrap_or(here);
+    let projects = db.list_projects()?;
+    if let Some(p) = projects
+        .iter()
+        .filter(|p| here.starts_with(&p.root))
+        .max_by_key(|p| p.root.len())
+    {
+        return Ok(Scope::Project(p.id));
+    }
+    match projects.as_slice() {
+        [] => Ok(Scope::All),
+        [only] => Ok(Scope::Project(only.id)),
+        many => {
+            let roots: Vec<&str> = many.iter().map(|p| p.root.as_str()).collect();
+            Err(CliError::usage(format!(
+                "{} projects are indexed in this database and none holds {}: run the query \
+                 inside one, pass --root DIR, or --all-projects; projects: {}",
+                many.len(),
+                here.display(),
+                roots.join(", ")
+            )))
+        }
+    }
+}
+
+fn query(
+    global: &GlobalArgs,
+    db: &CodeDatabase,
+    scope: Scope,
+    command: &QueryCommand,
+) -> Result<(), CliError> {
     match command {
         QueryCommand::Stats { language } => {
             if let Some(l) = language
@@ -176,7 +246,7 @@ fn query(global: &GlobalArgs, db: &CodeDatabase, command: &QueryCommand) -> Resu
                     known.join(", ")
                 )));
             }
-            let stats: Stats = db.stats(language.as_deref())?;
+            let stats: Stats = db.stats(scope, language.as_deref())?;
             emit(global.json, &stats, || {
                 vec![
                     ("files", stats.files.to_string()),
@@ -190,9 +260,9 @@ fn query(global: &GlobalArgs, db: &CodeDatabase, command: &QueryCommand) -> Resu
                 ]
             })
         }
-        QueryCommand::Symbol { name } => list(global, "symbols", db.find_symbol(name)?),
+        QueryCommand::Symbol { name } => list(global, "symbols", db.find_symbol(scope, name)?),
         QueryCommand::Search { text, limit } => {
-            let hits = db.full_text_search(text, *limit)?;
+            let hits = db.full_text_search(scope, text, *limit)?;
             if global.json {
                 return emit(true, &hits, Vec::new);
             }
@@ -201,7 +271,7 @@ fn query(global: &GlobalArgs, db: &CodeDatabase, command: &QueryCommand) -> Resu
                 format!(
                     "{:<8} {:<40} {}",
                     "source",
-                    h.path,
+                    located(h.project.as_ref(), &h.path),
                     h.snippet.replace('\n', " ")
                 )
             }));
@@ -209,7 +279,7 @@ fn query(global: &GlobalArgs, db: &CodeDatabase, command: &QueryCommand) -> Resu
             Ok(())
         }
         QueryCommand::Usages { name } => {
-            let hits: Vec<UsageHit> = db.usages_of(name)?;
+            let hits: Vec<UsageHit> = db.usages_of(scope, name)?;
             if global.json {
                 #[derive(Serialize)]
                 struct Out {
@@ -219,7 +289,14 @@ fn query(global: &GlobalArgs, db: &CodeDatabase, command: &QueryCommand) -> Resu
             }
             let mut lines: Vec<String> = hits
                 .iter()
-                .map(|u| format!("{}:{}:{}", u.path, u.line, u.column))
+                .map(|u| {
+                    format!(
+                        "{}:{}:{}",
+                        located(u.project.as_ref(), &u.path),
+                        u.line,
+                        u.column
+                    )
+                })
                 .collect();
             if lines.is_empty() {
                 lines.push("no usage".into());
@@ -228,14 +305,15 @@ fn query(global: &GlobalArgs, db: &CodeDatabase, command: &QueryCommand) -> Resu
             Ok(())
         }
         QueryCommand::File { path } => {
-            let rows = db.query(
-                "SELECT f.path, f.language, f.lines, f.sha256 FROM files f WHERE f.path = ?1 AND f.deleted = 0",
-                params![path.as_str()],
-            )?;
-            let Some(row) = rows.first() else {
+            let Scope::Project(project) = scope else {
+                return Err(CliError::usage(
+                    "query file names a file of one project: drop --all-projects".into(),
+                ));
+            };
+            let Some((file, _)) = db.file_with_source(project, path)? else {
                 return Err(CliError(format!("{path}: not in the index")));
             };
-            let hits: Vec<SymbolHit> = db.find_symbol_in_file(path)?;
+            let hits: Vec<SymbolHit> = db.find_symbol_in_file(scope, path)?;
             #[derive(Serialize)]
             struct Out {
                 path: String,
@@ -245,10 +323,10 @@ fn query(global: &GlobalArgs, db: &CodeDatabase, command: &QueryCommand) -> Resu
                 symbols: Vec<SymbolHit>,
             }
             let out = Out {
-                path: row.get(0).map_err(codedb_core::Error::from)?,
-                language: row.get(1).map_err(codedb_core::Error::from)?,
-                lines: row.get(2).map_err(codedb_core::Error::from)?,
-                sha256: row.get(3).map_err(codedb_core::Error::from)?,
+                path: file.meta.path,
+                language: file.meta.language,
+                lines: file.meta.lines,
+                sha256: file.meta.sha256,
                 symbols: hits,
             };
             if global.json {

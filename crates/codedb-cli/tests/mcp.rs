@@ -484,3 +484,67 @@ async fn mcp_edits_while_another_program_appends_lose_nothing() {
     assert!(lost.is_empty(), "appended lines lost: {lost:?}");
     assert!(landed > 0);
 }
+
+#[test]
+fn the_tools_answer_for_the_servers_project_unless_asked_for_all() {
+    let scratch = tempfile::tempdir().unwrap();
+    let base = scratch.path().canonicalize().unwrap();
+    let db = base.join("shared.sqlite");
+    for name in ["a", "b"] {
+        let root = base.join(name);
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(root.join("m.py"), "def run():\n    return 1\n").unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_codedb"))
+            .arg("index")
+            .arg(&root)
+            .arg("--db")
+            .arg(&db)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codedb"))
+        .arg("serve")
+        .arg("--root")
+        .arg(base.join("a"))
+        .arg("--db")
+        .arg(&db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let input = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"symbol","arguments":{"name":"run"}}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"symbol","arguments":{"name":"run","all_projects":true}}}"#,
+        r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"stats","arguments":{}}}"#,
+    ];
+    use std::io::Write;
+    let mut stdin = child.stdin.take().unwrap();
+    for line in input {
+        writeln!(stdin, "{line}").unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let result = |id: i64| {
+        lines
+            .iter()
+            .find(|l| l["id"] == id)
+            .map(|l| l["result"]["structuredContent"].clone())
+            .unwrap_or_else(|| panic!("no answer {id}: {lines:?}"))
+    };
+    let own = result(2)["symbols"].as_array().unwrap().clone();
+    assert_eq!(own.len(), 1, "{own:?}");
+    let all = result(3)["symbols"].as_array().unwrap().clone();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(all.iter().all(|h| h["project"].is_string()), "{all:?}");
+    assert_eq!(result(4)["files"], 1);
+}

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Instant, UNIX_EPOCH};
 
 use codedb_core::store::{BulkWriter, Written};
-use codedb_core::store::{FileMeta, Parsed};
+use codedb_core::store::{FileMeta, ParsedFile};
 use codedb_core::{CodeDatabase, CodeStore, Dialect, Executor};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -115,9 +115,6 @@ struct Stored {
     skipped: Vec<Skipped>,
 }
 
-/// A file to store: its row, its text, what was parsed from it.
-type Changed = (FileMeta, String, Parsed);
-
 fn codedb_driver_error(message: &str) -> codedb_core::DriverError {
     codedb_core::DriverError::new(codedb_core::ErrorKind::Other, message)
 }
@@ -129,11 +126,7 @@ enum Prepared {
         mtime_ns: i64,
         touch: bool,
     },
-    Changed {
-        meta: FileMeta,
-        source: String,
-        parsed: Parsed,
-    },
+    Changed(ParsedFile),
     Skipped(Skipped),
 }
 
@@ -183,8 +176,8 @@ pub fn index(
         let storer = scope.spawn(move || -> Result<Stored, IndexError> {
             let mut writer = BulkWriter::new();
             let mut out = Stored::default();
-            let mut pending: Vec<Changed> = Vec::with_capacity(batch);
-            let mut flush = |pending: &mut Vec<Changed>, out: &mut Stored| {
+            let mut pending: Vec<ParsedFile> = Vec::with_capacity(batch);
+            let mut flush = |pending: &mut Vec<ParsedFile>, out: &mut Stored| {
                 if pending.is_empty() {
                     return Ok::<(), IndexError>(());
                 }
@@ -208,9 +201,7 @@ pub fn index(
                 out.with_errors += pending
                     .iter()
                     .zip(&ids)
-                    .filter(|((_, _, p), w)| {
-                        matches!(w, Written::Stored(_)) && !p.issues.is_empty()
-                    })
+                    .filter(|(f, w)| matches!(w, Written::Stored(_)) && !f.parsed.issues.is_empty())
                     .count();
                 pending.clear();
                 if let Some(progress) = options.progress {
@@ -231,12 +222,8 @@ pub fn index(
                             out.touched.push((file_id, size, mtime_ns));
                         }
                     }
-                    Prepared::Changed {
-                        meta,
-                        source,
-                        parsed,
-                    } => {
-                        pending.push((meta, source, parsed));
+                    Prepared::Changed(file) => {
+                        pending.push(file);
                         if pending.len() >= batch {
                             flush(&mut pending, &mut out)?;
                         }
@@ -503,9 +490,9 @@ fn prepare(
         sha256,
         lines,
     };
-    Prepared::Changed {
+    Prepared::Changed(ParsedFile {
         meta,
         source,
         parsed,
-    }
+    })
 }

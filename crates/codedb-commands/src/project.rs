@@ -127,6 +127,11 @@ impl Project {
         &self.root
     }
 
+    /// Its row id in the database (what [`codedb_core::Scope::Project`] takes).
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
     /// The project's database.
     pub fn db(&self) -> &CodeDatabase {
         &self.db

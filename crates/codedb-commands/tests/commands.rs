@@ -164,7 +164,7 @@ fn replace_symbol_reindents_and_reports_candidates() {
             "{text}"
         );
         assert!(text.contains("def close(self)"), "{text}");
-        let hits = t.db.find_symbol("parse").unwrap();
+        let hits = t.db.find_symbol(codedb_core::Scope::All, "parse").unwrap();
         assert_eq!(hits.len(), 1);
         let err =
             replace_symbol(&p, "a.py", "Parser.nope", "def nope(self): pass", &opts()).unwrap_err();

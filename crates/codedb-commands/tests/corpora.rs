@@ -66,7 +66,7 @@ fn check(package: &str, version: &str, recorded: [i64; 5]) {
     .unwrap();
     let summary = index(&db, &dir, &IndexOptions::default()).unwrap();
     assert_eq!(summary.files_skipped, 0, "{:?}", summary.skipped);
-    let s = db.stats(Some("python")).unwrap();
+    let s = db.stats(codedb_core::Scope::All, Some("python")).unwrap();
     let got = [s.files, s.classes, s.functions, s.methods, s.imports];
     println!(
         "{package} {version}: files/classes/functions/methods/imports = {got:?}, oracle {expected:?}"

@@ -72,7 +72,7 @@ fn rust_items_of_a_fixture_crate_are_all_found() {
             (1, 0),
             "{summary:?}"
         );
-        let stats = d.db.stats(Some("rust")).unwrap();
+        let stats = d.db.stats(codedb_core::Scope::All, Some("rust")).unwrap();
         // struct Point, enum Shape, trait Area, struct Wrapper, enum Tree.
         assert_eq!(stats.classes, 5, "{stats:?}");
         // Methods: trait Area's area + describe; impl Point new + norm1; impl Area for Shape area;
@@ -84,7 +84,7 @@ fn rust_items_of_a_fixture_crate_are_all_found() {
         // use: HashMap, fmt, super::Point, std::rc::Rc, super::*.
         assert_eq!(stats.imports, 5, "{stats:?}");
         let names = |q: &str| {
-            d.db.find_symbol(q)
+            d.db.find_symbol(codedb_core::Scope::All, q)
                 .unwrap()
                 .into_iter()
                 .map(|h| (h.kind, h.qualified_name))
@@ -107,9 +107,14 @@ fn rust_items_of_a_fixture_crate_are_all_found() {
             1,
             "a generic impl's method is qualified by its type"
         );
-        let point = d.db.find_symbol("Point").unwrap();
+        let point = d.db.find_symbol(codedb_core::Scope::All, "Point").unwrap();
         assert_eq!(point.len(), 1);
-        assert!(!d.db.usages_of("Point").unwrap().is_empty());
+        assert!(
+            !d.db
+                .usages_of(codedb_core::Scope::All, "Point")
+                .unwrap()
+                .is_empty()
+        );
     }
 }
 
@@ -190,7 +195,7 @@ fn re_indexing_follows_edits_additions_deletions_renames_and_syntax_errors() {
             (3, 2, 0),
             "{changed:?}"
         );
-        let stats = d.db.stats(None).unwrap();
+        let stats = d.db.stats(codedb_core::Scope::All, None).unwrap();
         assert_eq!(
             (
                 stats.files,
@@ -202,7 +207,9 @@ fn re_indexing_follows_edits_additions_deletions_renames_and_syntax_errors() {
             (3, 1, 2, 1, 1)
         );
         assert!(
-            d.db.find_symbol("f").unwrap().is_empty(),
+            d.db.find_symbol(codedb_core::Scope::All, "f")
+                .unwrap()
+                .is_empty(),
             "the deleted file's function is gone"
         );
 
@@ -224,7 +231,9 @@ fn re_indexing_follows_edits_additions_deletions_renames_and_syntax_errors() {
                 .unwrap();
         assert_eq!(line, 1, "the issue points at the broken line");
         assert_eq!(
-            d.db.find_symbol("h").unwrap().len(),
+            d.db.find_symbol(codedb_core::Scope::All, "h")
+                .unwrap()
+                .len(),
             1,
             "entities after the error are still indexed"
         );
@@ -293,7 +302,12 @@ fn bad_input_is_reported_per_file_and_loses_nothing_else() {
             "{locked_reason}"
         );
         assert_eq!(summary.files_indexed, 2, "file.py and good.py: {summary:?}");
-        assert_eq!(d.db.find_symbol("ok").unwrap().len(), 1);
+        assert_eq!(
+            d.db.find_symbol(codedb_core::Scope::All, "ok")
+                .unwrap()
+                .len(),
+            1
+        );
         fs::set_permissions(&locked, fs::Permissions::from_mode(0o644)).ok();
     }
 }

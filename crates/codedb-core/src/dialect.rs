@@ -1,12 +1,17 @@
 //! [`Dialect`]: the few places where the domain API's SQL differs between backends.
 //!
 //! Almost every statement of the store is plain SQL both SQLite and PostgreSQL run
-//! (`ON CONFLICT`, `RETURNING`, `CAST`, multi-row `VALUES`). What differs is collected here,
-//! so that the store reads as one piece of code with a switch where a backend needs its own
-//! words: full-text search (FTS5 on SQLite, `tsvector` + GIN on PostgreSQL), reading a JSON
-//! array, case-insensitive `LIKE`, and how a write transaction keeps writers one at a time.
+//! (`ON CONFLICT`, `RETURNING`, `CAST`, multi-row `VALUES`). Every difference lives here, so
+//! that the store reads as one piece of code that asks its dialect where a backend needs its
+//! own words: full-text search (FTS5 on SQLite, `tsvector` + GIN on PostgreSQL: the queries,
+//! the column a row carries its words in, and how definitions enter the index), reading a
+//! JSON array, case-insensitive `LIKE`, how a write transaction keeps writers one at a time,
+//! the settings of a bulk write, how many rows one `INSERT` carries, moving identity
+//! sequences past client-assigned ids, and the integrity check.
 
 use codedb_driver::SpecificDriver;
+
+use crate::store::EntityKind;
 
 /// The SQL dialect of a backend, read from [`SpecificDriver::backend_name`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,6 +78,151 @@ impl Dialect {
         match self {
             Dialect::Sqlite => format!("json_each({column}) AS j"),
             Dialect::Postgres => format!("json_array_elements_text({column}::json) AS j(value)"),
+        }
+    }
+
+    /// Whether rows of `source` and of the definition tables carry their full-text words in
+    /// a column of their own (`tsv`, PostgreSQL), sent as text and cast by
+    /// [`Dialect::search_words_value`]. On SQLite the FTS5 tables are kept apart.
+    pub fn stores_search_words(self) -> bool {
+        self == Dialect::Postgres
+    }
+
+    /// How a statement spells the value of a words column (`?N` is the parameter): the
+    /// text sent is a `tsvector` literal ([`crate::search::tsvector`]).
+    pub fn search_words_value(self, param: &str) -> String {
+        format!("CAST(CAST({param} AS TEXT) AS tsvector)")
+    }
+
+    /// What full-text search is asked for `text` (a phrase), in this dialect's query
+    /// language; `None` when it holds no word (nothing can match).
+    pub fn search_query(self, text: &str) -> Option<String> {
+        match self {
+            Dialect::Sqlite => Some(format!("\"{}\"", text.replace('"', "\"\""))),
+            Dialect::Postgres => crate::search::tsquery(text),
+        }
+    }
+
+    /// The definitions matching the search query `?1` of one kind, each row the columns
+    /// `cols` (over `e`, the definition, and `f`, its file) and then its rank (lower is
+    /// better) as `rank`; `filter` (over `f`) narrows them.
+    pub fn definition_search(self, kind: EntityKind, cols: &str, filter: &str) -> String {
+        let table = kind.table();
+        match self {
+            Dialect::Sqlite => format!(
+                "SELECT {cols}, m.rank AS rank FROM \
+                 (SELECT rowid / 4 AS id, rank FROM symbol_fts WHERE symbol_fts MATCH ?1 \
+                  AND rowid % 4 = {code}) m \
+                 JOIN {table} e ON e.id = m.id JOIN files f ON f.id = e.file_id WHERE {filter}",
+                code = kind.search_code()
+            ),
+            Dialect::Postgres => format!(
+                "SELECT {cols}, -ts_rank(e.tsv, q) AS rank \
+                 FROM {table} e JOIN files f ON f.id = e.file_id, \
+                 CAST(CAST(?1 AS TEXT) AS tsquery) q WHERE e.tsv @@ q AND {filter}"
+            ),
+        }
+    }
+
+    /// The files whose source matches the search query `?1`: `f.path`, a snippet with the
+    /// match in `[...]`, then `cols`, best first; `filter` (over `f`) narrows them, `?2` is
+    /// the limit.
+    pub fn source_search(self, cols: &str, filter: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!(
+                "SELECT f.path, snippet(source_fts, 0, '[', ']', '...', 12), {cols} FROM source_fts \
+                 JOIN files f ON f.id = source_fts.rowid \
+                 WHERE source_fts MATCH ?1 AND {filter} ORDER BY rank LIMIT ?2"
+            ),
+            Dialect::Postgres => format!(
+                "SELECT f.path, ts_headline('simple', left(s.text, 262144), q, \
+                     'StartSel=[, StopSel=], MaxWords=12, MinWords=4, MaxFragments=1, FragmentDelimiter=...'), {cols} \
+                 FROM source s JOIN files f ON f.id = s.file_id, CAST(CAST(?1 AS TEXT) AS tsquery) q \
+                 WHERE s.tsv @@ q AND {filter} ORDER BY ts_rank(s.tsv, q) DESC, f.path LIMIT ?2"
+            ),
+        }
+    }
+
+    /// Statements that put the definitions of the files `file_ids` (just inserted) into the
+    /// full-text index, if it is kept apart from their rows (SQLite's `symbol_fts`, whose
+    /// row id is the definition's id times 4 plus [`EntityKind::search_code`]).
+    pub fn index_definitions(self, file_ids: &[i64]) -> Vec<String> {
+        if self != Dialect::Sqlite || file_ids.is_empty() {
+            return Vec::new();
+        }
+        let ids = file_ids
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        EntityKind::ALL
+            .iter()
+            .map(|kind| {
+                format!(
+                    "INSERT INTO symbol_fts(rowid, name, qualified_name, docstring) \
+                     SELECT id * 4 + {code}, name, qualified_name, docstring FROM {table} \
+                     WHERE file_id IN ({ids})",
+                    code = kind.search_code(),
+                    table = kind.table()
+                )
+            })
+            .collect()
+    }
+
+    /// A statement that sets up a bulk write's transaction, if the backend wants one. On
+    /// PostgreSQL: what a bulk write stores is derived from the files and redone by the next
+    /// index run, so its commit need not wait for the WAL to reach the disk (a crash may lose
+    /// the last such commits, never part of one); and source text is compressed with lz4
+    /// where the server has it (pglz cost the server ~0.5 s of CPU on sympy's 25 MB, lz4 a
+    /// quarter of that).
+    pub fn bulk_write_settings(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some(
+                "SELECT set_config('synchronous_commit', 'off', true), \
+                        set_config('default_toast_compression', \
+                            CASE WHEN EXISTS (SELECT 1 FROM pg_settings \
+                                WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)) \
+                            THEN 'lz4' ELSE 'pglz' END, true)",
+            ),
+        }
+    }
+
+    /// Rows per multi-row `INSERT`: SQLite pays per statement run (bind, step, reset), so
+    /// 64 rows per run; on PostgreSQL each statement is a round trip, so 256.
+    pub fn rows_per_insert(self) -> usize {
+        match self {
+            Dialect::Sqlite => 64,
+            Dialect::Postgres => 256,
+        }
+    }
+
+    /// How the rows left after the full multi-row `INSERT`s go: in one statement of their
+    /// own (PostgreSQL: a round trip each, so one), or row by row through a one-row
+    /// statement that stays prepared (SQLite: a statement text per row count would be
+    /// prepared anew each time).
+    pub fn remainder_in_one_statement(self) -> bool {
+        self == Dialect::Postgres
+    }
+
+    /// A statement that moves the identity sequences of `tables` past the ids a bulk write
+    /// assigned client-side, so that rows inserted later without an id get fresh ones (one
+    /// statement, one round trip); `None` where ids need no sequence (SQLite's rowids).
+    pub fn after_client_ids(self, tables: &[&str]) -> Option<String> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => {
+                let setvals: Vec<String> = tables
+                    .iter()
+                    .map(|table| {
+                        format!(
+                            "setval(pg_get_serial_sequence('{table}', 'id'), \
+                             (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
+                        )
+                    })
+                    .collect();
+                Some(format!("SELECT {}", setvals.join(", ")))
+            }
         }
     }
 }

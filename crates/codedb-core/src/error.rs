@@ -15,6 +15,10 @@ pub enum Error {
     /// Planning or applying a schema change failed or was refused.
     #[error(transparent)]
     Schema(#[from] codedb_schema::Error),
+    /// The database answered something codedb's own queries rule out (a query that always
+    /// returns a row returned none): a bug or a database changed behind codedb's back.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A transaction failed and rolling it back failed as well; both are kept.
     #[error("{error}; rolling the transaction back also failed: {rollback}")]
     RollbackFailed {
@@ -32,7 +36,7 @@ impl Error {
         match self {
             Error::Database(e) => Some(e.kind()),
             Error::Schema(codedb_schema::Error::Database(e)) => Some(e.kind()),
-            Error::Schema(_) => None,
+            Error::Schema(_) | Error::Internal(_) => None,
             Error::RollbackFailed { error, .. } => error.kind(),
         }
     }

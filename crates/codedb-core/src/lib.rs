@@ -63,5 +63,5 @@ pub use dialect::{Dialect, POSTGRES_WRITE_LOCK};
 pub use error::{Error, Result};
 pub use executor::Executor;
 pub use history::HistoryStore;
-pub use store::CodeStore;
+pub use store::{CodeStore, Scope, now_ms};
 pub use transaction::Transaction;

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use codedb_core::CodeStore;
-use codedb_core::store::{Entity, EntityKind, FileMeta, Import, Issue, Parsed};
+use codedb_core::store::{Entity, EntityKind, FileMeta, Import, Issue, Parsed, ParsedFile};
 
 mod common;
 
@@ -25,6 +25,14 @@ fn entity(
         signature: Some(format!("def {name}()")),
         docstring: None,
         parent,
+    }
+}
+
+fn pf(meta: FileMeta, source: &str, parsed: Parsed) -> ParsedFile {
+    ParsedFile {
+        meta,
+        source: source.to_owned(),
+        parsed,
     }
 }
 
@@ -70,7 +78,7 @@ fn a_file_and_everything_derived_from_it_is_stored_replaced_and_removed_together
         let id = db
             .update_file_data_atomic(project, &meta("a.py", "aa"), "import os\n", &parsed)
             .unwrap();
-        let stats = db.stats(Some("python")).unwrap();
+        let stats = db.stats(codedb_core::Scope::All, Some("python")).unwrap();
         assert_eq!(
             (
                 stats.files,
@@ -82,7 +90,9 @@ fn a_file_and_everything_derived_from_it_is_stored_replaced_and_removed_together
             ),
             (1, 1, 1, 1, 1, 3)
         );
-        let hits = db.find_symbol("Parser.parse").unwrap();
+        let hits = db
+            .find_symbol(codedb_core::Scope::All, "Parser.parse")
+            .unwrap();
         assert_eq!(hits.len(), 1);
         assert_eq!(
             (
@@ -92,12 +102,17 @@ fn a_file_and_everything_derived_from_it_is_stored_replaced_and_removed_together
             ),
             ("method", "a.py", 2)
         );
-        let uses = db.usages_of("Parser").unwrap();
+        let uses = db.usages_of(codedb_core::Scope::All, "Parser").unwrap();
         assert_eq!(
             uses.iter().map(|u| (u.line, u.column)).collect::<Vec<_>>(),
             [(5, 3), (7, 9)]
         );
-        assert_eq!(db.search_classes("Pars%").unwrap().len(), 1);
+        assert_eq!(
+            db.search_classes(codedb_core::Scope::All, "Pars%")
+                .unwrap()
+                .len(),
+            1
+        );
 
         // Re-storing replaces, never duplicates; the id survives.
         parsed.entities.truncate(1);
@@ -112,7 +127,7 @@ fn a_file_and_everything_derived_from_it_is_stored_replaced_and_removed_together
                 .unwrap(),
             id
         );
-        let stats = db.stats(None).unwrap();
+        let stats = db.stats(codedb_core::Scope::All, None).unwrap();
         assert_eq!(
             (stats.classes, stats.methods, stats.functions, stats.issues),
             (1, 0, 0, 1)
@@ -140,7 +155,7 @@ fn a_file_and_everything_derived_from_it_is_stored_replaced_and_removed_together
 
         db.mark_file_deleted(id).unwrap();
         assert_eq!(
-            db.stats(None).unwrap(),
+            db.stats(codedb_core::Scope::All, None).unwrap(),
             codedb_core::store::Stats::default()
         );
         assert!(
@@ -170,11 +185,7 @@ fn the_bulk_writer_stays_correct_when_another_writer_adds_names_between_calls() 
                     .usages
                     .insert((*name).to_owned(), vec![(u32::try_from(n).unwrap() + 1, 1)]);
             }
-            (
-                meta(&format!("f{i}.py"), &format!("{i}")),
-                String::new(),
-                parsed,
-            )
+            pf(meta(&format!("f{i}.py"), &format!("{i}")), "", parsed)
         };
         let mut writer = BulkWriter::new();
         // Enough files for the writer to cache name ids.
@@ -186,7 +197,7 @@ fn the_bulk_writer_stays_correct_when_another_writer_adds_names_between_calls() 
             project,
             &meta("other.py", "o").clone(),
             "",
-            &file(99, &["gamma", "delta"]).2,
+            &file(99, &["gamma", "delta"]).parsed,
         )
         .unwrap();
         let second: Vec<_> = (20..40)
@@ -194,12 +205,27 @@ fn the_bulk_writer_stays_correct_when_another_writer_adds_names_between_calls() 
             .collect();
         db.transaction(|tx| writer.write_files(tx, project, &second).map(drop))
             .unwrap();
-        assert_eq!(db.usages_of("alpha").unwrap().len(), 40);
-        assert_eq!(db.usages_of("gamma").unwrap().len(), 21);
-        assert_eq!(db.usages_of("epsilon").unwrap().len(), 20);
+        assert_eq!(
+            db.usages_of(codedb_core::Scope::All, "alpha")
+                .unwrap()
+                .len(),
+            40
+        );
+        assert_eq!(
+            db.usages_of(codedb_core::Scope::All, "gamma")
+                .unwrap()
+                .len(),
+            21
+        );
+        assert_eq!(
+            db.usages_of(codedb_core::Scope::All, "epsilon")
+                .unwrap()
+                .len(),
+            20
+        );
         // A failed call leaves nothing cached that the database lacks.
-        let bad = vec![(meta("bad.py", "x"), String::new(), {
-            let mut p = file(0, &["zeta"]).2;
+        let bad = vec![pf(meta("bad.py", "x"), "", {
+            let mut p = file(0, &["zeta"]).parsed;
             p.issues.push(codedb_core::store::Issue {
                 kind: "k".into(),
                 line: 1,
@@ -214,7 +240,10 @@ fn the_bulk_writer_stays_correct_when_another_writer_adds_names_between_calls() 
         let third: Vec<_> = (40..60).map(|i| file(i, &["zeta"])).collect();
         db.transaction(|tx| writer.write_files(tx, project, &third).map(drop))
             .unwrap();
-        assert_eq!(db.usages_of("zeta").unwrap().len(), 20);
+        assert_eq!(
+            db.usages_of(codedb_core::Scope::All, "zeta").unwrap().len(),
+            20
+        );
     }
 }
 
@@ -240,22 +269,31 @@ fn full_text_search_finds_names_docstrings_and_source_and_follows_replacements()
             &parsed,
         )
         .unwrap();
-        let hits = db.full_text_search("lexemes", 10).unwrap();
+        let hits = db
+            .full_text_search(codedb_core::Scope::All, "lexemes", 10)
+            .unwrap();
         assert_eq!(hits.symbols.len(), 1, "{hits:?}");
         assert_eq!(hits.symbols[0].name, "tokenize_input");
-        let hits = db.full_text_search("zebracorn", 10).unwrap();
+        let hits = db
+            .full_text_search(codedb_core::Scope::All, "zebracorn", 10)
+            .unwrap();
         assert_eq!(hits.files.len(), 1);
         assert!(hits.files[0].snippet.contains("[zebracorn]"), "{hits:?}");
         // Quotes and operators are searched as text, not FTS syntax.
-        assert!(db.full_text_search("\"a\" OR b*", 10).is_ok());
+        assert!(
+            db.full_text_search(codedb_core::Scope::All, "\"a\" OR b*", 10)
+                .is_ok()
+        );
         // Replacing the file replaces what search finds.
         db.update_file_data_atomic(project, &meta("lex.py", "2"), "x = 1\n", &Parsed::default())
             .unwrap();
-        let hits = db.full_text_search("zebracorn", 10).unwrap();
+        let hits = db
+            .full_text_search(codedb_core::Scope::All, "zebracorn", 10)
+            .unwrap();
         assert!(
             hits.files.is_empty()
                 && db
-                    .full_text_search("lexemes", 10)
+                    .full_text_search(codedb_core::Scope::All, "lexemes", 10)
                     .unwrap()
                     .symbols
                     .is_empty()
@@ -277,8 +315,8 @@ fn a_bulk_write_leaves_out_files_another_writer_stored_since_they_were_read() {
         db.update_file_data_atomic(project, &meta("x.py", "v2"), "v2", &parsed("newer"))
             .unwrap();
         let stale = vec![
-            (meta("x.py", "v1"), "v1".to_owned(), parsed("older")),
-            (meta("y.py", "y1"), "y1".to_owned(), parsed("fresh")),
+            pf(meta("x.py", "v1"), "v1", parsed("older")),
+            pf(meta("y.py", "y1"), "y1", parsed("fresh")),
         ];
         let nothing = |_: &str| None;
         let ids = db
@@ -292,23 +330,46 @@ fn a_bulk_write_leaves_out_files_another_writer_stored_since_they_were_read() {
         let x = db.get_file_by_path(project, "x.py").unwrap().unwrap();
         assert_eq!(x.meta.sha256, "v2", "{}: the newer data stays", c.name());
         // The very bytes another writer stored: nothing to write again.
-        let same = vec![(meta("x.py", "v2"), "v2".to_owned(), parsed("newer"))];
+        let same = vec![pf(meta("x.py", "v2"), "v2", parsed("newer"))];
         let ids = db
             .transaction(|tx| BulkWriter::new().write_files_seen(tx, project, &same, &nothing))
             .unwrap();
         assert_eq!(ids, [Written::AlreadyStored(x.id)], "{}", c.name());
-        assert_eq!(db.find_symbol("newer").unwrap().len(), 1);
-        assert!(db.find_symbol("older").unwrap().is_empty());
-        assert_eq!(db.find_symbol("fresh").unwrap().len(), 1);
+        assert_eq!(
+            db.find_symbol(codedb_core::Scope::All, "newer")
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(
+            db.find_symbol(codedb_core::Scope::All, "older")
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            db.find_symbol(codedb_core::Scope::All, "fresh")
+                .unwrap()
+                .len(),
+            1
+        );
         // A caller that saw v2 replaces it.
         let seen_v2 = |p: &str| (p == "x.py").then(|| "v2".to_owned());
-        let again = vec![(meta("x.py", "v3"), "v3".to_owned(), parsed("newest"))];
+        let again = vec![pf(meta("x.py", "v3"), "v3", parsed("newest"))];
         let ids = db
             .transaction(|tx| BulkWriter::new().write_files_seen(tx, project, &again, &seen_v2))
             .unwrap();
         assert_eq!(ids, [Written::Stored(x.id)], "{}", c.name());
-        assert_eq!(db.find_symbol("newest").unwrap().len(), 1);
-        assert!(db.find_symbol("newer").unwrap().is_empty());
+        assert_eq!(
+            db.find_symbol(codedb_core::Scope::All, "newest")
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(
+            db.find_symbol(codedb_core::Scope::All, "newer")
+                .unwrap()
+                .is_empty()
+        );
         // Bytes newer than the row another writer stored (by mtime) still land.
         let mut newer = meta("x.py", "v4");
         newer.mtime_ns = 5;
@@ -317,12 +378,88 @@ fn a_bulk_write_leaves_out_files_another_writer_stored_since_they_were_read() {
                 BulkWriter::new().write_files_seen(
                     tx,
                     project,
-                    &[(newer.clone(), "v4".to_owned(), parsed("latest"))],
+                    &[pf(newer.clone(), "v4", parsed("latest"))],
                     &nothing,
                 )
             })
             .unwrap();
         assert_eq!(ids, [Written::Stored(x.id)], "{}", c.name());
-        assert_eq!(db.find_symbol("latest").unwrap().len(), 1);
+        assert_eq!(
+            db.find_symbol(codedb_core::Scope::All, "latest")
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
+
+#[test]
+fn every_query_is_scoped_to_a_project_or_spans_all_of_them() {
+    use codedb_core::Scope;
+    for c in common::code_databases() {
+        let db = &c.db;
+        let name = c.name();
+        let a = db.get_or_create_project("/src/a", "a").unwrap();
+        let b = db.get_or_create_project("/src/b", "b").unwrap();
+        for (project, extra) in [(a, "only_a"), (b, "only_b")] {
+            let mut parsed = Parsed {
+                entities: vec![
+                    entity(EntityKind::Class, "Runner", "Runner", 1, None),
+                    entity(EntityKind::Method, "run", "Runner.run", 2, Some(0)),
+                    entity(EntityKind::Function, extra, extra, 5, None),
+                ],
+                ..Parsed::default()
+            };
+            parsed.usages.insert("run".into(), vec![(9, 1)]);
+            db.update_file_data_atomic(
+                project,
+                &meta("m.py", extra),
+                "class Runner:\n    def run(self): pass\nrunner runs\n",
+                &parsed,
+            )
+            .unwrap();
+        }
+        let (sa, all) = (Scope::Project(a), Scope::All);
+        assert_eq!(db.stats(sa, None).unwrap().files, 1, "{name}");
+        assert_eq!(db.stats(sa, None).unwrap().methods, 1, "{name}");
+        assert_eq!(db.stats(all, None).unwrap().files, 2, "{name}");
+        let hits = db.find_symbol(sa, "run").unwrap();
+        assert_eq!(hits.len(), 1, "{name}");
+        assert_eq!(hits[0].project, None, "{name}: one project needs no name");
+        let hits = db.find_symbol(all, "Runner.run").unwrap();
+        let projects: Vec<_> = hits.iter().map(|h| h.project.as_deref()).collect();
+        assert_eq!(projects, [Some("/src/a"), Some("/src/b")], "{name}");
+        assert!(db.find_symbol(sa, "only_b").unwrap().is_empty(), "{name}");
+        assert_eq!(db.usages_of(sa, "run").unwrap().len(), 1, "{name}");
+        assert_eq!(db.usages_of(all, "run").unwrap().len(), 2, "{name}");
+        assert_eq!(db.search_classes(sa, "Run%").unwrap().len(), 1, "{name}");
+        assert_eq!(
+            db.find_symbol_in_file(sa, "m.py").unwrap().len(),
+            3,
+            "{name}"
+        );
+        assert_eq!(
+            db.find_symbol_in_file(all, "m.py").unwrap().len(),
+            6,
+            "{name}"
+        );
+        // `Runner`, and `Runner.run` by its qualified name.
+        let found = db.full_text_search(sa, "runner", 10).unwrap();
+        assert_eq!(found.symbols.len(), 2, "{name}: {found:?}");
+        assert_eq!(found.files.len(), 1, "{name}: {found:?}");
+        let found = db.full_text_search(all, "runner", 10).unwrap();
+        assert_eq!(found.symbols.len(), 4, "{name}: {found:?}");
+        assert_eq!(found.files.len(), 2, "{name}: {found:?}");
+        assert!(found.files.iter().all(|f| f.project.is_some()), "{name}");
+        let (file, source) = db.file_with_source(b, "m.py").unwrap().unwrap();
+        assert_eq!(file.project_id, b, "{name}");
+        assert!(source.unwrap().contains("runner runs"), "{name}");
+        let roots: Vec<String> = db
+            .list_projects()
+            .unwrap()
+            .into_iter()
+            .map(|p| p.root)
+            .collect();
+        assert_eq!(roots, ["/src/a", "/src/b"], "{name}");
     }
 }

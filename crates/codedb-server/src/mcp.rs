@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use codedb_commands::{CommandError, CommandReport, EditOptions, ErrorKind};
-use codedb_core::{CodeStore, Executor, params};
+use codedb_core::{CodeStore, Scope};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
@@ -29,27 +29,35 @@ pub struct IndexArgs {
     pub path: Option<String>,
 }
 
-/// `stats {language?}`
+/// `stats {language?, all_projects?}`
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct StatsArgs {
     /// `python` or `rust`.
     pub language: Option<String>,
+    /// Count every project in the database, not only this server's.
+    pub all_projects: Option<bool>,
 }
 
-/// `symbol {name}` and `usages {name}`
+/// `symbol {name, all_projects?}` and `usages {name, all_projects?}`
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct NameArgs {
     /// A name or qualified name.
     pub name: String,
+    /// Look in every project in the database (each hit names its project), not only this
+    /// server's.
+    pub all_projects: Option<bool>,
 }
 
-/// `search {query, limit?}`
+/// `search {query, limit?, all_projects?}`
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SearchArgs {
     /// Text to find (a phrase).
     pub query: String,
     /// At most this many hits of each kind (default 20, at most 1000).
     pub limit: Option<u32>,
+    /// Search every project in the database (each hit names its project), not only this
+    /// server's.
+    pub all_projects: Option<bool>,
 }
 
 /// `file {path}`, `delete {path}`, `history {path}`
@@ -235,7 +243,11 @@ impl CodedbMcp {
             {
                 return Err(invalid(format!("language {l:?}: not one of python, rust")));
             }
-            to_value(s.db.stats(args.language.as_deref()).map_err(failed)?)
+            let scope = s.scope(args.all_projects);
+            to_value(
+                s.db.stats(scope, args.language.as_deref())
+                    .map_err(failed)?,
+            )
         })
         .await
     }
@@ -248,7 +260,9 @@ impl CodedbMcp {
             if args.name.trim().is_empty() {
                 return Err(invalid("name: must not be empty"));
             }
-            let hits = s.db.find_symbol(args.name.trim()).map_err(failed)?;
+            let hits =
+                s.db.find_symbol(s.scope(args.all_projects), args.name.trim())
+                    .map_err(failed)?;
             to_value(json!({ "name": args.name, "symbols": hits }))
         })
         .await
@@ -272,7 +286,7 @@ impl CodedbMcp {
                 )));
             }
             let hits =
-                s.db.full_text_search(&args.query, limit as usize)
+                s.db.full_text_search(s.scope(args.all_projects), &args.query, limit as usize)
                     .map_err(failed)?;
             to_value(hits)
         })
@@ -285,7 +299,9 @@ impl CodedbMcp {
             if args.name.trim().is_empty() {
                 return Err(invalid("name: must not be empty"));
             }
-            let hits = s.db.usages_of(args.name.trim()).map_err(failed)?;
+            let hits =
+                s.db.usages_of(s.scope(args.all_projects), args.name.trim())
+                    .map_err(failed)?;
             to_value(json!({ "name": args.name, "usages": hits }))
         })
         .await
@@ -296,26 +312,19 @@ impl CodedbMcp {
     )]
     async fn file(&self, Parameters(args): Parameters<PathArgs>) -> Result<Json<Out>, ErrorData> {
         self.blocking(move |s| {
-            let rows = s
-                .db
-                .query(
-                    "SELECT f.path, f.language, f.lines, f.sha256, src.text FROM files f \
-                     LEFT JOIN source src ON src.file_id = f.id WHERE f.path = ?1 AND f.deleted = 0",
-                    params![args.path.as_str()],
-                )
-                .map_err(failed)?;
-            let Some(row) = rows.first() else {
+            let project = s.project.id();
+            let Some((file, source)) =
+                s.db.file_with_source(project, &args.path).map_err(failed)?
+            else {
                 return Err(invalid(format!("path {:?}: not in the index", args.path)));
             };
-            let symbols = s.db.find_symbol_in_file(&args.path).map_err(failed)?;
-            let get = |i: usize| match row.get::<codedb_core::Value>(i) {
-                Ok(codedb_core::Value::Text(t)) => Value::from(t),
-                Ok(codedb_core::Value::Integer(n)) => Value::from(n),
-                _ => Value::Null,
-            };
+            let symbols =
+                s.db.find_symbol_in_file(Scope::Project(project), &args.path)
+                    .map_err(failed)?;
             to_value(json!({
-                "path": get(0), "language": get(1), "lines": get(2), "sha256": get(3),
-                "symbols": symbols, "content": get(4),
+                "path": file.meta.path, "language": file.meta.language,
+                "lines": file.meta.lines, "sha256": file.meta.sha256,
+                "symbols": symbols, "content": source,
             }))
         })
         .await

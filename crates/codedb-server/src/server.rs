@@ -274,6 +274,15 @@ impl Server {
         &self.db
     }
 
+    /// What a query covers: this server's project, or every project in the database.
+    pub(crate) fn scope(&self, all_projects: Option<bool>) -> codedb_core::Scope {
+        if all_projects == Some(true) {
+            codedb_core::Scope::All
+        } else {
+            codedb_core::Scope::Project(self.project.id())
+        }
+    }
+
     /// The workers' status.
     pub fn status(&self) -> Vec<crate::WorkerStatus> {
         self.status.status()

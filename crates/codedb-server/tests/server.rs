@@ -124,7 +124,9 @@ fn the_watcher_indexes_changes_by_other_programs_and_coalesces_bursts() {
     // Indexed by the first change the watcher sees, or by this edit.
     std::fs::write(dir.path().join("b.py"), "def b():\n    return 2\n").unwrap();
     let took = wait_until(Duration::from_secs(2), || {
-        !db.find_symbol("b").unwrap().is_empty()
+        !db.find_symbol(codedb_core::Scope::All, "b")
+            .unwrap()
+            .is_empty()
     });
     let took = took.expect("the edit was not indexed within 2 s");
     println!("an edit by another program was indexed after {took:?}");
@@ -132,10 +134,13 @@ fn the_watcher_indexes_changes_by_other_programs_and_coalesces_bursts() {
     std::fs::write(dir.path().join("b.py"), "def b2():\n    return 2\n").unwrap();
     assert!(
         wait_until(Duration::from_secs(2), || db
-            .find_symbol("b")
+            .find_symbol(codedb_core::Scope::All, "b")
             .unwrap()
             .is_empty()
-            && !db.find_symbol("b2").unwrap().is_empty())
+            && !db
+                .find_symbol(codedb_core::Scope::All, "b2")
+                .unwrap()
+                .is_empty())
         .is_some()
     );
     // A burst of 1,000 new files.
@@ -149,15 +154,25 @@ fn the_watcher_indexes_changes_by_other_programs_and_coalesces_bursts() {
         .unwrap();
     }
     let all = wait_until(Duration::from_secs(30), || {
-        db.stats(Some("python")).unwrap().files == 1002
+        db.stats(codedb_core::Scope::All, Some("python"))
+            .unwrap()
+            .files
+            == 1002
     });
     assert!(
         all.is_some(),
         "files indexed: {}",
-        db.stats(Some("python")).unwrap().files
+        db.stats(codedb_core::Scope::All, Some("python"))
+            .unwrap()
+            .files
     );
     for i in [0, 499, 999] {
-        assert_eq!(db.find_symbol(&format!("f{i}")).unwrap().len(), 1);
+        assert_eq!(
+            db.find_symbol(codedb_core::Scope::All, &format!("f{i}"))
+                .unwrap()
+                .len(),
+            1
+        );
     }
     let runs = server.watcher_runs() - runs_before;
     println!("1,000 new files indexed in {runs} watcher runs");
@@ -166,7 +181,7 @@ fn the_watcher_indexes_changes_by_other_programs_and_coalesces_bursts() {
     std::fs::remove_dir_all(dir.path().join("burst")).unwrap();
     assert!(
         wait_until(Duration::from_secs(10), || db
-            .stats(Some("python"))
+            .stats(codedb_core::Scope::All, Some("python"))
             .unwrap()
             .files
             == 2)
@@ -200,7 +215,7 @@ fn a_postgres_database_from_the_config_serves_the_same_startup_and_tools() {
     let found = wait_until(Duration::from_secs(10), || {
         server
             .database()
-            .find_symbol("a")
+            .find_symbol(codedb_core::Scope::All, "a")
             .is_ok_and(|hits| hits.len() == 1)
     });
     assert!(found.is_some(), "a.py was indexed into PostgreSQL");

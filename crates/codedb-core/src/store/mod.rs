@@ -1,0 +1,457 @@
+//! The domain API: projects, files, the entities parsed from them, usages, source text,
+//! issues, and the queries over them. Written once as [`CodeStore`], an extension of
+//! [`Executor`], so it works on a [`CodeDatabase`](crate::CodeDatabase) (each call its own
+//! transaction) and inside a [`Transaction`](crate::Transaction) (each call joins it).
+//!
+//! * [`model`]: the data it takes and gives (re-exported here);
+//! * [`positions`]: how the places a name is used are packed;
+//! * `bulk`: replacing a file's data, and [`BulkWriter`] for many files at once;
+//! * `inserts`: the multi-row `INSERT`s both write paths send.
+//!
+//! Every query is scoped ([`Scope`]): to one project, or to all of them, when each hit
+//! names its project.
+
+mod bulk;
+mod inserts;
+pub mod model;
+pub mod positions;
+
+use codedb_driver::{Batch, Row, params};
+
+pub use bulk::{BulkWriter, SeenRow, Written};
+pub use model::{
+    Entity, EntityKind, FileMeta, FileRecord, Import, Issue, Parsed, ParsedFile, ProjectRecord,
+    Scope, SearchHits, Stats, SymbolHit, TextHit, UsageHit,
+};
+pub use positions::{pack_positions, unpack_positions};
+
+use bulk::{FileData, NameCache, clear_file_data, no_maxima, push_replace_file};
+use inserts::Inserts;
+
+use crate::error::Result;
+use crate::executor::Executor;
+
+/// Unix milliseconds now: the one unit of every timestamp codedb stores.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+const FILE_COLUMNS: &str =
+    "id, project_id, path, language, size, mtime_ns, sha256, lines, deleted, indexed_at";
+
+fn file_record(row: &Row) -> Result<FileRecord> {
+    Ok(FileRecord {
+        id: row.get(0)?,
+        project_id: row.get(1)?,
+        meta: FileMeta {
+            path: row.get(2)?,
+            language: row.get(3)?,
+            size: row.get(4)?,
+            mtime_ns: row.get(5)?,
+            sha256: row.get(6)?,
+            lines: row.get(7)?,
+        },
+        deleted: row.get(8)?,
+        indexed_at: row.get(9)?,
+    })
+}
+
+/// The domain API, on anything that runs statements.
+pub trait CodeStore: Executor + Sized {
+    /// The project rooted at `root`, created (named `name`) if absent.
+    fn get_or_create_project(&self, root: &str, name: &str) -> Result<i64> {
+        self.atomic(|tx| {
+            if let Some(row) = tx.query_row(
+                "SELECT id FROM projects WHERE root_path = ?1",
+                params![root],
+            )? {
+                return Ok(row.get(0)?);
+            }
+            let r = tx.execute(
+                "INSERT INTO projects(root_path, name, created_at) VALUES (?1, ?2, ?3)",
+                params![root, name, now_ms()],
+            )?;
+            match r.last_insert_id {
+                Some(id) => Ok(id),
+                None => Ok(tx.query_scalar(
+                    "SELECT id FROM projects WHERE root_path = ?1",
+                    params![root],
+                )?),
+            }
+        })
+    }
+
+    /// Deletes a project and everything under it.
+    fn delete_project(&self, project_id: i64) -> Result<()> {
+        self.execute("DELETE FROM projects WHERE id = ?1", params![project_id])?;
+        Ok(())
+    }
+
+    /// The file at `path` in the project, deleted or not.
+    fn get_file_by_path(&self, project_id: i64, path: &str) -> Result<Option<FileRecord>> {
+        let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE project_id = ?1 AND path = ?2");
+        self.query_row(&sql, params![project_id, path])?
+            .as_ref()
+            .map(file_record)
+            .transpose()
+    }
+
+    /// The project's files (live ones, or all with `include_deleted`), by path.
+    fn list_files(&self, project_id: i64, include_deleted: bool) -> Result<Vec<FileRecord>> {
+        let sql = format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE project_id = ?1 {} ORDER BY path",
+            if include_deleted {
+                ""
+            } else {
+                "AND deleted = 0"
+            }
+        );
+        self.query(&sql, params![project_id])?
+            .iter()
+            .map(file_record)
+            .collect()
+    }
+
+    /// Inserts or updates the file row (un-deleting it); returns its id.
+    fn add_file(&self, project_id: i64, meta: &FileMeta) -> Result<i64> {
+        let rows = self.query(
+            "INSERT INTO files(project_id, path, language, size, mtime_ns, sha256, lines, deleted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)
+             ON CONFLICT(project_id, path) DO UPDATE SET language = excluded.language, size = excluded.size,
+                 mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256, lines = excluded.lines, deleted = 0
+             RETURNING id",
+            params![project_id, meta.path.as_str(), meta.language.clone(), meta.size, meta.mtime_ns, meta.sha256.as_str(), meta.lines],
+        )?;
+        Ok(rows.scalar()?)
+    }
+
+    /// Records a new size and mtime for a file whose bytes did not change.
+    fn touch_file(&self, file_id: i64, size: i64, mtime_ns: i64) -> Result<()> {
+        self.execute(
+            "UPDATE files SET size = ?2, mtime_ns = ?3 WHERE id = ?1",
+            params![file_id, size, mtime_ns],
+        )?;
+        Ok(())
+    }
+
+    /// Soft-deletes a file: its row stays (marked), everything derived from it goes.
+    fn mark_file_deleted(&self, file_id: i64) -> Result<()> {
+        self.atomic(|tx| {
+            clear_file_data(tx, file_id)?;
+            tx.execute(
+                "UPDATE files SET deleted = 1 WHERE id = ?1",
+                params![file_id],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Removes a file and everything derived from it.
+    fn delete_file(&self, file_id: i64) -> Result<()> {
+        self.execute("DELETE FROM files WHERE id = ?1", params![file_id])?;
+        Ok(())
+    }
+
+    /// Replaces everything derived from one file (its row, source, entities, imports, usages,
+    /// issues) in one savepoint or transaction; returns the file id.
+    fn update_file_data_atomic(
+        &self,
+        project_id: i64,
+        meta: &FileMeta,
+        source: &str,
+        parsed: &Parsed,
+    ) -> Result<i64> {
+        self.atomic(|tx| {
+            let file_id = tx.add_file(project_id, meta)?;
+            let row = tx
+                .query_row(
+                    "SELECT (SELECT coalesce(max(id), 0) + 1 FROM classes), \
+                            (SELECT coalesce(max(id), 0) FROM names)",
+                    params![],
+                )?
+                .ok_or_else(no_maxima)?;
+            let (mut next_class, max_name): (i64, i64) = (row.get(0)?, row.get(1)?);
+            let mut names = NameCache::for_files(tx, std::iter::once(parsed), max_name)?;
+            let mut batch = Batch::new();
+            let data = FileData {
+                source,
+                parsed,
+                indexed_at: now_ms(),
+                new_file: false,
+            };
+            let mut inserts = Inserts::new(tx.dialect());
+            push_replace_file(
+                &mut batch,
+                &mut inserts,
+                file_id,
+                &data,
+                &mut next_class,
+                &mut names,
+            );
+            inserts.flush(&mut batch, &[file_id]);
+            tx.execute_batch(batch)?;
+            Ok(file_id)
+        })
+    }
+
+    /// Counts over the live files of `scope`, optionally of one language.
+    fn stats(&self, scope: Scope, language: Option<&str>) -> Result<Stats> {
+        let files = "SELECT id FROM files WHERE deleted = 0 \
+            AND (CAST(?1 AS TEXT) IS NULL OR language = ?1) \
+            AND (CAST(?2 AS BIGINT) IS NULL OR project_id = ?2)";
+        let mut counts: Vec<String> = vec![format!("(SELECT count(*) FROM ({files}) f)")];
+        counts.extend(
+            EntityKind::ALL
+                .iter()
+                .map(|k| k.table())
+                .chain(["imports"])
+                .map(|t| format!("(SELECT count(*) FROM {t} WHERE file_id IN ({files}))")),
+        );
+        counts.push(format!(
+            "(SELECT CAST(coalesce(sum(count), 0) AS BIGINT) FROM usages WHERE file_id IN ({files}))"
+        ));
+        counts.push(format!(
+            "(SELECT count(*) FROM issues WHERE file_id IN ({files}))"
+        ));
+        counts.push(format!(
+            "(SELECT CAST(coalesce(sum(size), 0) AS BIGINT) FROM files WHERE id IN ({files}))"
+        ));
+        let sql = format!("SELECT {}", counts.join(", "));
+        let row = self
+            .query_row(&sql, vec![language.into(), scope.value()])?
+            .unwrap_or_default();
+        Ok(Stats {
+            files: row.get(0)?,
+            classes: row.get(1)?,
+            functions: row.get(2)?,
+            methods: row.get(3)?,
+            imports: row.get(4)?,
+            usages: row.get(5)?,
+            issues: row.get(6)?,
+            bytes: row.get(7)?,
+        })
+    }
+
+    /// Definitions of `scope` whose name or qualified name is `name`.
+    fn find_symbol(&self, scope: Scope, name: &str) -> Result<Vec<SymbolHit>> {
+        symbols(
+            self,
+            scope,
+            &EntityKind::ALL,
+            "(e.name = ?1 OR e.qualified_name = ?1)",
+            name,
+        )
+    }
+
+    /// Classes of `scope` whose name matches the SQL LIKE `pattern` (case-insensitive for
+    /// ASCII on every backend).
+    fn search_classes(&self, scope: Scope, pattern: &str) -> Result<Vec<SymbolHit>> {
+        search_names(self, scope, EntityKind::Class, pattern)
+    }
+
+    /// Methods of `scope` whose name matches the SQL LIKE `pattern`.
+    fn search_methods(&self, scope: Scope, pattern: &str) -> Result<Vec<SymbolHit>> {
+        search_names(self, scope, EntityKind::Method, pattern)
+    }
+
+    /// Functions of `scope` whose name matches the SQL LIKE `pattern`.
+    fn search_functions(&self, scope: Scope, pattern: &str) -> Result<Vec<SymbolHit>> {
+        search_names(self, scope, EntityKind::Function, pattern)
+    }
+
+    /// Every definition in the live file at `path` (in each project of `scope`), in source
+    /// order.
+    fn find_symbol_in_file(&self, scope: Scope, path: &str) -> Result<Vec<SymbolHit>> {
+        let mut out = symbols(self, scope, &EntityKind::ALL, "f.path = ?1", path)?;
+        out.sort_by(|a, b| (&a.project, a.start_line).cmp(&(&b.project, b.start_line)));
+        Ok(out)
+    }
+
+    /// The live file at `path` of project `project_id` and its source text.
+    fn file_with_source(
+        &self,
+        project_id: i64,
+        path: &str,
+    ) -> Result<Option<(FileRecord, Option<String>)>> {
+        let sql = format!(
+            "SELECT {}, src.text FROM files f LEFT JOIN source src ON src.file_id = f.id \
+             WHERE f.project_id = ?1 AND f.path = ?2 AND f.deleted = 0",
+            FILE_COLUMNS
+                .split(", ")
+                .map(|c| format!("f.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let Some(row) = self.query_row(&sql, params![project_id, path])? else {
+            return Ok(None);
+        };
+        Ok(Some((file_record(&row)?, row.get(10)?)))
+    }
+
+    /// Full-text search over definition names, qualified names and docstrings, and over
+    /// source text, in `scope`: FTS5 on SQLite, `tsvector` with GIN indexes on PostgreSQL
+    /// (see [`crate::schema`] and [`crate::Dialect`]). `text` is searched as a phrase (no
+    /// query syntax to get wrong); at most `limit` hits of each kind, best first.
+    fn full_text_search(&self, scope: Scope, text: &str, limit: usize) -> Result<SearchHits> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let dialect = self.dialect();
+        let Some(query) = dialect.search_query(text) else {
+            return Ok(SearchHits::default());
+        };
+        let filter = "f.deleted = 0 AND (CAST(?3 AS BIGINT) IS NULL OR f.project_id = ?3)";
+        let arms: Vec<String> = EntityKind::ALL
+            .iter()
+            .map(|kind| dialect.definition_search(*kind, &hit_columns(*kind), filter))
+            .collect();
+        let sql = format!(
+            "SELECT * FROM ({}) hits ORDER BY rank, path, start_line LIMIT ?2",
+            arms.join(" UNION ALL ")
+        );
+        let args = || vec![query.as_str().into(), limit.into(), scope.value()];
+        let symbols = self
+            .query(&sql, args())?
+            .iter()
+            .map(|r| symbol_hit(r, scope))
+            .collect::<Result<_>>()?;
+        let files = self
+            .query(&dialect.source_search(PROJECT_ROOT, filter), args())?
+            .iter()
+            .map(|r| {
+                Ok(TextHit {
+                    path: r.get(0)?,
+                    snippet: r.get(1)?,
+                    project: project_of(r, 2, scope)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(SearchHits { symbols, files })
+    }
+
+    /// Where the identifier `name` is used in `scope`, by file and position.
+    fn usages_of(&self, scope: Scope, name: &str) -> Result<Vec<UsageHit>> {
+        let rows = self.query(
+            &format!(
+                "SELECT f.path, u.positions, {PROJECT_ROOT} FROM usages u \
+                 JOIN names n ON n.id = u.name_id JOIN files f ON f.id = u.file_id \
+                 WHERE n.name = ?1 AND f.deleted = 0 \
+                 AND (CAST(?2 AS BIGINT) IS NULL OR f.project_id = ?2) \
+                 ORDER BY 3, f.path"
+            ),
+            vec![name.into(), scope.value()],
+        )?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let path: String = row.get(0)?;
+            let blob: Vec<u8> = row.get(1)?;
+            let project = project_of(row, 2, scope)?;
+            out.extend(
+                unpack_positions(&blob)
+                    .into_iter()
+                    .map(|(line, column)| UsageHit {
+                        path: path.clone(),
+                        line,
+                        column,
+                        project: project.clone(),
+                    }),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Every project, by root.
+    fn list_projects(&self) -> Result<Vec<ProjectRecord>> {
+        self.query(
+            "SELECT id, root_path, name FROM projects ORDER BY root_path",
+            params![],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(ProjectRecord {
+                id: r.get(0)?,
+                root: r.get(1)?,
+                name: r.get(2)?,
+            })
+        })
+        .collect()
+    }
+}
+
+impl<E: Executor> CodeStore for E {}
+
+/// The root of a hit's project, selected as a column (the file is `f`).
+const PROJECT_ROOT: &str = "(SELECT root_path FROM projects p WHERE p.id = f.project_id)";
+
+/// The columns of a [`SymbolHit`] of `kind` (`e` the definition, `f` its file), for
+/// [`symbol_hit`].
+fn hit_columns(kind: EntityKind) -> String {
+    format!(
+        "'{}' AS kind, e.name, e.qualified_name, f.path AS path, e.start_line AS start_line, \
+         e.end_line, e.signature, {PROJECT_ROOT} AS project",
+        kind.as_str()
+    )
+}
+
+fn symbol_hit(r: &Row, scope: Scope) -> Result<SymbolHit> {
+    Ok(SymbolHit {
+        kind: r.get(0)?,
+        name: r.get(1)?,
+        qualified_name: r.get(2)?,
+        path: r.get(3)?,
+        start_line: r.get(4)?,
+        end_line: r.get(5)?,
+        signature: r.get(6)?,
+        project: project_of(r, 7, scope)?,
+    })
+}
+
+/// The project root in column `col` of `r`, named only when the query covered every
+/// project.
+fn project_of(r: &Row, col: usize, scope: Scope) -> Result<Option<String>> {
+    match scope {
+        Scope::All => Ok(Some(r.get(col)?)),
+        Scope::Project(_) => Ok(None),
+    }
+}
+
+/// The definitions of `kinds` in `scope` that `filter` (over `e` and `f`, with `arg` as
+/// `?1`) selects, by project, path and line.
+fn symbols(
+    ex: &impl Executor,
+    scope: Scope,
+    kinds: &[EntityKind],
+    filter: &str,
+    arg: &str,
+) -> Result<Vec<SymbolHit>> {
+    let arms: Vec<String> = kinds
+        .iter()
+        .map(|kind| {
+            format!(
+                "SELECT {} FROM {} e JOIN files f ON f.id = e.file_id \
+                 WHERE f.deleted = 0 AND (CAST(?2 AS BIGINT) IS NULL OR f.project_id = ?2) \
+                 AND {filter}",
+                hit_columns(*kind),
+                kind.table()
+            )
+        })
+        .collect();
+    let sql = format!(
+        "SELECT * FROM ({}) hits ORDER BY project, path, start_line",
+        arms.join(" UNION ALL ")
+    );
+    ex.query(&sql, vec![arg.into(), scope.value()])?
+        .iter()
+        .map(|r| symbol_hit(r, scope))
+        .collect()
+}
+
+fn search_names(
+    ex: &impl Executor,
+    scope: Scope,
+    kind: EntityKind,
+    pattern: &str,
+) -> Result<Vec<SymbolHit>> {
+    let filter = format!("e.name {} ?1 ESCAPE '\\'", ex.dialect().ilike());
+    symbols(ex, scope, &[kind], &filter, pattern)
+}

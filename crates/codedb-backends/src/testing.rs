@@ -147,3 +147,41 @@ impl Drop for TestDatabase {
         drop(self.dir.take());
     }
 }
+
+/// Runs `body` on each of `items` (one per backend); a failure says which backend it
+/// happened on (`backend(item)`), besides its own message.
+pub fn for_each_backend<T>(items: Vec<T>, backend: impl Fn(&T) -> &'static str, body: impl Fn(T)) {
+    for item in items {
+        let name = backend(&item);
+        let run = std::panic::AssertUnwindSafe(|| body(item));
+        if let Err(panic) = std::panic::catch_unwind(run) {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("a panic without a message");
+            panic!("failed on {name}: {message}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_names_its_backend() {
+        let caught = std::panic::catch_unwind(|| {
+            for_each_backend(
+                vec![1, 2],
+                |i| if *i == 1 { "sqlite" } else { "postgres" },
+                |i| {
+                    assert!(i == 1, "boom");
+                },
+            );
+        })
+        .unwrap_err();
+        let message = caught.downcast_ref::<String>().unwrap();
+        assert_eq!(message, "failed on postgres: boom");
+    }
+}

@@ -26,7 +26,7 @@ fn sha(text: &str) -> String {
 
 #[test]
 fn edit_changes_file_database_and_git_together() {
-    for t in TestProject::all() {
+    TestProject::each(|t| {
         let p = t.project();
         let before_head = git(&t.root(), &["rev-parse", "HEAD"]);
         let new = A_PY.replace("return text.split()", "return text.split(',')");
@@ -61,7 +61,7 @@ fn edit_changes_file_database_and_git_together() {
         assert_eq!(h[0].sha256, sha(A_PY));
         let v = verify(&p).unwrap();
         assert!(v.is_clean(), "{v:?}");
-    }
+    });
 }
 
 fn p_id(t: &TestProject) -> i64 {
@@ -71,7 +71,7 @@ fn p_id(t: &TestProject) -> i64 {
 
 #[test]
 fn a_syntax_error_is_refused_with_its_place_and_nothing_changes() {
-    for t in TestProject::all() {
+    TestProject::each(|t| {
         let p = t.project();
         let before = t.snapshot();
         let err = edit(
@@ -100,12 +100,12 @@ fn a_syntax_error_is_refused_with_its_place_and_nothing_changes() {
         let err = create(&p, "new.py", "def broken(:\n", &opts()).unwrap_err();
         assert!(matches!(err, CommandError::Syntax { .. }), "{err}");
         assert_eq!(t.snapshot(), before);
-    }
+    });
 }
 
 #[test]
 fn expect_sha256_guards_against_lost_updates() {
-    for t in TestProject::all() {
+    TestProject::each(|t| {
         let p = t.project();
         let first = edit(
             &p,
@@ -143,12 +143,12 @@ fn expect_sha256_guards_against_lost_updates() {
         )
         .unwrap();
         assert_eq!(t.read("b.py").unwrap(), "x = 2\n");
-    }
+    });
 }
 
 #[test]
 fn replace_symbol_reindents_and_reports_candidates() {
-    for t in TestProject::all() {
+    TestProject::each(|t| {
         let p = t.project();
         replace_symbol(
             &p,
@@ -175,12 +175,12 @@ fn replace_symbol_reindents_and_reports_candidates() {
             replace_symbol(&p, "a.py", "helper", "def helper(x:\n    return", &opts()).unwrap_err();
         assert!(matches!(err, CommandError::Syntax { .. }), "{err}");
         assert_eq!(t.snapshot(), before);
-    }
+    });
 }
 
 #[test]
 fn create_delete_move_restore() {
-    for t in TestProject::all() {
+    TestProject::each(|t| {
         let p = t.project();
         let pid = p_id(&t);
         // create, into a new directory
@@ -248,12 +248,12 @@ fn create_delete_move_restore() {
         ));
         let v = verify(&p).unwrap();
         assert!(v.is_clean(), "{v:?}");
-    }
+    });
 }
 
 #[test]
 fn unsafe_paths_are_refused() {
-    for t in TestProject::all() {
+    TestProject::each(|t| {
         let p = t.project();
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("x.py"), "x = 1\n").unwrap();
@@ -302,12 +302,12 @@ fn unsafe_paths_are_refused() {
             edit(&p, "missing.py", "x = 1\n", &opts()),
             Err(CommandError::NotFound(_))
         ));
-    }
+    });
 }
 
 #[test]
 fn other_staged_and_unstaged_changes_of_the_user_stay_as_they_were() {
-    for t in TestProject::all() {
+    TestProject::each(|t| {
         let root = t.root();
         std::fs::write(root.join("pkg/c.py"), "VALUE = 2\n").unwrap();
         git(&root, &["add", "pkg/c.py"]);
@@ -328,12 +328,12 @@ fn other_staged_and_unstaged_changes_of_the_user_stay_as_they_were() {
             "{status}"
         );
         assert!(!status.contains("b.py"), "{status}");
-    }
+    });
 }
 
 #[test]
 fn git_in_a_merge_or_detached_is_refused_before_anything_changes() {
-    for t in TestProject::all() {
+    TestProject::each(|t| {
         let root = t.root();
         let p = t.project();
         std::fs::write(
@@ -352,7 +352,7 @@ fn git_in_a_merge_or_detached_is_refused_before_anything_changes() {
         let err = edit(&p, "b.py", "x = 9\n", &opts()).unwrap_err();
         assert!(err.to_string().contains("detached"), "{err}");
         assert_eq!(t.snapshot(), before);
-    }
+    });
 }
 
 #[test]
@@ -408,11 +408,11 @@ fn make_read_only(path: &std::path::Path) -> Option<Box<dyn Fn()>> {
 
 #[test]
 fn a_read_only_file_or_directory_is_a_clear_error_and_nothing_changes() {
-    for t in TestProject::all() {
+    TestProject::each(|t| {
         let p = t.project();
         let root = t.root();
         let Some(undo) = make_read_only(&root.join("b.py")) else {
-            continue;
+            return;
         };
         let before = t.snapshot();
         let err = edit(&p, "b.py", "x = 5\n", &opts()).unwrap_err();
@@ -420,7 +420,7 @@ fn a_read_only_file_or_directory_is_a_clear_error_and_nothing_changes() {
         assert!(err.to_string().contains("b.py"), "{err}");
         assert_eq!(t.snapshot(), before, "{err}");
         let Some(undo) = make_read_only(&root.join("pkg")) else {
-            continue;
+            return;
         };
         let before = t.snapshot();
         let err = edit(&p, "pkg/c.py", "VALUE = 5\n", &opts()).unwrap_err();
@@ -430,12 +430,12 @@ fn a_read_only_file_or_directory_is_a_clear_error_and_nothing_changes() {
         assert!(err2.to_string().contains("pkg"), "{err2}");
         assert_eq!(t.snapshot(), before, "{err}");
         assert!(verify(&p).unwrap().is_clean());
-    }
+    });
 }
 
 #[test]
 fn a_locked_file_is_a_conflict() {
-    for t in TestProject::all() {
+    TestProject::each(|t| {
         let p = t.project();
         // Hold the file's command lock as another process would.
         let locks = std::fs::read_dir(t.root().join(".codedb/locks"))
@@ -455,12 +455,12 @@ fn a_locked_file_is_a_conflict() {
         assert!(err.is_conflict(), "{err}");
         held.unlock().unwrap();
         edit(&p, "b.py", "x = 2\n", &opts()).unwrap();
-    }
+    });
 }
 
 #[test]
 fn recover_rolls_a_leftover_intent_forward_or_back_by_the_disk() {
-    for t in TestProject::all() {
+    TestProject::each(|t| {
         let p = t.project();
         let root = t.root();
         // A command that died after its rename: the disk has the new bytes, the database and
@@ -524,12 +524,12 @@ fn recover_rolls_a_leftover_intent_forward_or_back_by_the_disk() {
         .unwrap();
         let err = recover(&p).unwrap_err();
         assert!(err.to_string().contains("0000000000a3-1-0.json"), "{err}");
-    }
+    });
 }
 
 #[test]
 fn verify_reports_a_file_changed_behind_codedbs_back() {
-    for t in TestProject::all() {
+    TestProject::each(|t| {
         let p = t.project();
         std::fs::write(t.root().join("b.py"), "edited = 'by hand'\n").unwrap();
         std::fs::remove_file(t.root().join("pkg/c.py")).unwrap();
@@ -545,12 +545,12 @@ fn verify_reports_a_file_changed_behind_codedbs_back() {
         );
         assert!(problems.contains(&("pkg/c.py", "missing")), "{problems:?}");
         assert_eq!(v.files_checked, 3);
-    }
+    });
 }
 
 #[test]
 fn backups_are_pruned_to_the_retention_setting() {
-    for t in TestProject::all() {
+    TestProject::each(|t| {
         let p = codedb_commands::Project::open(
             &t.db,
             t.dir.path(),
@@ -576,12 +576,12 @@ fn backups_are_pruned_to_the_retention_setting() {
         // A backup row's bytes are checked when restored.
         restore(&p, "b.py", Some(h[2].id), &opts()).unwrap();
         assert_eq!(t.read("b.py").unwrap(), "v = 2\n");
-    }
+    });
 }
 
 #[test]
 fn a_git_failure_after_the_commit_point_lands_and_recover_finishes_it() {
-    for t in TestProject::all() {
+    TestProject::each(|t| {
         let backend = t.backend();
         let p = t.project();
         let root = t.root();
@@ -618,5 +618,5 @@ fn a_git_failure_after_the_commit_point_lands_and_recover_finishes_it() {
         assert!(verify(&p).unwrap().is_clean(), "{backend}");
         assert_eq!(git(&root, &["show", "HEAD:b.py"]), "x = 42", "{backend}");
         assert_ne!(git(&root, &["rev-parse", "HEAD"]), head, "{backend}");
-    }
+    });
 }

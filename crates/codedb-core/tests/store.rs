@@ -49,7 +49,7 @@ fn meta(path: &str, sha: &str) -> FileMeta {
 
 #[test]
 fn a_file_and_everything_derived_from_it_is_stored_replaced_and_removed_together() {
-    for c in common::code_databases() {
+    common::each_code_database(|c| {
         let db = &c.db;
         let project = db.get_or_create_project("/src/p", "p").unwrap();
         assert_eq!(
@@ -169,13 +169,13 @@ fn a_file_and_everything_derived_from_it_is_stored_replaced_and_removed_together
             db.get_file_by_path(project, "a.py").unwrap().is_none(),
             "files cascade from their project"
         );
-    }
+    });
 }
 
 #[test]
 fn the_bulk_writer_stays_correct_when_another_writer_adds_names_between_calls() {
     use codedb_core::store::BulkWriter;
-    for c in common::code_databases() {
+    common::each_code_database(|c| {
         let db = &c.db;
         let project = db.get_or_create_project("/src/q", "q").unwrap();
         let file = |i: usize, names: &[&str]| {
@@ -244,12 +244,12 @@ fn the_bulk_writer_stays_correct_when_another_writer_adds_names_between_calls() 
             db.usages_of(codedb_core::Scope::All, "zeta").unwrap().len(),
             20
         );
-    }
+    });
 }
 
 #[test]
 fn full_text_search_finds_names_docstrings_and_source_and_follows_replacements() {
-    for c in common::code_databases() {
+    common::each_code_database(|c| {
         let db = &c.db;
         let project = db.get_or_create_project("/src/s", "s").unwrap();
         let mut parsed = Parsed::default();
@@ -298,13 +298,13 @@ fn full_text_search_finds_names_docstrings_and_source_and_follows_replacements()
                     .symbols
                     .is_empty()
         );
-    }
+    });
 }
 
 #[test]
 fn a_bulk_write_leaves_out_files_another_writer_stored_since_they_were_read() {
     use codedb_core::store::{BulkWriter, Written};
-    for c in common::code_databases() {
+    common::each_code_database(|c| {
         let db = &c.db;
         let project = db.get_or_create_project("/src/r", "r").unwrap();
         let parsed = |name: &str| Parsed {
@@ -390,13 +390,13 @@ fn a_bulk_write_leaves_out_files_another_writer_stored_since_they_were_read() {
                 .len(),
             1
         );
-    }
+    });
 }
 
 #[test]
 fn every_query_is_scoped_to_a_project_or_spans_all_of_them() {
     use codedb_core::Scope;
-    for c in common::code_databases() {
+    common::each_code_database(|c| {
         let db = &c.db;
         let name = c.name();
         let a = db.get_or_create_project("/src/a", "a").unwrap();
@@ -461,5 +461,5 @@ fn every_query_is_scoped_to_a_project_or_spans_all_of_them() {
             .map(|p| p.root)
             .collect();
         assert_eq!(roots, ["/src/a", "/src/b"], "{name}");
-    }
+    });
 }

@@ -50,6 +50,12 @@ impl TestProject {
         Self::all_with_git(true)
     }
 
+    /// Runs `body` on the project on every backend available here; a failure names the
+    /// backend.
+    pub fn each(body: impl Fn(TestProject)) {
+        codedb_backends::testing::for_each_backend(Self::all(), TestProject::backend, body);
+    }
+
     pub fn all_with_git(with_git: bool) -> Vec<Self> {
         let mut all = vec![Self::with_git(with_git)];
         all.extend(TestDatabase::postgres().map(|pg| Self::build(with_git, Some(pg))));

@@ -81,6 +81,11 @@ pub fn code_databases() -> Vec<CodeDb> {
         .collect()
 }
 
+/// Runs `body` on a [`CodeDb`] of every backend available here; a failure names the backend.
+pub fn each_code_database(body: impl Fn(CodeDb)) {
+    codedb_backends::testing::for_each_backend(code_databases(), CodeDb::name, body);
+}
+
 /// A `CodeDatabase` with no schema on one backend.
 pub struct AnyDb {
     pub db: CodeDatabase,

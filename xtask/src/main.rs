@@ -5,7 +5,8 @@
 //!   `.rs` file, no ignored tests). Each check is also a `#[test]`, so `cargo test` enforces
 //!   them.
 //! * `cargo xtask ci`: everything CI runs: fmt --check, clippy with warnings denied, tidy,
-//!   the tests (with all features, so failpoint tests run too).
+//!   the docs with warnings denied, the tests (with all features, so failpoint tests and
+//!   the crates' doc examples run too).
 //! * `cargo xtask bench worker [--json]`: the DBWorker benchmark (see `bench.rs`).
 //!
 //! xtask depends on no codedb crate: it reads `cargo metadata` and the source tree, and runs
@@ -48,10 +49,17 @@ pub(crate) fn workspace_root() -> PathBuf {
 
 /// Runs `cargo ARGS` in the workspace root, failing with the command line on a non-zero exit.
 pub(crate) fn cargo(args: &[&str]) -> Result<(), String> {
+    cargo_with_env(args, &[])
+}
+
+/// [`cargo`] with more environment variables for the child.
+fn cargo_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    eprintln!("$ cargo {}", args.join(" "));
+    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+    eprintln!("$ {}cargo {}", shown.concat(), args.join(" "));
     let status = Command::new(&cargo)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(workspace_root())
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
@@ -75,5 +83,11 @@ fn ci() -> Result<(), String> {
     ])?;
     eprintln!("$ cargo xtask tidy");
     tidy::run(&workspace_root())?;
+    // The docs build without a warning (broken intra-doc links are errors); their examples
+    // run as doctests below.
+    cargo_with_env(
+        &["doc", "--no-deps", "--workspace", "--all-features"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
     cargo(&["test", "--workspace", "--all-features"])
 }

@@ -7,6 +7,9 @@
 //! says what kind of failure it was (`output::Failure`: 1 failed, 2 usage, 3 conflict, 4
 //! landed with work left for `recover`).
 
+// clap turns doc comments into help text, where `<placeholders>` are the convention.
+#![allow(rustdoc::invalid_html_tags)]
+
 mod cli;
 mod commands;
 mod config;

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-/// What kind of failure a [`CliError`] is: decided once, where the error is made, and the
+/// What kind of failure a [`CliError`](struct@CliError) is: decided once, where the error is made, and the
 /// exit code derived from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Failure {
@@ -41,7 +41,7 @@ pub(crate) struct CliError {
     pub(crate) kind: Failure,
 }
 
-/// A [`CliError`] of kind [`Failure::Failed`].
+/// A [`CliError`](struct@CliError) of kind [`Failure::Failed`].
 #[allow(non_snake_case)]
 pub(crate) fn CliError(message: String) -> CliError {
     CliError {

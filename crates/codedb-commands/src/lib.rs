@@ -19,6 +19,38 @@
 //! * Errors are [`CommandError`]s, each of one [`ErrorKind`] (the caller's, a conflict, a
 //!   command that landed with work left, internal), from which the command line and the
 //!   MCP server derive their exit and error codes.
+//!
+//! Index a tree, then change a file through a command (no git here, so nothing is
+//! committed):
+//!
+//! ```
+//! use codedb_commands::{CommandOptions, EditOptions, IndexOptions, Project, edit, index};
+//! use codedb_core::{CodeDatabase, CodeStore, Scope};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let root = dir.path();
+//! std::fs::write(root.join("a.py"), "def f():\n    return 1\n")?;
+//! let sqlite = codedb_sqlite::open(root.join("code.sqlite"))?;
+//! let db = CodeDatabase::open_with_schema(sqlite.driver(), sqlite.schema_backend())?;
+//! db.ensure_schema_synced(&Default::default())?;
+//! index(&db, root, &IndexOptions::default())?;
+//!
+//! let project = Project::open(&db, root, CommandOptions::default())?;
+//! let read = db.file_with_source(project.id(), "a.py")?.expect("indexed");
+//! let report = edit(
+//!     &project,
+//!     "a.py",
+//!     "def f():\n    return 2\n\ndef g():\n    pass\n",
+//!     &EditOptions { expect_sha256: Some(read.0.meta.sha256), ..Default::default() },
+//! )?;
+//! assert!(report.sha256.is_some()); // chain it as the next `expect_sha256`
+//! assert_eq!(db.find_symbol(Scope::Project(project.id()), "g")?.len(), 1);
+//! assert!(codedb_commands::verify(&project)?.is_clean());
+//! sqlite.stop()?;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod backups;
 mod durable;

@@ -16,6 +16,30 @@
 //! Errors are one [`Error`] type with a backend-neutral [`ErrorKind`]; the backend's own error
 //! stays attached as the `source`. Nothing here assumes SQLite: the SQL text is the backend's
 //! dialect, parameters are positional.
+//!
+//! Code written against the traits runs on every backend (`codedb-sqlite`,
+//! `codedb-postgres`):
+//!
+//! ```
+//! use codedb_driver::{Batch, ErrorKind, Result, SpecificDriver, params};
+//!
+//! /// Moves `amount` between two accounts, all or nothing; a conflict is worth a retry.
+//! fn transfer(db: &dyn SpecificDriver, from: i64, to: i64, amount: i64) -> Result<()> {
+//!     let mut tx = db.begin()?; // dropped without commit: rolled back
+//!     let balance: i64 = tx
+//!         .query("SELECT balance FROM accounts WHERE id = ?1", params![from])?
+//!         .scalar()?;
+//!     if balance < amount {
+//!         return Err(codedb_driver::Error::new(ErrorKind::Other, "not enough money"));
+//!     }
+//!     let mut batch = Batch::new(); // one round trip for both statements
+//!     batch.push("UPDATE accounts SET balance = balance - ?2 WHERE id = ?1", params![from, amount]);
+//!     batch.push("UPDATE accounts SET balance = balance + ?2 WHERE id = ?1", params![to, amount]);
+//!     tx.execute_batch(batch)?;
+//!     tx.commit()
+//! }
+//! # let _ = transfer;
+//! ```
 
 mod batch;
 mod error;

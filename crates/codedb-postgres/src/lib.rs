@@ -10,6 +10,21 @@
 //!   `SerializationFailure`, which callers may retry.
 //! * Backups are `pg_dump` archives, with a clear error when `pg_dump` is not on the PATH.
 //!
+//! ```no_run
+//! use codedb_driver::{SpecificDriver, params};
+//!
+//! # fn main() -> codedb_driver::Result<()> {
+//! let pg = codedb_postgres::open("postgres://postgres@127.0.0.1:5432/code")?;
+//! let mut tx = pg.begin()?;
+//! tx.execute("CREATE TABLE IF NOT EXISTS notes(id BIGSERIAL PRIMARY KEY, text TEXT)", params![])?;
+//! tx.execute("INSERT INTO notes(text) VALUES (?1)", params!["written once, SQLite-style"])?;
+//! tx.commit()?;
+//! let n: i64 = pg.query("SELECT count(*) FROM notes", params![])?.scalar()?;
+//! # let _ = n;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! * [`PostgresSchema`]: the same schema sync as SQLite (introspection from `pg_catalog`).
 //!
 //! Most callers open it through `codedb_backends`, which also picks SQLite for a path.

@@ -8,6 +8,29 @@
 //! procedure). This crate holds no SQL parser: the model comes from the database itself, and
 //! [`sql`] only tokenizes what the catalog does not expose (CHECK bodies, generated
 //! expressions, rename hints).
+//!
+//! A backend reads a schema from a DDL text (executed in a scratch database) and from the
+//! live database; [`sync`] brings the second to the first:
+//!
+//! ```
+//! use codedb_schema::{DiffOptions, SchemaBackend, SyncOptions, diff, sync};
+//!
+//! /// What bringing `db` to `ddl` would do, then does it (a backup first) if nothing in it
+//! /// needs a table rebuild or drops data.
+//! fn upgrade(db: &dyn SchemaBackend, ddl: &str) -> codedb_schema::Result<bool> {
+//!     let desired = db.schema_from_ddl(ddl)?;
+//!     let plan = diff(&db.introspect()?, &desired, DiffOptions::default());
+//!     for step in &plan.steps {
+//!         println!("{:?}: {}", step.safety, step.description);
+//!     }
+//!     if !plan.warnings.is_empty() {
+//!         return Ok(false); // left alone: see the warnings; `allow_rebuild` / `allow_drop`
+//!     }
+//!     sync(db, &desired, &SyncOptions::default())?;
+//!     Ok(true)
+//! }
+//! # let _ = upgrade;
+//! ```
 
 pub mod backup;
 mod diff;

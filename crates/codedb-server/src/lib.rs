@@ -6,6 +6,25 @@
 //!
 //! [`serve`] is what `codedb serve` runs: start, serve MCP on stdin/stdout until end of
 //! input or SIGINT/SIGTERM, shut down.
+//!
+//! Started from a project root and its configuration, the server recovers interrupted
+//! commands, opens and syncs the database, and starts its workers; it stops them in reverse
+//! order:
+//!
+//! ```
+//! use codedb_server::{Config, Server};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::parse("[watcher]\nenabled = false\n", "codedb.toml".as_ref())?;
+//! assert!(!config.watcher.enabled);
+//! # let dir = tempfile::tempdir()?;
+//! # std::fs::write(dir.path().join("codedb.toml"), "[watcher]\nenabled = false\n")?;
+//! let server = Server::start(dir.path(), Some(&dir.path().join("codedb.toml")))?;
+//! assert_eq!(server.steps().last().map(String::as_str), Some("ready"));
+//! server.shutdown();
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod builtin;
 pub mod config;

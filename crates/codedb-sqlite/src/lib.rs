@@ -16,6 +16,24 @@
 //! * [`inspect`]: read-only facts about a database file (`codedb db info`).
 //!
 //! This is the only crate that names rusqlite, r2d2 or r2d2_sqlite (`cargo xtask tidy`).
+//!
+//! ```
+//! use codedb_driver::params;
+//!
+//! # fn main() -> codedb_driver::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! let sqlite = codedb_sqlite::open(dir.path().join("code.sqlite"))?; // worker + readers
+//! let db = sqlite.driver(); // an Arc<dyn SpecificDriver>, for CodeDatabase or direct use
+//! db.execute("CREATE TABLE t(x INTEGER)", params![])?; // on the worker's connection
+//! let mut tx = db.begin()?; // BEGIN IMMEDIATE; other writers of this process wait
+//! tx.execute("INSERT INTO t VALUES (?1)", params![42])?;
+//! tx.commit()?;
+//! let x: i64 = db.query("SELECT x FROM t", params![])?.scalar()?; // a reader connection
+//! assert_eq!(x, 42);
+//! sqlite.stop()?; // drains the queue, checkpoints and truncates the WAL
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod baseline;
 mod config;

@@ -1,7 +1,7 @@
 //! The write commands (edit, replace a symbol, create, delete, move, restore): each checks
 //! its paths, locks them, reads what it replaces, prepares its new content (parsed and
-//! validated) into a [`Plan`], and hands it to the one pipeline every command runs through
-//! ([`steps`]: back up, temp file, intent, database, commit point, git, commit).
+//! validated) into a `Plan`, and hands it to the one pipeline every command runs through
+//! (`steps`: back up, temp file, intent, database, commit point, git, commit).
 //!
 //! A command whose content is already on disk changes nothing when the database and git
 //! agree with the file too (`unchanged: true`); when they do not (an earlier writer left

@@ -249,7 +249,7 @@ pub struct TextHit {
     pub project: Option<String>,
 }
 
-/// What [`CodeStore::full_text_search`] found.
+/// What [`CodeStore::full_text_search`](super::CodeStore::full_text_search) found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SearchHits {
     /// Definitions whose name, qualified name or docstring matched.

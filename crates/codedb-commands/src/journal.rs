@@ -58,12 +58,19 @@ pub enum Action {
 }
 
 impl Action {
-    /// The file whose previous bytes the command backed up, and their sha256.
+    /// The file whose previous bytes the command backed up, and their sha256 (none when the
+    /// file already held the new bytes: nothing was replaced).
     pub fn backup(&self) -> Option<(&str, &str)> {
         match self {
             Action::Write {
-                path, old_sha256, ..
-            } => old_sha256.as_deref().map(|sha| (path.as_str(), sha)),
+                path,
+                old_sha256,
+                new_sha256,
+                ..
+            } => old_sha256
+                .as_deref()
+                .filter(|old| old != new_sha256)
+                .map(|sha| (path.as_str(), sha)),
             Action::Delete {
                 path, old_sha256, ..
             } => Some((path, old_sha256)),

@@ -4,7 +4,6 @@
 //! `ROOT/.codedb/codedb.sqlite`), brings it to the code schema, and runs one library call
 //! of `codedb_commands`. Paths are relative to the project root.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -66,7 +65,7 @@ fn with_project<T>(
 ) -> Result<T, CliError> {
     let root = find_root(global)?;
     let config = crate::config::of_project(&root)?;
-    let (manager, db) = crate::db::open_project(global, &root, &config)?;
+    let (manager, db) = crate::db::open_indexed_project(global, &root, &config)?;
     let result = Project::open(&db, &root, config.command_options())
         .map_err(CliError::from)
         .and_then(|project| f(&project));
@@ -74,18 +73,39 @@ fn with_project<T>(
     result
 }
 
-fn read_content(file: &Path) -> Result<String, CliError> {
-    let mut text = String::new();
-    if file == Path::new("-") {
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| CliError(format!("cannot read the content from stdin: {e}")))?;
-        return Ok(text);
+/// The content of `file` (`-`: stdin), read up to the project's size limit: a larger one
+/// (`/dev/zero`, a runaway pipe) is refused once the limit is passed, not read to the end.
+fn read_content(global: &GlobalArgs, file: &Path) -> Result<String, CliError> {
+    use std::io::Read;
+    let limit = find_root(global)
+        .and_then(|root| crate::config::of_project(&root))
+        .map_or(codedb_commands::DEFAULT_MAX_FILE_BYTES, |c| {
+            c.limits.max_file_bytes
+        });
+    let (what, reader): (String, Box<dyn Read>) = if file == Path::new("-") {
+        ("stdin".into(), Box::new(std::io::stdin()))
+    } else {
+        let f = std::fs::File::open(file).map_err(|e| {
+            CliError(format!(
+                "{}: cannot read the content file: {e}",
+                file.display()
+            ))
+        })?;
+        (file.display().to_string(), Box::new(f))
+    };
+    let mut bytes = Vec::new();
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| CliError(format!("{what}: cannot read the content: {e}")))?;
+    if bytes.len() as u64 > limit {
+        return Err(CliError(format!(
+            "{what}: more than {limit} bytes is over the file size limit of {limit} bytes (`limits.max_file_bytes` in codedb.toml); nothing was changed"
+        )));
     }
-    std::fs::read_to_string(file).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         CliError(format!(
-            "{}: cannot read the content file: {e}",
-            file.display()
+            "{what}: the content is not UTF-8 ({e}); nothing was changed"
         ))
     })
 }
@@ -108,9 +128,17 @@ fn write_command(
         }
     });
     match (result, landed) {
-        (Ok(r), _) => report(global, &r),
+        (Ok(r), _) => report(global, &r).map_err(|e| {
+            // The command landed: a failed report must not read as "nothing changed".
+            CliError(format!(
+                "{} {} landed (sha256 {}), but its report could not be written: {e}",
+                r.kind,
+                r.paths.join(" -> "),
+                r.sha256.as_deref().unwrap_or("-")
+            ))
+        }),
         (Err(e), Some(r)) => {
-            report(global, &r)?;
+            let _ = report(global, &r);
             Err(e)
         }
         (Err(e), None) => Err(e),
@@ -140,7 +168,7 @@ fn report(global: &GlobalArgs, r: &CommandReport) -> Result<(), CliError> {
     if let Some(c) = &r.git_commit {
         lines.push(format!("git commit {c}"));
     }
-    emit_lines(&lines);
+    emit_lines(&lines)?;
     Ok(())
 }
 
@@ -155,13 +183,13 @@ pub(crate) fn edit(
 ) -> Result<(), CliError> {
     match (content_file, replace_symbol, with) {
         (Some(file), None, None) => {
-            let content = read_content(file)?;
+            let content = read_content(global, file)?;
             write_command(global, |p| {
                 codedb_commands::edit(p, path, &content, &args.options())
             })
         }
         (None, Some(symbol), Some(file)) => {
-            let source = read_content(file)?;
+            let source = read_content(global, file)?;
             write_command(global, |p| {
                 codedb_commands::replace_symbol(p, path, symbol, &source, &args.options())
             })
@@ -179,7 +207,7 @@ pub(crate) fn create(
     content_file: &Path,
     args: &WriteArgs,
 ) -> Result<(), CliError> {
-    let content = read_content(content_file)?;
+    let content = read_content(global, content_file)?;
     write_command(global, |p| {
         codedb_commands::create(p, path, &content, &args.options())
     })
@@ -227,7 +255,7 @@ pub(crate) fn history(global: &GlobalArgs, path: &str) -> Result<(), CliError> {
         );
     }
     if backups.is_empty() {
-        emit_lines(&[format!("{path}: no backups")]);
+        emit_lines(&[format!("{path}: no backups")])?;
         return Ok(());
     }
     let mut lines = vec![format!(
@@ -240,7 +268,7 @@ pub(crate) fn history(global: &GlobalArgs, path: &str) -> Result<(), CliError> {
             b.id, b.created_at, b.size, b.sha256, b.command, b.command_id
         )
     }));
-    emit_lines(&lines);
+    emit_lines(&lines)?;
     Ok(())
 }
 
@@ -248,15 +276,32 @@ pub(crate) fn history(global: &GlobalArgs, path: &str) -> Result<(), CliError> {
 pub(crate) fn recover(global: &GlobalArgs) -> Result<(), CliError> {
     let r = with_project(global, |p| Ok(codedb_commands::recover(p)?))?;
     if global.json {
-        return emit(true, &r, Vec::new);
+        emit(true, &r, Vec::new)?;
+    } else {
+        let mut lines = vec![format!(
+            "recover: {} rolled forward, {} rolled back, {} left to a running command, {} not finished",
+            r.rolled_forward.len(),
+            r.rolled_back.len(),
+            r.busy,
+            r.failed.len()
+        )];
+        lines.extend(
+            r.failed
+                .iter()
+                .map(|u| format!("  {} ({}): {}", u.id, u.paths.join(", "), u.error)),
+        );
+        emit_lines(&lines)?;
     }
-    emit_lines(&[format!(
-        "recover: {} rolled forward, {} rolled back, {} left to a running command",
-        r.rolled_forward.len(),
-        r.rolled_back.len(),
-        r.busy
-    )]);
-    Ok(())
+    match r.failed.first() {
+        None => Ok(()),
+        Some(u) => Err(CliError(format!(
+            "{} interrupted command(s) could not be finished, first {} ({}): {}",
+            r.failed.len(),
+            u.id,
+            u.paths.join(", "),
+            u.error
+        ))),
+    }
 }
 
 /// `codedb verify`: exits non-zero unless the invariant holds. A database too damaged to
@@ -288,7 +333,7 @@ pub(crate) fn verify(global: &GlobalArgs) -> Result<(), CliError> {
                 .iter()
                 .map(|m| format!("  {}: {} ({})", m.path, m.problem, m.detail)),
         );
-        emit_lines(&lines);
+        emit_lines(&lines)?;
     }
     if r.is_clean() {
         Ok(())
@@ -359,6 +404,6 @@ pub(crate) fn status(global: &GlobalArgs) -> Result<(), CliError> {
             w.last_error.as_deref().unwrap_or("")
         )
     }));
-    emit_lines(&lines);
+    emit_lines(&lines)?;
     Ok(())
 }

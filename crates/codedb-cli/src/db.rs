@@ -128,14 +128,56 @@ pub(crate) fn open_project(
     root: &std::path::Path,
     config: &codedb_server::Config,
 ) -> Result<(Backend, CodeDatabase), CliError> {
-    let spec = match (&global.db, config.database_spec(root)) {
+    let spec = project_database(global, root, config);
+    let (backend, db) = open_creating(&spec)?;
+    sync_project_database(&spec, root, backend, db)
+}
+
+/// [`open_project`] for a command that works on an indexed project (the write commands,
+/// `recover`, `verify`, `history`): a SQLite database that does not exist is an error, not
+/// a new empty one that the command would then agree with.
+pub(crate) fn open_indexed_project(
+    global: &GlobalArgs,
+    root: &std::path::Path,
+    config: &codedb_server::Config,
+) -> Result<(Backend, CodeDatabase), CliError> {
+    let spec = project_database(global, root, config);
+    if let Some(path) = spec.sqlite_path()
+        && !path.is_file()
+    {
+        return Err(CliError(format!(
+            "{}: no database here; run `codedb index {}` first, or pass the project's --db",
+            path.display(),
+            root.display()
+        )));
+    }
+    let (backend, db) = open(&spec)?;
+    sync_project_database(&spec, root, backend, db)
+}
+
+/// The database of the project at `root`: `--db`, else the one its configuration names.
+fn project_database(
+    global: &GlobalArgs,
+    root: &std::path::Path,
+    config: &codedb_server::Config,
+) -> DatabaseSpec {
+    match (&global.db, config.database_spec(root)) {
         (Some(_), _) => global.db_spec(),
         (None, DatabaseSpec::Sqlite(path)) => global.db_or(|| path),
         (None, postgres) => postgres,
-    };
-    let (backend, db) = open_creating(&spec)?;
+    }
+}
+
+/// Brings the project's database (`spec`, opened as `backend` and `db`) to the code schema
+/// (a backup first under `ROOT/.codedb/backups` for PostgreSQL; warnings logged).
+fn sync_project_database(
+    spec: &DatabaseSpec,
+    root: &std::path::Path,
+    backend: Backend,
+    db: CodeDatabase,
+) -> Result<(Backend, CodeDatabase), CliError> {
     let sync = db.ensure_schema_synced(&codedb_core::SyncOptions {
-        backup_dir: crate::cli::default_backup_dir(&spec, Some(root)),
+        backup_dir: crate::cli::default_backup_dir(spec, Some(root)),
         ..codedb_core::SyncOptions::default()
     })?;
     for w in &sync.warnings {

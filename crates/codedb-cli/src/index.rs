@@ -80,7 +80,7 @@ pub(crate) fn run_index(global: &GlobalArgs, root: &Path) -> Result<(), CliError
             .iter()
             .map(|s| format!("skipped {}: {}", s.path, s.reason)),
     );
-    emit_lines(&lines);
+    emit_lines(&lines)?;
     Ok(())
 }
 
@@ -275,7 +275,7 @@ fn query(
                     h.snippet.replace('\n', " ")
                 )
             }));
-            emit_lines(&lines);
+            emit_lines(&lines)?;
             Ok(())
         }
         QueryCommand::Usages { name } => {
@@ -301,7 +301,7 @@ fn query(
             if lines.is_empty() {
                 lines.push("no usage".into());
             }
-            emit_lines(&lines);
+            emit_lines(&lines)?;
             Ok(())
         }
         QueryCommand::File { path } => {
@@ -340,7 +340,7 @@ fn query(
                 out.sha256
             )];
             lines.extend(hits_table(&out.symbols));
-            emit_lines(&lines);
+            emit_lines(&lines)?;
             Ok(())
         }
     }
@@ -355,6 +355,6 @@ fn list(global: &GlobalArgs, key: &str, hits: Vec<SymbolHit>) -> Result<(), CliE
         );
         return emit(true, &map, Vec::new);
     }
-    emit_lines(&hits_table(&hits));
+    emit_lines(&hits_table(&hits))?;
     Ok(())
 }

@@ -80,9 +80,10 @@ impl fmt::Display for CliError {
 impl From<codedb_commands::CommandError> for CliError {
     fn from(e: codedb_commands::CommandError) -> Self {
         use codedb_commands::ErrorKind;
-        let kind = match e.kind() {
-            ErrorKind::Conflict => Failure::Conflict,
-            ErrorKind::Landed => Failure::Landed,
+        let kind = match (e.kind(), &e) {
+            (_, codedb_commands::CommandError::InvalidArgument { .. }) => Failure::Usage,
+            (ErrorKind::Conflict, _) => Failure::Conflict,
+            (ErrorKind::Landed, _) => Failure::Landed,
             _ => Failure::Failed,
         };
         CliError {
@@ -119,17 +120,15 @@ pub(crate) fn print_error(err: &CliError) {
 }
 
 /// Writes `text` and a newline to stdout. A reader that went away (`codedb ... | head`) ends
-/// the program quietly with success, as other Unix tools end; any other write error is
-/// reported.
-fn out(text: &str) {
+/// the program quietly with success, as other Unix tools end; any other write error (a full
+/// disk) is the caller's to report.
+fn out(text: &str) -> Result<(), CliError> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("error: cannot write the output: {e}");
-        std::process::exit(1);
+    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(CliError(format!("cannot write the output: {e}"))),
     }
 }
 
@@ -142,20 +141,18 @@ pub(crate) fn emit<T: Serialize>(
     if json {
         let line = serde_json::to_string(value)
             .map_err(|e| CliError(format!("cannot encode the result as JSON: {e}")))?;
-        out(&line);
+        out(&line)?;
     } else {
         let rows = text();
         let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         for (key, value) in rows {
-            out(&format!("{key:<width$}  {value}"));
+            out(&format!("{key:<width$}  {value}"))?;
         }
     }
     Ok(())
 }
 
 /// Prints lines of text as they are.
-pub(crate) fn emit_lines(lines: &[String]) {
-    for line in lines {
-        out(line);
-    }
+pub(crate) fn emit_lines(lines: &[String]) -> Result<(), CliError> {
+    lines.iter().try_for_each(|line| out(line))
 }

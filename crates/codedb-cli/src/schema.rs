@@ -87,7 +87,7 @@ fn print_report(global: &GlobalArgs, report: &SyncReport) -> Result<(), CliError
     if let Some(path) = &report.backup_path {
         lines.push(format!("backup: {path}"));
     }
-    emit_lines(&lines);
+    emit_lines(&lines)?;
     Ok(())
 }
 
@@ -143,7 +143,7 @@ pub(crate) fn dump(global: &GlobalArgs) -> Result<(), CliError> {
             Vec::new,
         )
     } else {
-        emit_lines(&[schema.ddl().trim_end().to_owned()]);
+        emit_lines(&[schema.ddl().trim_end().to_owned()])?;
         Ok(())
     }
 }
@@ -255,7 +255,7 @@ fn backup_command(
                 if lines.is_empty() {
                     lines.push("no backups".to_owned());
                 }
-                emit_lines(&lines);
+                emit_lines(&lines)?;
                 Ok(())
             }
         }

@@ -642,6 +642,7 @@ fn the_git_tree_is_checked_before_the_branch_moves() {
             "git~2/x.py",
             " lead.py",
             "trail .py",
+            "back\\slash.py",
         ] {
             let o = p.run(&["create", path, "--content-file", &file]);
             if o.status.success() {
@@ -649,9 +650,15 @@ fn the_git_tree_is_checked_before_the_branch_moves() {
             }
         }
         assert!(
-            created.contains("sp ace/a b.py") && created.contains("é/ü.py"),
+            created.contains("sp ace/a b.py")
+                && created.contains("é/ü.py")
+                && created.contains("back\\slash.py"),
             "{created:?}"
         );
+        // The index keeps a backslash as part of the name, as the file has it.
+        p.ok(&["index", "."]);
+        let file = p.json(&["query", "file", "back\\slash.py"]);
+        assert_eq!(file["path"], "back\\slash.py", "{file}");
         let out = Command::new("git")
             .current_dir(&root)
             .args(["ls-files", "-z"])
@@ -666,4 +673,213 @@ fn the_git_tree_is_checked_before_the_branch_moves() {
         }
         p.verify_clean();
     }
+}
+
+#[test]
+fn after_exit_4_another_programs_write_does_not_turn_recover_back() {
+    for p in Project::all() {
+        let root = p.root();
+        let lock = root.join(".git/refs/heads/main.lock");
+        fs::write(&lock, "").unwrap();
+        let file = p.content("new.py", b"def a():\n    return 8\n");
+        let o = p.run(&["edit", "pkg/a.py", "--content-file", &file]);
+        assert_eq!(o.status.code(), Some(4), "{}: {}", p.backend, stderr(&o));
+        // A formatter appends before anyone runs recover.
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(root.join("pkg/a.py"))
+            .unwrap();
+        f.write_all(b"# formatted\n").unwrap();
+        fs::remove_file(&lock).unwrap();
+        let r = p.json(&["recover"]);
+        assert_eq!(
+            r["rolled_forward"].as_array().unwrap().len(),
+            1,
+            "{}: {r}",
+            p.backend
+        );
+        assert_eq!(
+            git(&root, &["show", "HEAD:pkg/a.py"]),
+            "def a():\n    return 8\n# formatted"
+        );
+        p.verify_clean();
+    }
+}
+
+#[test]
+fn user_files_named_like_temp_files_are_never_swept() {
+    let p = Project::new(None);
+    let root = p.root();
+    for name in [
+        "notes.codedb-tmp-draft.md",
+        "pkg/my.codedb-tmp-backup.txt",
+        ".x.codedb-tmp-1",
+    ] {
+        fs::write(root.join(name), "mine\n").unwrap();
+    }
+    p.ok(&["recover"]);
+    for name in [
+        "notes.codedb-tmp-draft.md",
+        "pkg/my.codedb-tmp-backup.txt",
+        ".x.codedb-tmp-1",
+    ] {
+        assert_eq!(
+            fs::read_to_string(root.join(name)).unwrap(),
+            "mine\n",
+            "{name}"
+        );
+    }
+    let v = p.json(&["verify"]);
+    assert!(!v.to_string().contains("temp_file"), "{v}");
+}
+
+#[test]
+fn links_nested_repositories_and_stream_names_are_refused_before_anything_changes() {
+    use std::os::unix::fs::symlink;
+    let p = Project::new(None);
+    let root = p.root();
+    symlink("pkg", root.join("lnk")).unwrap();
+    symlink(".git", root.join("gl")).unwrap();
+    symlink(".", root.join("self")).unwrap();
+    fs::create_dir_all(root.join("vendor/lib")).unwrap();
+    git(&root.join("vendor/lib"), &["init", "-q"]);
+    let file = p.content("x.py", b"x = 1\n");
+    for (path, why) in [
+        ("lnk/x.py", "symbolic link"),
+        ("gl/y.py", "symbolic link"),
+        ("self/pkg/z.py", "symbolic link"),
+        ("vendor/lib/v.py", "repository of its own"),
+        ("git~1:z/y.py", "NTFS"),
+    ] {
+        let o = p.run(&["create", path, "--content-file", &file]);
+        assert_eq!(o.status.code(), Some(1), "{path}: {}", stderr(&o));
+        assert!(stderr(&o).contains(why), "{path}: {}", stderr(&o));
+    }
+    for gone in ["pkg/x.py", ".git/y.py", "pkg/z.py", "vendor/lib/v.py"] {
+        assert!(!root.join(gone).exists(), "{gone}");
+    }
+    let o = p.run(&["delete", "lnk/a.py"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(root.join("pkg/a.py").exists());
+    // Nothing is left that would stop the next command.
+    p.ok(&["edit", "b.py", "--content-file", &file]);
+    p.ok(&["recover"]);
+}
+
+#[test]
+fn flags_of_the_users_index_and_git_variables_of_the_caller_do_not_mislead_the_commit() {
+    let p = Project::new(None);
+    let root = p.root();
+    git(&root, &["update-index", "--assume-unchanged", "pkg/a.py"]);
+    git(&root, &["update-index", "--skip-worktree", "b.py"]);
+    let a = p.content("a.py", b"def a():\n    return 9\n");
+    let b = p.content("b.py", b"class B:\n    pass\n");
+    p.ok(&["edit", "pkg/a.py", "--content-file", &a]);
+    p.ok(&["edit", "b.py", "--content-file", &b]);
+    // The user's next commit commits nothing of codedb's files: the index has them.
+    assert_eq!(git(&root, &["diff", "--cached", "--name-only"]), "");
+    assert_eq!(git(&root, &["show", ":pkg/a.py"]), "def a():\n    return 9");
+    assert_eq!(git(&root, &["show", ":b.py"]), "class B:\n    pass");
+    // Run from inside a git hook, with GIT_DIR and GIT_INDEX_FILE pointing elsewhere.
+    let other = tempfile::tempdir().unwrap();
+    git(other.path(), &["init", "-q", "-b", "main"]);
+    let c = p.content("c.py", b"def a():\n    return 10\n");
+    let o = p
+        .command(&["edit", "pkg/a.py", "--content-file", &c])
+        .env("GIT_DIR", other.path().join(".git"))
+        .env("GIT_INDEX_FILE", other.path().join("index"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        git(&root, &["show", "HEAD:pkg/a.py"]),
+        "def a():\n    return 10"
+    );
+    let out = Command::new("git")
+        .current_dir(other.path())
+        .args(["rev-parse", "--verify", "-q", "HEAD"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the other repository got a commit");
+    p.verify_clean();
+}
+
+#[test]
+fn verify_sees_files_the_database_misses_and_names_them_whole() {
+    let p = Project::new(None);
+    let root = p.root();
+    fs::write(root.join("pkg/new.py"), "n = 1\n").unwrap();
+    let v = p.json(&["verify"]);
+    assert_eq!(v["mismatches"][0]["problem"], "not_indexed", "{v}");
+    assert_eq!(v["mismatches"][0]["path"], "pkg/new.py", "{v}");
+    p.ok(&["index", "."]);
+    git(&root, &["add", "pkg/new.py"]);
+    git(&root, &["commit", "-q", "-m", "new"]);
+    p.verify_clean();
+    // A file codedb changed, then changed again by another program and indexed: reported
+    // by its whole path (git's status letters start with a space).
+    let file = p.content("a.py", b"def a():\n    return 11\n");
+    p.ok(&["edit", "pkg/a.py", "--content-file", &file]);
+    fs::write(root.join("pkg/a.py"), "def a():\n    return 12\n").unwrap();
+    p.ok(&["index", "."]);
+    let v = p.json(&["verify"]);
+    assert_eq!(v["mismatches"][0]["problem"], "uncommitted", "{v}");
+    assert_eq!(v["mismatches"][0]["path"], "pkg/a.py", "{v}");
+    // A row of a file now over the size limit.
+    git(&root, &["commit", "-q", "-am", "12"]);
+    fs::write(root.join("codedb.toml"), "[limits]\nmax_file_bytes = 10\n").unwrap();
+    let v = p.json(&["verify"]);
+    assert!(v.to_string().contains("not_indexable"), "{v}");
+}
+
+#[test]
+fn the_command_line_says_what_is_true() {
+    let p = Project::new(None);
+    let root = p.root();
+    let file = p.content("x.py", b"def a():\n    return 13\n");
+    // A report that cannot be written does not pretend nothing changed.
+    let o = p
+        .command(&["edit", "pkg/a.py", "--content-file", &file, "--json"])
+        .stdout(fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("landed"), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains('\u{1b}'),
+        "no colour codes when stderr is not a terminal"
+    );
+    // A database that is not there is not created empty and then agreed with.
+    let missing = root.join("nowhere/x.sqlite");
+    let o = Command::new(env!("CARGO_BIN_EXE_codedb"))
+        .current_dir(&root)
+        .args(["verify", "--db", missing.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no database"), "{}", stderr(&o));
+    assert!(!missing.exists() && !root.join("nowhere").exists());
+    // A malformed --expect-sha256 is a usage error.
+    let o = p.run(&[
+        "edit",
+        "b.py",
+        "--content-file",
+        &file,
+        "--expect-sha256",
+        "xyz",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // Content that does not end is read only up to the limit.
+    fs::write(
+        root.join("codedb.toml"),
+        "[limits]\nmax_file_bytes = 100000\n",
+    )
+    .unwrap();
+    let o = p.run(&["edit", "b.py", "--content-file", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("over the file size limit"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -548,3 +548,88 @@ fn the_tools_answer_for_the_servers_project_unless_asked_for_all() {
     assert!(all.iter().all(|h| h["project"].is_string()), "{all:?}");
     assert_eq!(result(4)["files"], 1);
 }
+
+/// `codedb serve` on `dir`, its stdin and stdout piped.
+fn serve_piped(dir: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_codedb"))
+        .args(["serve", "--root"])
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+const INITIALIZE: [&str; 2] = [
+    r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+    r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+];
+
+#[test]
+fn a_call_in_flight_at_the_end_of_input_is_answered() {
+    use std::io::Write;
+    for round in 0..6 {
+        let dir = git_project();
+        let mut child = serve_piped(dir.path());
+        let mut stdin = child.stdin.take().unwrap();
+        for line in INITIALIZE {
+            writeln!(stdin, "{line}").unwrap();
+        }
+        let content = format!("class Parser:\n    pass\n\n\nROUND = {round}\n");
+        let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": {"name": "edit", "arguments": {"path": "parser.py", "content": content}}});
+        writeln!(stdin, "{call}").unwrap();
+        drop(stdin); // the client goes while the edit runs
+        let out = child.wait_with_output().unwrap();
+        let answered = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .any(|l| l["id"] == 7 && l["result"]["structuredContent"]["sha256"].is_string());
+        let landed = std::fs::read_to_string(dir.path().join("parser.py")).unwrap() == content;
+        assert_eq!(
+            answered, landed,
+            "round {round}: an edit that landed must be answered"
+        );
+        assert!(
+            answered,
+            "round {round}: the edit was read, it must run and be answered"
+        );
+    }
+}
+
+#[test]
+fn a_signal_ends_the_server_without_waiting_for_the_client_to_close_its_end() {
+    use std::io::Write;
+    let dir = git_project();
+    let mut child = serve_piped(dir.path());
+    let mut stdin = child.stdin.take().unwrap();
+    for line in INITIALIZE {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    let started = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // stdin stays open (held here) all along.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let exited = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    let Some(status) = exited else {
+        let _ = child.kill();
+        panic!("the server was still running 20 s after SIGTERM with its stdin open");
+    };
+    assert!(status.success(), "{status}");
+    println!("exited {:?} after SIGTERM", started.elapsed());
+}

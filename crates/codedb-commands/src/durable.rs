@@ -23,6 +23,17 @@ pub const TEMP_MARKER: &str = ".codedb-tmp-";
 /// How many bytes of the target's name a temp file's name repeats.
 const TEMP_NAME_PREFIX: usize = 64;
 
+/// `path` relative to `root`, `/`-separated (what the database stores). On Unix a
+/// backslash is part of a name, never a separator: it stays.
+pub(crate) fn relative_path(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.join("/")
+}
+
 /// Lowercase hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
@@ -110,6 +121,39 @@ pub(crate) fn temp_name(target: &Path, id: &str) -> String {
     format!(".{}{TEMP_MARKER}{id}", &name[..end])
 }
 
+/// The command id in `name` if it is the name of a codedb temp file (see the module docs):
+/// `.` + at most [`TEMP_NAME_PREFIX`] bytes + [`TEMP_MARKER`] + an id as `journal::new_id`
+/// makes them (hex time, hex pid, hex counter). A user's file that merely contains the
+/// marker (`notes.codedb-tmp-draft.md`) is not one.
+pub(crate) fn temp_file_id(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix('.')?;
+    let at = rest.rfind(TEMP_MARKER)?;
+    if at > TEMP_NAME_PREFIX {
+        return None;
+    }
+    let id = &rest[at + TEMP_MARKER.len()..];
+    let mut parts = id.split('-');
+    let hex = |p: Option<&str>| {
+        p.is_some_and(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        })
+    };
+    let (time, pid, counter) = (parts.next(), parts.next(), parts.next());
+    (time.is_some_and(|t| t.len() == 12)
+        && hex(time)
+        && hex(pid)
+        && hex(counter)
+        && parts.next().is_none())
+    .then_some(id)
+}
+
+/// Whether `name` is the name of a codedb temp file ([`temp_file_id`]).
+pub fn is_temp_name(name: &str) -> bool {
+    temp_file_id(name).is_some()
+}
+
 /// A temp file a running command wrote, locked while the command runs (see the module
 /// docs). Dropping it releases the lock; it does not remove the file.
 #[derive(Debug)]
@@ -163,6 +207,31 @@ impl TempFile {
     }
 }
 
+impl TempFile {
+    /// Gives the temp file the permissions and owner `target` has now (another program may
+    /// have changed them since the command read it), just before it takes its place. An
+    /// owner this process may not give (it is not root) is left as it is.
+    pub(crate) fn take_metadata_of(&self, target: &Path) -> Result<()> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let Ok(theirs) = std::fs::metadata(target) else {
+            return Ok(());
+        };
+        let mine = self
+            .file
+            .metadata()
+            .map_err(|e| CommandError::io("stat", &self.path, e))?;
+        if mine.permissions().mode() & 0o7777 != theirs.permissions().mode() & 0o7777 {
+            self.file
+                .set_permissions(theirs.permissions())
+                .map_err(|e| CommandError::io("set the permissions of", &self.path, e))?;
+        }
+        if (mine.uid(), mine.gid()) != (theirs.uid(), theirs.gid()) {
+            let _ = std::os::unix::fs::fchown(&self.file, Some(theirs.uid()), Some(theirs.gid()));
+        }
+        Ok(())
+    }
+}
+
 impl Drop for TempFile {
     fn drop(&mut self) {
         // Explicitly: a child forked by another thread may share the open file description
@@ -199,6 +268,28 @@ mod tests {
         assert!(name.starts_with(".é"));
         let short = temp_name(Path::new("dir/a.py"), "id");
         assert_eq!(short, format!(".a.py{TEMP_MARKER}id"));
+    }
+
+    #[test]
+    fn only_names_codedb_makes_are_temp_names() {
+        let id = crate::journal::new_id();
+        let name = temp_name(Path::new("dir/a.py"), &id);
+        assert_eq!(temp_file_id(&name), Some(id.as_str()));
+        assert_eq!(
+            temp_file_id(&temp_name(Path::new(&"é".repeat(200)), &id)),
+            Some(id.as_str())
+        );
+        for user in [
+            "notes.codedb-tmp-draft.md",
+            ".notes.codedb-tmp-draft.md",
+            "my.codedb-tmp-backup.txt",
+            "x.codedb-tmp-1",
+            ".a.py.codedb-tmp-0123456789ab-1f",
+            ".a.py.codedb-tmp-0123456789AB-1f-2",
+            ".a.py.codedb-tmp-0123456789ab-1f-2-3",
+        ] {
+            assert_eq!(temp_file_id(user), None, "{user}");
+        }
     }
 
     #[test]

@@ -38,6 +38,14 @@ pub enum CommandError {
         /// Why it is refused.
         reason: String,
     },
+    /// An argument's value is malformed (not a path: those are [`InvalidPath`](Self::InvalidPath)).
+    #[error("{name}: {reason}")]
+    InvalidArgument {
+        /// The argument.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The file must exist and does not.
     #[error("{0}: no such file")]
     NotFound(String),
@@ -135,8 +143,14 @@ pub enum CommandError {
     /// says), but the steps in `left` failed. Its intent stays in the journal, and `codedb
     /// recover` (which every command runs first) brings the database and git to the file.
     #[error(
-        "{} landed (the file has its new content), but {}; `codedb recover` finishes it",
+        "{} {} landed ({}), but {}; `codedb recover` finishes it",
+        report.kind,
         report.paths.join(" -> "),
+        match report.kind {
+            crate::CommandKind::Delete => "the file is gone",
+            crate::CommandKind::Move => "the file is at its new path",
+            _ => "the file has its new content",
+        },
         left.iter().map(|l| format!("{} failed: {}", l.step, l.error)).collect::<Vec<_>>().join("; ")
     )]
     Landed {
@@ -144,6 +158,19 @@ pub enum CommandError {
         report: Box<CommandReport>,
         /// The steps after the commit point that failed.
         left: Vec<LeftOver>,
+    },
+    /// An interrupted command on this file could not be finished by `recover` (its intent
+    /// stays): nothing else may change the file until it is.
+    #[error(
+        "{path}: an interrupted command ({id}) on this file cannot be finished: {error}; fix that, then run `codedb recover`"
+    )]
+    Unfinished {
+        /// The file.
+        path: String,
+        /// The interrupted command's id.
+        id: String,
+        /// Why `recover` cannot finish it.
+        error: String,
     },
     /// A fault injected by a failpoint (tests only).
     #[error("injected failure after {0}")]
@@ -185,6 +212,7 @@ impl CommandError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             CommandError::InvalidPath { .. }
+            | CommandError::InvalidArgument { .. }
             | CommandError::NotFound(_)
             | CommandError::AlreadyExists(_)
             | CommandError::Unsupported(_)
@@ -198,6 +226,7 @@ impl CommandError {
             // Not everything was undone: whatever the cause, the caller must look.
             CommandError::UndoFailed { .. } => ErrorKind::Internal,
             CommandError::Git { .. }
+            | CommandError::Unfinished { .. }
             | CommandError::Io { .. }
             | CommandError::Database(_)
             | CommandError::InjectedFault(_)

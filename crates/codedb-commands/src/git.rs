@@ -1,11 +1,18 @@
 //! Git, through the `git` command line (a real implementation, never hand-written objects).
 //!
-//! A command commits only the files it touched, without disturbing anything else the user
-//! has staged or changed: the commit is built in a private index (`GIT_INDEX_FILE` under the
-//! git directory) from the branch's current commit plus the touched paths, written with
-//! `write-tree` / `commit-tree`, and published with `update-ref <branch> <new> <old>`, a
-//! compare-and-swap: a concurrent commit makes it fail, and it is retried on the new tip.
-//! Then the user's index entries of exactly those paths are refreshed to what was committed.
+//! A command commits only the files it touched, exactly as it wrote them, without disturbing
+//! anything else the user has staged or changed: the bytes are stored as blobs
+//! (`hash-object -w`, with the path's attributes), the commit is built in a private index
+//! (`GIT_INDEX_FILE` under the git directory) from the branch's current commit plus those
+//! entries (`update-index --index-info`), written with `write-tree` / `commit-tree`, and
+//! published with `update-ref <branch> <new> <old>`, a compare-and-swap: a concurrent commit
+//! makes it fail, and it is retried on the new tip. The user's index entries of exactly
+//! those paths are set to what was committed. Nothing is read back from the work tree, where
+//! another program may have written since.
+//!
+//! git runs with none of the variables that point it at another repository or index
+//! (`GIT_DIR`, `GIT_INDEX_FILE`, ... as `git rev-parse --local-env-vars` lists them): codedb
+//! run from a git hook commits to the project's repository all the same.
 //!
 //! Refused before anything changes: a merge, rebase, cherry-pick or revert in progress, and
 //! a detached HEAD.
@@ -27,6 +34,22 @@ pub(crate) struct Git {
     prefix: String,
     /// Whether commits need a fallback identity (none configured).
     fallback_identity: bool,
+}
+
+/// What a commit makes of one path (relative to the project root): these bytes, or gone.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Change<'a> {
+    pub(crate) path: &'a str,
+    /// `None`: the path is removed.
+    pub(crate) content: Option<Blob<'a>>,
+}
+
+/// A file's content as committed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Blob<'a> {
+    pub(crate) bytes: &'a [u8],
+    /// Committed as mode 100755.
+    pub(crate) executable: bool,
 }
 
 /// A commit a command made.
@@ -54,7 +77,7 @@ impl Drop for SharedIndexLock {
 impl Git {
     /// The repository holding `root`, if any (and if git is installed).
     pub(crate) fn discover(root: &Path) -> Result<Option<Git>> {
-        let out = match Command::new("git")
+        let out = match clean_git()
             .arg("-C")
             .arg(root)
             .args(["rev-parse", "--show-toplevel", "--absolute-git-dir"])
@@ -80,11 +103,11 @@ impl Git {
         let prefix = root
             .strip_prefix(&top)
             .map(|p| {
-                let p = p.to_string_lossy().replace('\\', "/");
+                let p = crate::durable::relative_path(Path::new(""), p);
                 if p.is_empty() { p } else { format!("{p}/") }
             })
             .unwrap_or_default();
-        let fallback_identity = !Command::new("git")
+        let fallback_identity = !clean_git()
             .current_dir(&top)
             .args(["var", "GIT_COMMITTER_IDENT"])
             .output()
@@ -133,7 +156,7 @@ impl Git {
     /// `git` in the work tree's top, with the private `index` and the fallback identity
     /// when they apply.
     fn command(&self, index: Option<&Path>) -> Command {
-        let mut cmd = Command::new("git");
+        let mut cmd = clean_git();
         cmd.current_dir(&self.top);
         if let Some(index) = index {
             cmd.env("GIT_INDEX_FILE", index);
@@ -237,36 +260,40 @@ impl Git {
         Some((SharedIndexLock(lock), tip))
     }
 
-    /// Commits the current content of `paths` (relative to the project root; a missing file
-    /// is committed as removed) with `message`, touching nothing else. Before the branch
-    /// moves, git must have taken every path into the commit's index (it leaves out a path
+    /// Commits `changes` with `message`, touching nothing else. Before the branch moves,
+    /// git must have taken every written path into the commit's index (it leaves out a path
     /// it refuses with only a warning): a path it left out fails the commit.
-    pub(crate) fn commit(&self, paths: &[&str], message: &str) -> Result<Commit> {
-        self.commit_inner(paths, message, false)?
+    pub(crate) fn commit(&self, changes: &[Change<'_>], message: &str) -> Result<Commit> {
+        self.commit_inner(changes, message, false)?
             .ok_or_else(|| CommandError::Git {
                 step: "creating the commit".into(),
                 message: "no commit was made".into(),
             })
     }
 
-    /// [`commit`](Self::commit), or `None` when the branch's tree already holds the paths
-    /// as they are (no empty commit is made).
+    /// [`commit`](Self::commit), or `None` when the branch's tree already holds `changes`
+    /// (no empty commit is made).
     pub(crate) fn commit_if_changed(
         &self,
-        paths: &[&str],
+        changes: &[Change<'_>],
         message: &str,
     ) -> Result<Option<Commit>> {
-        self.commit_inner(paths, message, true)
+        self.commit_inner(changes, message, true)
     }
 
     fn commit_inner(
         &self,
-        paths: &[&str],
+        changes: &[Change<'_>],
         message: &str,
         skip_unchanged: bool,
     ) -> Result<Option<Commit>> {
         let branch = self.preflight()?;
-        let top_paths: Vec<String> = paths.iter().map(|p| self.top_path(p)).collect();
+        let entries = self.index_entries(changes)?;
+        let written: Vec<String> = changes
+            .iter()
+            .filter(|c| c.content.is_some())
+            .map(|c| self.top_path(c.path))
+            .collect();
         // The shared index already holds the tip's tree when the last commit was ours: then
         // only the touched paths are updated in it (no `read-tree` of the whole tree).
         let shared = self.take_shared_index();
@@ -281,12 +308,11 @@ impl Git {
                 None,
             ),
         };
-        // The user's index entries of these paths are refreshed from the work tree in
-        // parallel with building the commit (both are a git process; this machine has cores
-        // to spare while one waits). The work tree already has the new content (a command
-        // commits after its commit point), so they are right whether or not the commit
-        // succeeds; a commit left to `recover` then finds them staged.
-        let refresh = self.spawn_refresh(&top_paths);
+        // The user's index entries of these paths are set to the same blobs in parallel
+        // with building the commit (both are a git process; this machine has cores to spare
+        // while one waits). They are what the command wrote, whether or not the commit then
+        // succeeds; a commit left to `recover` finds them staged.
+        let refresh = self.spawn_set_entries(&entries);
         let result = (|| {
             for _attempt in 0..20 {
                 let old = self.branch_tip(&branch)?;
@@ -306,10 +332,13 @@ impl Git {
                     };
                 }
                 index_tip = None;
-                let mut args = vec!["update-index", "--add", "--remove", "--verbose", "--"];
-                args.extend(top_paths.iter().map(String::as_str));
-                let added = self.git("building the commit", &args, Some(&index))?;
-                check_all_added(&added, &top_paths)?;
+                let added = self.git_with_input(
+                    "building the commit",
+                    &["update-index", "--verbose", "--index-info"],
+                    Some(&index),
+                    entries.as_bytes(),
+                )?;
+                check_all_added(&added, &written)?;
                 let tree = self.git("building the commit", &["write-tree"], Some(&index))?;
                 if skip_unchanged {
                     let unchanged = match &old {
@@ -323,9 +352,6 @@ impl Git {
                         None => false,
                     };
                     if unchanged {
-                        // Committed already (by a command killed before it refreshed the
-                        // index): the index entries may still be the old ones.
-                        self.refresh_index(&top_paths)?;
                         return Ok(None);
                     }
                 }
@@ -375,35 +401,69 @@ impl Git {
             }
         }
         drop(shared);
-        let refreshed = refresh
-            .and_then(|child| child.wait_with_output().ok())
-            .is_some_and(|o| o.status.success());
+        let refreshed =
+            refresh.is_some_and(|child| child.wait_with_output().is_ok_and(|o| o.status.success()));
         let commit = result?;
         if !refreshed {
             // Its index.lock was taken, or it could not start: again, waiting this time.
-            self.refresh_index(&top_paths)?;
+            self.set_entries(&entries)?;
         }
         Ok(commit)
     }
 
-    fn spawn_refresh(&self, top_paths: &[String]) -> Option<std::process::Child> {
-        self.command(None)
-            .args(["update-index", "--add", "--remove", "--"])
-            .args(top_paths)
+    /// The `update-index --index-info` lines of `changes`: each written path's bytes stored
+    /// as a blob (with the path's attributes applied, as `git add` would), each removed path
+    /// as mode 0.
+    fn index_entries(&self, changes: &[Change<'_>]) -> Result<String> {
+        let mut lines = String::new();
+        for change in changes {
+            let path = self.top_path(change.path);
+            match &change.content {
+                Some(blob) => {
+                    let sha = self.git_with_input(
+                        "storing the content",
+                        &["hash-object", "-w", "--stdin", &format!("--path={path}")],
+                        None,
+                        blob.bytes,
+                    )?;
+                    let mode = if blob.executable { "100755" } else { "100644" };
+                    lines.push_str(&format!("{mode} {sha}\t{path}\n"));
+                }
+                None => {
+                    lines.push_str(&format!("0 {}\t{path}\n", "0".repeat(40)));
+                }
+            }
+        }
+        Ok(lines)
+    }
+
+    fn spawn_set_entries(&self, entries: &str) -> Option<std::process::Child> {
+        use std::io::Write;
+        let mut child = self
+            .command(None)
+            .args(["update-index", "--index-info"])
+            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .ok()
+            .ok()?;
+        let mut stdin = child.stdin.take()?;
+        stdin.write_all(entries.as_bytes()).ok()?;
+        drop(stdin);
+        Some(child)
     }
 
-    /// Makes the user's index entries of `top_paths` what is in the work tree (now
-    /// committed), waiting out another git process's `index.lock` for a while.
-    fn refresh_index(&self, top_paths: &[String]) -> Result<()> {
-        let mut args = vec!["update-index", "--add", "--remove", "--"];
-        args.extend(top_paths.iter().map(String::as_str));
+    /// Sets the user's index entries to `entries` (what was committed), waiting out another
+    /// git process's `index.lock` for a while.
+    fn set_entries(&self, entries: &str) -> Result<()> {
         let mut last = None;
         for attempt in 0..60u64 {
-            match self.git("updating the index", &args, None) {
+            match self.git_with_input(
+                "updating the index",
+                &["update-index", "--index-info"],
+                None,
+                entries.as_bytes(),
+            ) {
                 Ok(_) => return Ok(()),
                 Err(e) => {
                     let lock_busy = matches!(&e, CommandError::Git { message, .. } if message.contains("index.lock"));
@@ -419,6 +479,35 @@ impl Git {
             step: "updating the index".into(),
             message: "index.lock stayed taken".into(),
         }))
+    }
+
+    /// Runs git with `args`, `input` on its stdin; its trimmed stdout, or an error with its
+    /// stderr.
+    fn git_with_input(
+        &self,
+        step: &str,
+        args: &[&str],
+        index: Option<&Path>,
+        input: &[u8],
+    ) -> Result<String> {
+        use std::io::Write;
+        let failed = |e: std::io::Error| CommandError::Git {
+            step: step.to_owned(),
+            message: format!("cannot run git: {e}"),
+        };
+        let mut child = self
+            .command(index)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(failed)?;
+        if let Some(mut stdin) = child.stdin.take() {
+            // A git that exits early closes its end; its exit status says why.
+            let _ = stdin.write_all(input);
+        }
+        check(step, child.wait_with_output().map_err(failed)?)
     }
 
     /// Of `paths` (relative to the project root), those whose work-tree content differs
@@ -440,10 +529,18 @@ impl Git {
                 ])
                 .args(chunk.iter().map(|p| self.top_path(p)));
             let output = Self::output("reading the status", &mut cmd)?;
-            let text = check("reading the status", output)?;
+            if !output.status.success() {
+                check("reading the status", output)?;
+                continue;
+            }
+            // Not trimmed: each entry starts with its two status letters, which may be a
+            // space (` M path`).
+            let text = String::from_utf8_lossy(&output.stdout);
             for entry in text.split('\0').filter(|e| e.len() > 3) {
                 let path = &entry[3..];
-                if let Some(rel) = path.strip_prefix(&self.prefix) {
+                if let Some(rel) = path.strip_prefix(&self.prefix)
+                    && !out.iter().any(|p: &String| p == rel)
+                {
                     out.push(rel.to_owned());
                 }
             }
@@ -467,6 +564,36 @@ impl Git {
     }
 }
 
+/// The variables that point git at another repository, object store or index (`git
+/// rev-parse --local-env-vars`): removed from every git codedb runs.
+const LOCAL_ENV_VARS: &[&str] = &[
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_IMPLICIT_WORK_TREE",
+    "GIT_GRAFT_FILE",
+    "GIT_INDEX_FILE",
+    "GIT_NO_REPLACE_OBJECTS",
+    "GIT_REPLACE_REF_BASE",
+    "GIT_PREFIX",
+    "GIT_SHALLOW_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_INTERNAL_SUPER_PREFIX",
+];
+
+/// `git`, without the variables of [`LOCAL_ENV_VARS`].
+fn clean_git() -> Command {
+    let mut cmd = Command::new("git");
+    for var in LOCAL_ENV_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
 /// Whether a process with this id exists (Linux: `/proc/<pid>`; elsewhere assumed alive).
 fn process_alive(pid: u32) -> bool {
     if cfg!(target_os = "linux") {
@@ -476,9 +603,9 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
-/// Fails unless `update-index --verbose` said `add '<path>'` (its word for a path it
-/// processed, added or removed) for each of `top_paths`: a path git refuses to track is
-/// left out with only a warning ("Ignoring path"), and its commit would silently miss it.
+/// Fails unless `update-index --verbose` said `add '<path>'` for each of `top_paths` (the
+/// paths written): a path git refuses to track is left out with only a warning ("Ignoring
+/// path"), and its commit would silently miss it.
 fn check_all_added(verbose: &str, top_paths: &[String]) -> Result<()> {
     let out = format!("{verbose}\n");
     match top_paths
@@ -531,10 +658,17 @@ mod tests {
         git(&root, &["config", "user.name", "t"]);
         std::fs::write(root.join("ok.py"), "x = 1\n").unwrap();
         let repo = Git::discover(&root).unwrap().unwrap();
-        let first = repo.commit(&["ok.py"], "first").unwrap();
-        std::fs::create_dir(root.join(".GIT")).unwrap();
-        std::fs::write(root.join(".GIT/x.py"), "x = 1\n").unwrap();
-        let err = repo.commit(&["ok.py", ".GIT/x.py"], "second").unwrap_err();
+        let write = |path| Change {
+            path,
+            content: Some(Blob {
+                bytes: b"x = 1\n",
+                executable: false,
+            }),
+        };
+        let first = repo.commit(&[write("ok.py")], "first").unwrap();
+        let err = repo
+            .commit(&[write("ok.py"), write(".GIT/x.py")], "second")
+            .unwrap_err();
         assert!(err.to_string().contains("left .GIT/x.py out"), "{err}");
         assert_eq!(repo.branch_tip("refs/heads/main").unwrap(), Some(first.new));
     }

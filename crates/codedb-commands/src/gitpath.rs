@@ -8,8 +8,9 @@
 //!
 //! Refused: an empty component (`a//b`, a trailing `/`), `.` and `..`, any component that
 //! is `.git` in any case; with NTFS protection, `.git` or its short name `git~1` followed
-//! only by dots and spaces (`.git.`, `.GIT `, `GIT~1`), also after a backslash, which NTFS
-//! reads as a separator; with HFS protection, `.git` with code points HFS+ ignores
+//! only by dots and spaces (`.git.`, `.GIT `, `GIT~1`), or by an NTFS stream name
+//! (`.git::$INDEX_ALLOCATION`, `git~1:x`), also after a backslash, which NTFS reads as a
+//! separator; with HFS protection, `.git` with code points HFS+ ignores
 //! (U+200C..U+200F, U+202A..U+202E, U+206A..U+206F, U+FEFF) anywhere in it.
 
 /// Why git would refuse `path` (relative, `/`-separated), or `None` when it tracks it.
@@ -43,7 +44,8 @@ pub(crate) fn git_refuses(path: &str) -> Option<&'static str> {
 }
 
 /// git's `is_ntfs_dotgit` for one name: `.git` or `git~1` (ASCII case-insensitive),
-/// followed only by `.` and ` `.
+/// followed only by `.` and ` `, up to the end or a `:` (an NTFS stream name:
+/// `.git::$INDEX_ALLOCATION`, CVE-2019-1352).
 fn is_ntfs_dotgit(name: &str) -> bool {
     let bytes = name.as_bytes();
     let rest = if bytes.len() >= 4 && bytes[0] == b'.' && bytes[1..4].eq_ignore_ascii_case(b"git") {
@@ -53,7 +55,8 @@ fn is_ntfs_dotgit(name: &str) -> bool {
     } else {
         return false;
     };
-    rest.iter().all(|b| *b == b'.' || *b == b' ')
+    let end = rest.iter().position(|b| *b == b':').unwrap_or(rest.len());
+    rest[..end].iter().all(|b| *b == b'.' || *b == b' ')
 }
 
 /// git's `is_hfs_dotgit`: the name is `.git` (ASCII case-insensitive) once the code points
@@ -98,6 +101,11 @@ mod tests {
             "\u{feff}.git/x.py",
             "x\\.git\\y.py",
             "x\\git~1/y.py",
+            "git~1:z/y.py",
+            ".git:x/y.py",
+            ".git::$INDEX_ALLOCATION/y.py",
+            ".GIT::$DATA/y.py",
+            ".git. :x/y.py",
         ] {
             assert!(git_refuses(p).is_some(), "{p:?} should be refused");
         }
@@ -118,6 +126,8 @@ mod tests {
             "a b/c d.py",
             "...py",
             ".git~1/x.py",
+            ".gitx:y/z.py",
+            "a:b.py",
         ] {
             assert_eq!(git_refuses(p), None, "{p:?} should be accepted");
         }

@@ -94,8 +94,8 @@ pub struct IndexSummary {
 }
 
 /// A file found by the walk.
-struct Candidate {
-    rel: String,
+pub(crate) struct Candidate {
+    pub(crate) rel: String,
     abs: PathBuf,
     lang: &'static LanguageDef,
     size: u64,
@@ -311,13 +311,12 @@ fn check_root(root: &Path) -> Result<PathBuf, IndexError> {
 /// The files of known languages under `root` that codedb sees ([`Visibility`]: ignore
 /// files honoured, hidden files, `.git/` and `.codedb/` left out), not following symbolic
 /// links.
-fn walk(root: &Path, options: &IndexOptions, skipped: &mut Vec<Skipped>) -> Vec<Candidate> {
-    let rel = |p: &Path| {
-        p.strip_prefix(root)
-            .unwrap_or(p)
-            .to_string_lossy()
-            .replace('\\', "/")
-    };
+pub(crate) fn walk(
+    root: &Path,
+    options: &IndexOptions,
+    skipped: &mut Vec<Skipped>,
+) -> Vec<Candidate> {
+    let rel = |p: &Path| crate::durable::relative_path(root, p);
     let visibility = Arc::new(Visibility::new(root));
     let filter_root = root.to_owned();
     let walker = ignore::WalkBuilder::new(root)
@@ -332,7 +331,7 @@ fn walk(root: &Path, options: &IndexOptions, skipped: &mut Vec<Skipped>) -> Vec<
             }
             let is_dir = e.file_type().is_some_and(|t| t.is_dir());
             visibility
-                .entry(&rel.to_string_lossy().replace('\\', "/"), is_dir)
+                .entry(&crate::durable::relative_path(Path::new(""), rel), is_dir)
                 .is_none()
         })
         .build();

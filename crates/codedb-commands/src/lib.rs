@@ -68,7 +68,7 @@ mod swap;
 mod symbol;
 pub mod visibility;
 
-pub use durable::TEMP_MARKER;
+pub use durable::{TEMP_MARKER, is_temp_name};
 pub use error::{CommandError, ErrorKind, LeftOver};
 pub use indexer::{IndexError, IndexOptions, IndexSummary, Skipped, index};
 pub use pipeline::{
@@ -76,7 +76,9 @@ pub use pipeline::{
     replace_symbol, restore,
 };
 pub use project::{CommandOptions, Project};
-pub use recover::{Mismatch, RecoverReport, VerifyReport, recover, recover_files, verify};
+pub use recover::{
+    Mismatch, RecoverReport, Unfinished, VerifyReport, recover, recover_files, verify,
+};
 
 /// The largest file the index keeps and a command writes, by default: 10 MiB
 /// (`limits.max_file_bytes` in `codedb.toml`).

@@ -4,8 +4,8 @@
 //!
 //! Paths given to commands are relative to the project root (or absolute inside it).
 //! Refused before anything is read: `..`, absolute paths outside the root, a path through a
-//! symbolic link that leads out of the root, a symbolic link as the target itself, anything
-//! under `.git/` or `.codedb/`, every path git itself refuses to track ([`crate::gitpath`]),
+//! symbolic link (git tracks nothing beyond one; it may lead out of the root), a symbolic
+//! link as the target itself, anything under `.git/` or `.codedb/`, every path git itself refuses to track ([`crate::gitpath`]),
 //! and, for the commands that write, every path the index does not see (ignored or hidden:
 //! [`crate::visibility`]).
 
@@ -198,19 +198,37 @@ impl Project {
             )));
         }
         let abs = self.root.join(&rel);
-        // No component may be a link that leads out; the target itself may not be a link.
-        if let Ok(meta) = std::fs::symlink_metadata(&abs)
-            && meta.file_type().is_symlink()
-        {
-            return Err(refuse(
-                "a symbolic link; codedb does not write through links",
-            ));
-        }
-        let (existing, _) = deepest_canonical(abs.parent().unwrap_or(&self.root));
-        if !existing.starts_with(&self.root) {
-            return Err(refuse(
-                "leads outside the project root through a symbolic link",
-            ));
+        // No component may be a link (git tracks nothing beyond one, and a link may lead
+        // out of the root or into `.git/`); the target itself may not be one either.
+        // Nor may a directory be another repository's work tree: its files are that
+        // repository's, which codedb does not commit to.
+        let mut at = self.root.clone();
+        for (i, part) in parts.iter().enumerate() {
+            at.push(part);
+            let shown = || {
+                at.strip_prefix(&self.root)
+                    .unwrap_or(&at)
+                    .display()
+                    .to_string()
+            };
+            match std::fs::symlink_metadata(&at) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(refuse(&format!(
+                        "{} is a symbolic link; codedb does not write through links \
+                         (git tracks nothing beyond one)",
+                        shown()
+                    )));
+                }
+                Ok(_) if i + 1 < parts.len() && at.join(".git").exists() => {
+                    return Err(refuse(&format!(
+                        "{} holds a git repository of its own; codedb commits only to the \
+                         project's repository",
+                        shown()
+                    )));
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
         }
         Ok(ProjectPath { rel, abs })
     }

@@ -20,8 +20,11 @@ use codedb_core::{CodeStore, Executor};
 use serde::Serialize;
 
 use crate::backups::BackupStore;
-use crate::durable::{TEMP_MARKER, read_if_present, remove_if_present, sha256_hex, temp_file_held};
+use crate::durable::{
+    read_if_present, remove_if_present, sha256_hex, temp_file_held, temp_file_id,
+};
 use crate::error::{CommandError, Result};
+use crate::git::{Blob, Change};
 use crate::journal::{Action, Intent, Journal};
 use crate::lang;
 use crate::locks::{FileLock, try_lock_at};
@@ -40,6 +43,44 @@ pub struct RecoverReport {
     pub busy: usize,
     /// Stale temp files and unreferenced backup bytes removed.
     pub swept: usize,
+    /// Commands it could not finish (their intents stay): what failed.
+    pub failed: Vec<Unfinished>,
+}
+
+/// An interrupted command `recover` could not finish.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unfinished {
+    /// The command's id.
+    pub id: String,
+    /// The paths it touches.
+    pub paths: Vec<String>,
+    /// Why it could not be finished.
+    pub error: String,
+}
+
+/// Runs [`recover_intents`], then refuses to go on when an interrupted command that could
+/// not be finished touches one of `paths`: what the next command does to a file must not
+/// depend on a command half done on it. Commands on other files go on.
+pub(crate) fn recover_before(project: &Project, paths: &[&str]) -> Result<()> {
+    let report = recover_intents(project)?;
+    if let Some(u) = report
+        .failed
+        .into_iter()
+        .find(|u| u.paths.iter().any(|p| paths.contains(&p.as_str())))
+    {
+        let path = u
+            .paths
+            .iter()
+            .find(|p| paths.contains(&p.as_str()))
+            .cloned()
+            .unwrap_or_default();
+        return Err(CommandError::Unfinished {
+            path,
+            id: u.id,
+            error: u.error,
+        });
+    }
+    Ok(())
 }
 
 /// Resolves every leftover intent (see the module docs), then sweeps what a command killed
@@ -105,12 +146,7 @@ struct TempFile {
 /// Every codedb temp file in the tree under `root` (`.git/` and `.codedb/` aside; hidden and
 /// ignored files included: a temp file is hidden, and may be written beside an ignored file).
 fn temp_files(root: &Path) -> Vec<TempFile> {
-    let rel = |p: &Path| {
-        p.strip_prefix(root)
-            .unwrap_or(p)
-            .to_string_lossy()
-            .replace('\\', "/")
-    };
+    let rel = |p: &Path| crate::durable::relative_path(root, p);
     ignore::WalkBuilder::new(root)
         .hidden(false)
         .git_ignore(false)
@@ -120,12 +156,13 @@ fn temp_files(root: &Path) -> Vec<TempFile> {
         .filter_entry(|e| !matches!(e.file_name().to_str(), Some(".git" | ".codedb")))
         .build()
         .flatten()
+        .filter(|entry| entry.file_type().is_some_and(|t| t.is_file()))
         .filter_map(|entry| {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let at = name.find(TEMP_MARKER)?;
+            let id = temp_file_id(&name)?.to_owned();
             Some(TempFile {
                 rel: rel(entry.path()),
-                id: name[at + TEMP_MARKER.len()..].to_owned(),
+                id,
                 path: entry.into_path(),
                 name,
             })
@@ -148,7 +185,25 @@ pub(crate) fn recover_intents(project: &Project) -> Result<RecoverReport> {
         let Some(locks) = lock_intent(&project.state, &journal, &intent, &mut report)? else {
             continue;
         };
-        let forward = resolve(project, &intent)?;
+        // One intent that cannot be finished (git refuses, the disk is full) is reported and
+        // left; it does not stop the others, nor commands on other files.
+        let forward = match resolve(project, &intent) {
+            Ok(forward) => forward,
+            Err(e) => {
+                tracing::warn!(id = %intent.id, kind = %intent.kind, "recover: cannot finish: {e}");
+                report.failed.push(Unfinished {
+                    id: intent.id.clone(),
+                    paths: intent
+                        .action
+                        .paths()
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect(),
+                    error: e.to_string(),
+                });
+                continue;
+            }
+        };
         journal.clear(&intent.id)?;
         if forward {
             tracing::info!(id = %intent.id, kind = %intent.kind, "recover: rolled forward");
@@ -190,18 +245,51 @@ fn disk_sha(root: &Path, rel: &str) -> Result<Option<String>> {
     Ok(read_if_present(&root.join(rel))?.map(|b| sha256_hex(&b)))
 }
 
-/// Whether `intent`'s command passed its commit point (the disk has its result).
-fn decide(root: &Path, intent: &Intent) -> Result<bool> {
+/// Whether `intent`'s command passed its commit point. A command whose database
+/// transaction committed (`landed`) surely did; otherwise the disk tells, by what is where,
+/// never by whether the file still holds the command's bytes (another program may have
+/// written to it since):
+/// * a write: its temp file holds the new content until the swap and the displaced bytes
+///   after it, and is gone once the command cleaned up (or after a plain rename);
+/// * a delete: the file taken aside, or gone;
+/// * a move: the file gone from `from`, or at `to` with the moved bytes.
+fn passed_commit_point(root: &Path, intent: &Intent, landed: bool) -> Result<bool> {
+    if landed {
+        return Ok(true);
+    }
     Ok(match &intent.action {
         Action::Write {
-            path, new_sha256, ..
-        } => disk_sha(root, path)?.as_deref() == Some(new_sha256.as_str()),
-        Action::Delete { path, .. } => disk_sha(root, path)?.is_none(),
-        Action::Move { from, to, sha256 } => {
-            disk_sha(root, from)?.is_none()
-                && disk_sha(root, to)?.as_deref() == Some(sha256.as_str())
+            path,
+            new_sha256,
+            temp,
+            ..
+        } => match temp {
+            Some(name) => read_if_present(&root.join(path).with_file_name(name))?
+                .is_none_or(|bytes| sha256_hex(&bytes) != *new_sha256),
+            // Only the database and git were to be brought to the file.
+            None => true,
+        },
+        Action::Delete { path, aside, .. } => {
+            aside
+                .as_ref()
+                .is_some_and(|a| root.join(path).with_file_name(a).exists())
+                || disk_sha(root, path)?.is_none()
         }
+        Action::Move { from, to, sha256 } => match (disk_sha(root, from)?, disk_sha(root, to)?) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(_), Some(at_to)) => at_to == *sha256,
+        },
     })
+}
+
+/// Whether the file `intent`'s command backed up still holds those bytes: only then can a
+/// rolled-back command's backup go (else it is the only copy of what the file held).
+fn still_holds_backup(root: &Path, intent: &Intent) -> Result<bool> {
+    match intent.action.backup() {
+        Some((path, sha)) => Ok(disk_sha(root, path)?.as_deref() == Some(sha)),
+        None => Ok(true),
+    }
 }
 
 /// The files beside its target an interrupted command may have left: its temp file (the
@@ -255,7 +343,7 @@ pub fn recover_files(root: &Path) -> Result<RecoverReport> {
         let Some(_locks) = lock_intent(&state, &journal, &intent, &mut report)? else {
             continue;
         };
-        if decide(&root, &intent)? {
+        if passed_commit_point(&root, &intent, false)? {
             continue;
         }
         // Rolled back: its leftovers go, unless one holds bytes that must be kept as a
@@ -279,7 +367,8 @@ pub fn recover_files(root: &Path) -> Result<RecoverReport> {
 
 /// Rolls one intent forward or back; returns whether it went forward.
 fn resolve(project: &Project, intent: &Intent) -> Result<bool> {
-    let forward = decide(&project.root, intent)?;
+    let landed = project.db.command_landed(&intent.id)?;
+    let forward = passed_commit_point(&project.root, intent, landed)?;
     let paths: Vec<String> = intent
         .action
         .paths()
@@ -340,8 +429,26 @@ fn resolve(project: &Project, intent: &Intent) -> Result<bool> {
         && intent.git
         && let Some(git) = &project.git
     {
-        let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-        if let Some(commit) = git.commit_if_changed(&refs, &intent.message)? {
+        // The files as they are now: rolling forward brings git to the disk.
+        let mut contents = Vec::new();
+        for p in &paths {
+            let abs = project.root.join(p);
+            let executable = std::fs::metadata(&abs).is_ok_and(|m| {
+                std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+            });
+            contents.push((p.as_str(), read_if_present(&abs)?, executable));
+        }
+        let changes: Vec<Change<'_>> = contents
+            .iter()
+            .map(|(path, bytes, executable)| Change {
+                path,
+                content: bytes.as_deref().map(|bytes| Blob {
+                    bytes,
+                    executable: *executable,
+                }),
+            })
+            .collect();
+        if let Some(commit) = git.commit_if_changed(&changes, &intent.message)? {
             project.db.set_command_git_commit(&intent.id, &commit.new)?;
         }
     }
@@ -350,21 +457,23 @@ fn resolve(project: &Project, intent: &Intent) -> Result<bool> {
     for (path, rel) in leftovers(&project.root, intent) {
         discard(project, &path, &rel, &known, &intent.id, intent.kind)?;
     }
-    if !forward {
-        // A backup taken for a command that did not land is not history.
-        if let Some(sha) = unreferenced_backup(project, intent)? {
-            BackupStore::new(&project.state).remove(&sha)?;
+    if !forward && let Some((path, sha)) = intent.action.backup() {
+        let store = BackupStore::new(&project.state);
+        if still_holds_backup(&project.root, intent)? {
+            // A backup taken for a command that did not land is not history.
+            if !project.db.backup_referenced(sha)? {
+                store.remove(sha)?;
+            }
+        } else if store.contains(sha) && !project.db.backup_referenced(sha)? {
+            // The file no longer holds them (another program changed it): these bytes
+            // exist nowhere else, so they stay, as a backup of the file.
+            let bytes = store.get(sha)?;
+            let tx = project.db.begin_transaction()?;
+            crate::pipeline::keep_bytes(project, &tx, path, &bytes, &intent.id, intent.kind)?;
+            tx.commit()?;
         }
     }
     Ok(forward)
-}
-
-/// The backup bytes `intent` stored, when no backup row references them.
-fn unreferenced_backup(project: &Project, intent: &Intent) -> Result<Option<String>> {
-    match intent.action.backup() {
-        Some((_, sha)) if !project.db.backup_referenced(sha)? => Ok(Some(sha.to_owned())),
-        _ => Ok(None),
-    }
 }
 
 /// Brings the database's row of `rel` to the bytes on disk (re-parsing them when they
@@ -419,8 +528,8 @@ pub(crate) fn sync_path(
 pub struct Mismatch {
     /// Relative path.
     pub path: String,
-    /// `database_corrupt`, `sha256_differs`, `missing`, `ignored`, `temp_file`,
-    /// `uncommitted`.
+    /// `database_corrupt`, `sha256_differs`, `missing`, `ignored`, `not_indexable`,
+    /// `not_indexed`, `temp_file`, `uncommitted`.
     pub problem: String,
     /// Details.
     pub detail: String,
@@ -491,6 +600,29 @@ pub fn verify(project: &Project) -> Result<VerifyReport> {
             }
         }
     }
+    // The other way round: what the index would keep, and what it would drop.
+    let mut skipped = Vec::new();
+    let options = crate::IndexOptions {
+        max_file_bytes: project.options.max_file_bytes,
+        ..crate::IndexOptions::default()
+    };
+    let on_disk = crate::indexer::walk(&project.root, &options, &mut skipped);
+    let live: std::collections::HashSet<&str> =
+        files.iter().map(|f| f.meta.path.as_str()).collect();
+    for c in on_disk.iter().filter(|c| !live.contains(c.rel.as_str())) {
+        report.mismatches.push(Mismatch {
+            path: c.rel.clone(),
+            problem: "not_indexed".into(),
+            detail: "a file the index sees has no live row; `codedb index` adds it".into(),
+        });
+    }
+    for s in skipped.iter().filter(|s| live.contains(s.path.as_str())) {
+        report.mismatches.push(Mismatch {
+            path: s.path.clone(),
+            problem: "not_indexable".into(),
+            detail: format!("the database has a live row of a file the index skips ({}); the next `codedb index` removes it", s.reason),
+        });
+    }
     for temp in temp_files(&project.root) {
         report.mismatches.push(Mismatch {
             path: temp.rel,
@@ -509,7 +641,7 @@ pub fn verify(project: &Project) -> Result<VerifyReport> {
             report.mismatches.push(Mismatch {
                 path,
                 problem: "uncommitted".into(),
-                detail: "codedb wrote this file and git does not have it committed".into(),
+                detail: "codedb changed this file and its content now is not committed".into(),
             });
         }
     }

@@ -196,6 +196,11 @@ pub(crate) fn replace(
             std::fs::rename(temp, target).map_err(|e| CommandError::io("replace", target, e))?;
             return Ok(None);
         }
+        // Removed by another program since the check.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !temp.exists() => {
+            return Err(CommandError::io("replace", target, e).into());
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Refused::Changed),
         Err(e) => return Err(CommandError::io("replace", target, e).into()),
     }
     let opened = Displaced::open(temp);
@@ -238,10 +243,16 @@ pub(crate) fn take_away(
     if !still_as_seen(path, seen)? {
         return Err(Refused::Changed);
     }
-    if !rename_noreplace(path, aside)? {
-        return Err(Refused::Failed(CommandError::AlreadyExists(
-            aside.display().to_string(),
-        )));
+    match rename_noreplace(path, aside) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(Refused::Failed(CommandError::AlreadyExists(
+                aside.display().to_string(),
+            )));
+        }
+        // Removed by another program since the check.
+        Err(_) if !path.exists() => return Err(Refused::Changed),
+        Err(e) => return Err(Refused::Failed(e)),
     }
     match Displaced::open(aside) {
         Ok((displaced, sha)) if sha == seen.sha256 => Ok(displaced),

@@ -96,7 +96,7 @@ pub(crate) fn replace(
     } else {
         "\n"
     };
-    let body = reindent(replacement, &indent, eol);
+    let body = reindent(lang, replacement, &indent, eol);
     // Decorators above the symbol go too when the replacement has its own.
     if body.trim_start().starts_with('@') || body.trim_start().starts_with("#[") {
         while line_start > 0 {
@@ -118,22 +118,27 @@ pub(crate) fn replace(
 
 /// `source` with its common indentation removed, each non-blank line indented by
 /// `indent` (the first line included), its lines ended by `eol`, without a trailing one.
-fn reindent(source: &str, indent: &str, eol: &str) -> String {
-    let lines: Vec<&str> = source.trim_end().lines().collect();
-    let lines: Vec<&str> = lines
-        .into_iter()
-        .skip_while(|l| l.trim().is_empty())
+/// A line that starts inside a string or comment spanning lines (a Python docstring, a
+/// Rust multi-line string) is part of that literal: it keeps its exact text.
+fn reindent(lang: &LanguageDef, source: &str, indent: &str, eol: &str) -> String {
+    let inside = rows_inside_literals(lang, source);
+    let rows: Vec<(usize, &str)> = source
+        .trim_end()
+        .lines()
+        .enumerate()
+        .skip_while(|(_, l)| l.trim().is_empty())
         .collect();
-    let common = lines
+    let common = rows
         .iter()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
+        .filter(|(row, l)| !l.trim().is_empty() && !inside.contains(row))
+        .map(|(_, l)| l.len() - l.trim_start_matches([' ', '\t']).len())
         .min()
         .unwrap_or(0);
-    lines
-        .iter()
-        .map(|l| {
-            if l.trim().is_empty() {
+    rows.iter()
+        .map(|(row, l)| {
+            if inside.contains(row) {
+                (*l).to_owned()
+            } else if l.trim().is_empty() {
                 String::new()
             } else {
                 format!("{indent}{}", &l[common.min(l.len())..])
@@ -141,6 +146,38 @@ fn reindent(source: &str, indent: &str, eol: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(eol)
+}
+
+/// The rows (0-based) of `source` that start inside a string or comment node spanning
+/// several rows.
+fn rows_inside_literals(lang: &LanguageDef, source: &str) -> std::collections::HashSet<usize> {
+    let mut rows = std::collections::HashSet::new();
+    let mut parser = tree_sitter::Parser::new();
+    if parser.set_language(&(lang.grammar)()).is_err() {
+        return rows;
+    }
+    let Some(tree) = parser.parse(source, None) else {
+        return rows;
+    };
+    let mut cursor = tree.walk();
+    loop {
+        let node = cursor.node();
+        let kind = node.kind();
+        let (start, end) = (node.start_position().row, node.end_position().row);
+        if end > start && (kind.contains("string") || kind.contains("comment")) {
+            rows.extend(start + 1..=end);
+        } else if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return rows;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -181,6 +218,26 @@ mod tests {
         let text = "class A:\n    def f(self): pass\nclass B:\n    def f(self): pass\n";
         let err = replace("a.py", python(), text, "f", "def f(self): return 1").unwrap_err();
         assert!(err.to_string().contains("ambiguous"), "{err}");
+    }
+
+    #[test]
+    fn multi_line_literals_keep_their_text() {
+        let text = "class P:\n    def f(self):\n        return 1\n";
+        let with =
+            "def f(self):\n    \"\"\"first\nsecond\n\"\"\"\n    s = '''a\n  b'''\n    return s\n";
+        let out = replace("a.py", python(), text, "P.f", with).unwrap();
+        assert_eq!(
+            out,
+            "class P:\n    def f(self):\n        \"\"\"first\nsecond\n\"\"\"\n        s = '''a\n  b'''\n        return s\n"
+        );
+        let rust = lang::by_name("rust").unwrap();
+        let text = "mod m {\n    fn f() {}\n}\n";
+        let with = "fn f() -> &'static str {\n    \"a\nb\"\n}\n";
+        let out = replace("a.rs", rust, text, "m::f", with).unwrap();
+        assert_eq!(
+            out,
+            "mod m {\n    fn f() -> &'static str {\n        \"a\nb\"\n    }\n}\n"
+        );
     }
 
     #[test]

@@ -609,14 +609,30 @@ fn a_git_failure_after_the_commit_point_lands_and_recover_finishes_it() {
         assert_eq!(Some(row.meta.sha256), report.sha256, "{backend}");
         assert_eq!(git(&root, &["rev-parse", "HEAD"]), head, "{backend}");
         assert_eq!(verify(&p).unwrap().pending_intents, 1, "{backend}");
-        // While git still fails, recover keeps the intent; once it works, it finishes.
-        assert!(recover(&p).is_err(), "{backend}");
-        assert_eq!(verify(&p).unwrap().pending_intents, 1, "{backend}");
+        // While git still fails, recover keeps the intent (and says why); once it works,
+        // it finishes.
+        let r = recover(&p).unwrap();
+        assert_eq!(r.failed.len(), 1, "{backend}: {r:?}");
+        assert!(r.failed[0].error.contains("git"), "{backend}: {r:?}");
+        // Another file can still be changed meanwhile (its own commit waits for git too);
+        // this one cannot.
+        let err = edit(&p, "a.py", "a = 1\n", &opts()).unwrap_err();
+        assert!(
+            matches!(err, CommandError::Landed { .. }),
+            "{backend}: {err}"
+        );
+        let err = edit(&p, "b.py", "x = 43\n", &opts()).unwrap_err();
+        assert!(
+            err.to_string().contains("interrupted command"),
+            "{backend}: {err}"
+        );
+        assert_eq!(verify(&p).unwrap().pending_intents, 2, "{backend}");
         std::fs::remove_file(root.join(".git/refs/heads/main.lock")).unwrap();
         let r = recover(&p).unwrap();
-        assert_eq!(r.rolled_forward.len(), 1, "{backend}");
+        assert_eq!(r.rolled_forward.len(), 2, "{backend}: {r:?}");
         assert!(verify(&p).unwrap().is_clean(), "{backend}");
         assert_eq!(git(&root, &["show", "HEAD:b.py"]), "x = 42", "{backend}");
+        assert_eq!(git(&root, &["show", "HEAD:a.py"]), "a = 1", "{backend}");
         assert_ne!(git(&root, &["rev-parse", "HEAD"]), head, "{backend}");
     });
 }

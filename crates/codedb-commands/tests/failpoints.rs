@@ -202,3 +202,137 @@ fn a_full_disk_is_a_clear_error_and_nothing_changes() {
     }
     scenario.teardown();
 }
+
+/// Runs `f` with the failpoint `name` calling `callback` (another program acting at that
+/// moment of the command).
+fn with_callback<T>(
+    name: &str,
+    callback: impl Fn() + Send + Sync + 'static,
+    f: impl FnOnce() -> T,
+) -> T {
+    fail::cfg_callback(name, callback).unwrap();
+    let out = f();
+    fail::remove(name);
+    out
+}
+
+fn append(path: std::path::PathBuf, text: &'static str) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+}
+
+#[test]
+fn another_programs_writes_around_the_commit_point_are_never_lost() {
+    let scenario = fail::FailScenario::setup();
+    for backend in TestProject::backends() {
+        // The user's uncommitted work, then an edit, then a program appending to the new
+        // file right after the swap, then a crash: `recover` rolls forward (the swap
+        // happened) and the displaced bytes stay as a backup.
+        let t = project(backend);
+        let p = t.project();
+        let b = t.root().join("b.py");
+        std::fs::write(&b, format!("{}# PRECIOUS\n", support::B_PY)).unwrap();
+        fail::cfg("cmd-after-rename", "return(crash)").unwrap();
+        let err = edit(&p, "b.py", "edited = 1\n", &EditOptions::default()).unwrap_err();
+        fail::remove("cmd-after-rename");
+        assert!(
+            matches!(err, CommandError::SimulatedCrash(_)),
+            "{backend}: {err}"
+        );
+        append(b.clone(), "# appended after the swap\n")();
+        let r = recover(&p).unwrap();
+        assert_eq!(r.rolled_forward.len(), 1, "{backend}: {r:?}");
+        assert_eq!(
+            std::fs::read_to_string(&b).unwrap(),
+            "edited = 1\n# appended after the swap\n",
+            "{backend}"
+        );
+        let history = codedb_commands::history(&p, "b.py").unwrap();
+        let store = codedb_commands::backups::BackupStore::new(&t.root().join(".codedb"));
+        assert!(
+            history
+                .iter()
+                .any(|h| String::from_utf8(store.get(&h.sha256).unwrap())
+                    .unwrap()
+                    .contains("# PRECIOUS")),
+            "{backend}: the displaced bytes are a backup: {history:?}"
+        );
+        assert!(verify(&p).unwrap().is_clean(), "{backend}");
+
+        // A program appending between the swap and git: the commit holds the command's
+        // bytes, not the file's, and the user's index agrees with the commit.
+        let t = project(backend);
+        let p = t.project();
+        let root = t.root();
+        let report = with_callback(
+            "cmd-after-rename",
+            append(root.join("b.py"), "# theirs\n"),
+            || edit(&p, "b.py", "ours = 1\n", &EditOptions::default()),
+        )
+        .unwrap();
+        assert_eq!(
+            support::git(&root, &["show", "HEAD:b.py"]),
+            "ours = 1",
+            "{backend}"
+        );
+        assert_eq!(
+            support::git(&root, &["diff", "--cached", "--name-only"]),
+            "",
+            "{backend}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("b.py")).unwrap(),
+            "ours = 1\n# theirs\n"
+        );
+        assert!(report.git_commit.is_some());
+
+        // The file removed by another program while the command ran: a conflict, nothing
+        // changed.
+        let t = project(backend);
+        let p = t.project();
+        let b = t.root().join("b.py");
+        let before = t.snapshot();
+        let err = with_callback(
+            "cmd-after-db",
+            move || std::fs::remove_file(&b).unwrap(),
+            || edit(&p, "b.py", "x = 1\n", &EditOptions::default()),
+        )
+        .unwrap_err();
+        assert!(err.is_conflict(), "{backend}: {err}");
+        let mut after = t.snapshot();
+        assert!(!after.files.contains_key("b.py"), "{backend}");
+        after
+            .files
+            .insert("b.py".into(), before.files["b.py"].clone());
+        after.status = before.status.clone();
+        assert_eq!(after.files, before.files, "{backend}: nothing else changed");
+        assert_eq!(after.db_files, before.db_files, "{backend}");
+
+        // A chmod by another program while the command ran is kept.
+        let t = project(backend);
+        let p = t.project();
+        let b = t.root().join("b.py");
+        with_callback(
+            "cmd-after-db",
+            move || {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o750)).unwrap();
+            },
+            || edit(&p, "b.py", "x = 2\n", &EditOptions::default()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(t.root().join("b.py"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o750, "{backend}");
+    }
+    scenario.teardown();
+}

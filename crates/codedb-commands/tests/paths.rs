@@ -122,6 +122,7 @@ fn every_path_create_accepts_is_inside_the_root_and_tracked_by_git() {
         match create(&p, &path, "x = 1\n", &EditOptions::default()) {
             Ok(report) => {
                 accepted.set(accepted.get() + 1);
+                println!("accepted {path:?} as {:?}", report.paths);
                 let rel = &report.paths[0];
                 let abs = root.join(rel).canonicalize().unwrap();
                 prop_assert!(abs.starts_with(&root), "{path:?} -> {abs:?}");
@@ -135,5 +136,6 @@ fn every_path_create_accepts_is_inside_the_root_and_tracked_by_git() {
     });
     println!("{} accepted, {} refused", accepted.get(), refused.get());
     assert!(accepted.get() > 0 && refused.get() > 0);
-    assert!(codedb_commands::verify(&p).unwrap().is_clean());
+    let v = codedb_commands::verify(&p).unwrap();
+    assert!(v.is_clean(), "{v:?}");
 }

@@ -64,8 +64,9 @@ impl FileWatcher {
             return false;
         };
         let rel = rel.to_string_lossy();
-        if rel.split('/').any(|c| c == ".git" || c == ".codedb")
-            || rel.contains(codedb_commands::TEMP_MARKER)
+        if rel
+            .split('/')
+            .any(|c| c == ".git" || c == ".codedb" || codedb_commands::is_temp_name(c))
         {
             return false;
         }

@@ -30,6 +30,7 @@ pub mod builtin;
 pub mod config;
 pub mod mcp;
 mod server;
+mod stdio;
 pub mod workers;
 
 use std::path::Path;
@@ -61,21 +62,41 @@ pub fn serve_on(
     let handler = mcp::CodedbMcp::new(Arc::clone(&server));
     let result = runtime.block_on(async move {
         use rmcp::ServiceExt;
+        let (transport, bridge) = stdio::Bridge::start();
         let service = handler
-            .serve(checked_stdio())
+            .serve(transport)
             .await
             .map_err(|e| format!("MCP initialization failed: {e}"))?;
         let cancel = service.cancellation_token();
-        tokio::select! {
-            r = service.waiting() => {
-                r.map_err(|e| format!("MCP service failed: {e}"))?;
+        let mut waiting = tokio::spawn(service.waiting());
+        let ended = tokio::select! {
+            r = &mut waiting => Some(r),
+            () = shutdown_signal() => None,
+        };
+        let outcome = match ended {
+            Some(r) => {
                 tracing::info!(step = "shutdown", "end of input");
+                r
             }
-            () = shutdown_signal() => {
+            None => {
                 tracing::info!(step = "shutdown", "signal received; no new requests");
-                cancel.cancel();
+                // The requests in flight are answered, then rmcp's input closes and its
+                // service ends by itself.
+                bridge.stop_reading().await;
+                match tokio::time::timeout(std::time::Duration::from_secs(10), &mut waiting).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        cancel.cancel();
+                        (&mut waiting).await
+                    }
+                }
             }
-        }
+        };
+        // Every answer rmcp produced is written and flushed before the process goes.
+        bridge.finish().await;
+        outcome
+            .map_err(|e| format!("MCP service failed: {e}"))?
+            .map_err(|e| format!("MCP service failed: {e}"))?;
         Ok::<(), String>(())
     });
     // In-flight blocking tool calls finish (each commits or rolls back) before the runtime
@@ -83,95 +104,6 @@ pub fn serve_on(
     runtime.shutdown_timeout(std::time::Duration::from_secs(30));
     server.shutdown();
     result.map_err(StartError::Serve)
-}
-
-/// stdin/stdout for rmcp, with two additions: a line that is not JSON is answered with a
-/// JSON-RPC parse error (-32700) instead of being dropped, and a `tools/call` whose
-/// `arguments` is not an object with an invalid-params error (-32602; rmcp would answer
-/// "method not found"); the server keeps serving. rmcp reads and writes through in-memory
-/// pipes; one task owns stdout, so lines never mix.
-fn checked_stdio() -> (tokio::io::DuplexStream, tokio::io::DuplexStream) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let (mut to_rmcp, rmcp_in) = tokio::io::duplex(1 << 20);
-    let (rmcp_out, from_rmcp) = tokio::io::duplex(1 << 20);
-    let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let errors = out_tx.clone();
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(tokio::io::stdin()).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.trim().is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<serde_json::Value>(&line) {
-                Ok(request) if let Some(reply) = invalid_tool_call(&request) => {
-                    let _ = errors.send(reply.to_string());
-                }
-                Ok(_) => {
-                    if to_rmcp.write_all(line.as_bytes()).await.is_err()
-                        || to_rmcp.write_all(b"\n").await.is_err()
-                    {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!("malformed JSON-RPC line: {e}");
-                    let reply = serde_json::json!({
-                        "jsonrpc": "2.0", "id": null,
-                        "error": {"code": -32700, "message": format!("Parse error: {e}")}
-                    });
-                    let _ = errors.send(reply.to_string());
-                }
-            }
-        }
-        // End of input: rmcp sees its input close and the service ends.
-        let _ = to_rmcp.shutdown().await;
-    });
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(from_rmcp).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if out_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    tokio::spawn(async move {
-        let mut stdout = tokio::io::stdout();
-        while let Some(line) = out_rx.recv().await {
-            if stdout.write_all(line.as_bytes()).await.is_err()
-                || stdout.write_all(b"\n").await.is_err()
-                || stdout.flush().await.is_err()
-            {
-                break;
-            }
-        }
-    });
-    (rmcp_in, rmcp_out)
-}
-
-/// The error answer to a `tools/call` request whose `arguments` is present but not an
-/// object, if `request` is one.
-fn invalid_tool_call(request: &serde_json::Value) -> Option<serde_json::Value> {
-    if request.get("method")?.as_str()? != "tools/call" {
-        return None;
-    }
-    let arguments = request.get("params")?.get("arguments")?;
-    if arguments.is_object() || arguments.is_null() {
-        return None;
-    }
-    let kind = match arguments {
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Number(_) => "a number",
-        _ => "a boolean",
-    };
-    Some(serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": request.get("id").cloned().unwrap_or(serde_json::Value::Null),
-        "error": {
-            "code": -32602,
-            "message": format!("Invalid params: tools/call arguments must be an object, not {kind}"),
-        }
-    }))
 }
 
 async fn shutdown_signal() {

@@ -197,13 +197,18 @@ impl Server {
             .map_err(|e| stop_db(StartError::Recover(e.to_string())))?;
         let recovered = codedb_commands::recover(&project)
             .map_err(|e| stop_db(StartError::Recover(e.to_string())))?;
+        for u in &recovered.failed {
+            // Left for a later `recover`; the files it touches refuse commands meanwhile.
+            tracing::warn!(id = %u.id, paths = ?u.paths, "an interrupted command cannot be finished: {}", u.error);
+        }
         step(
             &mut steps,
             "recover_database",
             &format!(
-                "{} commands completed, {} rolled back",
+                "{} commands completed, {} rolled back, {} not finished",
                 recovered.rolled_forward.len(),
-                recovered.rolled_back.len()
+                recovered.rolled_back.len(),
+                recovered.failed.len()
             ),
         );
         // 6. workers

@@ -60,7 +60,13 @@ pub fn parse(lang: &LanguageDef, source: &[u8]) -> Parsed {
     if parser.set_language(&(lang.grammar)()).is_err() {
         return failed("the grammar does not match this tree-sitter version");
     }
-    match parser.parse(source, None) {
+    // What the grammar is given may differ from `source` in bytes that make no node (see
+    // `python::blank_comment_runs`), never in length or lines: the extractor reads names
+    // from `source` at the same offsets.
+    let blanked = (lang.name == "python")
+        .then(|| python::blank_comment_runs(source))
+        .flatten();
+    match parser.parse(blanked.as_deref().unwrap_or(source), None) {
         Some(tree) => (lang.extract)(&tree, source),
         None => failed("tree-sitter gave up on this file"),
     }

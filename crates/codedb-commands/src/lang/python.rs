@@ -160,3 +160,74 @@ fn import(node: Node<'_>, source: &[u8]) -> Import {
         },
     }
 }
+
+/// Consecutive comment-only lines from which on [`blank_comment_runs`] blanks them.
+const COMMENT_RUN: usize = 64;
+
+/// `source` with the text of long runs of comment-only lines replaced by spaces (same
+/// length, same lines), when it has such a run; else `None`.
+///
+/// tree-sitter-python's scanner looks ahead past every following comment line at each
+/// comment line (to tell the indentation of the next statement), so a block of n comment
+/// lines costs n² (40,000 lines: minutes, tree-sitter-python#245, not merged upstream).
+/// Blank lines it skips in one pass. A comment makes no node the index reads, so blanking
+/// it changes no entity, import, usage or syntax issue. (A line inside a triple-quoted
+/// string that starts with `#` is blanked too, which changes nothing either, unless it is
+/// an f-string whose `{expression}` then no longer counts as a usage.)
+pub(super) fn blank_comment_runs(source: &[u8]) -> Option<Vec<u8>> {
+    let is_comment = |line: &[u8]| {
+        line.iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\x0c'))
+            .is_some_and(|b| *b == b'#')
+    };
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for (i, b) in source.iter().enumerate() {
+        if *b == b'\n' {
+            lines.push(start..i);
+            start = i + 1;
+        }
+    }
+    lines.push(start..source.len());
+    let mut out: Option<Vec<u8>> = None;
+    let mut i = 0;
+    while i < lines.len() {
+        let run = lines[i..]
+            .iter()
+            .take_while(|l| is_comment(&source[(*l).clone()]))
+            .count();
+        if run >= COMMENT_RUN {
+            let out = out.get_or_insert_with(|| source.to_vec());
+            for line in &lines[i..i + run] {
+                for b in &mut out[line.clone()] {
+                    if *b != b'\r' {
+                        *b = b' ';
+                    }
+                }
+            }
+        }
+        i += run.max(1);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_comment_runs_are_blanked_short_ones_kept() {
+        let short = b"x = 1\n# a\n# b\ny = 2\n";
+        assert_eq!(blank_comment_runs(short), None);
+        let mut long = b"x = 1\n".to_vec();
+        for i in 0..COMMENT_RUN {
+            long.extend(format!("    # comment {i}\r\n").as_bytes());
+        }
+        long.extend(b"y = 2  # kept\n");
+        let blanked = blank_comment_runs(&long).unwrap();
+        assert_eq!(blanked.len(), long.len());
+        assert!(blanked.starts_with(b"x = 1\n            "));
+        assert!(blanked.ends_with(b"\r\ny = 2  # kept\n"));
+        assert!(!blanked[6..blanked.len() - 15].contains(&b'#'));
+    }
+}

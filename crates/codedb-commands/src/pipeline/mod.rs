@@ -9,7 +9,7 @@
 
 mod steps;
 
-pub(crate) use steps::discard;
+pub(crate) use steps::{discard, keep_bytes};
 
 use std::path::Path;
 
@@ -23,7 +23,7 @@ use crate::error::{CommandError, Result};
 use crate::lang::{self, LanguageDef};
 use crate::locks::FileLock;
 use crate::project::{Project, ProjectPath};
-use crate::recover::recover_intents;
+use crate::recover::recover_before;
 use crate::swap::{Seen, read_seen};
 use crate::symbol;
 
@@ -155,8 +155,8 @@ pub fn create(
     content: &str,
     options: &EditOptions,
 ) -> Result<CommandReport> {
-    recover_intents(project)?;
     let target = project.resolve_seen(path)?;
+    recover_before(project, &[&target.rel])?;
     let locks = project.lock(&[&target])?;
     if std::fs::symlink_metadata(&target.abs).is_ok() {
         return Err(CommandError::AlreadyExists(target.rel));
@@ -192,9 +192,9 @@ pub fn move_file(
     to: &str,
     options: &EditOptions,
 ) -> Result<CommandReport> {
-    recover_intents(project)?;
     let from = project.resolve_seen(from)?;
     let to = project.resolve_seen(to)?;
+    recover_before(project, &[&from.rel, &to.rel])?;
     if from == to {
         return Err(CommandError::InvalidPath {
             path: to.rel,
@@ -209,6 +209,8 @@ pub fn move_file(
     }
     let lang = language(&to)?;
     check_size(project, &to, old.bytes.len())?;
+    // A move changes no byte: content that does not parse as the destination's language
+    // is indexed with its issues, as `index` would.
     let parsed = lang::parse(lang, &old.bytes);
     let message = options
         .message
@@ -232,8 +234,8 @@ pub fn restore(
     backup: Option<i64>,
     options: &EditOptions,
 ) -> Result<CommandReport> {
-    recover_intents(project)?;
     let target = project.resolve_seen(path)?;
+    recover_before(project, &[&target.rel])?;
     let locks = project.lock(&[&target])?;
     let chosen = match backup {
         Some(id) => project
@@ -291,8 +293,8 @@ fn open_existing(
     path: &str,
     options: &EditOptions,
 ) -> Result<(ProjectPath, Vec<FileLock>, Seen)> {
-    recover_intents(project)?;
     let target = project.resolve_seen(path)?;
+    recover_before(project, &[&target.rel])?;
     let locks = project.lock(&[&target])?;
     let old = read_existing(&target)?;
     check_expected(&target, &old, options)?;
@@ -304,6 +306,14 @@ fn read_existing(target: &ProjectPath) -> Result<Seen> {
 }
 
 fn check_expected(target: &ProjectPath, old: &Seen, options: &EditOptions) -> Result<()> {
+    if let Some(expected) = &options.expect_sha256
+        && !(expected.trim().len() == 64 && expected.trim().bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(CommandError::InvalidArgument {
+            name: "expect_sha256",
+            reason: format!("{expected:?} is not a sha256 (64 hexadecimal digits)"),
+        });
+    }
     if let Some(expected) = &options.expect_sha256
         && !old.sha256.eq_ignore_ascii_case(expected.trim())
     {

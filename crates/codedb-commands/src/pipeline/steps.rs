@@ -27,6 +27,7 @@
 //! undoing anything, as if killed); `cmd-disk-full` makes writing the temp file fail with
 //! ENOSPC.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use codedb_core::history::{CommandRecord, FileBackup, HistoryStore};
@@ -37,11 +38,12 @@ use super::{CommandKind, CommandReport, Plan};
 use crate::backups::BackupStore;
 use crate::durable::{TempFile, now_ms, remove_if_present, sha256_hex, sync_dir, temp_name};
 use crate::error::{CommandError, LeftOver, Result};
+use crate::git::{Blob, Change};
 use crate::journal::{Action, Intent, Journal, new_id};
 use crate::lang::LanguageDef;
 use crate::locks::FileLock;
 use crate::project::Project;
-use crate::swap::{self, Displaced, Refused};
+use crate::swap::{self, Displaced, Refused, Seen};
 
 /// Runs the pipeline for `plan` (see the module docs), holding `locks` throughout.
 pub(super) fn run(
@@ -406,12 +408,15 @@ impl Command<'_> {
         };
         let displaced = match &self.plan {
             Plan::Write { path, old, .. } => {
-                let temp = self
-                    .done
-                    .temp
-                    .as_ref()
-                    .map(|t| t.path.clone())
-                    .unwrap_or_default();
+                let temp = match &self.done.temp {
+                    Some(t) => {
+                        if old.is_some() {
+                            t.take_metadata_of(&path.abs)?;
+                        }
+                        t.path.clone()
+                    }
+                    None => PathBuf::new(),
+                };
                 let displaced = match old {
                     Some(old) => swap::replace(&temp, &path.abs, old)
                         .map_err(|r| refused(r, &path.rel))?
@@ -512,13 +517,22 @@ impl Command<'_> {
         note("rename", after("rename"))?;
         let mut git_commit = None;
         if let Some(git) = &self.project.git {
-            let paths = self.rel_paths();
-            let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-            let committed = git.commit(&refs, &self.message).and_then(|commit| {
-                git_commit = Some(commit.new.clone());
-                Ok(tx.set_command_git_commit(&self.id, &commit.new)?)
-            });
-            note("git commit", committed.map_err(Fault::Fail))?;
+            let changes = self.git_changes();
+            let committed = match &self.plan {
+                // The file already held these bytes: git may have them too.
+                Plan::Sync { .. } => git.commit_if_changed(&changes, &self.message),
+                _ => git.commit(&changes, &self.message).map(Some),
+            };
+            match committed {
+                Ok(commit) => git_commit = commit.map(|c| c.new),
+                Err(e) => {
+                    note("git commit", Err(Fault::Fail(e)))?;
+                }
+            }
+            if let Some(commit) = &git_commit {
+                let recorded = tx.set_command_git_commit(&self.id, commit);
+                note("database", recorded.map_err(|e| Fault::Fail(e.into())))?;
+            }
         }
         note("git", after("git"))?;
         if let Some((_, d)) = &mut displaced {
@@ -549,6 +563,44 @@ impl Command<'_> {
             tracing::warn!("the command landed but its intent record stays until `recover`: {e}");
         }
         Ok(report)
+    }
+
+    /// What the git commit makes of each touched path: exactly the bytes this command
+    /// wrote (never re-read from the work tree, where another program may have written
+    /// since), or the path removed.
+    fn git_changes(&self) -> Vec<Change<'_>> {
+        fn blob<'a>(bytes: &'a [u8], seen: Option<&Seen>) -> Blob<'a> {
+            Blob {
+                bytes,
+                executable: seen.is_some_and(|s| s.permissions.mode() & 0o111 != 0),
+            }
+        }
+        match &self.plan {
+            Plan::Write {
+                path, content, old, ..
+            } => vec![Change {
+                path: &path.rel,
+                content: Some(blob(content.as_bytes(), old.as_ref())),
+            }],
+            Plan::Sync { path, seen, .. } => vec![Change {
+                path: &path.rel,
+                content: Some(blob(&seen.bytes, Some(seen))),
+            }],
+            Plan::Delete { path, .. } => vec![Change {
+                path: &path.rel,
+                content: None,
+            }],
+            Plan::Move { from, to, old, .. } => vec![
+                Change {
+                    path: &from.rel,
+                    content: None,
+                },
+                Change {
+                    path: &to.rel,
+                    content: Some(blob(&old.bytes, Some(old))),
+                },
+            ],
+        }
     }
 
     /// Bytes written into the displaced inode after the swap by a program that had it

@@ -86,7 +86,11 @@ fn codedb_counts(dir: &Path, languages: &[&str]) -> BTreeMap<String, Counts> {
                 }] += 1;
             }
             c[3] = i64::try_from(parsed.imports.len()).unwrap();
-            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             out.insert(rel, c);
         }
     }
@@ -146,7 +150,10 @@ fn compare(
     }
     for (e, used) in exceptions.iter().zip(used) {
         if !used {
-            problems.push(format!("{}: stated exception {:?} did not happen", e.path, e.diff));
+            problems.push(format!(
+                "{}: stated exception {:?} did not happen",
+                e.path, e.diff
+            ));
         }
     }
     let sum = |m: &BTreeMap<String, Counts>| {
@@ -204,7 +211,10 @@ fn go_corpus(src: &Path, packages: &[&str]) -> PathBuf {
 fn go_counts_equal_go_ast_on_the_standard_library() {
     let src = Path::new("/usr/lib/go-1.19/src");
     if !have("go", "version") || !src.exists() {
-        println!("SKIP go oracle: needs Debian's golang-1.19 (go and its source under {})", src.display());
+        println!(
+            "SKIP go oracle: needs Debian's golang-1.19 (go and its source under {})",
+            src.display()
+        );
         return;
     }
     let corpus = go_corpus(src, &["go", "encoding", "net", "crypto"]);
@@ -217,5 +227,101 @@ fn go_counts_equal_go_ast_on_the_standard_library() {
         .env("GO111MODULE", "off");
     let theirs = run_oracle(cmd);
     let ours = codedb_counts(&corpus, &["go"]);
-    compare("go (Go 1.19 src/go, encoding, net, crypto)", &ours, &theirs, &[]);
+    compare(
+        "go (Go 1.19 src/go, encoding, net, crypto)",
+        &ours,
+        &theirs,
+        &[],
+    );
+}
+
+/// `package@version` from npm, unpacked under `target/corpora/npm/`, once.
+fn npm_corpus(spec: &str) -> PathBuf {
+    let cache = workspace().join("target/corpora/npm");
+    let dir = cache.join(spec.replace('/', "+"));
+    if dir.join(".complete").exists() {
+        return dir;
+    }
+    std::fs::create_dir_all(&cache).unwrap();
+    let out = Command::new("npm")
+        .args(["pack", "-q", spec, "--pack-destination"])
+        .arg(&cache)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "npm pack {spec}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tgz = cache.join(String::from_utf8_lossy(&out.stdout).trim());
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let status = Command::new("tar")
+        .arg("xzf")
+        .arg(&tgz)
+        .arg("-C")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "tar xzf {}", tgz.display());
+    std::fs::write(dir.join(".complete"), "").unwrap();
+    dir
+}
+
+/// npm's `typescript` at the pinned version under `target/oracles/`, installing it there
+/// when npm is present; `None` without npm.
+fn typescript_module() -> Option<PathBuf> {
+    let modules = oracle_dir().join("node_modules");
+    let pinned = modules.join("typescript/package.json");
+    let installed = std::fs::read_to_string(&pinned)
+        .is_ok_and(|p| p.contains(&format!("\"version\": \"{TYPESCRIPT}\"")));
+    if !installed {
+        if !have("npm", "--version") {
+            return None;
+        }
+        std::fs::create_dir_all(oracle_dir()).unwrap();
+        let out = Command::new("npm")
+            .args(["install", "-q", "--no-audit", "--no-fund"])
+            .arg(format!("typescript@{TYPESCRIPT}"))
+            .current_dir(oracle_dir())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "npm install typescript: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Some(modules)
+}
+
+const TYPESCRIPT: &str = "5.6.3";
+
+fn check_ecmascript(spec: &str, exceptions: &[Exception]) {
+    if !have("node", "--version") {
+        println!("SKIP {spec}: node is not installed");
+        return;
+    }
+    let Some(modules) = typescript_module() else {
+        println!("SKIP {spec}: npm is not installed (the oracle needs npm's typescript)");
+        return;
+    };
+    let corpus = npm_corpus(spec);
+    let mut cmd = Command::new("node");
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracles/ts_counts.js"))
+        .arg(&corpus)
+        .env("NODE_PATH", modules);
+    let theirs = run_oracle(cmd);
+    let ours = codedb_counts(&corpus, &["typescript", "tsx", "javascript"]);
+    compare(spec, &ours, &theirs, exceptions);
+}
+
+#[test]
+fn typescript_tsx_and_javascript_counts_equal_the_typescript_compiler_api_on_react_query() {
+    check_ecmascript("@tanstack/react-query@5.59.0", &[]);
+}
+
+#[test]
+fn typescript_and_javascript_counts_equal_the_typescript_compiler_api_on_rxjs() {
+    check_ecmascript("rxjs@7.8.1", &[]);
 }

@@ -7,8 +7,8 @@
 //! | language | oracle | corpus |
 //! |---|---|---|
 //! | Go | `go/parser` + `go/ast` (`oracles/go_counts.go`, `go run`) | Go 1.19's standard library (Debian's `golang-1.19-src`), `src/go` and `src/encoding` without `testdata` |
-//! | TypeScript, TSX, JavaScript | the TypeScript compiler API (`oracles/ts_counts.js`, npm `typescript` 5.6.3 under `target/oracles/`) | npm packages at pinned versions (below) |
-//! | Java | javac's tree API, `com.sun.source.tree` (`oracles/JavaCounts.java`) | npm `cordova-android` 12.0.1's Java sources |
+//! | TypeScript, TSX, JavaScript | the TypeScript compiler API (`oracles/ts_counts.js`, npm `typescript` 5.6.3 under `target/oracles/`) | npm's `@tanstack/react-query` 5.59.0 (`.ts`/`.tsx` sources; `.js`/`.cjs`/`.d.ts` builds) and `rxjs` 7.8.1 (`.ts` sources, `.d.ts` types, ES5/ES2015/CommonJS builds) |
+//! | Java | javac's tree API, `com.sun.source.tree` (`oracles/JavaCounts.java`, `java` in source-file mode) | the Java sources of npm's `cordova-android` 12.0.1 and `@capacitor/android` 5.7.0 |
 //!
 //! A tool that is absent makes its test print `SKIP ...` and pass; `.ci/run` installs them.
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // tests fail loudly and report figures on purpose
@@ -324,4 +324,32 @@ fn typescript_tsx_and_javascript_counts_equal_the_typescript_compiler_api_on_rea
 #[test]
 fn typescript_and_javascript_counts_equal_the_typescript_compiler_api_on_rxjs() {
     check_ecmascript("rxjs@7.8.1", &[]);
+}
+
+fn check_java(spec: &str, exceptions: &[Exception]) {
+    if !have("java", "-version") {
+        println!("SKIP {spec}: java (JDK 11 or later) is not installed");
+        return;
+    }
+    if !have("npm", "--version") {
+        println!("SKIP {spec}: npm is not installed (the corpus comes from npm)");
+        return;
+    }
+    let corpus = npm_corpus(spec);
+    let mut cmd = Command::new("java");
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracles/JavaCounts.java"))
+        .arg(&corpus);
+    let theirs = run_oracle(cmd);
+    let ours = codedb_counts(&corpus, &["java"]);
+    compare(spec, &ours, &theirs, exceptions);
+}
+
+#[test]
+fn java_counts_equal_javacs_tree_api_on_cordova_android() {
+    check_java("cordova-android@12.0.1", &[]);
+}
+
+#[test]
+fn java_counts_equal_javacs_tree_api_on_capacitor_android() {
+    check_java("@capacitor/android@5.7.0", &[]);
 }

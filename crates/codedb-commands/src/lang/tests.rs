@@ -123,3 +123,42 @@ fn a_header_is_cpp_only_when_its_text_is() {
         "only a header is looked at"
     );
 }
+
+/// Hostile input never panics: empty files, deep nesting, one huge minified line, text
+/// of another language, random bytes as text; a file that is not what its extension says
+/// yields issues, not a failure.
+#[test]
+fn hostile_input_yields_issues_never_a_panic() {
+    let deep_braces = format!("{}{}", "{".repeat(3_000), "}".repeat(3_000));
+    let deep_parens = format!("x = {}1{};", "(".repeat(3_000), ")".repeat(3_000));
+    let minified = "function a(b){return b+1}var c=a(2);".repeat(3_000);
+    let python = "def f(x):\n    return [i for i in x if i]\n".repeat(100);
+    let noise: String = (0..20_000u32)
+        .map(|i| char::from_u32(0x20 + (i * 7919) % 0x5f).unwrap_or(' '))
+        .collect();
+    for lang in LANGUAGES {
+        for source in [
+            "",
+            "\u{feff}",
+            deep_braces.as_str(),
+            deep_parens.as_str(),
+            minified.as_str(),
+            python.as_str(),
+            noise.as_str(),
+        ] {
+            let parsed = parse(lang, source.as_bytes());
+            assert!(
+                parsed.issues.len() <= 50,
+                "{}: {}",
+                lang.name,
+                parsed.issues.len()
+            );
+        }
+        let not_it = parse(lang, noise.as_bytes());
+        assert!(
+            !not_it.issues.is_empty(),
+            "{}: noise parses cleanly",
+            lang.name
+        );
+    }
+}

@@ -4,8 +4,6 @@
 //! Qualified names join with `::`: `ns::Class::method`. Which `.h` is C++ is
 //! [`looks_like_cpp`]'s rule.
 
-use std::sync::OnceLock;
-
 use codedb_core::store::Parsed;
 use tree_sitter::{Node, Tree};
 
@@ -21,42 +19,32 @@ const PREPROC: &[&str] = &[
     "preproc_elifdef",
 ];
 
-pub(super) static C: Spec = Spec {
-    grammar: || tree_sitter_c::LANGUAGE.into(),
-    query: include_str!("queries/c.scm"),
-    separator: "::",
-    usages: &["identifier", "type_identifier", "field_identifier"],
-    comments: &["comment"],
-    wrappers: &[],
-    merge_overloads: false,
-    owner_may_be_namespace: false,
-    member_of: &[],
-    transparent: &[],
-    name: declarator_name,
-    owner: |n, s| text(n, s).to_owned(),
-    compiled: OnceLock::new(),
-};
+pub(super) static C: Spec = Spec::new(
+    || tree_sitter_c::LANGUAGE.into(),
+    include_str!("queries/c.scm"),
+    "::",
+    &["identifier", "type_identifier", "field_identifier"],
+)
+.names(declarator_name, owner_text);
 
-pub(super) static CPP: Spec = Spec {
-    grammar: || tree_sitter_cpp::LANGUAGE.into(),
-    query: include_str!("queries/cpp.scm"),
-    separator: "::",
-    usages: &[
+pub(super) static CPP: Spec = Spec::new(
+    || tree_sitter_cpp::LANGUAGE.into(),
+    include_str!("queries/cpp.scm"),
+    "::",
+    &[
         "identifier",
         "type_identifier",
         "field_identifier",
         "namespace_identifier",
     ],
-    comments: &["comment"],
-    wrappers: &["template_declaration"],
-    merge_overloads: false,
-    owner_may_be_namespace: true,
-    member_of: &["field_declaration_list"],
-    transparent: PREPROC,
-    name: declarator_name,
-    owner: |n, s| text(n, s).to_owned(),
-    compiled: OnceLock::new(),
-};
+)
+.wrappers(&["template_declaration"])
+.members(&["field_declaration_list"], PREPROC)
+.names(declarator_name, owner_text);
+
+fn owner_text(node: Node<'_>, source: &[u8]) -> String {
+    text(node, source).to_owned()
+}
 
 pub(super) fn c(tree: &Tree, source: &[u8]) -> Parsed {
     declarative::extract(&C, tree, source)

@@ -73,6 +73,75 @@ pub(crate) struct Spec {
     pub(crate) compiled: OnceLock<Result<Compiled, String>>,
 }
 
+impl Spec {
+    /// A spec with the common settings: no wrappers, no overload merging, no owner rules,
+    /// names read as they are written; a language overrides what differs.
+    pub(crate) const fn new(
+        grammar: fn() -> tree_sitter::Language,
+        query: &'static str,
+        separator: &'static str,
+        usages: &'static [&'static str],
+    ) -> Spec {
+        Spec {
+            grammar,
+            query,
+            separator,
+            usages,
+            comments: &["comment"],
+            wrappers: &[],
+            merge_overloads: false,
+            owner_may_be_namespace: false,
+            member_of: &[],
+            transparent: &[],
+            name: plain_name,
+            owner: |n, s| text(n, s).to_owned(),
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// With these comment kinds.
+    pub(crate) const fn comments(mut self, comments: &'static [&'static str]) -> Spec {
+        self.comments = comments;
+        self
+    }
+
+    /// With these wrapper kinds.
+    pub(crate) const fn wrappers(mut self, wrappers: &'static [&'static str]) -> Spec {
+        self.wrappers = wrappers;
+        self
+    }
+
+    /// Overload signatures merge with what follows them.
+    pub(crate) const fn merging_overloads(mut self) -> Spec {
+        self.merge_overloads = true;
+        self
+    }
+
+    /// Names read by `name`, owners by `owner`.
+    pub(crate) const fn names(
+        mut self,
+        name: fn(Node<'_>, &[u8]) -> Option<Named>,
+        owner: fn(Node<'_>, &[u8]) -> String,
+    ) -> Spec {
+        self.name = name;
+        self.owner = owner;
+        self
+    }
+
+    /// C++'s members: functions in `member_of` (past `transparent`) are methods, and an
+    /// owner may be a namespace.
+    pub(crate) const fn members(
+        mut self,
+        member_of: &'static [&'static str],
+        transparent: &'static [&'static str],
+    ) -> Spec {
+        self.member_of = member_of;
+        self.transparent = transparent;
+        self.owner_may_be_namespace = true;
+        self
+    }
+}
+
 /// The name node's text.
 pub(crate) fn plain_name(node: Node<'_>, source: &[u8]) -> Option<Named> {
     let name = text(node, source).trim();
@@ -139,14 +208,14 @@ impl Spec {
             usage_kinds[usize::from(id)] = true;
         }
         // A kind name can have several ids (aliases): take them all.
-        for id in 0..language.node_kind_count() {
+        for (id, usage) in usage_kinds.iter_mut().enumerate() {
             let id16 = u16::try_from(id).unwrap_or(u16::MAX);
             if language.node_kind_is_named(id16)
                 && language
                     .node_kind_for_id(id16)
                     .is_some_and(|k| self.usages.contains(&k))
             {
-                usage_kinds[id] = true;
+                *usage = true;
             }
         }
         Ok(Compiled {

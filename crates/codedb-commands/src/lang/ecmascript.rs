@@ -2,73 +2,59 @@
 //! declarative, from `queries/ecmascript.scm` (what they share) plus each one's own query.
 //! Qualified names join with `.`: `Class.method`, `Namespace.f`, `outer.inner`.
 
-use std::sync::OnceLock;
-
 use codedb_core::store::Parsed;
 use tree_sitter::Tree;
 
-use super::declarative::{self, Spec, plain_name};
+use super::declarative::{self, Spec};
 
-const COMMENTS: &[&str] = &["comment", "html_comment"];
 /// `export function f`, `declare function f`, `export declare ...`: the statement is the
 /// definition's range.
 const WRAPPERS: &[&str] = &["export_statement", "ambient_declaration"];
 
-pub(super) static JAVASCRIPT: Spec = Spec {
-    grammar: || tree_sitter_javascript::LANGUAGE.into(),
-    query: concat!(
+const USAGES: &[&str] = &[
+    "identifier",
+    "property_identifier",
+    "shorthand_property_identifier",
+    "shorthand_property_identifier_pattern",
+];
+
+pub(super) static JAVASCRIPT: Spec = Spec::new(
+    || tree_sitter_javascript::LANGUAGE.into(),
+    concat!(
         include_str!("queries/ecmascript.scm"),
         include_str!("queries/javascript.scm")
     ),
-    separator: ".",
-    usages: &[
-        "identifier",
-        "property_identifier",
-        "shorthand_property_identifier",
-        "shorthand_property_identifier_pattern",
-    ],
-    comments: COMMENTS,
-    wrappers: WRAPPERS,
-    merge_overloads: false,
-    owner_may_be_namespace: false,
-    member_of: &[],
-    transparent: &[],
-    name: plain_name,
-    owner: |n, s| super::text(n, s).to_owned(),
-    compiled: OnceLock::new(),
-};
+    ".",
+    USAGES,
+)
+.comments(&["comment", "html_comment"])
+.wrappers(WRAPPERS);
 
 pub(super) static TYPESCRIPT: Spec =
     typescript_spec(|| tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into());
 
 pub(super) static TSX: Spec = typescript_spec(|| tree_sitter_typescript::LANGUAGE_TSX.into());
 
-/// TypeScript and TSX: one query, two grammars.
+/// TypeScript and TSX: one query, two grammars; overload signatures merge with what
+/// follows them.
 const fn typescript_spec(grammar: fn() -> tree_sitter::Language) -> Spec {
-    Spec {
+    Spec::new(
         grammar,
-        query: concat!(
+        concat!(
             include_str!("queries/ecmascript.scm"),
             include_str!("queries/typescript.scm")
         ),
-        separator: ".",
-        usages: &[
+        ".",
+        &[
             "identifier",
             "property_identifier",
             "shorthand_property_identifier",
             "shorthand_property_identifier_pattern",
             "type_identifier",
         ],
-        comments: &["comment"],
-        wrappers: WRAPPERS,
-        merge_overloads: true,
-        owner_may_be_namespace: false,
-        member_of: &[],
-        transparent: &[],
-        name: plain_name,
-        owner: |n, s| super::text(n, s).to_owned(),
-        compiled: OnceLock::new(),
-    }
+    )
+    .wrappers(WRAPPERS)
+    .merging_overloads()
 }
 
 pub(super) fn javascript(tree: &Tree, source: &[u8]) -> Parsed {

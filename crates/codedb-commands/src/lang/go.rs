@@ -1,34 +1,25 @@
 //! Go: declarative, from `queries/go.scm`. Qualified names join with `.`: `Type.Method`
 //! (the receiver's type, `*` and type arguments dropped), `Interface.Method`.
 
-use std::sync::OnceLock;
-
 use codedb_core::store::Parsed;
 use tree_sitter::{Node, Tree};
 
 use super::declarative::{self, Spec, plain_name};
 
-pub(super) static GO: Spec = Spec {
-    grammar: || tree_sitter_go::LANGUAGE.into(),
-    query: include_str!("queries/go.scm"),
-    separator: ".",
-    usages: &[
+pub(super) static GO: Spec = Spec::new(
+    || tree_sitter_go::LANGUAGE.into(),
+    include_str!("queries/go.scm"),
+    ".",
+    &[
         "identifier",
         "type_identifier",
         "field_identifier",
         "package_identifier",
     ],
-    comments: &["comment"],
-    // `type S struct{...}` alone in its declaration: the declaration is its range.
-    wrappers: &["type_declaration"],
-    merge_overloads: false,
-    owner_may_be_namespace: false,
-    member_of: &[],
-    transparent: &[],
-    name: plain_name,
-    owner: receiver_type,
-    compiled: OnceLock::new(),
-};
+)
+// `type S struct{...}` alone in its declaration: the declaration is its range.
+.wrappers(&["type_declaration"])
+.names(plain_name, receiver_type);
 
 /// `*List[T]`, `(List)` -> `List`.
 fn receiver_type(node: Node<'_>, source: &[u8]) -> String {

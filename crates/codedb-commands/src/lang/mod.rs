@@ -1,6 +1,6 @@
 //! Languages the indexer understands. Each is one entry of [`LANGUAGES`]: a name, its file
 //! extensions, its tree-sitter grammar, and an extractor that turns a syntax tree into
-//! [`Parsed`]. Adding a language is a query file under `queries/`, a [`declarative::Spec`]
+//! [`Parsed`]. Adding a language is a query file under `queries/`, a `declarative::Spec`
 //! (a few lines: its separator, usage and comment node kinds) and one line in the table;
 //! Python and Rust keep their hand-written extractors, checked number for number against
 //! Python's `ast` on Django and sympy and against the Rust fixture.

@@ -123,7 +123,7 @@ pub(crate) struct QueryArgs {
 pub(crate) enum QueryCommand {
     /// Counts of files, classes, functions, methods, imports, usages and issues.
     Stats {
-        /// Only files of this language (python, rust).
+        /// Only files of this language (python, rust, typescript, tsx, javascript, go, java, c, cpp).
         #[arg(long)]
         language: Option<String>,
     },

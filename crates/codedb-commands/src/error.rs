@@ -53,7 +53,9 @@ pub enum CommandError {
     #[error("{0}: already exists")]
     AlreadyExists(String),
     /// codedb does not parse this kind of file.
-    #[error("{0}: not a language codedb indexes (python, rust); codedb edits only those")]
+    #[error(
+        "{0}: not a language codedb indexes (python, rust, typescript, tsx, javascript, go, java, c, cpp); codedb edits only those"
+    )]
     Unsupported(String),
     /// The new content is larger than the project's file size limit.
     #[error(

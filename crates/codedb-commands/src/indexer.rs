@@ -431,7 +431,14 @@ fn prepare(
 ) -> Prepared {
     let size = i64::try_from(c.size).unwrap_or(i64::MAX);
     // A row of another language (a file moved to another extension) is parsed again.
-    let known = known.filter(|k| !k.deleted && k.meta.language.as_deref() == Some(c.lang.name));
+    let path = Path::new(&c.rel);
+    let known = known.filter(|k| {
+        !k.deleted
+            && k.meta
+                .language
+                .as_deref()
+                .is_some_and(|l| lang::may_be(path, l))
+    });
     if let Some(k) = known
         && k.meta.size == size
         && k.meta.mtime_ns == c.mtime_ns
@@ -475,7 +482,8 @@ fn prepare(
             ));
         }
     };
-    let mut parsed = lang::parse(c.lang, source.as_bytes());
+    let language = lang::refine(c.lang, path, source.as_bytes());
+    let mut parsed = lang::parse(language, source.as_bytes());
     if dialect == Dialect::Postgres {
         // Split here, on every core, rather than in the one thread that stores.
         parsed.tsvector = Some(codedb_core::search::tsvector(&source));
@@ -483,7 +491,7 @@ fn prepare(
     let lines = i64::try_from(source.lines().count()).unwrap_or(i64::MAX);
     let meta = FileMeta {
         path: c.rel.clone(),
-        language: Some(c.lang.name.to_owned()),
+        language: Some(language.name.to_owned()),
         size,
         mtime_ns: c.mtime_ns,
         sha256,

@@ -489,6 +489,7 @@ pub(crate) fn sync_path(
     let language = lang::detect(Path::new(rel)).filter(|_| visibility.path(rel).is_none());
     match std::fs::read(&abs) {
         Ok(bytes) => {
+            let language = language.map(|l| lang::refine(l, Path::new(rel), &bytes));
             let sha = sha256_hex(&bytes);
             if row.as_ref().is_some_and(|r| {
                 !r.deleted

@@ -234,14 +234,14 @@ impl CodedbMcp {
     }
 
     #[tool(
-        description = "Counts of files, classes, functions, methods, imports (optionally for one language: python or rust)."
+        description = "Counts of files, classes, functions, methods, imports (optionally for one language: python, rust, typescript, tsx, javascript, go, java, c or cpp)."
     )]
     async fn stats(&self, Parameters(args): Parameters<StatsArgs>) -> Result<Json<Out>, ErrorData> {
         self.blocking(move |s| {
             if let Some(l) = &args.language
                 && codedb_commands::lang::by_name(l).is_none()
             {
-                return Err(invalid(format!("language {l:?}: not one of python, rust")));
+                return Err(invalid(format!("language {l:?}: not one of python, rust, typescript, tsx, javascript, go, java, c, cpp")));
             }
             let scope = s.scope(args.all_projects);
             to_value(

@@ -1,7 +1,15 @@
 //! Languages the indexer understands. Each is one entry of [`LANGUAGES`]: a name, its file
 //! extensions, its tree-sitter grammar, and an extractor that turns a syntax tree into
-//! [`Parsed`]. Adding a language is a new module here and one line in the table.
+//! [`Parsed`]. Adding a language is a query file under `queries/`, a `declarative::Spec`
+//! (a few lines: its separator, usage and comment node kinds) and one line in the table;
+//! Python and Rust keep their hand-written extractors, checked number for number against
+//! Python's `ast` on Django and sympy and against the Rust fixture.
 
+mod clike;
+mod declarative;
+mod ecmascript;
+mod go;
+mod java;
 mod python;
 mod rust;
 
@@ -40,12 +48,80 @@ pub static LANGUAGES: &[LanguageDef] = &[
         grammar: || tree_sitter_rust::LANGUAGE.into(),
         extract: rust::extract,
     },
+    LanguageDef {
+        name: "typescript",
+        // `.d.ts`, `.d.mts` and `.d.cts` end in these too.
+        extensions: &["ts", "mts", "cts"],
+        grammar: || tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+        extract: ecmascript::typescript,
+    },
+    LanguageDef {
+        name: "tsx",
+        extensions: &["tsx"],
+        grammar: || tree_sitter_typescript::LANGUAGE_TSX.into(),
+        extract: ecmascript::tsx,
+    },
+    LanguageDef {
+        name: "javascript",
+        // The JavaScript grammar parses JSX.
+        extensions: &["js", "mjs", "cjs", "jsx"],
+        grammar: || tree_sitter_javascript::LANGUAGE.into(),
+        extract: ecmascript::javascript,
+    },
+    LanguageDef {
+        name: "go",
+        extensions: &["go"],
+        grammar: || tree_sitter_go::LANGUAGE.into(),
+        extract: go::extract,
+    },
+    LanguageDef {
+        name: "java",
+        extensions: &["java"],
+        grammar: || tree_sitter_java::LANGUAGE.into(),
+        extract: java::extract,
+    },
+    LanguageDef {
+        name: "c",
+        // `.h` is C unless its text is C++'s ([`refine`]).
+        extensions: &["c", "h"],
+        grammar: || tree_sitter_c::LANGUAGE.into(),
+        extract: clike::c,
+    },
+    LanguageDef {
+        name: "cpp",
+        extensions: &["cc", "cpp", "cxx", "c++", "hpp", "hh", "hxx", "h++"],
+        grammar: || tree_sitter_cpp::LANGUAGE.into(),
+        extract: clike::cpp,
+    },
 ];
 
 /// The language of `path`, by extension.
 pub fn detect(path: &std::path::Path) -> Option<&'static LanguageDef> {
     let ext = path.extension()?.to_str()?;
     LANGUAGES.iter().find(|l| l.extensions.contains(&ext))
+}
+
+/// The language of `path` once its text is known: a `.h` file whose text is C++'s (see
+/// `clike::looks_like_cpp`) is C++, every other file keeps [`detect`]'s answer.
+pub fn refine(
+    lang: &'static LanguageDef,
+    path: &std::path::Path,
+    source: &[u8],
+) -> &'static LanguageDef {
+    if is_header(path) && clike::looks_like_cpp(source) {
+        by_name("cpp").unwrap_or(lang)
+    } else {
+        lang
+    }
+}
+
+/// Whether a file at `path` may be stored as `language` ([`refine`] may make a `.h` C++).
+pub fn may_be(path: &std::path::Path, language: &str) -> bool {
+    detect(path).is_some_and(|l| l.name == language) || (is_header(path) && language == "cpp")
+}
+
+fn is_header(path: &std::path::Path) -> bool {
+    path.extension().is_some_and(|e| e == "h")
 }
 
 /// The language called `name`.
@@ -180,3 +256,6 @@ impl<'s> Usages<'s> {
             .collect();
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -127,7 +127,7 @@ pub fn replace_symbol(
     options: &EditOptions,
 ) -> Result<CommandReport> {
     let (target, locks, old) = open_existing(project, path, options)?;
-    let lang = language(&target)?;
+    let lang = lang::refine(language(&target)?, Path::new(&target.rel), &old.bytes);
     let text = std::str::from_utf8(&old.bytes).map_err(|_| CommandError::Symbol {
         path: target.rel.clone(),
         reason: "the file is not valid UTF-8".into(),
@@ -207,7 +207,7 @@ pub fn move_file(
     if std::fs::symlink_metadata(&to.abs).is_ok() {
         return Err(CommandError::AlreadyExists(to.rel));
     }
-    let lang = language(&to)?;
+    let lang = lang::refine(language(&to)?, Path::new(&to.rel), &old.bytes);
     check_size(project, &to, old.bytes.len())?;
     // A move changes no byte: content that does not parse as the destination's language
     // is indexed with its issues, as `index` would.
@@ -390,7 +390,11 @@ fn write(
     options: &EditOptions,
     locks: Vec<FileLock>,
 ) -> Result<CommandReport> {
-    let lang = language(&w.target)?;
+    let lang = lang::refine(
+        language(&w.target)?,
+        Path::new(&w.target.rel),
+        w.content.as_bytes(),
+    );
     check_size(project, &w.target, w.content.len())?;
     let new_sha = crate::durable::sha256_hex(w.content.as_bytes());
     let message = message(options, w.kind, &w.target.rel);

@@ -1,0 +1,355 @@
+//! Each language's counts checked against the language's own front end, on real code
+//! nobody here wrote. For every file, codedb's classes, functions, methods and imports
+//! (the indexer's parse, and in total the index's `stats`) must equal what the oracle
+//! counts by the README's rules, except the stated exceptions below, each with the exact
+//! difference and its reason (an exception that stops happening fails the test too).
+//!
+//! | language | oracle | corpus |
+//! |---|---|---|
+//! | Go | `go/parser` + `go/ast` (`oracles/go_counts.go`, `go run`) | Go 1.19's standard library (Debian's `golang-1.19-src`), `src/go` and `src/encoding` without `testdata` |
+//! | TypeScript, TSX, JavaScript | the TypeScript compiler API (`oracles/ts_counts.js`, npm `typescript` 5.6.3 under `target/oracles/`) | npm's `@tanstack/react-query` 5.59.0 (`.ts`/`.tsx` sources; `.js`/`.cjs`/`.d.ts` builds) and `rxjs` 7.8.1 (`.ts` sources, `.d.ts` types, ES5/ES2015/CommonJS builds) |
+//! | Java | javac's tree API, `com.sun.source.tree` (`oracles/JavaCounts.java`, `java` in source-file mode) | the Java sources of npm's `cordova-android` 12.0.1 and `@capacitor/android` 5.7.0 |
+//!
+//! A tool that is absent makes its test print `SKIP ...` and pass; `.ci/run` installs them.
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // tests fail loudly and report figures on purpose
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use codedb_commands::{IndexOptions, index, lang};
+use codedb_core::{CodeDatabase, CodeStore, SyncOptions};
+
+#[path = "support/corpus.rs"]
+mod support;
+use support::workspace;
+
+/// Classes, functions, methods, imports.
+type Counts = [i64; 4];
+
+/// A file where codedb and the oracle differ, on purpose.
+struct Exception {
+    path: &'static str,
+    /// codedb's counts minus the oracle's.
+    diff: Counts,
+    #[allow(dead_code)] // read by people: why the difference is right
+    reason: &'static str,
+}
+
+fn oracle_dir() -> PathBuf {
+    workspace().join("target/oracles")
+}
+
+fn have(tool: &str, arg: &str) -> bool {
+    Command::new(tool)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The oracle's JSON: path -> counts.
+fn run_oracle(mut cmd: Command) -> BTreeMap<String, Counts> {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "oracle {cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// codedb's counts per file of `dir` in `languages`, from the indexer's parse; the index's
+/// totals (SQLite) must be their sums.
+fn codedb_counts(dir: &Path, languages: &[&str]) -> BTreeMap<String, Counts> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let Some(l) = lang::detect(&p) else { continue };
+            let bytes = std::fs::read(&p).unwrap();
+            let l = lang::refine(l, &p, &bytes);
+            if !languages.contains(&l.name) {
+                continue;
+            }
+            let parsed = lang::parse(l, &bytes);
+            let mut c = [0; 4];
+            for e in &parsed.entities {
+                c[match e.kind.as_str() {
+                    "class" => 0,
+                    "function" => 1,
+                    _ => 2,
+                }] += 1;
+            }
+            c[3] = i64::try_from(parsed.imports.len()).unwrap();
+            let rel = p
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.insert(rel, c);
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let manager = codedb_sqlite::open(tmp.path().join("c.sqlite")).unwrap();
+    let db = CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend()).unwrap();
+    db.ensure_schema_synced(&SyncOptions {
+        backup_dir: Some(tmp.path().join("b")),
+        ..SyncOptions::default()
+    })
+    .unwrap();
+    let summary = index(&db, dir, &IndexOptions::default()).unwrap();
+    assert_eq!(summary.files_skipped, 0, "{:?}", summary.skipped);
+    let mut total = [0i64; 5];
+    for l in languages {
+        let s = db.stats(codedb_core::Scope::All, Some(l)).unwrap();
+        for (t, v) in total
+            .iter_mut()
+            .zip([s.files, s.classes, s.functions, s.methods, s.imports])
+        {
+            *t += v;
+        }
+    }
+    let mut sums = [i64::try_from(out.len()).unwrap(), 0, 0, 0, 0];
+    for c in out.values() {
+        for i in 0..4 {
+            sums[i + 1] += c[i];
+        }
+    }
+    assert_eq!(total, sums, "the index's stats and the parse's counts");
+    manager.stop().unwrap();
+    out
+}
+
+/// Compares per file; prints the totals.
+fn compare(
+    name: &str,
+    ours: &BTreeMap<String, Counts>,
+    theirs: &BTreeMap<String, Counts>,
+    exceptions: &[Exception],
+) {
+    let mut problems = Vec::new();
+    let keys: std::collections::BTreeSet<&String> = ours.keys().chain(theirs.keys()).collect();
+    let mut used = vec![false; exceptions.len()];
+    for k in keys {
+        let a = ours.get(k).copied().unwrap_or([-1; 4]);
+        let b = theirs.get(k).copied().unwrap_or([-1; 4]);
+        let diff = [a[0] - b[0], a[1] - b[1], a[2] - b[2], a[3] - b[3]];
+        let stated = exceptions
+            .iter()
+            .position(|e| e.path == k.as_str() && e.diff == diff);
+        if let Some(i) = stated {
+            used[i] = true;
+        } else if diff != [0; 4] {
+            problems.push(format!("{k}: codedb {a:?}, oracle {b:?}"));
+        }
+    }
+    for (e, used) in exceptions.iter().zip(used) {
+        if !used {
+            problems.push(format!(
+                "{}: stated exception {:?} did not happen",
+                e.path, e.diff
+            ));
+        }
+    }
+    let sum = |m: &BTreeMap<String, Counts>| {
+        m.values().fold([0i64; 4], |mut t, c| {
+            for i in 0..4 {
+                t[i] += c[i];
+            }
+            t
+        })
+    };
+    println!(
+        "{name}: {} files; classes/functions/methods/imports codedb {:?}, oracle {:?}, {} stated exceptions",
+        ours.len(),
+        sum(ours),
+        sum(theirs),
+        exceptions.len()
+    );
+    assert!(
+        problems.is_empty(),
+        "{name}: {} differences:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// Copies the `.go` files of `packages` under Go's `src`, without `testdata`, once.
+fn go_corpus(src: &Path, packages: &[&str]) -> PathBuf {
+    let dir = workspace().join("target/corpora/go1.19-std");
+    if dir.join(".complete").exists() {
+        return dir;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    for p in packages {
+        let mut stack = vec![src.join(p)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(d).unwrap() {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    if path.file_name().is_some_and(|n| n != "testdata") {
+                        stack.push(path);
+                    }
+                } else if path.extension().is_some_and(|x| x == "go") {
+                    let target = dir.join(path.strip_prefix(src).unwrap());
+                    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+                    std::fs::copy(&path, target).unwrap();
+                }
+            }
+        }
+    }
+    std::fs::write(dir.join(".complete"), "").unwrap();
+    dir
+}
+
+#[test]
+fn go_counts_equal_go_ast_on_the_standard_library() {
+    let src = Path::new("/usr/lib/go-1.19/src");
+    if !have("go", "version") || !src.exists() {
+        println!(
+            "SKIP go oracle: needs Debian's golang-1.19 (go and its source under {})",
+            src.display()
+        );
+        return;
+    }
+    let corpus = go_corpus(src, &["go", "encoding", "net", "crypto"]);
+    let mut cmd = Command::new("go");
+    cmd.arg("run")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracles/go_counts.go"))
+        .arg(&corpus)
+        .env("GOCACHE", oracle_dir().join("gocache"))
+        .env("GOFLAGS", "-mod=mod")
+        .env("GO111MODULE", "off");
+    let theirs = run_oracle(cmd);
+    let ours = codedb_counts(&corpus, &["go"]);
+    compare(
+        "go (Go 1.19 src/go, encoding, net, crypto)",
+        &ours,
+        &theirs,
+        &[],
+    );
+}
+
+/// `package@version` from npm, unpacked under `target/corpora/npm/`, once.
+fn npm_corpus(spec: &str) -> PathBuf {
+    let cache = workspace().join("target/corpora/npm");
+    let dir = cache.join(spec.replace('/', "+"));
+    if dir.join(".complete").exists() {
+        return dir;
+    }
+    std::fs::create_dir_all(&cache).unwrap();
+    let out = Command::new("npm")
+        .args(["pack", "-q", spec, "--pack-destination"])
+        .arg(&cache)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "npm pack {spec}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tgz = cache.join(String::from_utf8_lossy(&out.stdout).trim());
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let status = Command::new("tar")
+        .arg("xzf")
+        .arg(&tgz)
+        .arg("-C")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "tar xzf {}", tgz.display());
+    std::fs::write(dir.join(".complete"), "").unwrap();
+    dir
+}
+
+/// npm's `typescript` at the pinned version under `target/oracles/`, installing it there
+/// when npm is present; `None` without npm.
+fn typescript_module() -> Option<PathBuf> {
+    let modules = oracle_dir().join("node_modules");
+    let pinned = modules.join("typescript/package.json");
+    let installed = std::fs::read_to_string(&pinned)
+        .is_ok_and(|p| p.contains(&format!("\"version\": \"{TYPESCRIPT}\"")));
+    if !installed {
+        if !have("npm", "--version") {
+            return None;
+        }
+        std::fs::create_dir_all(oracle_dir()).unwrap();
+        let out = Command::new("npm")
+            .args(["install", "-q", "--no-audit", "--no-fund"])
+            .arg(format!("typescript@{TYPESCRIPT}"))
+            .current_dir(oracle_dir())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "npm install typescript: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Some(modules)
+}
+
+const TYPESCRIPT: &str = "5.6.3";
+
+fn check_ecmascript(spec: &str, exceptions: &[Exception]) {
+    if !have("node", "--version") {
+        println!("SKIP {spec}: node is not installed");
+        return;
+    }
+    let Some(modules) = typescript_module() else {
+        println!("SKIP {spec}: npm is not installed (the oracle needs npm's typescript)");
+        return;
+    };
+    let corpus = npm_corpus(spec);
+    let mut cmd = Command::new("node");
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracles/ts_counts.js"))
+        .arg(&corpus)
+        .env("NODE_PATH", modules);
+    let theirs = run_oracle(cmd);
+    let ours = codedb_counts(&corpus, &["typescript", "tsx", "javascript"]);
+    compare(spec, &ours, &theirs, exceptions);
+}
+
+#[test]
+fn typescript_tsx_and_javascript_counts_equal_the_typescript_compiler_api_on_react_query() {
+    check_ecmascript("@tanstack/react-query@5.59.0", &[]);
+}
+
+#[test]
+fn typescript_and_javascript_counts_equal_the_typescript_compiler_api_on_rxjs() {
+    check_ecmascript("rxjs@7.8.1", &[]);
+}
+
+fn check_java(spec: &str, exceptions: &[Exception]) {
+    if !have("java", "-version") {
+        println!("SKIP {spec}: java (JDK 11 or later) is not installed");
+        return;
+    }
+    if !have("npm", "--version") {
+        println!("SKIP {spec}: npm is not installed (the corpus comes from npm)");
+        return;
+    }
+    let corpus = npm_corpus(spec);
+    let mut cmd = Command::new("java");
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracles/JavaCounts.java"))
+        .arg(&corpus);
+    let theirs = run_oracle(cmd);
+    let ours = codedb_counts(&corpus, &["java"]);
+    compare(spec, &ours, &theirs, exceptions);
+}
+
+#[test]
+fn java_counts_equal_javacs_tree_api_on_cordova_android() {
+    check_java("cordova-android@12.0.1", &[]);
+}
+
+#[test]
+fn java_counts_equal_javacs_tree_api_on_capacitor_android() {
+    check_java("@capacitor/android@5.7.0", &[]);
+}

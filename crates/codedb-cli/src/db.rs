@@ -88,13 +88,11 @@ fn postgres_info(global: &GlobalArgs, spec: &DatabaseSpec) -> Result<(), CliErro
     })
 }
 
-/// Creates the directory that will hold the database at `path`, if missing.
+/// Creates the directory that will hold the database at `path`, if missing (a `.codedb/`
+/// with its `.gitignore`).
 pub(crate) fn ensure_parent(path: &std::path::Path) -> Result<(), CliError> {
-    if let Some(dir) = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
-    {
-        std::fs::create_dir_all(dir).map_err(|e| {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        codedb_commands::create_state_dir(dir).map_err(|e| {
             CliError(format!(
                 "cannot create the directory {}: {e}",
                 dir.display()
@@ -127,6 +125,16 @@ pub(crate) fn open_project(
     root: &std::path::Path,
 ) -> Result<(Backend, CodeDatabase), CliError> {
     let spec = global.db_or(|| root.join(crate::cli::DEFAULT_DB));
+    if let DatabaseSpec::Postgres(_) = spec {
+        // Its backups go to ROOT/.codedb/backups.
+        let state = root.join(codedb_commands::STATE_DIR);
+        codedb_commands::create_state_dir(&state).map_err(|e| {
+            CliError(format!(
+                "cannot create the directory {}: {e}",
+                state.display()
+            ))
+        })?;
+    }
     let (backend, db) = open_creating(&spec)?;
     let sync = db.ensure_schema_synced(&codedb_core::SyncOptions {
         backup_dir: crate::cli::default_backup_dir(&spec, Some(root)),

@@ -13,7 +13,7 @@
 //!   failure undoes all of it; a crash is repaired by [`recover`], which every command runs
 //!   first; [`verify`] checks that files, database and git agree.
 //! * [`Project`] opens a project for the commands: its root, `.codedb/`, path checks and
-//!   per-file locks.
+//!   per-file locks; [`create_state_dir`] makes `.codedb/` with its `.gitignore`.
 
 pub mod backups;
 mod git;
@@ -23,6 +23,7 @@ pub mod lang;
 pub mod pipeline;
 mod project;
 mod recover;
+mod state_dir;
 mod symbol;
 
 pub use indexer::{IndexError, IndexOptions, IndexSummary, Skipped, index};
@@ -31,3 +32,4 @@ pub use pipeline::{
 };
 pub use project::{CommandError, CommandOptions, Project, TEMP_MARKER};
 pub use recover::{Mismatch, RecoverReport, VerifyReport, recover, recover_files, verify};
+pub use state_dir::{STATE_DIR, create_state_dir};

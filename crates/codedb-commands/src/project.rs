@@ -202,6 +202,7 @@ impl<'a> Project<'a> {
             });
         }
         let state = root.join(".codedb");
+        crate::create_state_dir(&state).map_err(|e| CommandError::io("create", &state, e))?;
         for dir in [
             state.clone(),
             state.join("intents"),

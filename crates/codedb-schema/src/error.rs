@@ -36,7 +36,8 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn backup(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+    /// A [`Error::Backup`] about `path`.
+    pub fn backup(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Backup {
             path: path.into(),
             message: message.into(),

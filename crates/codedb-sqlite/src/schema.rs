@@ -257,20 +257,58 @@ fn uniques(conn: &Connection, table: &str) -> Result<Vec<Vec<String>>> {
 
 /// The schema that `ddl` creates, read from a scratch in-memory database. An invalid
 /// statement is reported with its position and text.
+///
+/// Only schema statements run (`CREATE TABLE`, `INDEX`, `VIEW`, `TRIGGER`, and `CREATE
+/// VIRTUAL TABLE` of the full-text and r-tree modules): SQLite's authorizer, set on the
+/// scratch connection, refuses anything else as it is prepared, before it runs: `ATTACH`
+/// and `DETACH` (which would create or write any file), `PRAGMA`, writes outside the
+/// scratch database, temporary objects, functions with side effects, and every statement
+/// that creates no schema object (`VACUUM INTO`, `INSERT`, ...).
 pub fn schema_from_ddl(ddl: &str) -> Result<Schema> {
     let conn = Connection::open_in_memory().map_err(|e| db_err(e, ""))?;
+    let guard = Arc::new(parking_lot::Mutex::new(DdlGuard::default()));
+    let hook = Arc::clone(&guard);
+    conn.authorizer(Some(move |ctx: rusqlite::hooks::AuthContext<'_>| {
+        hook.lock().authorize(&ctx)
+    }))
+    .map_err(|e| db_err(e, ""))?;
+    let refused = |index: usize, statement: String, why: &str| Error::InvalidDdl {
+        index,
+        statement,
+        message: format!(
+            "refused, nothing of it ran: {why} (a desired schema holds only CREATE TABLE, INDEX, \
+             VIEW, TRIGGER and VIRTUAL TABLE statements)"
+        ),
+    };
     let mut batch = rusqlite::Batch::new(&conn, ddl);
     let mut index = 0;
     loop {
         index += 1;
+        *guard.lock() = DdlGuard::default();
         let stmt = match batch.next() {
             Ok(Some(stmt)) => stmt,
             Ok(None) => break,
-            Err(e) => return Err(invalid_ddl(index, &e, ddl)),
+            Err(e) => {
+                let denied = guard.lock().denied.take();
+                return Err(match denied {
+                    Some(what) => refused(index, what.clone(), &what),
+                    None => invalid_ddl(index, &e, ddl),
+                });
+            }
         };
         let text = stmt.expanded_sql().unwrap_or_default();
+        if !guard.lock().created {
+            return Err(refused(
+                index,
+                shorten(&text),
+                "it creates no schema object",
+            ));
+        }
         let mut stmt = stmt;
         if let Err(e) = stmt.raw_execute() {
+            if let Some(what) = guard.lock().denied.take() {
+                return Err(refused(index, shorten(&text), &what));
+            }
             return Err(Error::InvalidDdl {
                 index,
                 statement: shorten(&text),
@@ -278,7 +316,90 @@ pub fn schema_from_ddl(ddl: &str) -> Result<Schema> {
             });
         }
     }
+    drop(batch);
+    conn.authorizer(None::<fn(rusqlite::hooks::AuthContext<'_>) -> rusqlite::hooks::Authorization>)
+        .map_err(|e| db_err(e, ""))?;
     introspect(&conn)
+}
+
+/// What the authorizer saw of the statement being prepared.
+#[derive(Debug, Default)]
+struct DdlGuard {
+    /// It creates a schema object in the scratch database.
+    created: bool,
+    /// The first thing refused, described.
+    denied: Option<String>,
+}
+
+/// Functions a desired schema may not call: they reach outside the database.
+const DENIED_FUNCTIONS: [&str; 7] = [
+    "load_extension",
+    "readfile",
+    "writefile",
+    "edit",
+    "fts3_tokenizer",
+    "zipfile",
+    "sqlite_dbpage",
+];
+
+/// Virtual table modules a desired schema may use.
+const ALLOWED_MODULES: [&str; 5] = ["fts5", "fts4", "fts3", "rtree", "rtree_i32"];
+
+impl DdlGuard {
+    fn authorize(
+        &mut self,
+        ctx: &rusqlite::hooks::AuthContext<'_>,
+    ) -> rusqlite::hooks::Authorization {
+        use rusqlite::hooks::{AuthAction as A, Authorization};
+        let main = ctx.database_name.is_none_or(|d| d == "main");
+        let denied = match ctx.action {
+            A::CreateTable { .. }
+            | A::CreateIndex { .. }
+            | A::CreateView { .. }
+            | A::CreateTrigger { .. }
+                if main =>
+            {
+                self.created = true;
+                None
+            }
+            A::CreateVtable { module_name, .. } if main => {
+                if ALLOWED_MODULES
+                    .iter()
+                    .any(|m| m.eq_ignore_ascii_case(module_name))
+                {
+                    self.created = true;
+                    None
+                } else {
+                    Some(format!("virtual table module {module_name}"))
+                }
+            }
+            A::Insert { .. }
+            | A::Update { .. }
+            | A::Delete { .. }
+            | A::Read { .. }
+            | A::Reindex { .. }
+                if main =>
+            {
+                None
+            }
+            A::Select | A::Recursive | A::Transaction { .. } | A::Savepoint { .. } => None,
+            A::Function { function_name } => DENIED_FUNCTIONS
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(function_name))
+                .then(|| format!("function {function_name}()")),
+            A::Attach { filename } => Some(format!("ATTACH of {filename:?}")),
+            A::Detach { database_name } => Some(format!("DETACH of {database_name}")),
+            A::Pragma { pragma_name, .. } => Some(format!("PRAGMA {pragma_name}")),
+            other => Some(format!("{other:?}")),
+        };
+        match denied {
+            None => Authorization::Allow,
+            Some(what) => {
+                self.denied.get_or_insert(what);
+                Authorization::Deny
+            }
+        }
+    }
 }
 
 fn invalid_ddl(index: usize, err: &rusqlite::Error, ddl: &str) -> Error {
@@ -691,4 +812,21 @@ impl SchemaBackend for SqliteSchema {
         let p = self.proxy.path();
         (p.as_os_str() != ":memory:" && !p.as_os_str().is_empty()).then(|| p.to_owned())
     }
+
+    fn database_identity(&self) -> Option<String> {
+        self.database_path().map(|p| database_identity(&p))
+    }
+}
+
+/// What tells the database file at `path` from others of the same name (for naming its
+/// backups): its absolute path, symbolic links in its directory resolved.
+pub fn database_identity(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let resolved = match (absolute.parent(), absolute.file_name()) {
+        (Some(dir), Some(name)) => std::fs::canonicalize(dir)
+            .map(|d| d.join(name))
+            .unwrap_or(absolute),
+        _ => absolute,
+    };
+    resolved.display().to_string()
 }

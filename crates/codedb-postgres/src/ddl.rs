@@ -1,7 +1,7 @@
 //! What a desired-schema file may run on PostgreSQL: a statement-kind allowlist checked
 //! before anything runs (`CREATE TABLE name (...)`, `CREATE [UNIQUE] INDEX ... ON name`,
-//! `CREATE [OR REPLACE] VIEW`, `CREATE [OR REPLACE] [CONSTRAINT] TRIGGER`, names never
-//! qualified by a schema), and the least privilege it runs with: a role of its own, made in
+//! `CREATE [OR REPLACE] VIEW`, `CREATE [OR REPLACE] [CONSTRAINT] TRIGGER`,
+//! `ALTER TABLE name ADD [COLUMN]`, names never qualified by a schema), and the least privilege it runs with: a role of its own, made in
 //! the rolled-back transaction, that may only create objects in the scratch schema (where
 //! the connection may create roles; otherwise the connection's own role).
 //!
@@ -34,6 +34,31 @@ pub(crate) fn check_schema_statement(statement: &str) -> std::result::Result<(),
         .collect::<Vec<_>>()
         .join(" ");
     let not_schema = || Err(format!("`{first} ...` is not a schema statement"));
+    if word(0) == "alter" && word(1) == "table" {
+        // ALTER TABLE [IF EXISTS] [ONLY] name ADD [COLUMN] ...
+        let mut i = 2;
+        if word(i) == "if" && word(i + 1) == "exists" {
+            i += 2;
+        }
+        if word(i) == "only" {
+            i += 1;
+        }
+        let after = match tokens.get(i) {
+            Some(Token::Word(_)) if punct(i + 1) != "." => i + 1,
+            _ => return Err("a schema-qualified or missing name".to_owned()),
+        };
+        return if word(after) == "add"
+            && !matches!(
+                word(after + 1),
+                "constraint" | "primary" | "unique" | "foreign" | "check" | "exclude"
+            ) {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{first} ...`: only ALTER TABLE ... ADD COLUMN is accepted"
+            ))
+        };
+    }
     if word(0) != "create" {
         return not_schema();
     }
@@ -214,6 +239,7 @@ mod tests {
             "create table if not exists \"T\" (a int, b text default 'x;y')",
             "CREATE UNIQUE INDEX i ON t (a)",
             "CREATE INDEX ON t (a)",
+            "ALTER TABLE source ADD COLUMN tsv tsvector",
             "CREATE OR REPLACE VIEW v AS SELECT 1",
             "-- a comment\n/* another /* nested */ one */ CREATE TABLE t (a int)",
         ] {
@@ -232,6 +258,8 @@ mod tests {
             "SET ROLE postgres",
             "CREATE ROLE r SUPERUSER",
             "CREATE EXTENSION dblink",
+            "ALTER TABLE public.t ADD COLUMN x int",
+            "ALTER TABLE t OWNER TO postgres",
         ] {
             assert!(check_schema_statement(bad).is_err(), "{bad}");
         }

@@ -396,7 +396,8 @@ impl SchemaBackend for PostgresSchema {
                     statement: statement.chars().take(120).collect(),
                     message: format!(
                         "refused, nothing of it ran: {why} (a desired schema holds only CREATE \
-                         TABLE, INDEX, VIEW and TRIGGER statements on unqualified names)"
+                         TABLE, INDEX, VIEW and TRIGGER and ALTER TABLE ... ADD COLUMN statements \
+                         on unqualified names)"
                     ),
                 });
             }

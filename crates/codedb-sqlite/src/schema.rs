@@ -449,6 +449,129 @@ fn affinity(decl: &str) -> &'static str {
     }
 }
 
+/// The affinity a value takes in a column of `table` declared `decl`: a STRICT table's types
+/// coerce as their plain affinities do (`ANY` keeps values as they are).
+fn target_affinity(table: &Table, decl: &str) -> &'static str {
+    if table.strict && decl.eq_ignore_ascii_case("ANY") {
+        "BLOB"
+    } else {
+        affinity(decl)
+    }
+}
+
+/// The storage classes a STRICT column of type `decl` accepts (besides NULL).
+fn strict_classes(decl: &str) -> &'static [&'static str] {
+    match decl.to_uppercase().as_str() {
+        "INT" | "INTEGER" => &["integer"],
+        "REAL" => &["real"],
+        "TEXT" => &["text"],
+        "BLOB" => &["blob"],
+        _ => &["integer", "real", "text", "blob"],
+    }
+}
+
+/// Refuses the rebuild of `name` when a copied value would not survive its new column:
+/// converted inexactly (`'042'` or `'4.50'` into an INTEGER column, a REAL that prints
+/// shorter, an integer beyond 2^53 into REAL) or not storable (text into a STRICT INTEGER
+/// column). The candidates are found with one scan of the live table per column that may
+/// convert, and converted by SQLite itself in a temporary table (so the rules are SQLite's).
+fn check_conversions(
+    conn: &Connection,
+    quoted_table: &str,
+    name: &str,
+    table: &Table,
+    live: &Table,
+    copy: &[(String, String)],
+) -> Result<()> {
+    let mut problems = Vec::new();
+    for (new, old) in copy {
+        let (Some(n), Some(o)) = (table.column(new), live.column(old)) else {
+            continue;
+        };
+        if n.generated.is_some() {
+            continue;
+        }
+        let to = target_affinity(table, &n.decl_type);
+        let same = !table.strict && to == affinity(&o.decl_type) && live.strict == table.strict;
+        if same || (to == "BLOB" && !table.strict) {
+            continue; // nothing converts
+        }
+        // Which stored values may change class under the new affinity.
+        let candidates = match to {
+            "TEXT" => "typeof(v) IN ('integer', 'real')",
+            "REAL" => "typeof(v) = 'text' OR (typeof(v) = 'integer' AND abs(v) > 9007199254740992)",
+            "INTEGER" | "NUMERIC" => "typeof(v) IN ('text', 'real')",
+            _ => "0",
+        };
+        let allowed = if table.strict {
+            strict_classes(&n.decl_type)
+        } else {
+            &["integer", "real", "text", "blob"]
+        };
+        let not_allowed = format!(
+            "typeof(v) NOT IN ('null', {})",
+            allowed
+                .iter()
+                .map(|c| format!("'{c}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let col = quote_ident(old);
+        let decl = if to == "BLOB" { "" } else { to };
+        exec(
+            conn,
+            &format!("CREATE TEMP TABLE codedb_conv (old, new {decl})"),
+        )?;
+        let found = (|| -> Result<Vec<String>> {
+            exec(
+                conn,
+                &format!(
+                    "INSERT INTO temp.codedb_conv SELECT DISTINCT v, v FROM \
+                     (SELECT {col} AS v FROM {quoted_table}) WHERE {candidates} OR {not_allowed}"
+                ),
+            )?;
+            // Exact: same class and value, or a class change that reads back as the old value.
+            let inexact = format!(
+                "SELECT quote(old) FROM temp.codedb_conv WHERE NOT ( \
+                   (typeof(new) = typeof(old) AND new IS old) \
+                   OR (typeof(old) = 'text' AND typeof(new) IN ('integer', 'real') AND CAST(new AS TEXT) = old) \
+                   OR (typeof(old) = 'text' AND typeof(new) = 'real' AND new = CAST(new AS INTEGER) \
+                       AND CAST(CAST(new AS INTEGER) AS TEXT) = old) \
+                   OR (typeof(old) IN ('integer', 'real') AND typeof(new) = 'text' AND CAST(new AS NUMERIC) = old) \
+                   OR (typeof(old) IN ('integer', 'real') AND typeof(new) IN ('integer', 'real') AND new = old)) \
+                 OR (SELECT v FROM (SELECT new AS v) WHERE {not_allowed}) IS NOT NULL \
+                 ORDER BY old LIMIT 6"
+            );
+            strings(conn, &inexact, &[])
+        })();
+        exec(conn, "DROP TABLE temp.codedb_conv")?;
+        let found = found?;
+        if !found.is_empty() {
+            let more = if found.len() > 5 { ", ..." } else { "" };
+            let shown: Vec<&str> = found.iter().take(5).map(String::as_str).collect();
+            problems.push(format!(
+                "column {new} ({} -> {}): {}{more}",
+                show_type(&o.decl_type),
+                show_type(&n.decl_type),
+                shown.join(", ")
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Refused(format!(
+            "rebuilding table {name} would change stored values (they do not convert exactly \
+             or cannot be stored): {}; convert or fix them first",
+            problems.join("; ")
+        )))
+    }
+}
+
+fn show_type(t: &str) -> &str {
+    if t.is_empty() { "no type" } else { t }
+}
+
 /// Replaces the table name in a CREATE TABLE statement.
 fn rename_in_create(create: &str, new_name: &str) -> Result<String> {
     let tokens = sql::tokenize_spanned(create);
@@ -538,42 +661,10 @@ fn rebuild(
     };
     let before = count(conn, &format!("SELECT count(*) FROM {q}"))?;
     exec(conn, &rename_in_create(&table.sql, &tmp)?)?;
-    // Columns whose affinity changes between text and numbers could change values silently
-    // in a table that is not STRICT: compare storage-class counts before and after.
-    let watched: Vec<(String, String)> = copy
-        .iter()
-        .filter(|(new, old)| {
-            let (Some(n), Some(o)) = (table.column(new), live.column(old)) else {
-                return false;
-            };
-            n.generated.is_none()
-                && !table.strict
-                && affinity(&n.decl_type) != affinity(&o.decl_type)
-        })
-        .cloned()
-        .collect();
-    let classes = |tbl: &str, cols: Vec<String>| -> Result<Vec<i64>> {
-        if cols.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sums: Vec<String> = cols
-            .iter()
-            .map(|c| {
-                let c = quote_ident(c);
-                format!("total(typeof({c}) = 'text'), total(typeof({c}) IN ('integer', 'real')), total(typeof({c}) = 'blob')")
-            })
-            .collect();
-        let sql_text = format!("SELECT {} FROM {tbl}", sums.join(", "));
-        let mut stmt = conn.prepare(&sql_text).map_err(|e| db_err(e, &sql_text))?;
-        let n = stmt.column_count();
-        stmt.query_row([], |r| {
-            (0..n)
-                .map(|i| r.get::<_, f64>(i).map(|v| v as i64))
-                .collect()
-        })
-        .map_err(|e| db_err(e, &sql_text))
-    };
-    let classes_before = classes(&q, watched.iter().map(|(_, o)| o.clone()).collect())?;
+    // Values the new column would store differently: refused unless the conversion is exact
+    // (text that reads back as the same number, a number whose text reads back as it), and
+    // named; checked before any row is copied.
+    check_conversions(conn, &q, name, table, &live, copy)?;
     let insertable: Vec<&(String, String)> = copy
         .iter()
         .filter(|(new, _)| table.column(new).is_some_and(|c| c.generated.is_none()))
@@ -594,15 +685,6 @@ fn rebuild(
     if i64::try_from(copied).unwrap_or(-1) != before {
         return Err(Error::Refused(format!(
             "rebuilding table {name} copied {copied} of {before} rows"
-        )));
-    }
-    let classes_after = classes(&qtmp, watched.iter().map(|(n, _)| n.clone()).collect())?;
-    if classes_before != classes_after {
-        let cols: Vec<&str> = watched.iter().map(|(n, _)| n.as_str()).collect();
-        return Err(Error::Refused(format!(
-            "rebuilding table {name} would change stored values of column(s) {} (text and numbers would convert); \
-             convert them first or make the table STRICT",
-            cols.join(", ")
         )));
     }
     exec(conn, &format!("DROP TABLE {q}"))?;

@@ -121,3 +121,66 @@ fn hostile_desired_files_are_refused_before_anything_runs_on_every_backend() {
         assert!(s.contains("notes"), "{}: {s}", db.name());
     }
 }
+
+/// `@renamed from=` binds to the column it documents: on the column's line, or on a line of
+/// its own just before it. The issue's file put the hint on `title`'s own line before it, and
+/// `extra` got it; with --allow-drop the real target's data was dropped.
+#[test]
+fn a_rename_hint_binds_to_the_column_it_documents_and_a_stray_one_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("d.sqlite");
+    let m = codedb_sqlite::open(&db).unwrap();
+    m.driver()
+        .execute_batch(codedb_driver::Batch::new().script(
+            "CREATE TABLE t (id integer primary key, n integer, extra text, name text); \
+             INSERT INTO t VALUES (1, 2, 'e', 'the title');",
+        ))
+        .unwrap();
+    m.stop().unwrap();
+    fs::write(
+        dir.path().join("want.sql"),
+        "CREATE TABLE t(id integer primary key, n integer, extra text,\n-- @renamed from=name\ntitle text);",
+    )
+    .unwrap();
+    let args = [
+        "schema",
+        "sync",
+        "--db",
+        "d.sqlite",
+        "--desired",
+        "want.sql",
+        "--allow-drop",
+        "--allow-rebuild",
+        "--json",
+    ];
+    let o = codedb(dir.path(), &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = codedb_sqlite::open(&db).unwrap();
+    let row = m
+        .driver()
+        .query("SELECT extra || '|' || title FROM t", vec![])
+        .unwrap()
+        .scalar::<String>()
+        .unwrap();
+    m.stop().unwrap();
+    assert_eq!(row, "e|the title");
+    for (text, says) in [
+        (
+            "CREATE TABLE t(id integer primary key, title text\n-- @renamed from=extra\n);",
+            "documents no column",
+        ),
+        (
+            "CREATE TABLE t(id integer primary key, a text, -- @renamed from=n\nb text -- @renamed from=n\n);",
+            "both claim",
+        ),
+        (
+            "-- @renamed from=t\nCREATE TABLE u(id integer primary key);",
+            "document no table",
+        ),
+    ] {
+        fs::write(dir.path().join("want.sql"), text).unwrap();
+        let o = codedb(dir.path(), &args);
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        assert!(stderr(&o).contains(says), "{text}: {}", stderr(&o));
+    }
+}

@@ -388,6 +388,14 @@ impl SchemaBackend for PostgresSchema {
 
     fn schema_from_ddl(&self, ddl: &str) -> Result<Schema> {
         let statements = statements(ddl);
+        if ddl.contains("@renamed") {
+            // Never silence: the catalog keeps no comments, so a hint would be lost.
+            return Err(Error::RenameHints(
+                "`@renamed from=` hints are not read on PostgreSQL yet; rename with \
+                          ALTER TABLE ... RENAME on the database first"
+                    .into(),
+            ));
+        }
         // Every statement is checked before any runs.
         for (i, statement) in statements.iter().enumerate() {
             if let Err(why) = crate::ddl::check_schema_statement(statement) {

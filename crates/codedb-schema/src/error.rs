@@ -22,6 +22,9 @@ pub enum Error {
         /// SQLite's message.
         message: String,
     },
+    /// The `@renamed from=` hints of a desired schema do not bind one to one.
+    #[error("{0}")]
+    RenameHints(String),
     /// The sync was refused; the database is unchanged.
     #[error("sync refused, database unchanged: {0}")]
     Refused(String),

@@ -319,7 +319,9 @@ pub fn schema_from_ddl(ddl: &str) -> Result<Schema> {
     drop(batch);
     conn.authorizer(None::<fn(rusqlite::hooks::AuthContext<'_>) -> rusqlite::hooks::Authorization>)
         .map_err(|e| db_err(e, ""))?;
-    introspect(&conn)
+    let schema = introspect(&conn)?;
+    schema.check_rename_hints(ddl).map_err(Error::RenameHints)?;
+    Ok(schema)
 }
 
 /// What the authorizer saw of the statement being prepared.

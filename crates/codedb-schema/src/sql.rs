@@ -227,13 +227,8 @@ pub fn table_elements(create_table: &str) -> Vec<Element> {
 fn split_elements(create_table: &str) -> (Vec<Element>, Vec<(usize, String)>) {
     let chars: Vec<char> = create_table.chars().collect();
     let tokens = tokenize_spanned(create_table);
-    let line = |pos: usize| {
-        chars[..pos.min(chars.len())]
-            .iter()
-            .filter(|c| **c == '\n')
-            .count()
-            + 1
-    };
+    let starts = line_starts(&chars);
+    let line = |pos: usize| starts.partition_point(|&s| s <= pos);
     let Some(open) = tokens.iter().position(|(t, _)| is_punct(Some(t), "(")) else {
         return (Vec::new(), Vec::new());
     };
@@ -323,6 +318,20 @@ fn split_elements(create_table: &str) -> (Vec<Element>, Vec<(usize, String)>) {
         .collect();
     dangling.reverse();
     (elements, dangling)
+}
+
+/// The char index where each line of `chars` starts (the first is 0): a position's line
+/// number is how many starts are at or before it.
+fn line_starts(chars: &[char]) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(
+            chars
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c == '\n')
+                .map(|(i, _)| i + 1),
+        )
+        .collect()
 }
 
 /// What is wrong with the `@renamed from=` hints of a CREATE TABLE in a desired schema: a
@@ -456,12 +465,8 @@ pub fn statement_rename_hint(create: &str) -> Option<String> {
     let tokens = tokenize(create);
     let spanned = tokenize_spanned(create);
     let chars: Vec<char> = create.chars().collect();
-    let line = |pos: usize| {
-        chars[..pos.min(chars.len())]
-            .iter()
-            .filter(|c| **c == '\n')
-            .count()
-    };
+    let starts = line_starts(&chars);
+    let line = |pos: usize| starts.partition_point(|&s| s <= pos);
     let end = tokens
         .iter()
         .position(|t| is_punct(Some(t), "(") || is_word(Some(t), "on"))

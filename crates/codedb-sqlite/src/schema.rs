@@ -66,6 +66,20 @@ pub fn introspect(conn: &Connection) -> Result<Schema> {
         name.to_lowercase()
             .starts_with(codedb_schema::INTERNAL_PREFIX)
     };
+    // Every table's kind at once: `pragma_table_list(name)` walks all tables for each name.
+    const LIST: &str = "SELECT name, type, wr, strict FROM pragma_table_list WHERE schema = 'main'";
+    let kinds: std::collections::HashMap<String, TableKind> = query_rows(conn, LIST, &[], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            TableKind {
+                kind: r.get(1)?,
+                without_rowid: r.get(2)?,
+                strict: r.get(3)?,
+            },
+        ))
+    })?
+    .into_iter()
+    .collect();
     let mut schema = Schema::default();
     for (kind, name, table, text) in objects {
         if internal(&name) || internal(&table) {
@@ -73,7 +87,7 @@ pub fn introspect(conn: &Connection) -> Result<Schema> {
         }
         match kind.as_str() {
             "table" => {
-                if let Some(t) = read_table(conn, &name, &text)? {
+                if let Some(t) = read_table_of(conn, &name, &text, kinds.get(&name))? {
                     schema.tables.push(t);
                 }
             }
@@ -101,14 +115,35 @@ pub fn introspect(conn: &Connection) -> Result<Schema> {
 
 /// One table; `None` for virtual tables' shadow tables.
 fn read_table(conn: &Connection, name: &str, text: &str) -> Result<Option<Table>> {
+    read_table_of(conn, name, text, None)
+}
+
+/// What `pragma_table_list` says of a table.
+struct TableKind {
+    kind: String,
+    without_rowid: bool,
+    strict: bool,
+}
+
+/// [`read_table`] with the table's kind already known (`None`: asked here).
+fn read_table_of(
+    conn: &Connection,
+    name: &str,
+    text: &str,
+    known: Option<&TableKind>,
+) -> Result<Option<Table>> {
     let q = quote_ident(name);
-    let list_sql = format!(
-        "SELECT type, wr, strict FROM pragma_table_list({})",
-        sql_text(name)
-    );
-    let (kind, without_rowid, strict): (String, bool, bool) = conn
-        .query_row(&list_sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .map_err(|e| db_err(e, &list_sql))?;
+    let (kind, without_rowid, strict): (String, bool, bool) = match known {
+        Some(k) => (k.kind.clone(), k.without_rowid, k.strict),
+        None => {
+            let list_sql = format!(
+                "SELECT type, wr, strict FROM pragma_table_list({})",
+                sql_text(name)
+            );
+            conn.query_row(&list_sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(|e| db_err(e, &list_sql))?
+        }
+    };
     if kind == "shadow" {
         return Ok(None);
     }
@@ -266,6 +301,10 @@ fn uniques(conn: &Connection, table: &str) -> Result<Vec<Vec<String>>> {
 /// that creates no schema object (`VACUUM INTO`, `INSERT`, ...).
 pub fn schema_from_ddl(ddl: &str) -> Result<Schema> {
     let conn = Connection::open_in_memory().map_err(|e| db_err(e, ""))?;
+    // Each CREATE TABLE makes SQLite scan its whole schema table once: fewer, larger pages
+    // halve that cost, and MAX_DESIRED_TABLES bounds it.
+    conn.execute_batch("PRAGMA page_size = 65536")
+        .map_err(|e| db_err(e, "PRAGMA page_size"))?;
     let guard = Arc::new(parking_lot::Mutex::new(DdlGuard::default()));
     let hook = Arc::clone(&guard);
     conn.authorizer(Some(move |ctx: rusqlite::hooks::AuthContext<'_>| {
@@ -284,7 +323,13 @@ pub fn schema_from_ddl(ddl: &str) -> Result<Schema> {
     let mut index = 0;
     loop {
         index += 1;
-        *guard.lock() = DdlGuard::default();
+        {
+            let mut g = guard.lock();
+            *g = DdlGuard {
+                tables: g.tables,
+                ..DdlGuard::default()
+            };
+        }
         let stmt = match batch.next() {
             Ok(Some(stmt)) => stmt,
             Ok(None) => break,
@@ -297,6 +342,16 @@ pub fn schema_from_ddl(ddl: &str) -> Result<Schema> {
             }
         };
         let text = stmt.expanded_sql().unwrap_or_default();
+        if guard.lock().tables > MAX_DESIRED_TABLES {
+            return Err(Error::InvalidDdl {
+                index,
+                statement: shorten(&text),
+                message: format!(
+                    "a desired schema holds at most {MAX_DESIRED_TABLES} tables (SQLite's own \
+                     cost of creating them grows with the square of their number)"
+                ),
+            });
+        }
         if !guard.lock().created {
             return Err(refused(
                 index,
@@ -324,9 +379,15 @@ pub fn schema_from_ddl(ddl: &str) -> Result<Schema> {
     Ok(schema)
 }
 
+/// The most tables a desired schema may create: SQLite's cost of creating them grows with
+/// the square of their number (see README).
+pub const MAX_DESIRED_TABLES: usize = 5_000;
+
 /// What the authorizer saw of the statement being prepared.
 #[derive(Debug, Default)]
 struct DdlGuard {
+    /// Tables created so far by the whole file (kept across statements).
+    tables: usize,
     /// It creates a schema object in the scratch database.
     created: bool,
     /// The first thing refused, described.
@@ -355,12 +416,12 @@ impl DdlGuard {
         use rusqlite::hooks::{AuthAction as A, Authorization};
         let main = ctx.database_name.is_none_or(|d| d == "main");
         let denied = match ctx.action {
-            A::CreateTable { .. }
-            | A::CreateIndex { .. }
-            | A::CreateView { .. }
-            | A::CreateTrigger { .. }
-                if main =>
-            {
+            A::CreateTable { .. } if main => {
+                self.created = true;
+                self.tables += 1;
+                None
+            }
+            A::CreateIndex { .. } | A::CreateView { .. } | A::CreateTrigger { .. } if main => {
                 self.created = true;
                 None
             }

@@ -13,6 +13,30 @@ use crate::output::{CliError, emit};
 pub(crate) fn init(global: &GlobalArgs) -> Result<(), CliError> {
     let spec = global.db_spec();
     let _span = tracing::info_span!("db_init", db = %spec).entered();
+    if spec.sqlite_path().is_some_and(std::path::Path::is_file) {
+        // Checked read-only first: a database init would refuse is left exactly as it is,
+        // its journal mode included.
+        let (backend, db) = open_read_only(&spec)?;
+        let plan = db.ensure_schema_synced(&codedb_core::SyncOptions {
+            dry_run: true,
+            ..codedb_core::SyncOptions::default()
+        });
+        backend.stop()?;
+        let plan = plan?;
+        if !plan.tables_needing_rebuild.is_empty() {
+            let why: Vec<&str> = plan
+                .warnings
+                .iter()
+                .filter(|w| w.contains("needs a rebuild"))
+                .map(String::as_str)
+                .collect();
+            return Err(CliError(format!(
+                "sync refused, database unchanged (not even its journal mode): {}; \
+                 `codedb schema plan --db {spec}` shows the whole plan",
+                why.join("; ")
+            )));
+        }
+    }
     let (backend, db) = open_creating(&spec)?;
     // Safe steps only: an existing database with other tables keeps them (see `schema sync`).
     let report = db.ensure_schema_synced(&codedb_core::SyncOptions {
@@ -105,6 +129,14 @@ pub(crate) fn ensure_parent(path: &std::path::Path) -> Result<(), CliError> {
 /// Opens the database `spec` names and `CodeDatabase` on it with its schema backend.
 pub(crate) fn open(spec: &DatabaseSpec) -> Result<(Backend, CodeDatabase), CliError> {
     let backend = Backend::open(spec)?;
+    let db = CodeDatabase::open_with_schema(backend.driver(), backend.schema_backend())?;
+    Ok((backend, db))
+}
+
+/// [`open`] for reading only: a SQLite file is opened read-only (see
+/// [`Backend::open_read_only`]).
+pub(crate) fn open_read_only(spec: &DatabaseSpec) -> Result<(Backend, CodeDatabase), CliError> {
+    let backend = Backend::open_read_only(spec)?;
     let db = CodeDatabase::open_with_schema(backend.driver(), backend.schema_backend())?;
     Ok((backend, db))
 }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use codedb_backends::{Backend, DatabaseSpec};
-use codedb_core::{CodeDatabase, DiffOptions, SyncOptions, SyncReport};
+use codedb_core::{CodeDatabase, DiffOptions, Executor, SyncOptions, SyncReport};
 use codedb_schema::backup;
 use serde::Serialize;
 
@@ -99,7 +99,7 @@ pub(crate) fn run_sync(
     let spec = global.db_spec();
     let (manager, db) = if dry_run {
         existing(&spec)?;
-        crate::db::open(&spec)?
+        crate::db::open_read_only(&spec)?
     } else {
         crate::db::open_creating(&spec)?
     };
@@ -125,8 +125,16 @@ pub(crate) fn run_sync(
 pub(crate) fn dump(global: &GlobalArgs) -> Result<(), CliError> {
     let spec = global.db_spec();
     existing(&spec)?;
-    let (manager, _db) = crate::db::open(&spec)?;
+    let (manager, db) = crate::db::open_read_only(&spec)?;
     let schema = manager.schema_backend().introspect()?;
+    // codedb's own bookkeeping is not part of the schema (no plan compares it), but it is in
+    // the database: say what it is.
+    let has_log = db
+        .query(
+            "SELECT count(*) FROM _codedb_schema_log",
+            codedb_core::params![],
+        )
+        .is_ok();
     manager.stop()?;
     #[derive(Serialize)]
     struct Dump {
@@ -143,7 +151,15 @@ pub(crate) fn dump(global: &GlobalArgs) -> Result<(), CliError> {
             Vec::new,
         )
     } else {
-        emit_lines(&[schema.ddl().trim_end().to_owned()]);
+        let mut lines = vec![schema.ddl().trim_end().to_owned()];
+        if has_log {
+            lines.push(
+                "-- _codedb_schema_log: codedb's log of applied schema syncs (when, fingerprints, \
+                 plan, backup); codedb's own, left out of plans and of this dump"
+                    .to_owned(),
+            );
+        }
+        emit_lines(&lines);
         Ok(())
     }
 }
@@ -202,7 +218,10 @@ pub(crate) fn run_backup(global: &GlobalArgs, command: &BackupCommand) -> Result
             restore(global, db, id, backup_dir.as_deref())
         }
         (_, command) => {
-            let (backend, _db) = crate::db::open(&spec)?;
+            let (backend, _db) = match command {
+                BackupCommand::List { .. } => crate::db::open_read_only(&spec)?,
+                _ => crate::db::open(&spec)?,
+            };
             let result = backup_command(global, command, &backend, &spec);
             backend.stop()?;
             result

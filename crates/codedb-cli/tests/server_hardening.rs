@@ -388,3 +388,33 @@ fn out_of_range_configuration_values_exit_2_before_anything_is_created() {
         );
     }
 }
+
+#[test]
+fn serve_logs_each_startup_step_on_stderr_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_codedb"))
+        .current_dir(dir.path())
+        .args(["serve", "--root", "."])
+        .stdin(Stdio::null()) // end of input at once: start, then shut down
+        .output()
+        .unwrap();
+    let log = stderr(&o);
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log that is not a terminal: {log}"
+    );
+    for step in [
+        "config",
+        "recover",
+        "database",
+        "schema",
+        "recover_database",
+        "workers",
+        "ready",
+    ] {
+        assert!(
+            log.contains(&format!("step=\"{step}\"")),
+            "{step} missing: {log}"
+        );
+    }
+}

@@ -91,8 +91,17 @@ fn a_refused_sync_starts_no_worker() {
          CREATE TABLE files (id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, path TEXT NOT NULL, \
          language TEXT, size TEXT NOT NULL DEFAULT '0', mtime_ns INTEGER NOT NULL DEFAULT 0, \
          sha256 TEXT NOT NULL DEFAULT '', lines INTEGER NOT NULL DEFAULT 0, deleted INTEGER NOT NULL DEFAULT 0, \
-         indexed_at INTEGER, UNIQUE (project_id, path)); DROP TABLE files2;",
+         indexed_at INTEGER, UNIQUE (project_id, path)); DROP TABLE files2; \
+         DROP INDEX classes_name;",
     );
+    let db = dir.path().join(".codedb/codedb.sqlite");
+    let dump = || {
+        let m = codedb_sqlite::open(&db).unwrap();
+        let s = m.schema_backend().introspect().unwrap().ddl();
+        m.stop().unwrap();
+        s
+    };
+    let before = dump();
     let err = Server::start(dir.path(), None).unwrap_err();
     assert!(matches!(err, StartError::Schema(_)), "{err}");
     let msg = err.to_string();
@@ -100,6 +109,29 @@ fn a_refused_sync_starts_no_worker() {
     assert!(
         !dir.path().join(".codedb/status.json").exists(),
         "no worker ever started"
+    );
+    // A refused startup changes nothing: no backup, no safe step (the dropped index stays
+    // dropped), and it names the exact command for this database, runnable from anywhere.
+    assert!(
+        !dir.path().join(".codedb/backups").exists(),
+        "a backup was taken"
+    );
+    assert_eq!(dump(), before, "the refused startup changed the schema");
+    assert!(
+        msg.contains(&format!(
+            "codedb schema sync --allow-rebuild --db {} --backup-dir {}",
+            dir.path()
+                .canonicalize()
+                .unwrap()
+                .join(".codedb/codedb.sqlite")
+                .display(),
+            dir.path()
+                .canonicalize()
+                .unwrap()
+                .join(".codedb/backups")
+                .display()
+        )),
+        "{msg}"
     );
 }
 

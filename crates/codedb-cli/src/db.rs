@@ -23,17 +23,10 @@ pub(crate) fn init(global: &GlobalArgs) -> Result<(), CliError> {
         });
         backend.stop()?;
         let plan = plan?;
-        if !plan.tables_needing_rebuild.is_empty() {
-            let why: Vec<&str> = plan
-                .warnings
-                .iter()
-                .filter(|w| w.contains("needs a rebuild"))
-                .map(String::as_str)
-                .collect();
+        if let Some(why) = plan.rebuild_needed() {
             return Err(CliError(format!(
-                "sync refused, database unchanged (not even its journal mode): {}; \
-                 `codedb schema plan --db {spec}` shows the whole plan",
-                why.join("; ")
+                "sync refused, database unchanged (not even its journal mode): {why}; \
+                 `codedb schema plan --db {spec}` shows the whole plan"
             )));
         }
     }

@@ -138,6 +138,26 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// Why the tables of [`tables_needing_rebuild`](Self::tables_needing_rebuild) were left
+    /// alone (their warnings, joined); `None` when no change needed a rebuild. What a caller
+    /// that refuses to go on without those changes (the server's startup) says.
+    pub fn rebuild_needed(&self) -> Option<String> {
+        if self.tables_needing_rebuild.is_empty() {
+            return None;
+        }
+        let why: Vec<&str> = self
+            .warnings
+            .iter()
+            .filter(|w| {
+                self.tables_needing_rebuild
+                    .iter()
+                    .any(|t| w.starts_with(&format!("table {t} needs a rebuild")))
+            })
+            .map(String::as_str)
+            .collect();
+        Some(why.join("; "))
+    }
+
     /// Summarizes `plan`.
     pub fn from_plan(plan: &Plan, dry_run: bool) -> Self {
         let mut r = SyncReport {

@@ -183,16 +183,9 @@ impl Server {
                 ..sync_options.clone()
             })
             .map_err(|e| stop_db(StartError::Schema(e.to_string())))?;
-        if !plan.tables_needing_rebuild.is_empty() {
-            let why: Vec<&str> = plan
-                .warnings
-                .iter()
-                .filter(|w| w.contains("needs a rebuild"))
-                .map(String::as_str)
-                .collect();
+        if let Some(why) = plan.rebuild_needed() {
             return Err(stop_db(StartError::Schema(format!(
-                "{}; nothing was changed; run `{}` (a backup is taken first)",
-                why.join("; "),
+                "{why}; nothing was changed; run `{}` (a backup is taken first)",
                 rebuild_command(&spec, &backup_dir)
             ))));
         }

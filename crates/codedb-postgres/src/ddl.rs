@@ -158,9 +158,8 @@ fn blank_comments(statement: &str) -> String {
             let start = i;
             i += 1;
             while i < c.len() {
-                if escapes && c[i] == '\\' {
-                    i += 2;
-                } else if c[i] == q && c.get(i + 1) == Some(&q) {
+                // A backslash escape (in E'...') or a doubled quote: two characters.
+                if (escapes && c[i] == '\\') || (c[i] == q && c.get(i + 1) == Some(&q)) {
                     i += 2;
                 } else if c[i] == q {
                     i += 1;

@@ -371,7 +371,6 @@ pub fn schema_from_ddl(ddl: &str) -> Result<Schema> {
             });
         }
     }
-    drop(batch);
     conn.authorizer(None::<fn(rusqlite::hooks::AuthContext<'_>) -> rusqlite::hooks::Authorization>)
         .map_err(|e| db_err(e, ""))?;
     let schema = introspect(&conn)?;

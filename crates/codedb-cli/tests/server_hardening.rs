@@ -418,3 +418,33 @@ fn serve_logs_each_startup_step_on_stderr_by_default() {
         );
     }
 }
+
+#[test]
+fn postgres_connections_carry_a_statement_timeout_unless_the_url_sets_one() {
+    let Some(pg) = TestDatabase::postgres() else {
+        return; // the reason is printed
+    };
+    let show = |url: &str, timeout: Option<Duration>| {
+        let mut config = codedb_backends::PostgresConfig::new(url);
+        config.statement_timeout = timeout;
+        let backend = codedb_backends::Backend::open_postgres(&config).unwrap();
+        let value = backend
+            .driver()
+            .query("SHOW statement_timeout", vec![])
+            .unwrap()
+            .scalar::<String>()
+            .unwrap();
+        backend.stop().unwrap();
+        value
+    };
+    let url = pg.arg();
+    assert_eq!(show(&url, Some(Duration::from_secs(300))), "5min");
+    assert_eq!(show(&url, Some(Duration::from_millis(1500))), "1500ms");
+    assert_eq!(
+        show(
+            &format!("{url}?options=-c%20statement_timeout%3D7s"),
+            Some(Duration::from_secs(300))
+        ),
+        "7s"
+    );
+}

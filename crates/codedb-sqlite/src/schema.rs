@@ -316,7 +316,7 @@ pub fn schema_from_ddl(ddl: &str) -> Result<Schema> {
         statement,
         message: format!(
             "refused, nothing of it ran: {why} (a desired schema holds only CREATE TABLE, INDEX, \
-             VIEW, TRIGGER and VIRTUAL TABLE statements)"
+             VIEW, TRIGGER and VIRTUAL TABLE, and ALTER TABLE statements)"
         ),
     };
     let mut batch = rusqlite::Batch::new(&conn, ddl);
@@ -421,6 +421,11 @@ impl DdlGuard {
                 None
             }
             A::CreateIndex { .. } | A::CreateView { .. } | A::CreateTrigger { .. } if main => {
+                self.created = true;
+                None
+            }
+            // ALTER TABLE of the scratch database's tables (`ADD COLUMN` in a schema file).
+            A::AlterTable { .. } if main => {
                 self.created = true;
                 None
             }

@@ -301,10 +301,13 @@ fn uniques(conn: &Connection, table: &str) -> Result<Vec<Vec<String>>> {
 /// that creates no schema object (`VACUUM INTO`, `INSERT`, ...).
 pub fn schema_from_ddl(ddl: &str) -> Result<Schema> {
     let conn = Connection::open_in_memory().map_err(|e| db_err(e, ""))?;
-    // Each CREATE TABLE makes SQLite scan its whole schema table once: fewer, larger pages
-    // halve that cost, and MAX_DESIRED_TABLES bounds it.
-    conn.execute_batch("PRAGMA page_size = 65536")
-        .map_err(|e| db_err(e, "PRAGMA page_size"))?;
+    // Each CREATE TABLE makes SQLite scan its whole schema table once: for a large file,
+    // fewer, larger pages halve that cost (MAX_DESIRED_TABLES bounds it); a small one (the
+    // code schema, at every startup) is faster with the default pages.
+    if ddl.len() > LARGE_DDL {
+        conn.execute_batch("PRAGMA page_size = 65536")
+            .map_err(|e| db_err(e, "PRAGMA page_size"))?;
+    }
     let guard = Arc::new(parking_lot::Mutex::new(DdlGuard::default()));
     let hook = Arc::clone(&guard);
     conn.authorizer(Some(move |ctx: rusqlite::hooks::AuthContext<'_>| {
@@ -377,6 +380,9 @@ pub fn schema_from_ddl(ddl: &str) -> Result<Schema> {
     schema.check_rename_hints(ddl).map_err(Error::RenameHints)?;
     Ok(schema)
 }
+
+/// Bytes of DDL above which the scratch database uses 64 KiB pages.
+const LARGE_DDL: usize = 1 << 20;
 
 /// The most tables a desired schema may create: SQLite's cost of creating them grows with
 /// the square of their number (see README).

@@ -74,7 +74,6 @@ const OWNED: &[(&str, &[&str])] = &[
     ("r2d2_sqlite", &["codedb-sqlite"]),
     ("libsqlite3-sys", &["codedb-sqlite"]),
     ("postgres", &["codedb-postgres"]),
-    ("r2d2_postgres", &["codedb-postgres"]),
     ("tokio-postgres", &["codedb-postgres"]),
     ("postgres-types", &["codedb-postgres"]),
 ];

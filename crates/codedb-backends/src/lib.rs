@@ -105,6 +105,20 @@ impl Backend {
         }
     }
 
+    /// Opens `spec` for reading only (plans, dry runs, dumps): a SQLite file is opened
+    /// read-only, so nothing is created, no setting is changed and nothing is checkpointed
+    /// (reads go to the worker's one connection); PostgreSQL as [`open`](Self::open).
+    pub fn open_read_only(spec: &DatabaseSpec) -> Result<Backend> {
+        match spec {
+            DatabaseSpec::Sqlite(path) => Self::open_sqlite(SqliteConfig {
+                read_only: true,
+                readers: 0,
+                ..SqliteConfig::new(path)
+            }),
+            DatabaseSpec::Postgres(_) => Self::open(spec),
+        }
+    }
+
     /// Starts the SQLite DB worker on `config`.
     pub fn open_sqlite(config: SqliteConfig) -> Result<Backend> {
         Ok(Backend::Sqlite(DBWorkerManager::start(config)?))

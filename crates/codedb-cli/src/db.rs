@@ -13,6 +13,23 @@ use crate::output::{CliError, emit};
 pub(crate) fn init(global: &GlobalArgs) -> Result<(), CliError> {
     let spec = global.db_spec();
     let _span = tracing::info_span!("db_init", db = %spec).entered();
+    if spec.sqlite_path().is_some_and(std::path::Path::is_file) {
+        // Checked read-only first: a database init would refuse is left exactly as it is,
+        // its journal mode included.
+        let (backend, db) = open_read_only(&spec)?;
+        let plan = db.ensure_schema_synced(&codedb_core::SyncOptions {
+            dry_run: true,
+            ..codedb_core::SyncOptions::default()
+        });
+        backend.stop()?;
+        let plan = plan?;
+        if let Some(why) = plan.rebuild_needed() {
+            return Err(CliError(format!(
+                "sync refused, database unchanged (not even its journal mode): {why}; \
+                 `codedb schema plan --db {spec}` shows the whole plan"
+            )));
+        }
+    }
     let (backend, db) = open_creating(&spec)?;
     // Safe steps only: an existing database with other tables keeps them (see `schema sync`).
     let report = db.ensure_schema_synced(&codedb_core::SyncOptions {
@@ -88,13 +105,11 @@ fn postgres_info(global: &GlobalArgs, spec: &DatabaseSpec) -> Result<(), CliErro
     })
 }
 
-/// Creates the directory that will hold the database at `path`, if missing.
+/// Creates the directory that will hold the database at `path`, if missing (a `.codedb/`
+/// with its `.gitignore`).
 pub(crate) fn ensure_parent(path: &std::path::Path) -> Result<(), CliError> {
-    if let Some(dir) = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
-    {
-        std::fs::create_dir_all(dir).map_err(|e| {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        codedb_commands::create_state_dir(dir).map_err(|e| {
             CliError(format!(
                 "cannot create the directory {}: {e}",
                 dir.display()
@@ -107,6 +122,14 @@ pub(crate) fn ensure_parent(path: &std::path::Path) -> Result<(), CliError> {
 /// Opens the database `spec` names and `CodeDatabase` on it with its schema backend.
 pub(crate) fn open(spec: &DatabaseSpec) -> Result<(Backend, CodeDatabase), CliError> {
     let backend = Backend::open(spec)?;
+    let db = CodeDatabase::open_with_schema(backend.driver(), backend.schema_backend())?;
+    Ok((backend, db))
+}
+
+/// [`open`] for reading only: a SQLite file is opened read-only (see
+/// [`Backend::open_read_only`]).
+pub(crate) fn open_read_only(spec: &DatabaseSpec) -> Result<(Backend, CodeDatabase), CliError> {
+    let backend = Backend::open_read_only(spec)?;
     let db = CodeDatabase::open_with_schema(backend.driver(), backend.schema_backend())?;
     Ok((backend, db))
 }
@@ -176,6 +199,16 @@ fn sync_project_database(
     backend: Backend,
     db: CodeDatabase,
 ) -> Result<(Backend, CodeDatabase), CliError> {
+    if let DatabaseSpec::Postgres(_) = spec {
+        // Its backups go to ROOT/.codedb/backups.
+        let state = root.join(codedb_commands::STATE_DIR);
+        codedb_commands::create_state_dir(&state).map_err(|e| {
+            CliError(format!(
+                "cannot create the directory {}: {e}",
+                state.display()
+            ))
+        })?;
+    }
     let sync = db.ensure_schema_synced(&codedb_core::SyncOptions {
         backup_dir: crate::cli::default_backup_dir(spec, Some(root)),
         ..codedb_core::SyncOptions::default()

@@ -30,7 +30,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    init_logging(args.verbose);
+    // The server logs its startup steps by default (stderr is its log; stdout is MCP's).
+    let serving = matches!(args.command, cli::Command::Serve { .. });
+    init_logging(args.verbose, serving);
     match cli::run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -40,9 +42,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, serving: bool) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
+        0 if serving => "warn,codedb_server=info",
         0 => "warn",
         1 => "info",
         2 => "debug",
@@ -54,6 +57,7 @@ fn init_logging(verbose: u8) {
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use codedb_backends::{Backend, DatabaseSpec};
-use codedb_core::{CodeDatabase, DiffOptions, SyncOptions, SyncReport};
+use codedb_core::{CodeDatabase, DiffOptions, Executor, SyncOptions, SyncReport};
 use codedb_schema::backup;
 use serde::Serialize;
 
@@ -99,7 +99,7 @@ pub(crate) fn run_sync(
     let spec = global.db_spec();
     let (manager, db) = if dry_run {
         existing(&spec)?;
-        crate::db::open(&spec)?
+        crate::db::open_read_only(&spec)?
     } else {
         crate::db::open_creating(&spec)?
     };
@@ -125,8 +125,16 @@ pub(crate) fn run_sync(
 pub(crate) fn dump(global: &GlobalArgs) -> Result<(), CliError> {
     let spec = global.db_spec();
     existing(&spec)?;
-    let (manager, _db) = crate::db::open(&spec)?;
+    let (manager, db) = crate::db::open_read_only(&spec)?;
     let schema = manager.schema_backend().introspect()?;
+    // codedb's own bookkeeping is not part of the schema (no plan compares it), but it is in
+    // the database: say what it is.
+    let has_log = db
+        .query(
+            "SELECT count(*) FROM _codedb_schema_log",
+            codedb_core::params![],
+        )
+        .is_ok();
     manager.stop()?;
     #[derive(Serialize)]
     struct Dump {
@@ -143,7 +151,15 @@ pub(crate) fn dump(global: &GlobalArgs) -> Result<(), CliError> {
             Vec::new,
         )
     } else {
-        emit_lines(&[schema.ddl().trim_end().to_owned()])?;
+        let mut lines = vec![schema.ddl().trim_end().to_owned()];
+        if has_log {
+            lines.push(
+                "-- _codedb_schema_log: codedb's log of applied schema syncs (when, fingerprints, \
+                 plan, backup); codedb's own, left out of plans and of this dump"
+                    .to_owned(),
+            );
+        }
+        emit_lines(&lines)?;
         Ok(())
     }
 }
@@ -175,57 +191,84 @@ pub(crate) enum BackupCommand {
     },
 }
 
-/// The path backups of `backend` are named after (a SQLite file; a PostgreSQL database's
-/// name).
-fn backup_name(backend: &Backend) -> Result<PathBuf, CliError> {
-    backend
-        .schema_backend()
-        .database_path()
+/// The backups of the database `backend` serves, in `dir` (default: beside a SQLite file,
+/// `./codedb-backups` for PostgreSQL).
+fn backups_of(
+    backend: &Backend,
+    spec: &DatabaseSpec,
+    dir: Option<&Path>,
+) -> Result<backup::Backups, CliError> {
+    let dir = dir
+        .map(Path::to_owned)
+        .or_else(|| crate::cli::default_backup_dir(spec, None));
+    backup::Backups::of(backend.schema_backend().as_ref(), dir.as_deref())
         .ok_or_else(|| CliError("this database has no name to give its backups".into()))
-}
-
-fn take_backup(backend: &Backend, dir: &Path) -> Result<PathBuf, CliError> {
-    let schema = backend.schema_backend();
-    let fingerprint = schema.introspect()?.fingerprint();
-    Ok(backup::create(
-        schema.as_ref(),
-        &backup_name(backend)?,
-        dir,
-        &fingerprint,
-    )?)
 }
 
 pub(crate) fn run_backup(global: &GlobalArgs, command: &BackupCommand) -> Result<(), CliError> {
     let spec = global.db_spec();
     existing(&spec)?;
-    if let (DatabaseSpec::Postgres(_), BackupCommand::Restore { .. }) = (&spec, command) {
-        return Err(CliError(format!(
+    match (&spec, command) {
+        (DatabaseSpec::Postgres(_), BackupCommand::Restore { .. }) => Err(CliError(format!(
             "{spec}: codedb restores SQLite backups only; restore a PostgreSQL backup with \
              `pg_restore --clean --if-exists -d URL FILE.pgdump`"
-        )));
+        ))),
+        // Restore opens nothing through the worker: it must hold the database alone.
+        (DatabaseSpec::Sqlite(db), BackupCommand::Restore { id, backup_dir }) => {
+            restore(global, db, id, backup_dir.as_deref())
+        }
+        (_, command) => {
+            let (backend, _db) = match command {
+                BackupCommand::List { .. } => crate::db::open_read_only(&spec)?,
+                _ => crate::db::open(&spec)?,
+            };
+            let result = backup_command(global, command, &backend, &spec);
+            backend.stop()?;
+            result
+        }
     }
-    let (backend, _db) = crate::db::open(&spec)?;
-    let name = backup_name(&backend)?;
-    let dir_of = |d: &Option<PathBuf>| {
-        d.clone()
-            .or_else(|| crate::cli::default_backup_dir(&spec, None))
-            .unwrap_or_else(|| backup::default_dir(&name))
+}
+
+fn restore(
+    global: &GlobalArgs,
+    db: &Path,
+    id: &str,
+    backup_dir: Option<&Path>,
+) -> Result<(), CliError> {
+    let dir = backup_dir.map_or_else(|| backup::default_dir(db), Path::to_owned);
+    let identity = codedb_sqlite::schema::database_identity(db);
+    let backups = backup::Backups::new(db, &identity, &dir, "sqlite");
+    let source = backups.resolve(id)?;
+    let restored = codedb_sqlite::restore(db, &source, &backups)?;
+    #[derive(Serialize)]
+    struct Restored {
+        restored_from: String,
+        previous_state_backup: String,
+    }
+    let out = Restored {
+        restored_from: restored.source.display().to_string(),
+        previous_state_backup: restored.previous_state.display().to_string(),
     };
-    let result = backup_command(global, command, &backend, &name, dir_of);
-    backend.stop()?;
-    result
+    emit(global.json, &out, || {
+        vec![
+            ("restored from", out.restored_from.clone()),
+            ("previous state", out.previous_state_backup.clone()),
+        ]
+    })
 }
 
 fn backup_command(
     global: &GlobalArgs,
     command: &BackupCommand,
     backend: &Backend,
-    name: &Path,
-    dir_of: impl Fn(&Option<PathBuf>) -> PathBuf,
+    spec: &DatabaseSpec,
 ) -> Result<(), CliError> {
     match command {
         BackupCommand::Create { backup_dir } => {
-            let taken = take_backup(backend, &dir_of(backup_dir))?;
+            let backups = backups_of(backend, spec, backup_dir.as_deref())?;
+            let schema = backend.schema_backend();
+            let fingerprint = schema.introspect()?.fingerprint();
+            let taken = backups.create(schema.as_ref(), &fingerprint)?;
             #[derive(Serialize)]
             struct Created {
                 backup_path: String,
@@ -240,7 +283,7 @@ fn backup_command(
             )
         }
         BackupCommand::List { backup_dir } => {
-            let entries = backup::list(name, &dir_of(backup_dir))?;
+            let entries = backups_of(backend, spec, backup_dir.as_deref())?.list()?;
             if global.json {
                 #[derive(Serialize)]
                 struct Listed {
@@ -259,27 +302,8 @@ fn backup_command(
                 Ok(())
             }
         }
-        BackupCommand::Restore { id, backup_dir } => {
-            let dir = dir_of(backup_dir);
-            let safety = take_backup(backend, &dir)?;
-            // The database must be closed while its file is replaced.
-            backend.stop()?;
-            let restored = backup::restore(name, &dir, id)?;
-            #[derive(Serialize)]
-            struct Restored {
-                restored_from: String,
-                previous_state_backup: String,
-            }
-            let out = Restored {
-                restored_from: restored.display().to_string(),
-                previous_state_backup: safety.display().to_string(),
-            };
-            emit(global.json, &out, || {
-                vec![
-                    ("restored from", out.restored_from.clone()),
-                    ("previous state", out.previous_state_backup.clone()),
-                ]
-            })
-        }
+        BackupCommand::Restore { .. } => Err(CliError(
+            "restore runs without an open database; this is a bug".into(),
+        )),
     }
 }

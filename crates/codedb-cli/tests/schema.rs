@@ -340,3 +340,122 @@ fn backup_create_list_restore_round_trip() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no such backup"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_plan_and_a_dry_run_change_no_byte_of_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("d.sqlite");
+    seed(&db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);");
+    // A writer that keeps its connection: its last commit stays in the WAL.
+    let writer = codedb_sqlite::open(&db).unwrap();
+    writer
+        .driver()
+        .execute("INSERT INTO t VALUES (1, 'in the wal')", vec![])
+        .unwrap();
+    let meta = || fs::metadata(&db).unwrap();
+    let (bytes, mtime) = (fs::read(&db).unwrap(), meta().modified().unwrap());
+    let wal = fs::read(dir.path().join("d.sqlite-wal")).unwrap();
+    assert!(!wal.is_empty());
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    for args in [
+        &["schema", "plan", "--db", "d.sqlite", "--json"][..],
+        &["schema", "sync", "--dry-run", "--db", "d.sqlite", "--json"],
+        &["schema", "dump", "--db", "d.sqlite"],
+        &["backup", "list", "--db", "d.sqlite"],
+    ] {
+        let o = codedb(dir.path(), args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert_eq!(
+            fs::read(&db).unwrap(),
+            bytes,
+            "{args:?} changed the database file"
+        );
+        assert_eq!(
+            meta().modified().unwrap(),
+            mtime,
+            "{args:?} touched the database file"
+        );
+        assert_eq!(
+            fs::read(dir.path().join("d.sqlite-wal")).unwrap(),
+            wal,
+            "{args:?} checkpointed"
+        );
+    }
+    writer.stop().unwrap();
+}
+
+#[test]
+fn a_refused_db_init_leaves_the_database_as_it_was_journal_mode_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("d.sqlite");
+    // The user's own `files` and `classes` tables, in rollback-journal mode.
+    seed(
+        &db,
+        "CREATE TABLE files (name TEXT); CREATE TABLE classes (x INTEGER); \
+         INSERT INTO files VALUES ('mine');",
+    );
+    let m = codedb_sqlite::DBWorkerManager::start(codedb_sqlite::SqliteConfig {
+        readers: 0, // the worker's connection alone: leaving WAL needs it
+        ..codedb_sqlite::SqliteConfig::new(&db)
+    })
+    .unwrap();
+    m.driver()
+        .query("PRAGMA journal_mode=DELETE", vec![])
+        .unwrap();
+    m.stop().unwrap();
+    let bytes = fs::read(&db).unwrap();
+    let info = json(&codedb(
+        dir.path(),
+        &["db", "info", "--db", "d.sqlite", "--json"],
+    ));
+    assert_eq!(info["journal_mode"], "delete");
+    let o = codedb(dir.path(), &["db", "init", "--db", "d.sqlite"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("database unchanged"), "{}", stderr(&o));
+    let info = json(&codedb(
+        dir.path(),
+        &["db", "info", "--db", "d.sqlite", "--json"],
+    ));
+    assert_eq!(
+        info["journal_mode"], "delete",
+        "the refused init switched the journal mode"
+    );
+    assert_eq!(fs::read(&db).unwrap(), bytes);
+}
+
+#[test]
+fn the_sync_log_stays_out_of_plans_and_the_dump_says_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("d.sqlite");
+    seed(&db, "CREATE TABLE t (id INTEGER PRIMARY KEY);");
+    fs::write(
+        dir.path().join("want.sql"),
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);",
+    )
+    .unwrap();
+    let args = [
+        "schema",
+        "sync",
+        "--db",
+        "d.sqlite",
+        "--desired",
+        "want.sql",
+        "--allow-drop",
+        "--json",
+    ];
+    let first = json(&codedb(dir.path(), &args));
+    assert!(first["backup_path"].is_string(), "{first}");
+    // The log now exists; a sync that allows drops neither drops nor reports it.
+    let again = json(&codedb(dir.path(), &args));
+    assert_eq!(again["steps"], serde_json::json!([]), "{again}");
+    assert!(!again.to_string().contains("_codedb_schema_log"), "{again}");
+    let dump = String::from_utf8_lossy(
+        &codedb(dir.path(), &["schema", "dump", "--db", "d.sqlite"]).stdout,
+    )
+    .into_owned();
+    assert!(!dump.contains("CREATE TABLE _codedb_schema_log"), "{dump}");
+    assert!(
+        dump.contains("-- _codedb_schema_log: codedb's log of applied schema syncs"),
+        "{dump}"
+    );
+}

@@ -14,8 +14,9 @@
 //!   commit to git, commit the transaction. Any failure before the commit point undoes all
 //!   of it; a crash is repaired by [`recover`], which every command runs first; [`verify`]
 //!   checks that files, database and git agree.
-//! * [`Project`] opens a project for the commands: its root, `.codedb/`, path checks
-//!   (including the paths git refuses, `gitpath`) and per-file locks (`locks`).
+//! * [`Project`] opens a project for the commands: its root, `.codedb/` (made with its
+//!   `.gitignore` by [`create_state_dir`]), path checks (including the paths git refuses,
+//!   `gitpath`) and per-file locks (`locks`).
 //! * Errors are [`CommandError`]s, each of one [`ErrorKind`] (the caller's, a conflict, a
 //!   command that landed with work left, internal), from which the command line and the
 //!   MCP server derive their exit and error codes.
@@ -64,6 +65,7 @@ mod locks;
 pub mod pipeline;
 mod project;
 mod recover;
+mod state_dir;
 mod swap;
 mod symbol;
 pub mod visibility;
@@ -79,6 +81,7 @@ pub use project::{CommandOptions, Project};
 pub use recover::{
     Mismatch, RecoverReport, Unfinished, VerifyReport, recover, recover_files, verify,
 };
+pub use state_dir::{STATE_DIR, create_state_dir};
 
 /// The largest file the index keeps and a command writes, by default: 10 MiB
 /// (`limits.max_file_bytes` in `codedb.toml`).

@@ -94,6 +94,7 @@ impl Project {
             });
         }
         let state = root.join(".codedb");
+        crate::create_state_dir(&state).map_err(|e| CommandError::io("create", &state, e))?;
         for dir in [
             state.clone(),
             state.join("intents"),

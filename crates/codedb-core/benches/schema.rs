@@ -91,13 +91,9 @@ fn rebuild_seconds(path: &Path, dir: &Path) -> (f64, f64) {
     let plan = diff(&live, &desired, options);
     assert_eq!(plan.steps.len(), 1, "{:?}", plan.steps);
     let t = Instant::now();
-    backup::create(
-        backend.as_ref(),
-        path,
-        &dir.join("big-backups"),
-        &live.fingerprint(),
-    )
-    .unwrap();
+    backup::Backups::new(path, "bench", &dir.join("big-backups"), "sqlite")
+        .create(backend.as_ref(), &live.fingerprint())
+        .unwrap();
     let backup_s = t.elapsed().as_secs_f64();
     let log = SyncLog {
         at_ms: 0,

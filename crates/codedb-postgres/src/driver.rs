@@ -14,18 +14,17 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::connect::{Manager, connect};
+use crate::convert::{Param, column, placeholders};
+use crate::error::map_err;
+use crate::url::{redact, without_password};
 use codedb_driver::{
     Batch, BatchResult, BatchStep, DriverTransaction, Error, ErrorKind, ExecResult, Result, Row,
     Rows, SpecificDriver, Value, validate_savepoint_name,
 };
-use postgres::NoTls;
-use r2d2_postgres::PostgresConnectionManager;
 
-use crate::convert::{Param, column, placeholders};
-use crate::error::map_err;
-
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<Manager>;
+type Conn = r2d2::PooledConnection<Manager>;
 
 /// How to reach the server.
 #[derive(Debug, Clone)]
@@ -34,17 +33,28 @@ pub struct PostgresConfig {
     pub url: String,
     /// Connections kept (writers in transactions hold one each).
     pub pool_size: u32,
-    /// How long to wait for a free connection before `Timeout`.
+    /// How long making a connection may take, handshake included, and how long to wait for
+    /// a free one before `Timeout`. The URL's `connect_timeout` (seconds) takes precedence.
     pub connect_timeout: Duration,
+    /// The server-side limit on one statement (`statement_timeout`); `None`: no limit. The
+    /// URL's `options=-c statement_timeout=...` takes precedence.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl PostgresConfig {
-    /// Defaults for `url`: 8 connections, 10 s.
+    /// The default `connect_timeout`: 10 s.
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// The default `statement_timeout`: 5 minutes.
+    pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(300);
+
+    /// Defaults for `url`: 8 connections, a 10 s connect timeout, a 5 minute statement
+    /// timeout.
     pub fn new(url: impl Into<String>) -> Self {
         PostgresConfig {
             url: url.into(),
             pool_size: 8,
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+            statement_timeout: Some(Self::DEFAULT_STATEMENT_TIMEOUT),
         }
     }
 }
@@ -53,6 +63,7 @@ impl PostgresConfig {
 pub struct PostgresDriver {
     pool: Pool,
     url: String,
+    connect_timeout: Duration,
     closed: AtomicBool,
 }
 
@@ -61,20 +72,6 @@ impl std::fmt::Debug for PostgresDriver {
         f.debug_struct("PostgresDriver")
             .field("url", &redact(&self.url))
             .finish_non_exhaustive()
-    }
-}
-
-/// The URL without its password (for messages and logs).
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
     }
 }
 
@@ -95,32 +92,46 @@ impl PostgresDriver {
         // that does not answer fails here with the server's own reason (the pool would
         // retry until its timeout and report only that it timed out).
         let mut pg = pg;
-        if pg.get_connect_timeout().is_none() {
-            pg.connect_timeout(config.connect_timeout);
+        let timeout = match pg.get_connect_timeout() {
+            Some(t) => *t,
+            None => {
+                pg.connect_timeout(config.connect_timeout);
+                config.connect_timeout
+            }
+        };
+        if let Some(limit) = config.statement_timeout {
+            crate::connect::default_statement_timeout(&mut pg, limit);
         }
-        let first = pg.connect(NoTls).map_err(|e| {
-            let reason = match e.as_db_error() {
-                Some(db) => db.message().to_owned(),
-                None => crate::error::with_causes(&e),
-            };
-            Error::new(
-                ErrorKind::CannotOpen,
-                format!("{}: cannot connect: {reason}", redact(&config.url)),
-            )
-        })?;
+        let shown = redact(&config.url);
+        let first = connect(&pg, timeout, &shown)?;
         drop(first);
-        let manager = PostgresConnectionManager::new(pg, NoTls);
+        let manager = Manager::new(pg, timeout, shown);
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_size.max(1))
             .min_idle(Some(0))
-            .connection_timeout(config.connect_timeout)
+            .connection_timeout(timeout)
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build_unchecked(manager);
         Ok(PostgresDriver {
             pool,
             url: config.url.clone(),
+            connect_timeout: timeout,
             closed: AtomicBool::new(false),
         })
+    }
+
+    /// What tells this database from others of the same name: its servers, ports and name
+    /// (no user, no password).
+    pub fn identity(&self) -> String {
+        match self.url.parse::<postgres::Config>() {
+            Ok(c) => format!(
+                "postgres:{:?}:{:?}/{}",
+                c.get_hosts(),
+                c.get_ports(),
+                c.get_dbname().unwrap_or_default()
+            ),
+            Err(_) => redact(&self.url),
+        }
     }
 
     pub(crate) fn conn(&self) -> Result<Conn> {
@@ -258,26 +269,42 @@ impl SpecificDriver for PostgresDriver {
     }
 
     fn backup_to(&self, dest: &Path) -> Result<()> {
-        if dest.exists() {
+        if std::fs::metadata(dest).is_ok_and(|m| m.len() > 0) {
             return Err(Error::new(
                 ErrorKind::CannotOpen,
                 format!("{}: already exists", dest.display()),
             ));
         }
-        let out = std::process::Command::new("pg_dump")
+        // The password goes through the environment, never the command line (which any
+        // local user can read in /proc).
+        let parsed: Option<postgres::Config> = self.url.parse().ok();
+        let mut command = std::process::Command::new("pg_dump");
+        command
             .args(["--format=custom", "--no-owner", "--file"])
             .arg(dest)
-            .arg(&self.url)
-            .output()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Io,
-                    format!(
-                        "cannot back up the PostgreSQL database: pg_dump is not on the PATH ({e}); \
+            .arg(without_password(&self.url))
+            .env_remove("PGPASSWORD");
+        if let Some(password) = parsed.as_ref().and_then(|c| c.get_password()) {
+            command.env("PGPASSWORD", String::from_utf8_lossy(password).as_ref());
+        }
+        if parsed
+            .as_ref()
+            .is_none_or(|c| c.get_connect_timeout().is_none())
+        {
+            command.env(
+                "PGCONNECT_TIMEOUT",
+                self.connect_timeout.as_secs().max(2).to_string(),
+            );
+        }
+        let out = command.output().map_err(|e| {
+            Error::new(
+                ErrorKind::Io,
+                format!(
+                    "cannot back up the PostgreSQL database: pg_dump is not on the PATH ({e}); \
                          install the PostgreSQL client tools or pass --no-backup"
-                    ),
-                )
-            })?;
+                ),
+            )
+        })?;
         if !out.status.success() {
             let _ = std::fs::remove_file(dest);
             return Err(Error::new(

@@ -1,5 +1,5 @@
 //! codedb's PostgreSQL backend: [`PostgresDriver`], a [`codedb_driver::SpecificDriver`] over
-//! the synchronous `postgres` crate with an `r2d2` pool (`r2d2_postgres`), for teams whose
+//! the synchronous `postgres` crate with an `r2d2` pool, for teams whose
 //! index lives on a shared server.
 //!
 //! * SQL is written once, SQLite-style (`?1` placeholders); the driver rewrites the
@@ -8,7 +8,10 @@
 //!   savepoints to savepoints; batches are all or nothing.
 //! * Errors map to the same `ErrorKind`s; serialization failures and deadlocks become
 //!   `SerializationFailure`, which callers may retry.
-//! * Backups are `pg_dump` archives, with a clear error when `pg_dump` is not on the PATH.
+//! * Backups are `pg_dump` archives, with a clear error when `pg_dump` is not on the PATH;
+//!   the password reaches `pg_dump` through its environment, never its command line.
+//! * Connections are made within `connect_timeout` (the handshake included) and carry a
+//!   `statement_timeout`; every URL shown goes through [`redact`].
 //!
 //! ```no_run
 //! use codedb_driver::{SpecificDriver, params};
@@ -29,13 +32,17 @@
 //!
 //! Most callers open it through `codedb_backends`, which also picks SQLite for a path.
 
+mod connect;
 mod convert;
+mod ddl;
 mod driver;
 mod error;
 mod schema;
+mod url;
 
-pub use driver::{PgTransaction, PostgresConfig, PostgresDriver, redact};
+pub use driver::{PgTransaction, PostgresConfig, PostgresDriver};
 pub use schema::PostgresSchema;
+pub use url::redact;
 
 /// Opens the PostgreSQL database at `url` with default pool settings.
 pub fn open(url: &str) -> codedb_driver::Result<PostgresDriver> {

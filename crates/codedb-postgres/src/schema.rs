@@ -387,27 +387,50 @@ impl SchemaBackend for PostgresSchema {
     }
 
     fn schema_from_ddl(&self, ddl: &str) -> Result<Schema> {
+        let statements = statements(ddl);
+        if ddl.contains("@renamed") {
+            // Never silence: the catalog keeps no comments, so a hint would be lost.
+            return Err(Error::RenameHints(
+                "`@renamed from=` hints are not read on PostgreSQL yet; rename with \
+                          ALTER TABLE ... RENAME on the database first"
+                    .into(),
+            ));
+        }
+        // Every statement is checked before any runs.
+        for (i, statement) in statements.iter().enumerate() {
+            if let Err(why) = crate::ddl::check_schema_statement(statement) {
+                return Err(Error::InvalidDdl {
+                    index: i + 1,
+                    statement: statement.chars().take(120).collect(),
+                    message: format!(
+                        "refused, nothing of it ran: {why} (a desired schema holds only CREATE \
+                         TABLE, INDEX, VIEW and TRIGGER and ALTER TABLE ... ADD COLUMN statements \
+                         on unqualified names)"
+                    ),
+                });
+            }
+        }
         let mut conn = self.driver.conn().map_err(Error::Database)?;
-        let scratch = format!(
-            "codedb_scratch_{}_{}",
-            std::process::id(),
-            SCRATCH.fetch_add(1, Ordering::Relaxed)
-        );
+        let n = SCRATCH.fetch_add(1, Ordering::Relaxed);
+        let scratch = format!("codedb_scratch_{}_{n}", std::process::id());
         let mut tx = conn.transaction().map_err(|e| db_err(&e, "BEGIN"))?;
-        tx.batch_execute(&format!(
-            "CREATE SCHEMA {scratch}; SET LOCAL search_path TO {scratch}"
-        ))
-        .map_err(|e| db_err(&e, "CREATE SCHEMA"))?;
-        for (i, statement) in statements(ddl).into_iter().enumerate() {
-            tx.batch_execute(&statement)
+        tx.batch_execute(&format!("CREATE SCHEMA {scratch}"))
+            .map_err(|e| db_err(&e, "CREATE SCHEMA"))?;
+        crate::ddl::least_privilege(&mut tx, &scratch, n)?;
+        tx.batch_execute(&format!("SET LOCAL search_path TO {scratch}"))
+            .map_err(|e| db_err(&e, "SET LOCAL search_path"))?;
+        for (i, statement) in statements.iter().enumerate() {
+            // The extended protocol runs exactly one statement: a piece the splitter got
+            // wrong cannot smuggle a second one in.
+            tx.execute(statement.as_str(), &[])
                 .map_err(|e| Error::InvalidDdl {
                     index: i + 1,
                     statement: statement.chars().take(120).collect(),
-                    message: crate::error::map_err(&e, &statement).to_string(),
+                    message: crate::error::map_err(&e, statement).to_string(),
                 })?;
         }
         let schema = introspect(&mut tx, &scratch)?;
-        // Rolled back: the scratch schema never existed for anyone else.
+        // Rolled back: the scratch schema (and role) never existed for anyone else.
         drop(tx);
         Ok(schema)
     }
@@ -455,6 +478,10 @@ impl SchemaBackend for PostgresSchema {
 
     fn database_path(&self) -> Option<PathBuf> {
         Some(PathBuf::from(&self.name))
+    }
+
+    fn database_identity(&self) -> Option<String> {
+        Some(self.driver.identity())
     }
 
     fn backup_extension(&self) -> &'static str {

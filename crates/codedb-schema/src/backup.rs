@@ -1,8 +1,18 @@
-//! Database backups: named `<db-stem>.<UTC yyyymmddThhmmssZ>.<schema fingerprint>.sqlite` in
-//! a backup directory (default `backups/` beside the database), taken through the backend
-//! (for SQLite `VACUUM INTO`, never a raw copy of a WAL database) and integrity-checked,
-//! listed newest first, pruned to the newest N, restored by an atomic replace that also
-//! removes the stale `-wal` and `-shm` files.
+//! Database backups: named `<db-stem>.<db-id>.<UTC yyyymmddThhmmssZ>.<schema fingerprint>.<ext>`
+//! in a backup directory (default `backups/` beside the database), where `<db-id>` (8 hex
+//! digits of the database's absolute path, or of its server and name) keeps apart the
+//! backups of databases that share a directory and a file name.
+//!
+//! A backup is written under a temporary name (`.<stem>.<db-id>....tmp`, locked by its writer
+//! while it is written), flushed, checked by the backend (SQLite: `PRAGMA integrity_check`),
+//! and only then linked under its real name, so a backup killed half-way never looks like a
+//! backup: [`Backups::list`] shows complete regular files only, and the next
+//! [`Backups::create`] sweeps temporary files whose writer is gone. Listing orders by the
+//! time in the name, then the file's modification time, newest first; pruning removes only
+//! this database's own backups and goes on past a file it cannot remove.
+//!
+//! Restoring is the backend's business (a SQLite file is replaced, after checks, by
+//! `codedb_sqlite::restore`); [`Backups::resolve`] finds the file an id names.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -27,11 +37,14 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn stem(db: &Path) -> String {
-    db.file_stem().map_or_else(
-        || "database".to_owned(),
-        |s| s.to_string_lossy().into_owned(),
-    )
+/// FNV-1a (64 bits) of `bytes`: stable across runs and platforms.
+pub(crate) fn fnv64(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
 }
 
 /// `20261126T234905Z`.
@@ -41,30 +54,10 @@ fn utc_stamp() -> String {
         .replace(['-', ':'], "")
 }
 
-/// Takes a backup of `db` into `dir` and returns its path.
-pub fn create(
-    backend: &dyn SchemaBackend,
-    db: &Path,
-    dir: &Path,
-    fingerprint: &str,
-) -> Result<PathBuf> {
-    fs::create_dir_all(dir)
-        .map_err(|e| Error::backup(dir, format!("cannot create the backup directory: {e}")))?;
-    let base = format!("{}.{}.{}", stem(db), utc_stamp(), fingerprint);
-    let ext = backend.backup_extension();
-    let mut path = dir.join(format!("{base}.{ext}"));
-    let mut n = 1;
-    while path.exists() {
-        path = dir.join(format!("{base}-{n}.{ext}"));
-        n += 1;
-    }
-    backend.backup_to(&path).map_err(|e| {
-        let _ = fs::remove_file(&path);
-        Error::backup(&path, e.to_string())
-    })?;
-    tracing::info!(path = %path.display(), "database backed up");
-    Ok(path)
-}
+/// What every temporary backup file's name ends with.
+const TMP_SUFFIX: &str = ".codedb-tmp";
+/// Length of `20261126T234905Z`.
+const STAMP_LEN: usize = 16;
 
 /// One backup file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -77,88 +70,259 @@ pub struct BackupEntry {
     pub bytes: u64,
 }
 
-/// The backups of `db` in `dir`, newest first. A missing directory has none.
-pub fn list(db: &Path, dir: &Path) -> Result<Vec<BackupEntry>> {
-    let prefix = format!("{}.", stem(db));
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::backup(dir, format!("cannot list backups: {e}"))),
-    };
-    let mut out: Vec<BackupEntry> = entries
-        .flatten()
-        .filter_map(|e| {
-            let id = e.file_name().to_string_lossy().into_owned();
-            let ok = id.starts_with(&prefix)
-                && (id.ends_with(".sqlite") || id.ends_with(".pgdump"))
-                && id.len() > prefix.len() + 17;
-            ok.then(|| BackupEntry {
-                bytes: e.metadata().map_or(0, |m| m.len()),
-                path: e.path(),
-                id,
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| b.id.cmp(&a.id));
-    Ok(out)
+/// What pruning did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Backups removed.
+    pub removed: Vec<PathBuf>,
+    /// Backups that could not be removed, each with the reason (they were skipped).
+    pub failed: Vec<String>,
 }
 
-/// Removes all but the newest `keep` backups of `db` in `dir`; returns the removed paths.
-pub fn prune(db: &Path, dir: &Path, keep: usize) -> Result<Vec<PathBuf>> {
-    let mut removed = Vec::new();
-    for entry in list(db, dir)?.into_iter().skip(keep) {
-        fs::remove_file(&entry.path)
-            .map_err(|e| Error::backup(&entry.path, format!("cannot remove: {e}")))?;
-        removed.push(entry.path);
+/// The backups of one database in one directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backups {
+    dir: PathBuf,
+    /// `<stem>.<db-id>.`: this database's own backups.
+    prefix: String,
+    /// `<stem>.`: backups named before the database id was part of the name (listed and
+    /// restorable, never pruned: they may be another database's).
+    legacy: String,
+    extension: &'static str,
+}
+
+impl Backups {
+    /// The backups of the database named `name` (a file, or for a server database its name),
+    /// identified by `identity` (what tells it from other databases of the same name), with
+    /// files ending in `.extension`, in `dir`.
+    pub fn new(name: &Path, identity: &str, dir: &Path, extension: &'static str) -> Self {
+        let stem = name.file_stem().map_or_else(
+            || "database".to_owned(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+        let id = fnv64(identity.bytes()) as u32;
+        Backups {
+            dir: dir.to_owned(),
+            prefix: format!("{stem}.{id:08x}."),
+            legacy: format!("{stem}."),
+            extension,
+        }
     }
-    Ok(removed)
-}
 
-/// Replaces the database at `db` with the backup `id` (a file name from [`list`], or a
-/// path). Nothing may have the database open. The replacement is atomic (copy to a
-/// temporary file beside it, then rename); the old `-wal` and `-shm` files are removed first,
-/// since SQLite would otherwise replay the old database's log onto the restored file.
-pub fn restore(db: &Path, dir: &Path, id: &str) -> Result<PathBuf> {
-    let source = if Path::new(id).is_absolute() || id.contains('/') {
-        PathBuf::from(id)
-    } else {
-        dir.join(id)
-    };
-    if !source.is_file() {
-        return Err(Error::backup(
-            &source,
-            "no such backup; `codedb backup list` shows the ids",
+    /// The backups of `backend`'s database in `dir` (default: `backups/` beside it); `None`
+    /// when the database has no name (an in-memory database).
+    pub fn of(backend: &dyn SchemaBackend, dir: Option<&Path>) -> Option<Self> {
+        let name = backend.database_path()?;
+        let identity = backend.database_identity()?;
+        let dir = dir.map_or_else(|| default_dir(&name), Path::to_owned);
+        Some(Self::new(
+            &name,
+            &identity,
+            &dir,
+            backend.backup_extension(),
+        ))
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Takes a backup through `backend` (its schema's fingerprint goes into the name) and
+    /// returns its path.
+    pub fn create(&self, backend: &dyn SchemaBackend, fingerprint: &str) -> Result<PathBuf> {
+        self.create_with(fingerprint, |dest| backend.backup_to(dest))
+    }
+
+    /// Takes a backup by calling `write(temp)`, which must write a complete, checked backup
+    /// into the (empty) file `temp`; the file is then flushed and linked under its name.
+    pub fn create_with(
+        &self,
+        fingerprint: &str,
+        write: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<PathBuf> {
+        fs::create_dir_all(&self.dir).map_err(|e| {
+            Error::backup(
+                &self.dir,
+                format!("cannot create the backup directory: {e}"),
+            )
+        })?;
+        self.sweep();
+        let base = format!("{}{}.{}", self.prefix, utc_stamp(), fingerprint);
+        let tmp = self.dir.join(format!(
+            ".{base}.{}.{}{TMP_SUFFIX}",
+            std::process::id(),
+            now_ms()
         ));
-    }
-    let tmp = db.with_extension("restore-tmp");
-    fs::copy(&source, &tmp)
-        .map_err(|e| Error::backup(&tmp, format!("cannot copy the backup: {e}")))?;
-    let synced = fs::File::open(&tmp).and_then(|f| f.sync_all());
-    if let Err(e) = synced {
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| Error::backup(&tmp, format!("cannot create: {e}")))?;
+        // Held while the backup is written: a sweeper that can take it knows the writer died.
+        let _ = file.try_lock();
+        let written = write(&tmp).and_then(|()| {
+            file.sync_all()
+                .map_err(|e| Error::backup(&tmp, format!("cannot flush: {e}")))
+        });
+        let placed = written.and_then(|()| self.place(&tmp, &base));
         let _ = fs::remove_file(&tmp);
-        return Err(Error::backup(&tmp, format!("cannot flush the copy: {e}")));
+        drop(file);
+        let path = placed?;
+        sync_dir(&self.dir);
+        tracing::info!(path = %path.display(), "database backed up");
+        Ok(path)
     }
-    for suffix in ["-wal", "-shm"] {
-        let side = PathBuf::from(format!("{}{suffix}", db.display()));
-        match fs::remove_file(&side) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                return Err(Error::backup(
-                    &side,
-                    format!("cannot remove the stale file: {e}"),
-                ));
+
+    /// Links the finished `tmp` under the first free name `base[-n].ext` (a link never
+    /// replaces an existing file).
+    fn place(&self, tmp: &Path, base: &str) -> Result<PathBuf> {
+        for n in 0..1000 {
+            let name = if n == 0 {
+                format!("{base}.{}", self.extension)
+            } else {
+                format!("{base}-{n}.{}", self.extension)
+            };
+            let path = self.dir.join(name);
+            match fs::hard_link(tmp, &path) {
+                Ok(()) => return Ok(path),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(Error::backup(&path, format!("cannot name the backup: {e}")));
+                }
+            }
+        }
+        Err(Error::backup(&self.dir, "no free backup name"))
+    }
+
+    /// Removes temporary files of this database whose writer is gone (their lock is free).
+    fn sweep(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let own = format!(".{}", self.prefix);
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !(name.starts_with(&own) && name.ends_with(TMP_SUFFIX)) {
+                continue;
+            }
+            let path = entry.path();
+            let abandoned = fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .is_ok_and(|f| f.try_lock().is_ok());
+            if abandoned && fs::remove_file(&path).is_ok() {
+                tracing::info!(path = %path.display(), "removed an unfinished backup");
             }
         }
     }
-    fs::rename(&tmp, db)
-        .map_err(|e| Error::backup(db, format!("cannot replace the database: {e}")))?;
-    if let Some(parent) = db.parent().filter(|p| !p.as_os_str().is_empty())
-        && let Ok(d) = fs::File::open(parent)
-    {
+
+    /// This database's backups, newest first. A missing directory has none. Only complete
+    /// regular files count; temporary files and anything else in the directory are left out.
+    pub fn list(&self) -> Result<Vec<BackupEntry>> {
+        Ok(self
+            .scan(true)?
+            .into_iter()
+            .map(|(entry, _, _)| entry)
+            .collect())
+    }
+
+    /// The backups with their sort keys, newest first; `legacy`: include backups named
+    /// without the database id.
+    #[allow(clippy::type_complexity)]
+    fn scan(&self, legacy: bool) -> Result<Vec<(BackupEntry, String, SystemTime)>> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(Error::backup(
+                    &self.dir,
+                    format!("cannot list backups: {e}"),
+                ));
+            }
+        };
+        let suffix = format!(".{}", self.extension);
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            let rest = if let Some(rest) = id.strip_prefix(&self.prefix) {
+                rest
+            } else if legacy && let Some(rest) = id.strip_prefix(&self.legacy) {
+                rest
+            } else {
+                continue;
+            };
+            let stamp = rest.get(..STAMP_LEN).unwrap_or_default();
+            let is_stamp = stamp.len() == STAMP_LEN
+                && stamp.as_bytes()[8] == b'T'
+                && stamp.ends_with('Z')
+                && stamp[..8].bytes().all(|b| b.is_ascii_digit());
+            // Symbolic links are not followed: a backup is a regular file of its own.
+            let Ok(meta) = fs::symlink_metadata(entry.path()) else {
+                continue;
+            };
+            if !is_stamp || !id.ends_with(&suffix) || !meta.file_type().is_file() {
+                continue;
+            }
+            let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+            out.push((
+                BackupEntry {
+                    bytes: meta.len(),
+                    path: entry.path(),
+                    id: id.clone(),
+                },
+                stamp.to_owned(),
+                modified,
+            ));
+        }
+        out.sort_by(|(a, a_stamp, a_time), (b, b_stamp, b_time)| {
+            (b_stamp, b_time, &b.id).cmp(&(a_stamp, a_time, &a.id))
+        });
+        Ok(out)
+    }
+
+    /// Removes all but the newest `keep` of this database's own backups (never another
+    /// database's, never anything but a regular file). A file that cannot be removed is
+    /// logged, reported in [`Pruned::failed`] and skipped.
+    pub fn prune(&self, keep: usize) -> Result<Pruned> {
+        let mut pruned = Pruned::default();
+        for (entry, _, _) in self.scan(false)?.into_iter().skip(keep) {
+            match fs::remove_file(&entry.path) {
+                Ok(()) => pruned.removed.push(entry.path),
+                Err(e) => {
+                    tracing::warn!(path = %entry.path.display(), error = %e, "cannot remove an old backup; skipped");
+                    pruned.failed.push(format!("{}: {e}", entry.path.display()));
+                }
+            }
+        }
+        Ok(pruned)
+    }
+
+    /// The file a backup id names: a file name from [`list`](Self::list) in the directory,
+    /// or a path (anything with a `/`). It must be an existing regular file.
+    pub fn resolve(&self, id: &str) -> Result<PathBuf> {
+        let source = if Path::new(id).is_absolute() || id.contains('/') {
+            PathBuf::from(id)
+        } else {
+            self.dir.join(id)
+        };
+        match fs::metadata(&source) {
+            Ok(m) if m.is_file() => Ok(source),
+            Ok(_) => Err(Error::backup(
+                &source,
+                "not a backup file; `codedb backup list` shows the ids",
+            )),
+            Err(_) => Err(Error::backup(
+                &source,
+                "no such backup; `codedb backup list` shows the ids",
+            )),
+        }
+    }
+}
+
+/// Flushes a directory's entries (best effort: not every platform can).
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
-    tracing::info!(from = %source.display(), to = %db.display(), "database restored");
-    Ok(source)
 }

@@ -137,6 +137,9 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Differences the options did not allow to change.
     pub warnings: Vec<String>,
+    /// Tables whose change needs a rebuild that the options did not allow (each also has a
+    /// warning saying why).
+    pub needs_rebuild: Vec<String>,
 }
 
 impl Plan {
@@ -165,6 +168,7 @@ struct Phases {
     create_indexes: Vec<Step>,
     create_views: Vec<Step>,
     create_triggers: Vec<Step>,
+    needs_rebuild: Vec<String>,
 }
 
 fn step(change: Change, safety: Safety, description: String) -> Step {
@@ -320,6 +324,7 @@ pub fn diff(live: &Schema, desired: &Schema, options: DiffOptions) -> Plan {
         create_indexes,
         create_views,
         create_triggers,
+        needs_rebuild,
     } = phases;
     let steps = [
         drop_triggers,
@@ -337,7 +342,11 @@ pub fn diff(live: &Schema, desired: &Schema, options: DiffOptions) -> Plan {
     .into_iter()
     .flatten()
     .collect();
-    Plan { steps, warnings }
+    Plan {
+        steps,
+        warnings,
+        needs_rebuild,
+    }
 }
 
 /// Compares one table pair; pushes its steps. Returns `true` when the table is rebuilt.
@@ -426,6 +435,7 @@ fn diff_table(
                 ));
             }
             if needs_rebuild && !options.allow_rebuild {
+                phases.needs_rebuild.push(want.name.clone());
                 warnings.push(format!(
                     "table {} needs a rebuild ({}); left alone (allow rebuilds to apply it)",
                     want.name,

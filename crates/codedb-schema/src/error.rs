@@ -22,6 +22,9 @@ pub enum Error {
         /// SQLite's message.
         message: String,
     },
+    /// The `@renamed from=` hints of a desired schema do not bind one to one.
+    #[error("{0}")]
+    RenameHints(String),
     /// The sync was refused; the database is unchanged.
     #[error("sync refused, database unchanged: {0}")]
     Refused(String),
@@ -36,7 +39,8 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn backup(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+    /// A [`Error::Backup`] about `path`.
+    pub fn backup(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Backup {
             path: path.into(),
             message: message.into(),

@@ -39,6 +39,7 @@ mod model;
 pub mod sql;
 mod sync;
 
+pub use backup::Backups;
 pub use diff::{Change, DiffOptions, Plan, Safety, Step, diff};
 pub use error::{Error, Result};
 pub use model::{Column, ForeignKey, Generated, Index, Schema, Table, Trigger, View, same_name};

@@ -58,6 +58,86 @@ impl Schema {
         }
         out
     }
+    /// Checks the `@renamed from=` hints of a desired schema read from `ddl`: each must bind
+    /// to exactly one table, column or index, and no two may claim the same old name. The
+    /// error lists every problem.
+    pub fn check_rename_hints(&self, ddl: &str) -> Result<(), String> {
+        if !ddl.contains("@renamed") {
+            return Ok(());
+        }
+        let mut problems = Vec::new();
+        for t in &self.tables {
+            problems.extend(
+                crate::sql::rename_hint_problems(&t.sql)
+                    .into_iter()
+                    .map(|p| format!("table {}: {p}", t.name)),
+            );
+        }
+        let mut claim = |kind: &str, names: Vec<(&String, Option<&String>)>| {
+            for (i, (name, old)) in names.iter().enumerate() {
+                let Some(old) = old else { continue };
+                if let Some((other, _)) = names[..i]
+                    .iter()
+                    .find(|(_, o)| o.is_some_and(|o| same_name(o, old)))
+                {
+                    problems.push(format!(
+                        "{kind}s {other} and {name} both claim to be renamed from {old}"
+                    ));
+                }
+                if !same_name(name, old) && names.iter().any(|(n, _)| same_name(n, old)) {
+                    problems.push(format!("{kind} {name} claims to be renamed from {old}, which the schema still defines"));
+                }
+            }
+        };
+        claim(
+            "table",
+            self.tables
+                .iter()
+                .map(|t| (&t.name, t.renamed_from.as_ref()))
+                .collect(),
+        );
+        claim(
+            "index",
+            self.indexes
+                .iter()
+                .map(|i| (&i.name, i.renamed_from.as_ref()))
+                .collect(),
+        );
+        let written = crate::sql::tokenize(ddl)
+            .iter()
+            .filter(|t| matches!(t, crate::sql::Token::Comment(c) if c.contains("@renamed")))
+            .count();
+        let bound = self
+            .tables
+            .iter()
+            .filter(|t| t.renamed_from.is_some())
+            .count()
+            + self
+                .tables
+                .iter()
+                .flat_map(|t| &t.columns)
+                .filter(|c| c.renamed_from.is_some())
+                .count()
+            + self
+                .indexes
+                .iter()
+                .filter(|i| i.renamed_from.is_some())
+                .count();
+        if problems.is_empty() && written > bound {
+            problems.push(format!(
+                "{} rename hint(s) document no table, column or index (a hint goes on the line of \
+                 the column or index it renames, on a line of its own just before the column, or on \
+                 the CREATE TABLE line)",
+                written - bound
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("rename hints: {}", problems.join("; ")))
+        }
+    }
+
     /// A short fingerprint of the schema's structure (hex), for backup names and the sync
     /// log. Equal schemas have equal fingerprints.
     pub fn fingerprint(&self) -> String {

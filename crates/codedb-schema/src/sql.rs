@@ -213,16 +213,30 @@ pub struct Element {
 }
 
 /// Splits the body of a CREATE TABLE (between its outer parentheses) at top-level commas.
+///
+/// Comments go with the element they document: a comment that starts on the line where an
+/// element ends (after its code, before or after its comma) belongs to that element; a
+/// comment on a line of its own belongs to the element after it. A comment on the line of the
+/// opening parenthesis belongs to the table (see [`statement_rename_hint`]), and one after
+/// the last element on a line of its own to nothing (see [`rename_hint_problems`]).
 pub fn table_elements(create_table: &str) -> Vec<Element> {
+    split_elements(create_table).0
+}
+
+/// [`table_elements`] and the comments that document no element (with their lines).
+fn split_elements(create_table: &str) -> (Vec<Element>, Vec<(usize, String)>) {
     let chars: Vec<char> = create_table.chars().collect();
     let tokens = tokenize_spanned(create_table);
+    let starts = line_starts(&chars);
+    let line = |pos: usize| starts.partition_point(|&s| s <= pos);
     let Some(open) = tokens.iter().position(|(t, _)| is_punct(Some(t), "(")) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let plain: Vec<Token> = tokens.iter().map(|(t, _)| t.clone()).collect();
     let Some(close) = closing(&plain, open) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
+    let open_line = line(tokens[open].1.0);
     let mut groups: Vec<Vec<(Token, (usize, usize))>> = vec![Vec::new()];
     let mut depth = 0;
     for (t, span) in &tokens[open + 1..close] {
@@ -233,20 +247,61 @@ pub fn table_elements(create_table: &str) -> Vec<Element> {
                 groups.push(Vec::new());
                 continue;
             }
+            // On the line of the `(`, before any code: the table's own comment.
+            Token::Comment(_)
+                if groups.len() == 1 && groups[0].is_empty() && line(span.0) == open_line =>
+            {
+                continue;
+            }
             _ => {}
         }
         if let Some(last) = groups.last_mut() {
             last.push((t.clone(), *span));
         }
     }
-    // A hint comment after the comma belongs to the element before it (`a text, -- @renamed ...`).
+    let code_end_line = |group: &[(Token, (usize, usize))]| {
+        group
+            .iter()
+            .rev()
+            .find(|(t, _)| !matches!(t, Token::Comment(_)))
+            .map(|(_, span)| line(span.1.saturating_sub(1)))
+    };
+    // A comment on the line where the element before it ends belongs to that element.
     for i in 1..groups.len() {
-        while matches!(groups[i].first(), Some((Token::Comment(c), _)) if c.contains('@')) {
+        let Some(end) = code_end_line(&groups[i - 1]) else {
+            continue;
+        };
+        while matches!(groups[i].first(), Some((Token::Comment(_), span)) if line(span.0) == end) {
             let c = groups[i].remove(0);
             groups[i - 1].push(c);
         }
     }
-    groups
+    // Comments after an element's code on later lines document the next element, which the
+    // last one has none of.
+    let mut dangling = Vec::new();
+    for i in 0..groups.len() {
+        let Some(end) = code_end_line(&groups[i]) else {
+            continue;
+        };
+        let last_code = groups[i]
+            .iter()
+            .rposition(|(t, _)| !matches!(t, Token::Comment(_)))
+            .unwrap_or(0);
+        let trailing: Vec<usize> = (last_code + 1..groups[i].len())
+            .filter(|&k| line(groups[i][k].1.0) != end)
+            .collect();
+        for k in trailing.into_iter().rev() {
+            let (t, span) = groups[i].remove(k);
+            if let Token::Comment(text) = t {
+                if i + 1 < groups.len() {
+                    groups[i + 1].insert(0, (Token::Comment(text), span));
+                } else {
+                    dangling.push((line(span.0), text));
+                }
+            }
+        }
+    }
+    let elements = groups
         .into_iter()
         .filter_map(|group| {
             let code: Vec<&(Token, (usize, usize))> = group
@@ -260,7 +315,95 @@ pub fn table_elements(create_table: &str) -> Vec<Element> {
                 tokens: group.into_iter().map(|(t, _)| t).collect(),
             })
         })
+        .collect();
+    dangling.reverse();
+    (elements, dangling)
+}
+
+/// The char index where each line of `chars` starts (the first is 0): a position's line
+/// number is how many starts are at or before it.
+fn line_starts(chars: &[char]) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(
+            chars
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c == '\n')
+                .map(|(i, _)| i + 1),
+        )
         .collect()
+}
+
+/// What is wrong with the `@renamed from=` hints of a CREATE TABLE in a desired schema: a
+/// hint that documents no column, one on a table constraint, one that cannot be read, two
+/// columns claiming the same old name, or a column claiming the name another column keeps.
+/// Empty when every hint binds to exactly one column.
+pub fn rename_hint_problems(create_table: &str) -> Vec<String> {
+    let (elements, dangling) = split_elements(create_table);
+    let mut problems: Vec<String> = dangling
+        .iter()
+        .filter(|(_, c)| c.contains("@renamed"))
+        .map(|(line, c)| {
+            format!(
+                "line {line}: the hint `{}` documents no column (a hint goes on the line of the \
+                 column it renames, or on a line of its own just before it)",
+                c.trim()
+            )
+        })
+        .collect();
+    let mut claimed: Vec<(String, String)> = Vec::new();
+    for e in &elements {
+        let hints: Vec<&String> = e
+            .tokens
+            .iter()
+            .filter_map(|t| match t {
+                Token::Comment(c) if c.contains("@renamed") => Some(c),
+                _ => None,
+            })
+            .collect();
+        let name = element_name(&e.tokens).unwrap_or_default();
+        let constraint = matches!(
+            name,
+            "constraint" | "primary" | "unique" | "check" | "foreign"
+        );
+        for hint in &hints {
+            match rename_hint(hint) {
+                None => problems.push(format!(
+                    "the hint `{}` is not `@renamed from=NAME`",
+                    hint.trim()
+                )),
+                Some(_) if constraint => problems.push(format!(
+                    "the hint `{}` is on a table constraint, not a column",
+                    hint.trim()
+                )),
+                Some(_) if hints.len() > 1 => {
+                    problems.push(format!("column {name} has {} rename hints", hints.len()))
+                }
+                Some(old) => claimed.push((name.to_owned(), old)),
+            }
+        }
+    }
+    for (i, (column, old)) in claimed.iter().enumerate() {
+        if let Some((other, _)) = claimed[..i].iter().find(|(_, o)| o == old) {
+            problems.push(format!(
+                "columns {other} and {column} both claim to be renamed from {old}"
+            ));
+        }
+        if !same_word(column, old)
+            && elements
+                .iter()
+                .any(|e| element_name(&e.tokens).is_some_and(|n| same_word(n, old)))
+        {
+            problems.push(format!(
+                "column {column} claims to be renamed from {old}, which the table still defines"
+            ));
+        }
+    }
+    problems
+}
+
+fn same_word(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
 }
 
 /// The normalized expression of a generated column definition (`... AS (expr)`), if it is
@@ -320,13 +463,21 @@ pub fn rename_hint(comment: &str) -> Option<String> {
 /// table) or before `ON` (an index).
 pub fn statement_rename_hint(create: &str) -> Option<String> {
     let tokens = tokenize(create);
+    let spanned = tokenize_spanned(create);
+    let chars: Vec<char> = create.chars().collect();
+    let starts = line_starts(&chars);
+    let line = |pos: usize| starts.partition_point(|&s| s <= pos);
     let end = tokens
         .iter()
         .position(|t| is_punct(Some(t), "(") || is_word(Some(t), "on"))
         .unwrap_or(tokens.len());
-    // A comment right after the `(` on the CREATE line also counts (`CREATE TABLE t ( -- @renamed`).
+    // A comment right after the `(` on its line also counts (`CREATE TABLE t ( -- @renamed`);
+    // one on a line of its own documents the first column.
     let mut head: Vec<Token> = tokens[..end].to_vec();
-    if let Some(Token::Comment(c)) = tokens.get(end + 1) {
+    if let (Some(Token::Comment(c)), Some((_, open)), Some((_, at))) =
+        (tokens.get(end + 1), spanned.get(end), spanned.get(end + 1))
+        && line(open.0) == line(at.0)
+    {
         head.push(Token::Comment(c.clone()));
     }
     renamed_from(&head)
@@ -349,6 +500,36 @@ pub fn quote_ident(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hint_binds_to_the_column_it_documents() {
+        let sql = "CREATE TABLE t(id integer primary key, n integer, extra text,\n-- @renamed from=name\ntitle text)";
+        let elements = table_elements(sql);
+        let hint = |col: &str| {
+            elements
+                .iter()
+                .find(|e| element_name(&e.tokens) == Some(col))
+                .and_then(|e| renamed_from(&e.tokens))
+        };
+        assert_eq!(hint("title").as_deref(), Some("name"));
+        assert_eq!(hint("extra"), None);
+        assert!(rename_hint_problems(sql).is_empty());
+        // Same line as the column, before or after its comma.
+        let sql = "CREATE TABLE t (\n  a text, -- @renamed from=x\n  b text -- @renamed from=y\n)";
+        let elements = table_elements(sql);
+        assert_eq!(renamed_from(&elements[0].tokens).as_deref(), Some("x"));
+        assert_eq!(renamed_from(&elements[1].tokens).as_deref(), Some("y"));
+        assert!(rename_hint_problems(sql).is_empty());
+        for bad in [
+            "CREATE TABLE t (a text\n-- @renamed from=x\n)",
+            "CREATE TABLE t (a text, -- @renamed from=x\nb text, -- @renamed from=x\nc text)",
+            "CREATE TABLE t (a text, -- @renamed from=b\nb text)",
+            "CREATE TABLE t (a text,\n-- @renamed from=x\nPRIMARY KEY (a))",
+            "CREATE TABLE t (a text -- @renamed form=x\n)",
+        ] {
+            assert!(!rename_hint_problems(bad).is_empty(), "{bad}");
+        }
+    }
 
     #[test]
     fn normalization_ignores_case_whitespace_quotes_and_comments() {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::backup;
+use crate::backup::{self, Backups};
 use crate::diff::{Change, DiffOptions, Plan, diff};
 use crate::error::{Error, Result};
 use crate::model::Schema;
@@ -37,6 +37,18 @@ pub trait SchemaBackend: Send + Sync + std::fmt::Debug {
 
     /// The database file, for naming backups; `None` when there is no file.
     fn database_path(&self) -> Option<PathBuf>;
+
+    /// What tells this database from others whose backups share a directory and a name
+    /// (default: the absolute path of [`database_path`](Self::database_path)).
+    fn database_identity(&self) -> Option<String> {
+        let path = self.database_path()?;
+        Some(
+            std::path::absolute(&path)
+                .unwrap_or(path)
+                .display()
+                .to_string(),
+        )
+    }
 
     /// The file extension of this backend's backups (`sqlite`: a database file).
     fn backup_extension(&self) -> &'static str {
@@ -113,6 +125,8 @@ pub struct SyncReport {
     pub triggers_changed: Vec<String>,
     /// Differences left alone, and why.
     pub warnings: Vec<String>,
+    /// Tables left alone because their change needs a rebuild that was not allowed.
+    pub tables_needing_rebuild: Vec<String>,
     /// The backup taken before the change; `null` when nothing changed.
     pub backup_path: Option<String>,
     /// Planned only.
@@ -124,10 +138,31 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// Why the tables of [`tables_needing_rebuild`](Self::tables_needing_rebuild) were left
+    /// alone (their warnings, joined); `None` when no change needed a rebuild. What a caller
+    /// that refuses to go on without those changes (the server's startup) says.
+    pub fn rebuild_needed(&self) -> Option<String> {
+        if self.tables_needing_rebuild.is_empty() {
+            return None;
+        }
+        let why: Vec<&str> = self
+            .warnings
+            .iter()
+            .filter(|w| {
+                self.tables_needing_rebuild
+                    .iter()
+                    .any(|t| w.starts_with(&format!("table {t} needs a rebuild")))
+            })
+            .map(String::as_str)
+            .collect();
+        Some(why.join("; "))
+    }
+
     /// Summarizes `plan`.
     pub fn from_plan(plan: &Plan, dry_run: bool) -> Self {
         let mut r = SyncReport {
             warnings: plan.warnings.clone(),
+            tables_needing_rebuild: plan.needs_rebuild.clone(),
             dry_run,
             max_safety: plan.max_safety(),
             ..Self::default()
@@ -206,7 +241,8 @@ impl SyncReport {
 ///
 /// An identical schema is a no-op: no plan, no backup. Otherwise a backup is taken first
 /// (integrity-checked), the plan is applied atomically and verified, the sync is logged, and
-/// backups beyond `keep_backups` are pruned. Any failure leaves the database as it was.
+/// backups beyond `keep_backups` are pruned. Any failure leaves the database as it was, and
+/// a refused apply also removes the backup it took (it holds nothing the database does not).
 pub fn sync(
     backend: &dyn SchemaBackend,
     desired: &Schema,
@@ -224,18 +260,13 @@ pub fn sync(
         );
         return Ok(report);
     }
-    let backup_path = match backend.database_path() {
+    let backups = Backups::of(backend, options.backup_dir.as_deref());
+    let backup_path = match &backups {
         Some(_) if options.no_backup => {
             tracing::warn!("schema sync without a backup (no_backup)");
             None
         }
-        Some(db) => {
-            let dir = options
-                .backup_dir
-                .clone()
-                .unwrap_or_else(|| backup::default_dir(&db));
-            Some(backup::create(backend, &db, &dir, &live.fingerprint())?)
-        }
+        Some(backups) => Some(backups.create(backend, &live.fingerprint())?),
         None => None,
     };
     let log = SyncLog {
@@ -245,21 +276,26 @@ pub fn sync(
         plan: report.steps.join("\n"),
         backup_path: backup_path.as_ref().map(|p| p.display().to_string()),
     };
-    backend
-        .apply(&plan, desired, options.diff, &log)
-        .map_err(|e| match e {
+    if let Err(e) = backend.apply(&plan, desired, options.diff, &log) {
+        if let Some(taken) = &backup_path {
+            let _ = std::fs::remove_file(taken);
+        }
+        return Err(match e {
             Error::Refused(_) => e,
             other => Error::Refused(other.to_string()),
-        })?;
-    if let (Some(db), Some(_)) = (backend.database_path(), &backup_path) {
-        let dir = options
-            .backup_dir
-            .clone()
-            .unwrap_or_else(|| backup::default_dir(&db));
-        if let Err(e) = backup::prune(&db, &dir, options.keep_backups) {
-            report
+        });
+    }
+    if let (Some(backups), Some(_)) = (&backups, &backup_path) {
+        match backups.prune(options.keep_backups) {
+            Ok(pruned) => report.warnings.extend(
+                pruned
+                    .failed
+                    .into_iter()
+                    .map(|f| format!("pruning an old backup failed: {f}")),
+            ),
+            Err(e) => report
                 .warnings
-                .push(format!("pruning old backups failed: {e}"));
+                .push(format!("pruning old backups failed: {e}")),
         }
     }
     report.backup_path = backup_path.map(|p| p.display().to_string());

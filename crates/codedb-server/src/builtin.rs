@@ -166,12 +166,13 @@ fn glob_match(pattern: &str, path: &str) -> bool {
     }
 }
 
-/// WAL checkpoints and backup retention.
+/// WAL checkpoints and backup retention, independent of each other: a backup that cannot be
+/// pruned is logged and skipped, and never stops the checkpoints.
 pub struct Maintenance {
     pub(crate) db: CodeDatabase,
     pub(crate) interval: Duration,
-    pub(crate) db_path: PathBuf,
-    pub(crate) backup_dir: PathBuf,
+    /// This database's schema backups (`None`: a database without a name).
+    pub(crate) backups: Option<codedb_schema::Backups>,
     pub(crate) keep_backups: usize,
 }
 
@@ -184,14 +185,16 @@ impl Worker for Maintenance {
         while !ctx.sleep(self.interval) {
             #[cfg(feature = "failpoints")]
             fail::fail_point!("maintenance-tick");
+            if let Some(backups) = self.backups.as_ref().filter(|b| b.dir().is_dir()) {
+                // Failures are the prune's own: logged there (each file), and here.
+                if let Err(e) = backups.prune(self.keep_backups) {
+                    tracing::warn!("pruning backups failed: {e}");
+                }
+            }
             if self.db.dialect() == codedb_core::Dialect::Sqlite {
                 self.db
                     .query("PRAGMA wal_checkpoint(PASSIVE)", params![])
                     .map_err(|e| format!("checkpoint failed: {e}"))?;
-            }
-            if self.backup_dir.is_dir() {
-                codedb_schema::backup::prune(&self.db_path, &self.backup_dir, self.keep_backups)
-                    .map_err(|e| format!("pruning backups failed: {e}"))?;
             }
         }
         Ok(())

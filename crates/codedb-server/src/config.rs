@@ -13,6 +13,8 @@
 //! driver = "sqlite"                    # or "postgres"
 //! # url = "postgres://user@host:5432/codedb"   # driver = "postgres" only
 //! # pool_size = 8                      # PostgreSQL connections
+//! # connect_timeout_ms = 10000         # making a connection, handshake included
+//! # statement_timeout_ms = 300000      # one statement on the server; 0: none
 //!
 //! [worker]
 //! queue_capacity = 1024
@@ -116,6 +118,12 @@ pub struct Database {
     pub url: Option<String>,
     /// PostgreSQL connections kept.
     pub pool_size: u32,
+    /// How long making a PostgreSQL connection may take, handshake included (the URL's
+    /// `connect_timeout` takes precedence).
+    pub connect_timeout_ms: u64,
+    /// The PostgreSQL server's limit on one statement; 0: none (the URL's
+    /// `options=-c statement_timeout=...` takes precedence).
+    pub statement_timeout_ms: u64,
 }
 
 impl Default for Database {
@@ -124,6 +132,8 @@ impl Default for Database {
             driver: "sqlite".into(),
             url: None,
             pool_size: 8,
+            connect_timeout_ms: 10_000,
+            statement_timeout_ms: 300_000,
         }
     }
 }
@@ -276,9 +286,6 @@ impl Config {
                 );
             }
         }
-        if self.database.pool_size == 0 {
-            return bad("database.pool_size", "must be at least 1".into());
-        }
         if self.server.transport != "stdio" {
             return bad(
                 "server.transport",
@@ -288,20 +295,10 @@ impl Config {
                 ),
             );
         }
-        if self.worker.queue_capacity == 0 {
-            return bad("worker.queue_capacity", "must be at least 1".into());
-        }
-        if self.storage.keep_backups == 0 {
-            return bad("storage.keep_backups", "must be at least 1".into());
-        }
-        if self.storage.keep_file_backups == 0 {
-            return bad("storage.keep_file_backups", "must be at least 1".into());
-        }
-        if self.watcher.debounce_ms > 60_000 {
-            return bad("watcher.debounce_ms", "at most 60000 (one minute)".into());
-        }
-        if self.maintenance.interval_ms < 100 {
-            return bad("maintenance.interval_ms", "at least 100".into());
+        for (key, value, min, max) in self.numbers() {
+            if value < min || value > max {
+                return bad(key, format!("{value} is out of range: {min} to {max}"));
+            }
         }
         if !(1..=MAX_FILE_BYTES_LIMIT).contains(&self.limits.max_file_bytes) {
             return bad(
@@ -313,6 +310,76 @@ impl Config {
             return bad("storage.database", "must not be empty".into());
         }
         Ok(())
+    }
+
+    /// Every numeric key with its value and its range (the README's table): checked before
+    /// anything is opened or created.
+    pub fn numbers(&self) -> [(&'static str, u128, u128, u128); 11] {
+        const HOUR_MS: u128 = 3_600_000;
+        const DAY_MS: u128 = 86_400_000;
+        [
+            (
+                "storage.keep_backups",
+                self.storage.keep_backups as u128,
+                1,
+                1000,
+            ),
+            (
+                "storage.keep_file_backups",
+                self.storage.keep_file_backups as u128,
+                1,
+                1000,
+            ),
+            ("database.pool_size", self.database.pool_size.into(), 1, 100),
+            (
+                "database.connect_timeout_ms",
+                self.database.connect_timeout_ms.into(),
+                100,
+                600_000,
+            ),
+            (
+                "database.statement_timeout_ms",
+                self.database.statement_timeout_ms.into(),
+                0,
+                DAY_MS,
+            ),
+            (
+                "worker.queue_capacity",
+                self.worker.queue_capacity as u128,
+                1,
+                codedb_sqlite::SqliteConfig::MAX_QUEUE_CAPACITY as u128,
+            ),
+            (
+                "worker.queue_timeout_ms",
+                self.worker.queue_timeout_ms.into(),
+                1,
+                HOUR_MS,
+            ),
+            (
+                "worker.busy_timeout_ms",
+                self.worker.busy_timeout_ms.into(),
+                0,
+                HOUR_MS,
+            ),
+            (
+                "worker.readers",
+                self.worker.readers.into(),
+                0,
+                codedb_sqlite::SqliteConfig::MAX_READERS.into(),
+            ),
+            (
+                "watcher.debounce_ms",
+                self.watcher.debounce_ms.into(),
+                0,
+                60_000,
+            ),
+            (
+                "maintenance.interval_ms",
+                self.maintenance.interval_ms.into(),
+                100,
+                DAY_MS,
+            ),
+        ]
     }
 
     /// The database of the project at `root`: `storage.database` under it, or `database.url`.
@@ -333,6 +400,9 @@ impl Config {
             codedb_backends::DatabaseSpec::Postgres(url) => {
                 let mut pg = codedb_backends::PostgresConfig::new(url);
                 pg.pool_size = self.database.pool_size;
+                pg.connect_timeout = Duration::from_millis(self.database.connect_timeout_ms);
+                pg.statement_timeout = (self.database.statement_timeout_ms > 0)
+                    .then(|| Duration::from_millis(self.database.statement_timeout_ms));
                 codedb_backends::Backend::open_postgres(&pg)
             }
         }
@@ -424,6 +494,20 @@ mod tests {
             e.contains("line 2") && e.contains("worker.queue_capacity"),
             "{e}"
         );
+        let e = parse("[worker]\nqueue_capacity = 1000000000000\n").unwrap_err();
+        assert!(
+            e.contains("line 2") && e.contains("worker.queue_capacity") && e.contains("100000"),
+            "{e}"
+        );
+        let e = parse("[worker]\nqueue_capacity = 100000000\n").unwrap_err();
+        assert!(e.contains("worker.queue_capacity"), "{e}");
+        let e = parse("[worker]\n\nbusy_timeout_ms = 2147483648\n").unwrap_err();
+        assert!(
+            e.contains("line 3") && e.contains("worker.busy_timeout_ms"),
+            "{e}"
+        );
+        let e = parse("[database]\nconnect_timeout_ms = 5\n").unwrap_err();
+        assert!(e.contains("database.connect_timeout_ms"), "{e}");
         let e = parse("[worker]\nreaders = -1\n").unwrap_err();
         assert!(e.contains("line 2"), "{e}");
         assert!(e.starts_with("codedb.toml: "), "{e}");

@@ -459,8 +459,13 @@ impl CodedbMcp {
 
     #[tool(description = "Each worker's state, restarts and last error.")]
     async fn status(&self, Parameters(_): Parameters<NoArgs>) -> Result<Json<Out>, ErrorData> {
-        let workers = self.server.status();
-        to_value(json!({ "pid": std::process::id(), "root": self.server.root, "workers": workers }))
+        // The workers' health checks block (PostgreSQL's client runs its own runtime, which
+        // must not start inside this one): on the blocking pool, like every other tool.
+        self.blocking(move |s| {
+            let workers = s.status();
+            to_value(json!({ "pid": std::process::id(), "root": s.root, "workers": workers }))
+        })
+        .await
     }
 }
 

@@ -139,8 +139,13 @@ impl Server {
         );
         // 3. database
         let spec = config.database_spec(&root);
-        if let Some(dir) = spec.sqlite_path().and_then(Path::parent) {
-            std::fs::create_dir_all(dir)
+        for dir in spec
+            .sqlite_path()
+            .and_then(Path::parent)
+            .into_iter()
+            .chain([root.join(codedb_commands::STATE_DIR).as_path()])
+        {
+            codedb_commands::create_state_dir(dir)
                 .map_err(|e| StartError::Database(format!("{}: {e}", dir.display())))?;
         }
         let manager = Arc::new(
@@ -148,10 +153,6 @@ impl Server {
                 .open_database(&root)
                 .map_err(|e| StartError::Database(e.to_string()))?,
         );
-        let db_path = manager
-            .schema_backend()
-            .database_path()
-            .unwrap_or_else(|| PathBuf::from("codedb"));
         let db = CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend())
             .map_err(|e| StartError::Database(e.to_string()))?;
         step(
@@ -168,22 +169,27 @@ impl Server {
             e
         };
         let backup_dir = root.join(&config.storage.backup_dir);
-        let report = db
+        let sync_options = SyncOptions {
+            backup_dir: Some(backup_dir.clone()),
+            keep_backups: config.storage.keep_backups,
+            ..SyncOptions::default()
+        };
+        // Plan first: a startup that will refuse changes nothing (no backup, no safe step).
+        let plan = db
             .ensure_schema_synced(&SyncOptions {
-                backup_dir: Some(backup_dir.clone()),
-                keep_backups: config.storage.keep_backups,
-                ..SyncOptions::default()
+                dry_run: true,
+                ..sync_options.clone()
             })
             .map_err(|e| stop_db(StartError::Schema(e.to_string())))?;
-        if let Some(w) = report
-            .warnings
-            .iter()
-            .find(|w| w.contains("needs a rebuild"))
-        {
+        if let Some(why) = plan.rebuild_needed() {
             return Err(stop_db(StartError::Schema(format!(
-                "{w}; run `codedb schema sync --allow-rebuild` (a backup is taken first)"
+                "{why}; nothing was changed; run `{}` (a backup is taken first)",
+                rebuild_command(&spec, &backup_dir)
             ))));
         }
+        let report = db
+            .ensure_schema_synced(&sync_options)
+            .map_err(|e| stop_db(StartError::Schema(e.to_string())))?;
         step(
             &mut steps,
             "schema",
@@ -243,8 +249,10 @@ impl Server {
             Arc::new(Maintenance {
                 db: db.clone(),
                 interval: Duration::from_millis(config.maintenance.interval_ms),
-                db_path,
-                backup_dir,
+                backups: codedb_schema::Backups::of(
+                    manager.schema_backend().as_ref(),
+                    Some(&backup_dir),
+                ),
                 keep_backups: config.storage.keep_backups,
             }),
         )?;
@@ -313,6 +321,29 @@ impl Server {
             tracing::warn!("stopping the DB worker: {e}");
         }
         tracing::info!(step = "shutdown", "stopped");
+    }
+}
+
+/// The command that makes the rebuild a refused startup needs, for this very database
+/// (`--db` and `--backup-dir` spelled out, so it works from any directory).
+fn rebuild_command(spec: &codedb_backends::DatabaseSpec, backup_dir: &Path) -> String {
+    format!(
+        "codedb schema sync --allow-rebuild --db {} --backup-dir {}",
+        shell_quote(&spec.to_string()),
+        shell_quote(&backup_dir.display().to_string())
+    )
+}
+
+/// `text` as one shell word.
+fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:@%+=,-".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
 

@@ -91,8 +91,19 @@ fn a_refused_sync_starts_no_worker() {
          CREATE TABLE files (id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, path TEXT NOT NULL, \
          language TEXT, size TEXT NOT NULL DEFAULT '0', mtime_ns INTEGER NOT NULL DEFAULT 0, \
          sha256 TEXT NOT NULL DEFAULT '', lines INTEGER NOT NULL DEFAULT 0, deleted INTEGER NOT NULL DEFAULT 0, \
-         indexed_at INTEGER, UNIQUE (project_id, path)); DROP TABLE files2;",
+         indexed_at INTEGER, UNIQUE (project_id, path)); DROP TABLE files2; \
+         DROP INDEX classes_name;",
     );
+    let db = dir.path().join(".codedb/codedb.sqlite");
+    let dump = || {
+        let m = codedb_sqlite::open(&db).unwrap();
+        let s = m.schema_backend().introspect().unwrap().ddl();
+        m.stop().unwrap();
+        s
+    };
+    let before = dump();
+    let backups = || std::fs::read_dir(dir.path().join(".codedb/backups")).map_or(0, |d| d.count());
+    let backups_before = backups();
     let err = Server::start(dir.path(), None).unwrap_err();
     assert!(matches!(err, StartError::Schema(_)), "{err}");
     let msg = err.to_string();
@@ -100,6 +111,26 @@ fn a_refused_sync_starts_no_worker() {
     assert!(
         !dir.path().join(".codedb/status.json").exists(),
         "no worker ever started"
+    );
+    // A refused startup changes nothing: no backup, no safe step (the dropped index stays
+    // dropped), and it names the exact command for this database, runnable from anywhere.
+    assert_eq!(backups(), backups_before, "a backup was taken");
+    assert_eq!(dump(), before, "the refused startup changed the schema");
+    assert!(
+        msg.contains(&format!(
+            "codedb schema sync --allow-rebuild --db {} --backup-dir {}",
+            dir.path()
+                .canonicalize()
+                .unwrap()
+                .join(".codedb/codedb.sqlite")
+                .display(),
+            dir.path()
+                .canonicalize()
+                .unwrap()
+                .join(".codedb/backups")
+                .display()
+        )),
+        "{msg}"
     );
 }
 
@@ -262,4 +293,39 @@ fn database_settings_that_cannot_work_are_refused_with_their_line() {
         assert!(msg.contains(key) && msg.contains("line"), "{text}: {msg}");
     }
     assert!(!dir.path().join(".codedb").exists(), "nothing created");
+}
+
+#[test]
+fn maintenance_goes_on_past_a_backup_it_cannot_prune() {
+    let dir = project();
+    database_with(dir.path(), "");
+    // A directory named like a backup of this database: pruning once failed on it, the
+    // maintenance worker went unhealthy after five restarts, and checkpoints stopped with it.
+    let backups = dir.path().join(".codedb/backups");
+    std::fs::create_dir_all(backups.join("codedb.20000101T000000Z.0000000000000000.sqlite"))
+        .unwrap();
+    let config = dir.path().join("codedb.toml");
+    std::fs::write(
+        &config,
+        "[storage]\nkeep_backups = 1\n[maintenance]\ninterval_ms = 100\n[watcher]\nenabled = false\n",
+    )
+    .unwrap();
+    let server = Server::start(dir.path(), Some(&config)).unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let maintenance = server
+        .status()
+        .into_iter()
+        .find(|s| s.name == "maintenance")
+        .unwrap();
+    assert_eq!(maintenance.restarts, 0, "{maintenance:?}");
+    assert!(
+        matches!(maintenance.state, State::Running),
+        "{maintenance:?}"
+    );
+    server.shutdown();
+    assert!(
+        backups
+            .join("codedb.20000101T000000Z.0000000000000000.sqlite")
+            .is_dir()
+    );
 }

@@ -27,6 +27,9 @@ pub struct SqliteConfig {
     pub readers: u32,
     /// Prepared statements cached per connection.
     pub statement_cache: usize,
+    /// Open the file read-only: nothing is created, no setting is changed, nothing is
+    /// checkpointed (plans and dry runs). Writes fail with SQLite's read-only error.
+    pub read_only: bool,
 }
 
 impl Default for SqliteConfig {
@@ -39,6 +42,7 @@ impl Default for SqliteConfig {
             busy_timeout: Duration::from_secs(10),
             readers: 4,
             statement_cache: 128,
+            read_only: false,
         }
     }
 }
@@ -50,6 +54,58 @@ impl SqliteConfig {
             path: path.into(),
             ..Self::default()
         }
+    }
+
+    /// The largest `queue_capacity` (the queue is allocated up front: 64 bytes a slot).
+    pub const MAX_QUEUE_CAPACITY: usize = 100_000;
+    /// The largest `readers`.
+    pub const MAX_READERS: u32 = 64;
+    /// The largest timeout (one hour; SQLite's `busy_timeout` takes at most 2^31 - 1 ms).
+    pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+    /// The largest `statement_cache`.
+    pub const MAX_STATEMENT_CACHE: usize = 10_000;
+
+    /// Checks every value against its range (in the README); an error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let range = |name: &str, v: u128, min: u128, max: u128| {
+            if v < min || v > max {
+                Err(format!("{name} = {v}: must be between {min} and {max}"))
+            } else {
+                Ok(())
+            }
+        };
+        let max_ms = Self::MAX_TIMEOUT.as_millis();
+        range(
+            "queue_capacity",
+            self.queue_capacity as u128,
+            1,
+            Self::MAX_QUEUE_CAPACITY as u128,
+        )?;
+        range("readers", self.readers.into(), 0, Self::MAX_READERS.into())?;
+        range(
+            "statement_cache",
+            self.statement_cache as u128,
+            0,
+            Self::MAX_STATEMENT_CACHE as u128,
+        )?;
+        range(
+            "queue_timeout (ms)",
+            self.queue_timeout.as_millis(),
+            1,
+            max_ms,
+        )?;
+        range(
+            "gate_timeout (ms)",
+            self.gate_timeout.as_millis(),
+            1,
+            max_ms,
+        )?;
+        range(
+            "busy_timeout (ms)",
+            self.busy_timeout.as_millis(),
+            0,
+            max_ms,
+        )
     }
 
     /// `true` for a private in-memory database.

@@ -21,6 +21,7 @@ use crate::error::{map_err, with_sql};
 pub struct SQLiteDriver {
     conn: Connection,
     path: PathBuf,
+    read_only: bool,
 }
 
 impl SQLiteDriver {
@@ -36,12 +37,14 @@ impl SQLiteDriver {
             Connection::open_in_memory().map_err(|e| map_err(e, None))
         } else {
             check_openable(&path)?;
+            let mode = if config.read_only {
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+            } else {
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+            };
             Connection::open_with_flags(
                 &path,
-                OpenFlags::SQLITE_OPEN_READ_WRITE
-                    | OpenFlags::SQLITE_OPEN_CREATE
-                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                    | OpenFlags::SQLITE_OPEN_URI,
+                mode | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
             )
             .map_err(|e| map_err(e, None))
         }
@@ -49,6 +52,7 @@ impl SQLiteDriver {
         let driver = SQLiteDriver {
             conn,
             path: path.clone(),
+            read_only: config.read_only && !config.is_memory(),
         };
         driver.configure(config).map_err(ctx)?;
         Ok(driver)
@@ -60,6 +64,15 @@ impl SQLiteDriver {
             .map_err(|e| map_err(e, None))?;
         // Read before anything is written: a file that is not a database fails here, untouched.
         probe(&self.conn)?;
+        if self.read_only {
+            // Nothing is changed: the file keeps its journal mode and settings.
+            self.conn
+                .execute_batch("PRAGMA query_only=ON; PRAGMA foreign_keys=ON;")
+                .map_err(|e| map_err(e, None))?;
+            self.conn
+                .set_prepared_statement_cache_capacity(config.statement_cache);
+            return Ok(());
+        }
         let mode: String = self
             .conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
@@ -241,7 +254,8 @@ impl SQLiteDriver {
     /// `VACUUM INTO` (never a raw file copy, which could miss pages still in the WAL).
     pub fn backup_to(&mut self, dest: &Path) -> Result<()> {
         let ctx = |e: Error| e.with_context(format!("backing up to {}", dest.display()));
-        if dest.exists() {
+        // An empty file is allowed: a caller may create and lock it first (backups do).
+        if std::fs::metadata(dest).is_ok_and(|m| m.len() > 0) {
             return Err(ctx(Error::new(
                 ErrorKind::InvalidParameter,
                 "the destination already exists",
@@ -279,8 +293,12 @@ impl SQLiteDriver {
         Ok(())
     }
 
-    /// Runs a WAL checkpoint; `TRUNCATE` also empties the `-wal` file.
+    /// Runs a WAL checkpoint; `TRUNCATE` also empties the `-wal` file. A read-only
+    /// connection changes nothing: a no-op.
     pub fn checkpoint_truncate(&mut self) -> Result<()> {
+        if self.read_only {
+            return Ok(());
+        }
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .map_err(with_sql("PRAGMA wal_checkpoint(TRUNCATE)"))

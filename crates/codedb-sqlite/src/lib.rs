@@ -14,6 +14,8 @@
 //! * [`DBWorkerManager`]: starts all of it from a [`SqliteConfig`] and stops it cleanly
 //!   (drains the queue, checkpoints the WAL).
 //! * [`inspect`]: read-only facts about a database file (`codedb db info`).
+//! * [`lock`]: the database lock every process holds while it has the file open, and
+//!   [`restore()`], which takes it exclusively to replace the file with a checked backup.
 //!
 //! This is the only crate that names rusqlite, r2d2 or r2d2_sqlite (`cargo xtask tidy`).
 //!
@@ -40,9 +42,11 @@ mod config;
 mod connection;
 mod error;
 mod info;
+pub mod lock;
 mod manager;
 mod pool;
 mod proxy;
+mod restore;
 pub mod schema;
 mod worker;
 
@@ -51,6 +55,7 @@ pub use connection::SQLiteDriver;
 pub use info::{DatabaseInfo, inspect};
 pub use manager::DBWorkerManager;
 pub use proxy::SQLiteDriverProxy;
+pub use restore::{Restored, check_backup, restore};
 pub use worker::{DBWorker, PendingReply};
 
 /// Starts a database with the default settings: shorthand for

@@ -17,6 +17,9 @@ use crate::worker::DBWorker;
 pub struct DBWorkerManager {
     config: SqliteConfig,
     proxy: Arc<SQLiteDriverProxy>,
+    /// The database lock, held shared until [`stop`](Self::stop) has closed the database
+    /// (`None` for an in-memory database).
+    lock: parking_lot::Mutex<Option<crate::lock::DatabaseLock>>,
 }
 
 impl DBWorkerManager {
@@ -24,6 +27,19 @@ impl DBWorkerManager {
     /// the worker thread `codedb-db-worker`, and opens the reader pool.
     pub fn start(config: SqliteConfig) -> Result<Self> {
         let _span = tracing::info_span!("db_worker_start", path = %config.path.display()).entered();
+        config.validate().map_err(|e| {
+            codedb_driver::Error::new(codedb_driver::ErrorKind::InvalidParameter, e)
+        })?;
+        // Before the file is opened: a restore replacing it must not slip in between.
+        let parent_ok = config
+            .path
+            .parent()
+            .is_none_or(|p| p.as_os_str().is_empty() || p.is_dir());
+        let lock = if config.is_memory() || !parent_ok || !could_be_sqlite(&config.path) {
+            None // nothing to lock; opening fails with the reason, creating nothing
+        } else {
+            Some(crate::lock::shared(&config.path, config.busy_timeout)?)
+        };
         let driver = SQLiteDriver::open(&config)?;
         let worker = Arc::new(DBWorker::spawn(
             driver,
@@ -54,7 +70,11 @@ impl DBWorkerManager {
             queue = config.queue_capacity,
             "database worker running"
         );
-        Ok(DBWorkerManager { config, proxy })
+        Ok(DBWorkerManager {
+            config,
+            proxy,
+            lock: parking_lot::Mutex::new(lock),
+        })
     }
 
     /// The driver to hand to `CodeDatabase`.
@@ -86,7 +106,28 @@ impl DBWorkerManager {
     pub fn stop(&self) -> Result<()> {
         let _span =
             tracing::info_span!("db_worker_stop", path = %self.config.path.display()).entered();
-        self.proxy.close()
+        let closed = self.proxy.close();
+        if closed.is_ok() {
+            self.lock.lock().take();
+        }
+        closed
+    }
+}
+
+/// `false` for a directory or a non-empty file without SQLite's header (which opening
+/// refuses): no lock file is made beside those.
+fn could_be_sqlite(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    match std::fs::metadata(path) {
+        Err(_) => true,
+        Ok(m) if m.is_dir() => false,
+        Ok(m) if m.len() == 0 => true,
+        Ok(_) => {
+            let mut header = [0u8; 16];
+            std::fs::File::open(path)
+                .and_then(|mut f| f.read_exact(&mut header))
+                .is_ok_and(|()| &header == b"SQLite format 3\0")
+        }
     }
 }
 

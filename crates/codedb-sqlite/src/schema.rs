@@ -66,6 +66,20 @@ pub fn introspect(conn: &Connection) -> Result<Schema> {
         name.to_lowercase()
             .starts_with(codedb_schema::INTERNAL_PREFIX)
     };
+    // Every table's kind at once: `pragma_table_list(name)` walks all tables for each name.
+    const LIST: &str = "SELECT name, type, wr, strict FROM pragma_table_list WHERE schema = 'main'";
+    let kinds: std::collections::HashMap<String, TableKind> = query_rows(conn, LIST, &[], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            TableKind {
+                kind: r.get(1)?,
+                without_rowid: r.get(2)?,
+                strict: r.get(3)?,
+            },
+        ))
+    })?
+    .into_iter()
+    .collect();
     let mut schema = Schema::default();
     for (kind, name, table, text) in objects {
         if internal(&name) || internal(&table) {
@@ -73,7 +87,7 @@ pub fn introspect(conn: &Connection) -> Result<Schema> {
         }
         match kind.as_str() {
             "table" => {
-                if let Some(t) = read_table(conn, &name, &text)? {
+                if let Some(t) = read_table_of(conn, &name, &text, kinds.get(&name))? {
                     schema.tables.push(t);
                 }
             }
@@ -101,14 +115,35 @@ pub fn introspect(conn: &Connection) -> Result<Schema> {
 
 /// One table; `None` for virtual tables' shadow tables.
 fn read_table(conn: &Connection, name: &str, text: &str) -> Result<Option<Table>> {
+    read_table_of(conn, name, text, None)
+}
+
+/// What `pragma_table_list` says of a table.
+struct TableKind {
+    kind: String,
+    without_rowid: bool,
+    strict: bool,
+}
+
+/// [`read_table`] with the table's kind already known (`None`: asked here).
+fn read_table_of(
+    conn: &Connection,
+    name: &str,
+    text: &str,
+    known: Option<&TableKind>,
+) -> Result<Option<Table>> {
     let q = quote_ident(name);
-    let list_sql = format!(
-        "SELECT type, wr, strict FROM pragma_table_list({})",
-        sql_text(name)
-    );
-    let (kind, without_rowid, strict): (String, bool, bool) = conn
-        .query_row(&list_sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .map_err(|e| db_err(e, &list_sql))?;
+    let (kind, without_rowid, strict): (String, bool, bool) = match known {
+        Some(k) => (k.kind.clone(), k.without_rowid, k.strict),
+        None => {
+            let list_sql = format!(
+                "SELECT type, wr, strict FROM pragma_table_list({})",
+                sql_text(name)
+            );
+            conn.query_row(&list_sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(|e| db_err(e, &list_sql))?
+        }
+    };
     if kind == "shadow" {
         return Ok(None);
     }
@@ -257,20 +292,81 @@ fn uniques(conn: &Connection, table: &str) -> Result<Vec<Vec<String>>> {
 
 /// The schema that `ddl` creates, read from a scratch in-memory database. An invalid
 /// statement is reported with its position and text.
+///
+/// Only schema statements run (`CREATE TABLE`, `INDEX`, `VIEW`, `TRIGGER`, and `CREATE
+/// VIRTUAL TABLE` of the full-text and r-tree modules): SQLite's authorizer, set on the
+/// scratch connection, refuses anything else as it is prepared, before it runs: `ATTACH`
+/// and `DETACH` (which would create or write any file), `PRAGMA`, writes outside the
+/// scratch database, temporary objects, functions with side effects, and every statement
+/// that creates no schema object (`VACUUM INTO`, `INSERT`, ...).
 pub fn schema_from_ddl(ddl: &str) -> Result<Schema> {
     let conn = Connection::open_in_memory().map_err(|e| db_err(e, ""))?;
+    // Each CREATE TABLE makes SQLite scan its whole schema table once: for a large file,
+    // fewer, larger pages halve that cost (MAX_DESIRED_TABLES bounds it); a small one (the
+    // code schema, at every startup) is faster with the default pages.
+    if ddl.len() > LARGE_DDL {
+        conn.execute_batch("PRAGMA page_size = 65536")
+            .map_err(|e| db_err(e, "PRAGMA page_size"))?;
+    }
+    let guard = Arc::new(parking_lot::Mutex::new(DdlGuard::default()));
+    let hook = Arc::clone(&guard);
+    conn.authorizer(Some(move |ctx: rusqlite::hooks::AuthContext<'_>| {
+        hook.lock().authorize(&ctx)
+    }))
+    .map_err(|e| db_err(e, ""))?;
+    let refused = |index: usize, statement: String, why: &str| Error::InvalidDdl {
+        index,
+        statement,
+        message: format!(
+            "refused, nothing of it ran: {why} (a desired schema holds only CREATE TABLE, INDEX, \
+             VIEW, TRIGGER and VIRTUAL TABLE, and ALTER TABLE statements)"
+        ),
+    };
     let mut batch = rusqlite::Batch::new(&conn, ddl);
     let mut index = 0;
     loop {
         index += 1;
+        {
+            let mut g = guard.lock();
+            *g = DdlGuard {
+                tables: g.tables,
+                ..DdlGuard::default()
+            };
+        }
         let stmt = match batch.next() {
             Ok(Some(stmt)) => stmt,
             Ok(None) => break,
-            Err(e) => return Err(invalid_ddl(index, &e, ddl)),
+            Err(e) => {
+                let denied = guard.lock().denied.take();
+                return Err(match denied {
+                    Some(what) => refused(index, what.clone(), &what),
+                    None => invalid_ddl(index, &e, ddl),
+                });
+            }
         };
         let text = stmt.expanded_sql().unwrap_or_default();
+        if guard.lock().tables > MAX_DESIRED_TABLES {
+            return Err(Error::InvalidDdl {
+                index,
+                statement: shorten(&text),
+                message: format!(
+                    "a desired schema holds at most {MAX_DESIRED_TABLES} tables (SQLite's own \
+                     cost of creating them grows with the square of their number)"
+                ),
+            });
+        }
+        if !guard.lock().created {
+            return Err(refused(
+                index,
+                shorten(&text),
+                "it creates no schema object",
+            ));
+        }
         let mut stmt = stmt;
         if let Err(e) = stmt.raw_execute() {
+            if let Some(what) = guard.lock().denied.take() {
+                return Err(refused(index, shorten(&text), &what));
+            }
             return Err(Error::InvalidDdl {
                 index,
                 statement: shorten(&text),
@@ -278,7 +374,105 @@ pub fn schema_from_ddl(ddl: &str) -> Result<Schema> {
             });
         }
     }
-    introspect(&conn)
+    conn.authorizer(None::<fn(rusqlite::hooks::AuthContext<'_>) -> rusqlite::hooks::Authorization>)
+        .map_err(|e| db_err(e, ""))?;
+    let schema = introspect(&conn)?;
+    schema.check_rename_hints(ddl).map_err(Error::RenameHints)?;
+    Ok(schema)
+}
+
+/// Bytes of DDL above which the scratch database uses 64 KiB pages.
+const LARGE_DDL: usize = 1 << 20;
+
+/// The most tables a desired schema may create: SQLite's cost of creating them grows with
+/// the square of their number (see README).
+pub const MAX_DESIRED_TABLES: usize = 5_000;
+
+/// What the authorizer saw of the statement being prepared.
+#[derive(Debug, Default)]
+struct DdlGuard {
+    /// Tables created so far by the whole file (kept across statements).
+    tables: usize,
+    /// It creates a schema object in the scratch database.
+    created: bool,
+    /// The first thing refused, described.
+    denied: Option<String>,
+}
+
+/// Functions a desired schema may not call: they reach outside the database.
+const DENIED_FUNCTIONS: [&str; 7] = [
+    "load_extension",
+    "readfile",
+    "writefile",
+    "edit",
+    "fts3_tokenizer",
+    "zipfile",
+    "sqlite_dbpage",
+];
+
+/// Virtual table modules a desired schema may use.
+const ALLOWED_MODULES: [&str; 5] = ["fts5", "fts4", "fts3", "rtree", "rtree_i32"];
+
+impl DdlGuard {
+    fn authorize(
+        &mut self,
+        ctx: &rusqlite::hooks::AuthContext<'_>,
+    ) -> rusqlite::hooks::Authorization {
+        use rusqlite::hooks::{AuthAction as A, Authorization};
+        let main = ctx.database_name.is_none_or(|d| d == "main");
+        let denied = match ctx.action {
+            A::CreateTable { .. } if main => {
+                self.created = true;
+                self.tables += 1;
+                None
+            }
+            A::CreateIndex { .. } | A::CreateView { .. } | A::CreateTrigger { .. } if main => {
+                self.created = true;
+                None
+            }
+            // ALTER TABLE of the scratch database's tables (`ADD COLUMN` in a schema file).
+            A::AlterTable { .. } if main => {
+                self.created = true;
+                None
+            }
+            A::CreateVtable { module_name, .. } if main => {
+                if ALLOWED_MODULES
+                    .iter()
+                    .any(|m| m.eq_ignore_ascii_case(module_name))
+                {
+                    self.created = true;
+                    None
+                } else {
+                    Some(format!("virtual table module {module_name}"))
+                }
+            }
+            A::Insert { .. }
+            | A::Update { .. }
+            | A::Delete { .. }
+            | A::Read { .. }
+            | A::Reindex { .. }
+                if main =>
+            {
+                None
+            }
+            A::Select | A::Recursive | A::Transaction { .. } | A::Savepoint { .. } => None,
+            A::Function { function_name } => DENIED_FUNCTIONS
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(function_name))
+                .then(|| format!("function {function_name}()")),
+            A::Attach { filename } => Some(format!("ATTACH of {filename:?}")),
+            A::Detach { database_name } => Some(format!("DETACH of {database_name}")),
+            A::Pragma { pragma_name, .. } => Some(format!("PRAGMA {pragma_name}")),
+            other => Some(format!("{other:?}")),
+        };
+        match denied {
+            None => Authorization::Allow,
+            Some(what) => {
+                self.denied.get_or_insert(what);
+                Authorization::Deny
+            }
+        }
+    }
 }
 
 fn invalid_ddl(index: usize, err: &rusqlite::Error, ddl: &str) -> Error {
@@ -326,6 +520,129 @@ fn affinity(decl: &str) -> &'static str {
     } else {
         "NUMERIC"
     }
+}
+
+/// The affinity a value takes in a column of `table` declared `decl`: a STRICT table's types
+/// coerce as their plain affinities do (`ANY` keeps values as they are).
+fn target_affinity(table: &Table, decl: &str) -> &'static str {
+    if table.strict && decl.eq_ignore_ascii_case("ANY") {
+        "BLOB"
+    } else {
+        affinity(decl)
+    }
+}
+
+/// The storage classes a STRICT column of type `decl` accepts (besides NULL).
+fn strict_classes(decl: &str) -> &'static [&'static str] {
+    match decl.to_uppercase().as_str() {
+        "INT" | "INTEGER" => &["integer"],
+        "REAL" => &["real"],
+        "TEXT" => &["text"],
+        "BLOB" => &["blob"],
+        _ => &["integer", "real", "text", "blob"],
+    }
+}
+
+/// Refuses the rebuild of `name` when a copied value would not survive its new column:
+/// converted inexactly (`'042'` or `'4.50'` into an INTEGER column, a REAL that prints
+/// shorter, an integer beyond 2^53 into REAL) or not storable (text into a STRICT INTEGER
+/// column). The candidates are found with one scan of the live table per column that may
+/// convert, and converted by SQLite itself in a temporary table (so the rules are SQLite's).
+fn check_conversions(
+    conn: &Connection,
+    quoted_table: &str,
+    name: &str,
+    table: &Table,
+    live: &Table,
+    copy: &[(String, String)],
+) -> Result<()> {
+    let mut problems = Vec::new();
+    for (new, old) in copy {
+        let (Some(n), Some(o)) = (table.column(new), live.column(old)) else {
+            continue;
+        };
+        if n.generated.is_some() {
+            continue;
+        }
+        let to = target_affinity(table, &n.decl_type);
+        let same = !table.strict && to == affinity(&o.decl_type) && live.strict == table.strict;
+        if same || (to == "BLOB" && !table.strict) {
+            continue; // nothing converts
+        }
+        // Which stored values may change class under the new affinity.
+        let candidates = match to {
+            "TEXT" => "typeof(v) IN ('integer', 'real')",
+            "REAL" => "typeof(v) = 'text' OR (typeof(v) = 'integer' AND abs(v) > 9007199254740992)",
+            "INTEGER" | "NUMERIC" => "typeof(v) IN ('text', 'real')",
+            _ => "0",
+        };
+        let allowed = if table.strict {
+            strict_classes(&n.decl_type)
+        } else {
+            &["integer", "real", "text", "blob"]
+        };
+        let not_allowed = format!(
+            "typeof(v) NOT IN ('null', {})",
+            allowed
+                .iter()
+                .map(|c| format!("'{c}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let col = quote_ident(old);
+        let decl = if to == "BLOB" { "" } else { to };
+        exec(
+            conn,
+            &format!("CREATE TEMP TABLE codedb_conv (old, new {decl})"),
+        )?;
+        let found = (|| -> Result<Vec<String>> {
+            exec(
+                conn,
+                &format!(
+                    "INSERT INTO temp.codedb_conv SELECT DISTINCT v, v FROM \
+                     (SELECT {col} AS v FROM {quoted_table}) WHERE {candidates} OR {not_allowed}"
+                ),
+            )?;
+            // Exact: same class and value, or a class change that reads back as the old value.
+            let inexact = format!(
+                "SELECT quote(old) FROM temp.codedb_conv WHERE NOT ( \
+                   (typeof(new) = typeof(old) AND new IS old) \
+                   OR (typeof(old) = 'text' AND typeof(new) IN ('integer', 'real') AND CAST(new AS TEXT) = old) \
+                   OR (typeof(old) = 'text' AND typeof(new) = 'real' AND new = CAST(new AS INTEGER) \
+                       AND CAST(CAST(new AS INTEGER) AS TEXT) = old) \
+                   OR (typeof(old) IN ('integer', 'real') AND typeof(new) = 'text' AND CAST(new AS NUMERIC) = old) \
+                   OR (typeof(old) IN ('integer', 'real') AND typeof(new) IN ('integer', 'real') AND new = old)) \
+                 OR (SELECT v FROM (SELECT new AS v) WHERE {not_allowed}) IS NOT NULL \
+                 ORDER BY old LIMIT 6"
+            );
+            strings(conn, &inexact, &[])
+        })();
+        exec(conn, "DROP TABLE temp.codedb_conv")?;
+        let found = found?;
+        if !found.is_empty() {
+            let more = if found.len() > 5 { ", ..." } else { "" };
+            let shown: Vec<&str> = found.iter().take(5).map(String::as_str).collect();
+            problems.push(format!(
+                "column {new} ({} -> {}): {}{more}",
+                show_type(&o.decl_type),
+                show_type(&n.decl_type),
+                shown.join(", ")
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Refused(format!(
+            "rebuilding table {name} would change stored values (they do not convert exactly \
+             or cannot be stored): {}; convert or fix them first",
+            problems.join("; ")
+        )))
+    }
+}
+
+fn show_type(t: &str) -> &str {
+    if t.is_empty() { "no type" } else { t }
 }
 
 /// Replaces the table name in a CREATE TABLE statement.
@@ -417,42 +734,10 @@ fn rebuild(
     };
     let before = count(conn, &format!("SELECT count(*) FROM {q}"))?;
     exec(conn, &rename_in_create(&table.sql, &tmp)?)?;
-    // Columns whose affinity changes between text and numbers could change values silently
-    // in a table that is not STRICT: compare storage-class counts before and after.
-    let watched: Vec<(String, String)> = copy
-        .iter()
-        .filter(|(new, old)| {
-            let (Some(n), Some(o)) = (table.column(new), live.column(old)) else {
-                return false;
-            };
-            n.generated.is_none()
-                && !table.strict
-                && affinity(&n.decl_type) != affinity(&o.decl_type)
-        })
-        .cloned()
-        .collect();
-    let classes = |tbl: &str, cols: Vec<String>| -> Result<Vec<i64>> {
-        if cols.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sums: Vec<String> = cols
-            .iter()
-            .map(|c| {
-                let c = quote_ident(c);
-                format!("total(typeof({c}) = 'text'), total(typeof({c}) IN ('integer', 'real')), total(typeof({c}) = 'blob')")
-            })
-            .collect();
-        let sql_text = format!("SELECT {} FROM {tbl}", sums.join(", "));
-        let mut stmt = conn.prepare(&sql_text).map_err(|e| db_err(e, &sql_text))?;
-        let n = stmt.column_count();
-        stmt.query_row([], |r| {
-            (0..n)
-                .map(|i| r.get::<_, f64>(i).map(|v| v as i64))
-                .collect()
-        })
-        .map_err(|e| db_err(e, &sql_text))
-    };
-    let classes_before = classes(&q, watched.iter().map(|(_, o)| o.clone()).collect())?;
+    // Values the new column would store differently: refused unless the conversion is exact
+    // (text that reads back as the same number, a number whose text reads back as it), and
+    // named; checked before any row is copied.
+    check_conversions(conn, &q, name, table, &live, copy)?;
     let insertable: Vec<&(String, String)> = copy
         .iter()
         .filter(|(new, _)| table.column(new).is_some_and(|c| c.generated.is_none()))
@@ -473,15 +758,6 @@ fn rebuild(
     if i64::try_from(copied).unwrap_or(-1) != before {
         return Err(Error::Refused(format!(
             "rebuilding table {name} copied {copied} of {before} rows"
-        )));
-    }
-    let classes_after = classes(&qtmp, watched.iter().map(|(n, _)| n.clone()).collect())?;
-    if classes_before != classes_after {
-        let cols: Vec<&str> = watched.iter().map(|(n, _)| n.as_str()).collect();
-        return Err(Error::Refused(format!(
-            "rebuilding table {name} would change stored values of column(s) {} (text and numbers would convert); \
-             convert them first or make the table STRICT",
-            cols.join(", ")
         )));
     }
     exec(conn, &format!("DROP TABLE {q}"))?;
@@ -691,4 +967,21 @@ impl SchemaBackend for SqliteSchema {
         let p = self.proxy.path();
         (p.as_os_str() != ":memory:" && !p.as_os_str().is_empty()).then(|| p.to_owned())
     }
+
+    fn database_identity(&self) -> Option<String> {
+        self.database_path().map(|p| database_identity(&p))
+    }
+}
+
+/// What tells the database file at `path` from others of the same name (for naming its
+/// backups): its absolute path, symbolic links in its directory resolved.
+pub fn database_identity(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let resolved = match (absolute.parent(), absolute.file_name()) {
+        (Some(dir), Some(name)) => std::fs::canonicalize(dir)
+            .map(|d| d.join(name))
+            .unwrap_or(absolute),
+        _ => absolute,
+    };
+    resolved.display().to_string()
 }

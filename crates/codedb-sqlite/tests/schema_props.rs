@@ -235,7 +235,8 @@ fn check(tables: &[Tbl], changes: &[Change]) {
 
     // Backup then restore gives back the original.
     if let Some(taken) = report.backup_path {
-        backup::restore(&path, &backups, &taken).unwrap();
+        let set = backup::Backups::new(&path, "props", &backups, "sqlite");
+        codedb_sqlite::restore(&path, std::path::Path::new(&taken), &set).unwrap();
         let reopened = codedb_sqlite::open(&path).unwrap();
         assert_eq!(
             snapshot(reopened.driver().as_ref()),

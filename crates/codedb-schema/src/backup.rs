@@ -76,7 +76,7 @@ pub struct Pruned {
     /// Backups removed.
     pub removed: Vec<PathBuf>,
     /// Backups that could not be removed, each with the reason (they were skipped).
-    pub failed: Vec<String>,
+    pub failed: Vec<(PathBuf, String)>,
 }
 
 /// The backups of one database in one directory.
@@ -291,7 +291,7 @@ impl Backups {
                 Ok(()) => pruned.removed.push(entry.path),
                 Err(e) => {
                     tracing::warn!(path = %entry.path.display(), error = %e, "cannot remove an old backup; skipped");
-                    pruned.failed.push(format!("{}: {e}", entry.path.display()));
+                    pruned.failed.push((entry.path, e.to_string()));
                 }
             }
         }

@@ -130,13 +130,83 @@ pub struct Step {
     pub description: String,
 }
 
+/// A difference a plan left alone, and why: data, never a sentence other code parses back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// What kind of object: `table`, `index`, `view`, `trigger`, `backup`.
+    pub object: &'static str,
+    /// Its name (a backup's file name).
+    pub name: String,
+    /// Why it was left alone.
+    pub reason: Reason,
+    /// The same, in one line for people.
+    pub message: String,
+}
+
+/// Why a [`Warning`]'s object was left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// Not in the desired schema; kept (drops are not allowed).
+    NotDesired,
+    /// These columns of the table are not in the desired schema; kept.
+    ColumnsNotDesired {
+        /// The columns.
+        columns: Vec<String>,
+    },
+    /// The table's change needs a rebuild, which is not allowed: left alone.
+    NeedsRebuild {
+        /// What changed.
+        changes: Vec<String>,
+    },
+    /// An old backup could not be pruned.
+    PruneFailed {
+        /// Why.
+        error: String,
+    },
+}
+
+impl Warning {
+    /// A warning about `object` `name` for `reason`.
+    pub fn new(object: &'static str, name: &str, reason: Reason) -> Warning {
+        let message = match &reason {
+            Reason::NotDesired => format!(
+                "{object} {name} is not in the desired schema; kept (allow drops to remove it)"
+            ),
+            Reason::ColumnsNotDesired { columns } => format!(
+                "{object} {name}: column(s) {} not in the desired schema; kept (allow drops to remove them)",
+                columns.join(", ")
+            ),
+            Reason::NeedsRebuild { changes } => format!(
+                "{object} {name} needs a rebuild ({}); left alone (allow rebuilds to apply it)",
+                changes.join("; ")
+            ),
+            Reason::PruneFailed { error } => {
+                format!("pruning the old {object} {name} failed: {error}")
+            }
+        };
+        Warning {
+            object,
+            name: name.to_owned(),
+            reason,
+            message,
+        }
+    }
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// An ordered list of steps plus what was left alone and why.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Plan {
     /// Steps in the order they must run.
     pub steps: Vec<Step>,
     /// Differences the options did not allow to change.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// Tables whose change needs a rebuild that the options did not allow (each also has a
     /// warning saying why).
     pub needs_rebuild: Vec<String>,
@@ -182,7 +252,7 @@ fn step(change: Change, safety: Safety, description: String) -> Step {
 /// Computes the plan from `live` to `desired`.
 pub fn diff(live: &Schema, desired: &Schema, options: DiffOptions) -> Plan {
     let mut phases = Phases::default();
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<Warning> = Vec::new();
     // Tables: desired name -> live table it corresponds to.
     let mut rebuilt: Vec<String> = Vec::new();
     for want in &desired.tables {
@@ -254,10 +324,7 @@ pub fn diff(live: &Schema, desired: &Schema, options: DiffOptions) -> Plan {
                 format!("drop table {}{rows}", have.name),
             ));
         } else {
-            warnings.push(format!(
-                "table {} is not in the desired schema; kept (allow drops to remove it)",
-                have.name
-            ));
+            warnings.push(Warning::new("table", &have.name, Reason::NotDesired));
         }
     }
     let dropped_tables: Vec<String> = phases
@@ -278,12 +345,7 @@ pub fn diff(live: &Schema, desired: &Schema, options: DiffOptions) -> Plan {
         &mut warnings,
     );
     diff_named(
-        &live.views,
-        &desired.views,
-        |v| (&v.name, &v.sql),
-        |v| Change::CreateView { view: v.clone() },
-        |n| Change::DropView { name: n },
-        "view",
+        (&live.views, &desired.views),
         options,
         (&mut phases.drop_views, &mut phases.create_views),
         &mut warnings,
@@ -302,12 +364,7 @@ pub fn diff(live: &Schema, desired: &Schema, options: DiffOptions) -> Plan {
         .cloned()
         .collect();
     diff_named(
-        &live_triggers,
-        &desired_triggers,
-        |t| (&t.name, &t.sql),
-        |t| Change::CreateTrigger { trigger: t.clone() },
-        |n| Change::DropTrigger { name: n },
-        "trigger",
+        (&live_triggers, &desired_triggers),
         options,
         (&mut phases.drop_triggers, &mut phases.create_triggers),
         &mut warnings,
@@ -357,7 +414,7 @@ fn diff_table(
     want: &Table,
     options: DiffOptions,
     phases: &mut Phases,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> bool {
     let elements = sql::table_elements(&want.sql);
     let definition = |column: &str| {
@@ -428,18 +485,22 @@ fn diff_table(
         if (needs_rebuild && !options.allow_rebuild) || !may_drop {
             // Leave the table alone but for what is safe.
             if !dropped.is_empty() && !options.allow_drop {
-                warnings.push(format!(
-                    "table {}: column(s) {} not in the desired schema; kept (allow drops to remove them)",
-                    want.name,
-                    dropped.join(", ")
+                warnings.push(Warning::new(
+                    "table",
+                    &want.name,
+                    Reason::ColumnsNotDesired {
+                        columns: dropped.clone(),
+                    },
                 ));
             }
             if needs_rebuild && !options.allow_rebuild {
                 phases.needs_rebuild.push(want.name.clone());
-                warnings.push(format!(
-                    "table {} needs a rebuild ({}); left alone (allow rebuilds to apply it)",
-                    want.name,
-                    reasons.join("; ")
+                warnings.push(Warning::new(
+                    "table",
+                    &want.name,
+                    Reason::NeedsRebuild {
+                        changes: reasons.clone(),
+                    },
                 ));
             }
             push_renames_and_adds(want, &renames, &addable, phases);
@@ -469,10 +530,10 @@ fn diff_table(
         return true;
     }
     if !dropped.is_empty() {
-        warnings.push(format!(
-            "table {}: column(s) {} not in the desired schema; kept (allow drops to remove them)",
-            want.name,
-            dropped.join(", ")
+        warnings.push(Warning::new(
+            "table",
+            &want.name,
+            Reason::ColumnsNotDesired { columns: dropped },
         ));
     }
     push_renames_and_adds(want, &renames, &addable, phases);
@@ -685,23 +746,85 @@ fn table_changes(have: &Table, want: &Table, added: &[(&str, &str)]) -> Vec<Stri
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-fn diff_named<T: Clone>(
-    live: &[T],
-    desired: &[T],
-    key: impl Fn(&T) -> (&String, &String),
-    create: impl Fn(&T) -> Change,
-    drop: impl Fn(String) -> Change,
-    what: &str,
+/// An object compared by name and SQL text (an index, a view, a trigger): a changed one is
+/// dropped and created again.
+trait Named: Clone {
+    /// `index`, `view`, `trigger`.
+    const WHAT: &'static str;
+    fn name(&self) -> &String;
+    fn sql(&self) -> &String;
+    fn create(&self) -> Change;
+    fn drop(name: String) -> Change;
+}
+
+impl Named for Index {
+    const WHAT: &'static str = "index";
+    fn name(&self) -> &String {
+        &self.name
+    }
+    fn sql(&self) -> &String {
+        &self.sql
+    }
+    fn create(&self) -> Change {
+        Change::CreateIndex {
+            index: self.clone(),
+        }
+    }
+    fn drop(name: String) -> Change {
+        Change::DropIndex { name }
+    }
+}
+
+impl Named for View {
+    const WHAT: &'static str = "view";
+    fn name(&self) -> &String {
+        &self.name
+    }
+    fn sql(&self) -> &String {
+        &self.sql
+    }
+    fn create(&self) -> Change {
+        Change::CreateView { view: self.clone() }
+    }
+    fn drop(name: String) -> Change {
+        Change::DropView { name }
+    }
+}
+
+impl Named for Trigger {
+    const WHAT: &'static str = "trigger";
+    fn name(&self) -> &String {
+        &self.name
+    }
+    fn sql(&self) -> &String {
+        &self.sql
+    }
+    fn create(&self) -> Change {
+        Change::CreateTrigger {
+            trigger: self.clone(),
+        }
+    }
+    fn drop(name: String) -> Change {
+        Change::DropTrigger { name }
+    }
+}
+
+/// Compares `live` and `desired` objects of one kind by name and SQL text.
+fn diff_named<T: Named>(
+    (live, desired): (&[T], &[T]),
     options: DiffOptions,
     (drops, creates): (&mut Vec<Step>, &mut Vec<Step>),
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) {
+    let what = T::WHAT;
+    let key = |t: &T| (t.name().clone(), t.sql().clone());
+    let create = |t: &T| t.create();
+    let drop = T::drop;
     let by_name: BTreeMap<String, &T> = live.iter().map(|t| (key(t).0.to_lowercase(), t)).collect();
     for want in desired {
         let (name, sql_text) = key(want);
         match by_name.get(&name.to_lowercase()) {
-            Some(have) if sql::normalize(key(have).1) == sql::normalize(sql_text) => {}
+            Some(have) if sql::normalize(&key(have).1) == sql::normalize(&sql_text) => {}
             Some(_) => {
                 drops.push(step(
                     drop(name.clone()),
@@ -723,7 +846,7 @@ fn diff_named<T: Clone>(
     }
     for have in live {
         let name = key(have).0;
-        if desired.iter().any(|d| same_name(key(d).0, name)) {
+        if desired.iter().any(|d| same_name(d.name(), &name)) {
             continue;
         }
         if options.allow_drop {
@@ -733,9 +856,7 @@ fn diff_named<T: Clone>(
                 format!("drop {what} {name}"),
             ));
         } else {
-            warnings.push(format!(
-                "{what} {name} is not in the desired schema; kept (allow drops to remove it)"
-            ));
+            warnings.push(Warning::new(what, &name, Reason::NotDesired));
         }
     }
 }
@@ -750,7 +871,7 @@ fn diff_indexes(
     rebuilt: &[String],
     dropped_tables: &[String],
     phases: &mut Phases,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) {
     let on = |list: &[String], table: &str| list.contains(&table.to_lowercase());
     let live_idx: Vec<Index> = live
@@ -770,12 +891,7 @@ fn diff_indexes(
         .collect();
     // Compare without the index name for renamed ones: rename = drop old + create new.
     diff_named(
-        &live_idx,
-        &desired_idx,
-        |i| (&i.name, &i.sql),
-        |i| Change::CreateIndex { index: i.clone() },
-        |n| Change::DropIndex { name: n },
-        "index",
+        (&live_idx, &desired_idx),
         options,
         (&mut phases.drop_indexes, &mut phases.create_indexes),
         warnings,
@@ -787,7 +903,9 @@ fn diff_indexes(
             && live.index(old).is_some()
             && !options.allow_drop
         {
-            warnings.retain(|w| !w.starts_with(&format!("index {old} ")));
+            warnings.retain(|w| {
+                !(w.object == "index" && same_name(&w.name, old) && w.reason == Reason::NotDesired)
+            });
             phases.drop_indexes.push(step(
                 Change::DropIndex {
                     name: old.to_owned(),
@@ -810,4 +928,140 @@ fn live_table_after_rename(desired: &Schema, name: &str) -> String {
                 .is_some_and(|old| same_name(old, name))
         })
         .map_or_else(|| name.to_lowercase(), |t| t.name.to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(name: &str, decl_type: &str) -> Column {
+        Column {
+            name: name.into(),
+            decl_type: decl_type.into(),
+            collation: "BINARY".into(),
+            ..Column::default()
+        }
+    }
+
+    fn table(name: &str, columns: Vec<Column>) -> Table {
+        let defs: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.decl_type))
+            .collect();
+        Table {
+            name: name.into(),
+            sql: format!("CREATE TABLE {name} ({})", defs.join(", ")),
+            columns,
+            ..Table::default()
+        }
+    }
+
+    fn schema(tables: Vec<Table>) -> Schema {
+        Schema {
+            tables,
+            ..Schema::default()
+        }
+    }
+
+    fn lines(plan: &Plan) -> Vec<&str> {
+        plan.steps.iter().map(|s| s.description.as_str()).collect()
+    }
+
+    const ALL: DiffOptions = DiffOptions {
+        allow_drop: true,
+        allow_rebuild: true,
+    };
+
+    #[test]
+    fn the_same_schema_is_no_plan() {
+        let s = schema(vec![table("t", vec![column("a", "INTEGER")])]);
+        let plan = diff(&s, &s, ALL);
+        assert!(plan.is_empty() && plan.warnings.is_empty(), "{plan:?}");
+    }
+
+    #[test]
+    fn an_added_nullable_column_is_an_alter_not_a_rebuild() {
+        let live = schema(vec![table("t", vec![column("a", "INTEGER")])]);
+        let desired = schema(vec![table(
+            "t",
+            vec![column("a", "INTEGER"), column("b", "TEXT")],
+        )]);
+        let plan = diff(&live, &desired, DiffOptions::default());
+        assert_eq!(lines(&plan), ["add column t.b"]);
+        assert_eq!(plan.max_safety(), Some(Safety::Safe));
+    }
+
+    #[test]
+    fn a_type_change_is_a_rebuild_or_a_structured_warning() {
+        let live = schema(vec![table("t", vec![column("a", "INTEGER")])]);
+        let desired = schema(vec![table("t", vec![column("a", "REAL")])]);
+        let plan = diff(&live, &desired, ALL);
+        assert_eq!(
+            lines(&plan),
+            ["rebuild table t (column a: type INTEGER -> REAL)"]
+        );
+        let plan = diff(&live, &desired, DiffOptions::default());
+        assert!(plan.is_empty());
+        assert_eq!(plan.needs_rebuild, ["t"]);
+        assert_eq!(
+            plan.warnings,
+            [Warning::new(
+                "table",
+                "t",
+                Reason::NeedsRebuild {
+                    changes: vec!["column a: type INTEGER -> REAL".into()]
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn a_table_only_in_the_database_is_kept_unless_drops_are_allowed() {
+        let live = schema(vec![table("t", vec![column("a", "INTEGER")])]);
+        let desired = schema(vec![]);
+        let plan = diff(&live, &desired, DiffOptions::default());
+        assert!(plan.is_empty());
+        assert_eq!(plan.warnings[0].object, "table");
+        assert_eq!(plan.warnings[0].reason, Reason::NotDesired);
+        assert_eq!(lines(&diff(&live, &desired, ALL)), ["drop table t"]);
+    }
+
+    #[test]
+    fn a_renamed_index_drops_its_old_name_without_a_kept_warning() {
+        let index = |name: &str, renamed: Option<&str>| Index {
+            name: name.into(),
+            table: "t".into(),
+            unique: false,
+            sql: format!("CREATE INDEX {name} ON t(a)"),
+            renamed_from: renamed.map(Into::into),
+        };
+        let live = Schema {
+            indexes: vec![index("old_i", None)],
+            ..schema(vec![table("t", vec![column("a", "INTEGER")])])
+        };
+        let desired = Schema {
+            indexes: vec![index("new_i", Some("old_i"))],
+            ..schema(vec![table("t", vec![column("a", "INTEGER")])])
+        };
+        let plan = diff(&live, &desired, DiffOptions::default());
+        assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+        let steps = lines(&plan);
+        assert!(
+            steps.contains(&"drop index old_i (renamed to new_i)"),
+            "{steps:?}"
+        );
+        assert!(steps.contains(&"create index new_i"), "{steps:?}");
+    }
+
+    #[test]
+    fn a_renamed_column_is_renamed_not_dropped_and_added() {
+        let live = schema(vec![table("t", vec![column("a", "INTEGER")])]);
+        let mut renamed = column("b", "INTEGER");
+        renamed.renamed_from = Some("a".into());
+        let desired = schema(vec![table("t", vec![renamed])]);
+        assert_eq!(
+            lines(&diff(&live, &desired, DiffOptions::default())),
+            ["rename column t.a to b"]
+        );
+    }
 }

@@ -40,7 +40,7 @@ pub mod sql;
 mod sync;
 
 pub use backup::Backups;
-pub use diff::{Change, DiffOptions, Plan, Safety, Step, diff};
+pub use diff::{Change, DiffOptions, Plan, Reason, Safety, Step, Warning, diff};
 pub use error::{Error, Result};
 pub use model::{Column, ForeignKey, Generated, Index, Schema, Table, Trigger, View, same_name};
 pub use sync::{SchemaBackend, SyncLog, SyncOptions, SyncReport, sync};

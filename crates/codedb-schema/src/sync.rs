@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::backup::{self, Backups};
-use crate::diff::{Change, DiffOptions, Plan, diff};
+use crate::diff::{Change, DiffOptions, Plan, Reason, Warning, diff};
 use crate::error::{Error, Result};
 use crate::model::Schema;
 
@@ -124,7 +124,7 @@ pub struct SyncReport {
     /// Triggers created, dropped or replaced.
     pub triggers_changed: Vec<String>,
     /// Differences left alone, and why.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// Tables left alone because their change needs a rebuild that was not allowed.
     pub tables_needing_rebuild: Vec<String>,
     /// The backup taken before the change; `null` when nothing changed.
@@ -148,12 +148,8 @@ impl SyncReport {
         let why: Vec<&str> = self
             .warnings
             .iter()
-            .filter(|w| {
-                self.tables_needing_rebuild
-                    .iter()
-                    .any(|t| w.starts_with(&format!("table {t} needs a rebuild")))
-            })
-            .map(String::as_str)
+            .filter(|w| matches!(w.reason, Reason::NeedsRebuild { .. }))
+            .map(|w| w.message.as_str())
             .collect();
         Some(why.join("; "))
     }
@@ -287,15 +283,22 @@ pub fn sync(
     }
     if let (Some(backups), Some(_)) = (&backups, &backup_path) {
         match backups.prune(options.keep_backups) {
-            Ok(pruned) => report.warnings.extend(
-                pruned
-                    .failed
-                    .into_iter()
-                    .map(|f| format!("pruning an old backup failed: {f}")),
-            ),
-            Err(e) => report
+            Ok(pruned) => report
                 .warnings
-                .push(format!("pruning old backups failed: {e}")),
+                .extend(pruned.failed.into_iter().map(|(path, error)| {
+                    Warning::new(
+                        "backup",
+                        &path.display().to_string(),
+                        Reason::PruneFailed { error },
+                    )
+                })),
+            Err(e) => report.warnings.push(Warning::new(
+                "backup",
+                "directory",
+                Reason::PruneFailed {
+                    error: e.to_string(),
+                },
+            )),
         }
     }
     report.backup_path = backup_path.map(|p| p.display().to_string());

@@ -149,7 +149,9 @@ pub(crate) fn temp_file_id(name: &str) -> Option<&str> {
     .then_some(id)
 }
 
-/// Whether `name` is the name of a codedb temp file ([`temp_file_id`]).
+/// Whether `name` is the name of a codedb temp file: `.` + at most 64 bytes of the
+/// target's name + [`TEMP_MARKER`] + a command id (a user's file that merely contains the
+/// marker is not one).
 pub fn is_temp_name(name: &str) -> bool {
     temp_file_id(name).is_some()
 }

@@ -37,21 +37,41 @@ pub enum StartError {
     /// The configuration is unusable (exit code 2).
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The project root is unusable.
-    #[error("{0}")]
-    Root(String),
+    /// The project root cannot be opened.
+    #[error("{}: {source}", path.display())]
+    Root {
+        /// The root as given.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The project root is not a directory.
+    #[error("{}: not a directory", .0.display())]
+    NotADirectory(PathBuf),
     /// The database could not be opened.
     #[error("opening the database failed: {0}")]
-    Database(String),
-    /// The schema sync refused or failed: nothing was started.
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The schema sync failed: nothing was started.
     #[error("schema sync refused, no worker started: {0}")]
-    Schema(String),
+    Schema(#[source] codedb_core::Error),
+    /// The schema needs a change that takes a table rebuild, which a startup never makes:
+    /// nothing was changed or started.
+    #[error(
+        "schema sync refused, no worker started: {why}; nothing was changed; run `{command}` (a backup is taken first)"
+    )]
+    RebuildNeeded {
+        /// What needs the rebuild.
+        why: String,
+        /// The command that makes it, for this database.
+        command: String,
+    },
     /// Recovering leftover commands failed.
     #[error("recovering interrupted commands failed: {0}")]
-    Recover(String),
+    Recover(#[source] codedb_commands::CommandError),
     /// A worker could not start.
     #[error("starting the workers failed: {0}")]
-    Workers(String),
+    Workers(#[source] std::io::Error),
     /// Serving MCP failed.
     #[error("serving MCP failed: {0}")]
     Serve(String),
@@ -115,19 +135,16 @@ impl Server {
             }
             None => {}
         }
-        let root = root
-            .canonicalize()
-            .map_err(|e| StartError::Root(format!("{}: {e}", root.display())))?;
+        let root = root.canonicalize().map_err(|source| StartError::Root {
+            path: root.to_owned(),
+            source,
+        })?;
         if !root.is_dir() {
-            return Err(StartError::Root(format!(
-                "{}: not a directory",
-                root.display()
-            )));
+            return Err(StartError::NotADirectory(root));
         }
         step(&mut steps, "config", "configuration loaded and valid");
         // 2. recover, as far as the files go
-        let rolled_back = codedb_commands::recover_files(&root)
-            .map_err(|e| StartError::Recover(e.to_string()))?;
+        let rolled_back = codedb_commands::recover_files(&root).map_err(StartError::Recover)?;
         step(
             &mut steps,
             "recover",
@@ -145,16 +162,17 @@ impl Server {
             .into_iter()
             .chain([root.join(codedb_commands::STATE_DIR).as_path()])
         {
-            codedb_commands::create_state_dir(dir)
-                .map_err(|e| StartError::Database(format!("{}: {e}", dir.display())))?;
+            codedb_commands::create_state_dir(dir).map_err(|e| {
+                StartError::Database(format!("creating {}: {e}", dir.display()).into())
+            })?;
         }
         let manager = Arc::new(
             config
                 .open_database(&root)
-                .map_err(|e| StartError::Database(e.to_string()))?,
+                .map_err(|e| StartError::Database(Box::new(e)))?,
         );
         let db = CodeDatabase::open_with_schema(manager.driver(), manager.schema_backend())
-            .map_err(|e| StartError::Database(e.to_string()))?;
+            .map_err(|e| StartError::Database(Box::new(e)))?;
         step(
             &mut steps,
             "database",
@@ -180,16 +198,16 @@ impl Server {
                 dry_run: true,
                 ..sync_options.clone()
             })
-            .map_err(|e| stop_db(StartError::Schema(e.to_string())))?;
+            .map_err(|e| stop_db(StartError::Schema(e)))?;
         if let Some(why) = plan.rebuild_needed() {
-            return Err(stop_db(StartError::Schema(format!(
-                "{why}; nothing was changed; run `{}` (a backup is taken first)",
-                rebuild_command(&spec, &backup_dir)
-            ))));
+            return Err(stop_db(StartError::RebuildNeeded {
+                why,
+                command: rebuild_command(&spec, &backup_dir),
+            }));
         }
         let report = db
             .ensure_schema_synced(&sync_options)
-            .map_err(|e| stop_db(StartError::Schema(e.to_string())))?;
+            .map_err(|e| stop_db(StartError::Schema(e)))?;
         step(
             &mut steps,
             "schema",
@@ -200,9 +218,9 @@ impl Server {
         );
         // 5. recover: the database and git
         let project = Project::open(&db, &root, config.command_options())
-            .map_err(|e| stop_db(StartError::Recover(e.to_string())))?;
+            .map_err(|e| stop_db(StartError::Recover(e)))?;
         let recovered = codedb_commands::recover(&project)
-            .map_err(|e| stop_db(StartError::Recover(e.to_string())))?;
+            .map_err(|e| stop_db(StartError::Recover(e)))?;
         for u in &recovered.failed {
             // Left for a later `recover`; the files it touches refuse commands meanwhile.
             tracing::warn!(id = %u.id, paths = ?u.paths, "an interrupted command cannot be finished: {}", u.error);
@@ -220,9 +238,7 @@ impl Server {
         // 6. workers
         let mut workers = WorkerManager::new(Some(root.join(".codedb/status.json")));
         let start = |workers: &mut WorkerManager, w: Arc<dyn crate::Worker>| {
-            workers
-                .start(w)
-                .map_err(|e| StartError::Workers(e.to_string()))
+            workers.start(w).map_err(StartError::Workers)
         };
         start(
             &mut workers,

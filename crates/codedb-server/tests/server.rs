@@ -105,7 +105,7 @@ fn a_refused_sync_starts_no_worker() {
     let backups = || std::fs::read_dir(dir.path().join(".codedb/backups")).map_or(0, |d| d.count());
     let backups_before = backups();
     let err = Server::start(dir.path(), None).unwrap_err();
-    assert!(matches!(err, StartError::Schema(_)), "{err}");
+    assert!(matches!(err, StartError::RebuildNeeded { .. }), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("files") && msg.contains("rebuild"), "{msg}");
     assert!(

@@ -1,16 +1,14 @@
-//! Argument definitions and dispatch.
+//! Argument definitions and dispatch: the global options ([`GlobalArgs`], resolved once into
+//! a [`Context`]) and one variant per command, each handled by its module under
+//! `commands/`.
 
-use std::path::{Path, PathBuf};
-
-use codedb_backends::DatabaseSpec;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{self, WriteArgs};
-use crate::{db, index, schema};
-
-/// The default database, relative to the project root: SQLite, embedded.
-pub(crate) const DEFAULT_DB: &str = ".codedb/codedb.sqlite";
+use crate::commands;
+use crate::context::Context;
+use crate::output::CliError;
 
 /// codedb: a code index and crash-safe code editing on a database.
 #[derive(Debug, Parser)]
@@ -46,199 +44,64 @@ pub(crate) struct GlobalArgs {
     pub(crate) root: Option<PathBuf>,
 }
 
-impl GlobalArgs {
-    /// The database `--db` names (else `./.codedb/codedb.sqlite`); a path is made absolute
-    /// so that what is printed (backup paths) is usable from anywhere.
-    pub(crate) fn db_spec(&self) -> DatabaseSpec {
-        self.db_or(|| PathBuf::from(DEFAULT_DB))
-    }
-
-    /// The database `--db` names, else the SQLite file `default()`.
-    pub(crate) fn db_or(&self, default: impl FnOnce() -> PathBuf) -> DatabaseSpec {
-        match self.db.as_deref().map(DatabaseSpec::parse) {
-            Some(DatabaseSpec::Postgres(url)) => DatabaseSpec::Postgres(url),
-            Some(DatabaseSpec::Sqlite(path)) => DatabaseSpec::Sqlite(absolute(path)),
-            None => DatabaseSpec::Sqlite(absolute(default())),
-        }
-    }
-}
-
-/// Where schema backups go when no `--backup-dir` is given: beside a SQLite file (`None`:
-/// the schema crate's default); for PostgreSQL, `ROOT/.codedb/backups` when a command works
-/// on a project, else `./codedb-backups` (never a `.codedb/` that would make the current
-/// directory look like a project to the file commands).
-pub(crate) fn default_backup_dir(spec: &DatabaseSpec, root: Option<&Path>) -> Option<PathBuf> {
-    match (spec, root) {
-        (DatabaseSpec::Sqlite(_), _) => None,
-        (DatabaseSpec::Postgres(_), Some(root)) => {
-            Some(absolute(root.join(".codedb").join("backups")))
-        }
-        (DatabaseSpec::Postgres(_), None) => Some(absolute(PathBuf::from("codedb-backups"))),
-    }
-}
-
-fn absolute(path: PathBuf) -> PathBuf {
-    std::path::absolute(&path).unwrap_or(path)
-}
-
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Index a source tree (incremental: only what changed is parsed again).
-    Index {
-        /// The project root.
-        root: PathBuf,
-    },
+    Index(commands::index::Args),
     /// Query the index (of the project here, or `--all-projects`).
-    Query(index::QueryArgs),
+    Query(commands::query::Args),
     /// The database itself: create it, inspect it.
     #[command(subcommand)]
-    Db(DbCommand),
+    Db(commands::db::Command),
     /// The database's schema: plan and apply changes towards the code schema or a DDL file.
     #[command(subcommand)]
-    Schema(SchemaCommand),
+    Schema(commands::schema::Command),
     /// Database backups: create, list, restore.
     #[command(subcommand)]
-    Backup(schema::BackupCommand),
+    Backup(commands::backup::Command),
     /// Replace a whole file, or one class, function or method of it: validated, backed up,
     /// journaled, stored and committed to git, all or nothing.
-    Edit {
-        /// The file, relative to the project root.
-        path: String,
-        /// The new content ("-" reads stdin).
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["replace_symbol", "with"])]
-        content_file: Option<PathBuf>,
-        /// The qualified name of the symbol to replace (e.g. `Parser.parse`).
-        #[arg(long, value_name = "QUALNAME", requires = "with")]
-        replace_symbol: Option<String>,
-        /// The symbol's new source ("-" reads stdin); re-indented to fit.
-        #[arg(long, value_name = "FILE", requires = "replace_symbol")]
-        with: Option<PathBuf>,
-        #[command(flatten)]
-        args: WriteArgs,
-    },
+    Edit(commands::edit::Args),
     /// Create a file (it must not exist).
-    Create {
-        /// The file, relative to the project root.
-        path: String,
-        /// Its content ("-" reads stdin).
-        #[arg(long, value_name = "FILE")]
-        content_file: PathBuf,
-        #[command(flatten)]
-        args: WriteArgs,
-    },
+    Create(commands::create::Args),
     /// Delete a file (a backup is kept).
-    Delete {
-        /// The file, relative to the project root.
-        path: String,
-        #[command(flatten)]
-        args: WriteArgs,
-    },
+    Delete(commands::delete::Args),
     /// Move a file; its entities keep their ids.
-    Move {
-        /// The file, relative to the project root.
-        from: String,
-        /// Where to, relative to the project root (must not exist).
-        to: String,
-        #[command(flatten)]
-        args: WriteArgs,
-    },
+    Move(commands::move_file::Args),
     /// List a file's backups, newest first.
-    History {
-        /// The file, relative to the project root.
-        path: String,
-    },
+    History(commands::history::Args),
     /// Put a file back as a backup has it (the newest, or --backup ID).
-    Restore {
-        /// The file, relative to the project root.
-        path: String,
-        /// The backup id (from `history`).
-        #[arg(long, value_name = "ID")]
-        backup: Option<i64>,
-        #[command(flatten)]
-        args: WriteArgs,
-    },
+    Restore(commands::restore::Args),
     /// Finish or undo what interrupted commands left (every command does this first).
     Recover,
     /// Serve MCP over stdio: config, recover, database, schema sync, workers, then tools.
     /// `--db` (a SQLite path or a postgres:// URL) takes the place of the configured database.
-    Serve {
-        /// The configuration file (codedb.toml) [default: built-in defaults].
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-    },
+    Serve(commands::serve::Args),
     /// The state of a running server's workers (from ROOT/.codedb/status.json).
     Status,
     /// Check that files, database and git agree; exit 1 unless they do.
     Verify,
 }
 
-#[derive(Debug, Subcommand)]
-pub(crate) enum SchemaCommand {
-    /// Show what `schema sync` would change, without changing anything.
-    Plan(schema::SyncArgs),
-    /// Bring the database to the desired schema: back up, apply atomically, verify, log.
-    /// Creates the database when it does not exist.
-    Sync {
-        #[command(flatten)]
-        args: schema::SyncArgs,
-        /// Plan only, like `schema plan`.
-        #[arg(long)]
-        dry_run: bool,
-    },
-    /// Print the live schema as DDL.
-    Dump,
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum DbCommand {
-    /// Create the database (and its directory) if absent, in WAL mode, bring it to the code
-    /// schema (safe steps only), then report on it.
-    Init,
-    /// Report on an existing database without changing it: SQLite version, journal mode,
-    /// page count, integrity check.
-    Info,
-}
-
-pub(crate) fn run(cli: &Cli) -> Result<(), crate::output::CliError> {
+/// Runs the command `cli` names.
+pub(crate) fn run(cli: &Cli) -> Result<(), CliError> {
+    let ctx = Context::new(&cli.global)?;
+    let ctx = &ctx;
     match &cli.command {
-        Command::Index { root } => index::run_index(&cli.global, root),
-        Command::Query(command) => index::run_query(&cli.global, command),
-        Command::Db(DbCommand::Init) => db::init(&cli.global),
-        Command::Db(DbCommand::Info) => db::info(&cli.global),
-        Command::Schema(SchemaCommand::Plan(args)) => schema::run_sync(&cli.global, args, true),
-        Command::Schema(SchemaCommand::Sync { args, dry_run }) => {
-            schema::run_sync(&cli.global, args, *dry_run)
-        }
-        Command::Schema(SchemaCommand::Dump) => schema::dump(&cli.global),
-        Command::Backup(command) => schema::run_backup(&cli.global, command),
-        Command::Edit {
-            path,
-            content_file,
-            replace_symbol,
-            with,
-            args,
-        } => commands::edit(
-            &cli.global,
-            path,
-            content_file.as_deref(),
-            replace_symbol.as_deref(),
-            with.as_deref(),
-            args,
-        ),
-        Command::Create {
-            path,
-            content_file,
-            args,
-        } => commands::create(&cli.global, path, content_file, args),
-        Command::Delete { path, args } => commands::delete(&cli.global, path, args),
-        Command::Move { from, to, args } => commands::move_file(&cli.global, from, to, args),
-        Command::History { path } => commands::history(&cli.global, path),
-        Command::Restore { path, backup, args } => {
-            commands::restore(&cli.global, path, *backup, args)
-        }
-        Command::Recover => commands::recover(&cli.global),
-        Command::Serve { config } => commands::serve(&cli.global, config.as_deref()),
-        Command::Status => commands::status(&cli.global),
-        Command::Verify => commands::verify(&cli.global),
+        Command::Index(a) => commands::index::run(ctx, a),
+        Command::Query(a) => commands::query::run(ctx, a),
+        Command::Db(c) => commands::db::run(ctx, c),
+        Command::Schema(c) => commands::schema::run(ctx, c),
+        Command::Backup(c) => commands::backup::run(ctx, c),
+        Command::Edit(a) => commands::edit::run(ctx, a),
+        Command::Create(a) => commands::create::run(ctx, a),
+        Command::Delete(a) => commands::delete::run(ctx, a),
+        Command::Move(a) => commands::move_file::run(ctx, a),
+        Command::History(a) => commands::history::run(ctx, a),
+        Command::Restore(a) => commands::restore::run(ctx, a),
+        Command::Recover => commands::recover::run(ctx),
+        Command::Serve(a) => commands::serve::run(ctx, a),
+        Command::Status => commands::status::run(ctx),
+        Command::Verify => commands::verify::run(ctx),
     }
 }

@@ -13,10 +13,9 @@
 mod cli;
 mod commands;
 mod config;
-mod db;
-mod index;
+mod context;
+mod open;
 mod output;
-mod schema;
 
 use std::process::ExitCode;
 

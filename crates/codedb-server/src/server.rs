@@ -219,8 +219,8 @@ impl Server {
         // 5. recover: the database and git
         let project = Project::open(&db, &root, config.command_options())
             .map_err(|e| stop_db(StartError::Recover(e)))?;
-        let recovered = codedb_commands::recover(&project)
-            .map_err(|e| stop_db(StartError::Recover(e)))?;
+        let recovered =
+            codedb_commands::recover(&project).map_err(|e| stop_db(StartError::Recover(e)))?;
         for u in &recovered.failed {
             // Left for a later `recover`; the files it touches refuse commands meanwhile.
             tracing::warn!(id = %u.id, paths = ?u.paths, "an interrupted command cannot be finished: {}", u.error);

@@ -1,30 +1,27 @@
-//! `codedb index ROOT` and `codedb query ...`.
-
-use std::path::Path;
+//! `codedb query stats|symbol|search|usages|file`: questions to the index, answered for the
+//! project whose root holds the current directory (or `--root`), or for every project with
+//! `--all-projects`.
 
 use codedb_backends::DatabaseSpec;
-
-use codedb_commands::{IndexOptions, index};
 use codedb_core::store::{Stats, SymbolHit, UsageHit};
 use codedb_core::{CodeDatabase, CodeStore, Scope};
 use serde::Serialize;
 
-use crate::cli::GlobalArgs;
+use crate::context::Context;
 use crate::output::{CliError, emit, emit_lines};
 
 /// For queries: `--db`, else `--root`'s database, else the nearest `.codedb/codedb.sqlite`
 /// from the current directory up.
-fn db_for_query(global: &GlobalArgs) -> Result<DatabaseSpec, CliError> {
-    if global.db.is_some() {
-        return Ok(global.db_spec());
+fn db_for_query(ctx: &Context) -> Result<DatabaseSpec, CliError> {
+    if ctx.db.is_some() {
+        return Ok(ctx.db_spec());
     }
-    if let Some(root) = &global.root {
+    if let Some(root) = &ctx.root {
         return Ok(crate::config::of_project(root)?.database_spec(root));
     }
-    let cwd = std::env::current_dir()
-        .map_err(|e| CliError(format!("cannot read the current directory: {e}")))?;
-    cwd.ancestors()
-        .map(|d| d.join(crate::cli::DEFAULT_DB))
+    ctx.cwd()
+        .ancestors()
+        .map(|d| d.join(crate::context::DEFAULT_DB))
         .find(|p| p.is_file())
         .map(DatabaseSpec::Sqlite)
         .ok_or_else(|| {
@@ -35,82 +32,9 @@ fn db_for_query(global: &GlobalArgs) -> Result<DatabaseSpec, CliError> {
         })
 }
 
-pub(crate) fn run_index(global: &GlobalArgs, root: &Path) -> Result<(), CliError> {
-    if !root.is_dir() {
-        let why = if root.exists() {
-            "is a file, not a directory"
-        } else {
-            "no such directory"
-        };
-        return Err(CliError(format!("{}: {why}", root.display())));
-    }
-    let config = crate::config::of_project(root)?;
-    let (manager, db) = crate::db::open_project(global, root, &config)?;
-    let options = IndexOptions {
-        progress: progress_bar(),
-        ..config.index_options()
-    };
-    let summary = index(&db, root, &options).map_err(|e| CliError(e.to_string()));
-    if let Some(bar) = PROGRESS.get() {
-        bar.finish_and_clear();
-    }
-    let summary = summary?;
-    manager.stop()?;
-    if global.json {
-        return emit(true, &summary, Vec::new);
-    }
-    let mut lines = vec![format!(
-        "indexed {} files, {} unchanged, {} removed, {} skipped, {} with parse errors in {:.2}s",
-        summary.files_indexed,
-        summary.files_unchanged,
-        summary.files_removed,
-        summary.files_skipped,
-        summary.parse_errors,
-        summary.seconds
-    )];
-    if summary.files_superseded > 0 {
-        lines.push(format!(
-            "{} files were stored by another writer meanwhile (left to it)",
-            summary.files_superseded
-        ));
-    }
-    lines.extend(
-        summary
-            .skipped
-            .iter()
-            .map(|s| format!("skipped {}: {}", s.path, s.reason)),
-    );
-    emit_lines(&lines)?;
-    Ok(())
-}
-
-static PROGRESS: std::sync::OnceLock<indicatif::ProgressBar> = std::sync::OnceLock::new();
-
-/// A progress bar on stderr when it is a terminal; none when piped.
-fn progress_bar() -> Option<fn(usize, usize)> {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    fn update(done: usize, found: usize) {
-        let bar = PROGRESS.get_or_init(|| {
-            let bar = indicatif::ProgressBar::new(0);
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} files stored ({elapsed})",
-            ) {
-                bar.set_style(style);
-            }
-            bar
-        });
-        bar.set_length(found as u64);
-        bar.set_position(done as u64);
-    }
-    Some(update)
-}
-
-/// `codedb query [--all-projects] ...`.
+/// Query the index (of the project here, or `--all-projects`).
 #[derive(Debug, clap::Args)]
-pub(crate) struct QueryArgs {
+pub(crate) struct Args {
     /// Span every project in the database (each hit names its project) instead of the one
     /// whose root holds the current directory (or `--root`).
     #[arg(long, global = true)]
@@ -179,11 +103,11 @@ fn hits_table(hits: &[SymbolHit]) -> Vec<String> {
         .collect()
 }
 
-pub(crate) fn run_query(global: &GlobalArgs, args: &QueryArgs) -> Result<(), CliError> {
-    let spec = db_for_query(global)?;
-    let (manager, db) = crate::db::open(&spec)?;
-    let result = query_scope(global, args.all_projects, &db)
-        .and_then(|scope| query(global, &db, scope, &args.command));
+pub(crate) fn run(ctx: &Context, args: &Args) -> Result<(), CliError> {
+    let spec = db_for_query(ctx)?;
+    let (manager, db) = crate::open::open(&spec)?;
+    let result = query_scope(ctx, args.all_projects, &db)
+        .and_then(|scope| query(ctx, &db, scope, &args.command));
     manager.stop()?;
     result
 }
@@ -191,15 +115,11 @@ pub(crate) fn run_query(global: &GlobalArgs, args: &QueryArgs) -> Result<(), Cli
 /// What a query covers: every project with `--all-projects`; else the project whose root
 /// holds `--root` or the current directory (the deepest such), else the database's only
 /// project. Several projects and none of them here is an error listing them.
-fn query_scope(global: &GlobalArgs, all: bool, db: &CodeDatabase) -> Result<Scope, CliError> {
+fn query_scope(ctx: &Context, all: bool, db: &CodeDatabase) -> Result<Scope, CliError> {
     if all {
         return Ok(Scope::All);
     }
-    let here = match &global.root {
-        Some(root) => root.clone(),
-        None => std::env::current_dir()
-            .map_err(|e| CliError(format!("cannot read the current directory: {e}")))?,
-    };
+    let here = ctx.root_or_cwd();
     let here = here.canonicalize().unwrap_or(here);
     let projects = db.list_projects()?;
     if let Some(p) = projects
@@ -226,7 +146,7 @@ fn query_scope(global: &GlobalArgs, all: bool, db: &CodeDatabase) -> Result<Scop
 }
 
 fn query(
-    global: &GlobalArgs,
+    ctx: &Context,
     db: &CodeDatabase,
     scope: Scope,
     command: &QueryCommand,
@@ -247,7 +167,7 @@ fn query(
                 )));
             }
             let stats: Stats = db.stats(scope, language.as_deref())?;
-            emit(global.json, &stats, || {
+            emit(ctx.json, &stats, || {
                 vec![
                     ("files", stats.files.to_string()),
                     ("classes", stats.classes.to_string()),
@@ -260,10 +180,10 @@ fn query(
                 ]
             })
         }
-        QueryCommand::Symbol { name } => list(global, "symbols", db.find_symbol(scope, name)?),
+        QueryCommand::Symbol { name } => list(ctx, "symbols", db.find_symbol(scope, name)?),
         QueryCommand::Search { text, limit } => {
             let hits = db.full_text_search(scope, text, *limit)?;
-            if global.json {
+            if ctx.json {
                 return emit(true, &hits, Vec::new);
             }
             let mut lines = hits_table(&hits.symbols);
@@ -280,7 +200,7 @@ fn query(
         }
         QueryCommand::Usages { name } => {
             let hits: Vec<UsageHit> = db.usages_of(scope, name)?;
-            if global.json {
+            if ctx.json {
                 #[derive(Serialize)]
                 struct Out {
                     usages: Vec<UsageHit>,
@@ -329,7 +249,7 @@ fn query(
                 sha256: file.meta.sha256,
                 symbols: hits,
             };
-            if global.json {
+            if ctx.json {
                 return emit(true, &out, Vec::new);
             }
             let mut lines = vec![format!(
@@ -346,8 +266,8 @@ fn query(
     }
 }
 
-fn list(global: &GlobalArgs, key: &str, hits: Vec<SymbolHit>) -> Result<(), CliError> {
-    if global.json {
+fn list(ctx: &Context, key: &str, hits: Vec<SymbolHit>) -> Result<(), CliError> {
+    if ctx.json {
         let mut map = serde_json::Map::new();
         map.insert(
             key.to_owned(),

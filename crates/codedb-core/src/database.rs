@@ -63,9 +63,26 @@ impl CodeDatabase {
     /// after loading the configuration and before starting any worker that uses the tables.
     /// An up-to-date database is a no-op (no plan, no backup); otherwise a backup is taken
     /// first and the plan applied atomically (see [`codedb_schema::sync`]).
+    ///
+    /// A database synced to the code schema remembers it (SQLite: the key of the code
+    /// schema's DDL and a hash of its own schema's text, in `_codedb_schema_state`): while
+    /// neither changes, a later call returns at once, without introspecting or diffing.
+    /// Someone who alters the schema behind codedb's back changes the hash, and the next
+    /// call looks again.
     pub fn ensure_schema_synced(&self, options: &SyncOptions) -> Result<SyncReport> {
-        let desired = self.code_schema()?;
-        self.sync_schema(&desired, options)
+        let backend = self.schema_backend()?;
+        let ddl = crate::schema::code_schema(self.dialect());
+        let key = codedb_schema::ddl_key(&ddl);
+        if codedb_schema::remembered_in_sync(backend, &key)? {
+            return Ok(SyncReport {
+                dry_run: options.dry_run,
+                ..SyncReport::default()
+            });
+        }
+        let desired = backend.schema_from_ddl(&ddl)?;
+        let report = self.sync_schema(&desired, options)?;
+        codedb_schema::remember_if_in_sync(backend, &key, &report);
+        Ok(report)
     }
 
     /// Brings the database to `desired` (the original CodeDatabase's name for the

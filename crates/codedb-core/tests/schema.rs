@@ -111,3 +111,38 @@ fn a_later_column_keeps_the_rows_and_a_refused_change_keeps_everything() {
         );
     }
 }
+
+#[test]
+fn a_remembered_sync_is_skipped_until_someone_changes_the_schema_behind_codedbs_back() {
+    for t in common::databases() {
+        let dir = tempfile::tempdir().unwrap();
+        let db =
+            CodeDatabase::open_with_schema(t.backend.driver(), t.backend.schema_backend()).unwrap();
+        let name = t.test.name();
+        db.ensure_schema_synced(&options(dir.path())).unwrap();
+        // The second call finds nothing to do and remembers it; the third one trusts that.
+        for _ in 0..2 {
+            let again = db.ensure_schema_synced(&options(dir.path())).unwrap();
+            assert!(again.steps.is_empty(), "{name}: {again:?}");
+        }
+        // An index dropped behind codedb's back: the next sync looks again and makes it.
+        db.execute("DROP INDEX functions_name", params![]).unwrap();
+        let repaired = db.ensure_schema_synced(&options(dir.path())).unwrap();
+        assert!(
+            repaired.indexes_added.iter().any(|i| i == "functions_name"),
+            "{name}: {repaired:?}"
+        );
+        let after = db.ensure_schema_synced(&options(dir.path())).unwrap();
+        assert!(after.steps.is_empty(), "{name}: {after:?}");
+        // A table someone added is reported every time (a warning is never remembered).
+        db.execute("CREATE TABLE theirs (x INTEGER)", params![])
+            .unwrap();
+        for _ in 0..2 {
+            let seen = db.ensure_schema_synced(&options(dir.path())).unwrap();
+            assert!(
+                seen.warnings.iter().any(|w| w.name == "theirs"),
+                "{name}: {seen:?}"
+            );
+        }
+    }
+}

@@ -43,7 +43,10 @@ pub use backup::Backups;
 pub use diff::{Change, DiffOptions, Plan, Reason, Safety, Step, Warning, diff};
 pub use error::{Error, Result};
 pub use model::{Column, ForeignKey, Generated, Index, Schema, Table, Trigger, View, same_name};
-pub use sync::{SchemaBackend, SyncLog, SyncOptions, SyncReport, sync};
+pub use sync::{
+    SchemaBackend, SyncLog, SyncOptions, SyncReport, ddl_key, remember_if_in_sync,
+    remembered_in_sync, sync,
+};
 
 /// Prefix of codedb's own bookkeeping tables (the sync log); introspection leaves them out,
 /// so they never show up as differences.

@@ -54,6 +54,67 @@ pub trait SchemaBackend: Send + Sync + std::fmt::Debug {
     fn backup_extension(&self) -> &'static str {
         "sqlite"
     }
+
+    /// A token that changes whenever the live schema does, read without introspecting it
+    /// (SQLite: a hash of every schema statement's text, codedb's own tables aside); `None`
+    /// when the backend has no cheap one. What [`remembered_in_sync`] compares.
+    fn live_schema_token(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// What [`remember_in_sync`](Self::remember_in_sync) last stored: the desired schema's
+    /// key and the live token then.
+    fn remembered_sync(&self) -> Result<Option<(String, String)>> {
+        Ok(None)
+    }
+
+    /// Remembers that the live schema, whose token is `live_token`, is the desired schema
+    /// whose key is `desired_key` (after a sync that left nothing to do).
+    fn remember_in_sync(&self, desired_key: &str, live_token: &str) -> Result<()> {
+        let _ = (desired_key, live_token);
+        Ok(())
+    }
+}
+
+/// A key of the desired schema's DDL text (FNV-1a, hex): what a remembered sync is keyed by.
+pub fn ddl_key(ddl: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in ddl.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// Whether `backend`'s live schema is, as last remembered, the desired schema of key
+/// `desired_key` and unchanged since (its token is the one remembered): then a sync has
+/// nothing to do, and neither introspection nor diff need to run. Someone who alters the
+/// database behind codedb's back changes the token, and the next sync looks again.
+pub fn remembered_in_sync(backend: &dyn SchemaBackend, desired_key: &str) -> Result<bool> {
+    let Some(token) = backend.live_schema_token()? else {
+        return Ok(false);
+    };
+    Ok(backend
+        .remembered_sync()?
+        .is_some_and(|(key, live)| key == desired_key && live == token))
+}
+
+/// After a sync of the desired schema `desired_key` that left nothing to do (no step, no
+/// warning), remembers it for [`remembered_in_sync`]. Best effort: a failure only costs the
+/// next sync its shortcut.
+pub fn remember_if_in_sync(backend: &dyn SchemaBackend, desired_key: &str, report: &SyncReport) {
+    // Something was left alone (a warning) or applied (the next sync, finding nothing to
+    // do, remembers it); a dry run writes nothing.
+    if report.dry_run || !report.steps.is_empty() || !report.warnings.is_empty() {
+        return;
+    }
+    let remembered = backend.live_schema_token().and_then(|token| match token {
+        Some(token) => backend.remember_in_sync(desired_key, &token),
+        None => Ok(()),
+    });
+    if let Err(e) = remembered {
+        tracing::debug!("remembering the synced schema failed: {e}");
+    }
 }
 
 /// One row of the sync log.

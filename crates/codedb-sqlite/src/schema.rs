@@ -971,6 +971,67 @@ impl SchemaBackend for SqliteSchema {
     fn database_identity(&self) -> Option<String> {
         self.database_path().map(|p| database_identity(&p))
     }
+
+    fn live_schema_token(&self) -> Result<Option<String>> {
+        self.job(|conn| {
+            let texts = strings(
+                conn,
+                "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_schema \
+                 WHERE name NOT LIKE '\\_codedb\\_%' ESCAPE '\\' ORDER BY type, name",
+                &[],
+            )?;
+            Ok(Some(codedb_schema::ddl_key(&texts.join("\n"))))
+        })
+    }
+
+    fn remembered_sync(&self) -> Result<Option<(String, String)>> {
+        self.job(|conn| {
+            let exists: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM sqlite_schema WHERE name = '_codedb_schema_state'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(|e| db_err(e, "sqlite_schema"))?;
+            if exists == 0 {
+                return Ok(None);
+            }
+            conn.query_row(
+                "SELECT desired_key, live_token FROM _codedb_schema_state",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(db_err(e, "SELECT FROM _codedb_schema_state")),
+            })
+        })
+    }
+
+    fn remember_in_sync(&self, desired_key: &str, live_token: &str) -> Result<()> {
+        let (key, token) = (desired_key.to_owned(), live_token.to_owned());
+        self.job(move |conn| {
+            exec(conn, "BEGIN IMMEDIATE")?;
+            let r = (|| {
+                exec(
+                    conn,
+                    "CREATE TABLE IF NOT EXISTS _codedb_schema_state (desired_key TEXT NOT NULL, live_token TEXT NOT NULL)",
+                )?;
+                exec(conn, "DELETE FROM _codedb_schema_state")?;
+                conn.execute(
+                    "INSERT INTO _codedb_schema_state(desired_key, live_token) VALUES (?1, ?2)",
+                    rusqlite::params![key, token],
+                )
+                .map_err(|e| db_err(e, "INSERT INTO _codedb_schema_state"))?;
+                exec(conn, "COMMIT")
+            })();
+            if r.is_err() && !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            r
+        })
+    }
 }
 
 /// What tells the database file at `path` from others of the same name (for naming its

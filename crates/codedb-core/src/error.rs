@@ -19,6 +19,10 @@ pub enum Error {
     /// returns a row returned none): a bug or a database changed behind codedb's back.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A symbol named by a query (`[PATH:]QUALNAME`) is not defined, or defined in several
+    /// places and the name alone does not pick one.
+    #[error(transparent)]
+    Symbol(#[from] SymbolError),
     /// A transaction failed and rolling it back failed as well; both are kept.
     #[error("{error}; rolling the transaction back also failed: {rollback}")]
     RollbackFailed {
@@ -36,7 +40,7 @@ impl Error {
         match self {
             Error::Database(e) => Some(e.kind()),
             Error::Schema(codedb_schema::Error::Database(e)) => Some(e.kind()),
-            Error::Schema(_) | Error::Internal(_) => None,
+            Error::Schema(_) | Error::Internal(_) | Error::Symbol(_) => None,
             Error::RollbackFailed { error, .. } => error.kind(),
         }
     }
@@ -45,4 +49,35 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         self.kind().is_some_and(ErrorKind::is_retryable)
     }
+}
+
+/// Why a `[PATH:]QUALNAME` names no single definition.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SymbolError {
+    /// Nothing is defined by that name.
+    #[error("no definition named {name:?}{}", in_path(.path.as_deref()))]
+    NotFound {
+        /// The qualified name asked for.
+        name: String,
+        /// The file it was looked for in, if the query named one.
+        path: Option<String>,
+    },
+    /// Several definitions have that name: each candidate as `PATH:QUALNAME`.
+    #[error(
+        "{name:?} is defined in {} places; name one as PATH:QUALNAME: {}",
+        .candidates.len(),
+        .candidates.join(", ")
+    )]
+    Ambiguous {
+        /// The qualified name asked for.
+        name: String,
+        /// `PATH:QUALNAME` of each definition (prefixed by its project's root when the
+        /// query spans every project).
+        candidates: Vec<String>,
+    },
+}
+
+fn in_path(path: Option<&str>) -> String {
+    path.map(|p| format!(" in {p}")).unwrap_or_default()
 }

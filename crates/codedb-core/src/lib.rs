@@ -60,8 +60,8 @@ pub use codedb_driver::{
 pub use codedb_schema::{DiffOptions, SyncOptions, SyncReport};
 pub use database::CodeDatabase;
 pub use dialect::{Dialect, POSTGRES_WRITE_LOCK};
-pub use error::{Error, Result};
+pub use error::{Error, Result, SymbolError};
 pub use executor::Executor;
 pub use history::HistoryStore;
-pub use store::{CodeStore, Scope, now_ms};
+pub use store::{CodeStore, RefStore, ReferenceGraph, Scope, now_ms};
 pub use transaction::Transaction;

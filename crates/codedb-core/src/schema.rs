@@ -98,6 +98,47 @@ CREATE TABLE usages (
     positions BLOB NOT NULL,
     PRIMARY KEY (file_id, name_id)
 ) WITHOUT ROWID;
+-- Resolved references (see `crate::store::refs`): one row per (file, spec, kind, name) with
+-- the positions packed like usages'. `spec` is what the file's own scan says the name
+-- refers to, in the language's resolver's notation; the target and confidence are what the
+-- resolver made of it with the whole project in view: a definition (`target_file_id`,
+-- `target_name` its qualified name, '' for the file itself), an external symbol
+-- (`target_file_id` NULL, `target_name` its dotted name), or, for `ambiguous`, nothing
+-- (the candidates are the definitions called `name`). NULL confidence: nothing to name.
+CREATE TABLE refs (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    spec TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    positions BLOB NOT NULL,
+    confidence TEXT,
+    target_file_id INTEGER,
+    target_name TEXT,
+    PRIMARY KEY (file_id, spec, kind, name)
+) WITHOUT ROWID;
+-- What a file binds for the others to resolve against: its module-level names (imports,
+-- aliases, star imports, `__all__`), each class's bases, each function's declared return.
+CREATE TABLE bindings (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    ord INTEGER NOT NULL,
+    spec TEXT NOT NULL,
+    PRIMARY KEY (file_id, owner, name, ord)
+) WITHOUT ROWID;
+-- What a file's resolution looked at (`f:<file id>`, `m:<module>`, `p:<path>`): the files
+-- to resolve again when one of these changes what it offers.
+CREATE TABLE ref_deps (
+    dep TEXT NOT NULL,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    PRIMARY KEY (dep, file_id)
+) WITHOUT ROWID;
+-- Files stored but not resolved yet (an index run resolves them at its end, or the next run
+-- does when this one was killed).
+CREATE TABLE ref_pending (
+    file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE
+);
 -- File backups taken by the write commands: the bytes live under .codedb/file-backups/ by
 -- sha256; one row per changed file per command.
 CREATE TABLE file_backups (
@@ -143,6 +184,9 @@ CREATE INDEX methods_name ON methods(name);
 CREATE INDEX imports_file ON imports(file_id);
 CREATE INDEX usages_name ON usages(name_id);
 CREATE INDEX issues_file ON issues(file_id);
+CREATE INDEX refs_target ON refs(target_file_id, target_name);
+CREATE INDEX refs_name ON refs(name);
+CREATE INDEX ref_deps_file ON ref_deps(file_id);
 "#
     };
 }

@@ -69,9 +69,8 @@ fn a_file_and_everything_derived_from_it_is_stored_replaced_and_removed_together
                 alias: None,
                 line: 1,
             }],
-            issues: vec![],
             usages: Default::default(),
-            tsvector: None,
+            ..Parsed::default()
         };
         parsed.usages.insert("Parser".into(), vec![(5, 3), (7, 9)]);
         parsed.usages.insert("os".into(), vec![(1, 8)]);

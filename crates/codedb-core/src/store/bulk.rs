@@ -31,6 +31,10 @@ fn push_clear_file(batch: &mut Batch, file_id: i64) {
         "usages",
         "issues",
         "source",
+        "refs",
+        "bindings",
+        "ref_deps",
+        "ref_pending",
     ] {
         batch.push(
             format!("DELETE FROM {table} WHERE file_id = ?1"),
@@ -462,6 +466,20 @@ fn push_file_data(
             ],
         );
     }
+    for b in &parsed.bindings {
+        inserts.add(
+            Table::Bindings,
+            params![
+                file_id,
+                b.owner.as_str(),
+                b.name.as_str(),
+                b.ord,
+                b.spec.as_str()
+            ],
+        );
+    }
+    // Its references are written by the resolver, once every file they may name is stored.
+    inserts.add(Table::RefPending, params![file_id]);
     let mut new_names = Vec::new();
     for (name, positions) in &parsed.usages {
         let id = names.id(name, &mut new_names);

@@ -20,10 +20,14 @@ pub(super) enum Table {
     Imports,
     Usages,
     Issues,
+    Bindings,
+    RefPending,
+    Refs,
+    RefDeps,
 }
 
 impl Table {
-    const ALL: [Table; 8] = [
+    const ALL: [Table; 12] = [
         Table::Names,
         Table::Source,
         Table::Classes,
@@ -32,6 +36,10 @@ impl Table {
         Table::Imports,
         Table::Usages,
         Table::Issues,
+        Table::Bindings,
+        Table::RefPending,
+        Table::Refs,
+        Table::RefDeps,
     ];
 
     fn name(self) -> &'static str {
@@ -44,6 +52,10 @@ impl Table {
             Table::Imports => "imports",
             Table::Usages => "usages",
             Table::Issues => "issues",
+            Table::Bindings => "bindings",
+            Table::RefPending => "ref_pending",
+            Table::Refs => "refs",
+            Table::RefDeps => "ref_deps",
         }
     }
 
@@ -101,6 +113,20 @@ impl Table {
             Table::Imports => &["file_id", "module", "name", "alias", "line"],
             Table::Usages => &["name_id", "file_id", "count", "positions"],
             Table::Issues => &["file_id", "kind", "line", "\"column\"", "message"],
+            Table::Bindings => &["file_id", "owner", "name", "ord", "spec"],
+            Table::RefPending => &["file_id"],
+            Table::Refs => &[
+                "file_id",
+                "spec",
+                "kind",
+                "name",
+                "count",
+                "positions",
+                "confidence",
+                "target_file_id",
+                "target_name",
+            ],
+            Table::RefDeps => &["dep", "file_id"],
         }
     }
 
@@ -122,7 +148,7 @@ impl Table {
 /// Rows gathered over all the files of a batch, per table.
 #[derive(Debug)]
 pub(super) struct Inserts {
-    rows: [Vec<Value>; 8],
+    rows: [Vec<Value>; 12],
     pub(super) dialect: Dialect,
 }
 

@@ -6,24 +6,34 @@
 //! * [`model`]: the data it takes and gives (re-exported here);
 //! * [`positions`]: how the places a name is used are packed;
 //! * `bulk`: replacing a file's data, and [`BulkWriter`] for many files at once;
+//! * [`refs`]: what the resolver reads and writes ([`RefStore`]);
+//! * [`graph`]: the questions asked of resolved references ([`ReferenceGraph`]);
 //! * `inserts`: the multi-row `INSERT`s both write paths send.
 //!
 //! Every query is scoped ([`Scope`]): to one project, or to all of them, when each hit
 //! names its project.
 
 mod bulk;
+pub mod graph;
 mod inserts;
 pub mod model;
 pub mod positions;
+pub mod refs;
 
 use codedb_driver::{Batch, Row, params};
 
 pub use bulk::{BulkWriter, SeenRow, Written};
+pub use graph::{
+    Definition, FileDependency, Hierarchy, HierarchyNode, RefFilter, RefHit, ReferenceGraph,
+    split_locator,
+};
 pub use model::{
-    Entity, EntityKind, FileMeta, FileRecord, Import, Issue, Parsed, ParsedFile, ProjectRecord,
-    Scope, SearchHits, Stats, SymbolHit, TextHit, UsageHit,
+    Binding, Confidence, Entity, EntityKind, FileMeta, FileRecord, Import, Issue, MAX_CANDIDATES,
+    Parsed, ParsedFile, ProjectRecord, RefKind, Resolution, ResolvedRef, Scope, SearchHits, Stats,
+    SymbolHit, SymbolicRef, TextHit, UsageHit,
 };
 pub use positions::{pack_positions, unpack_positions};
+pub use refs::{DefinitionRow, Interface, RefStore, ResolvedFile};
 
 use bulk::{FileData, NameCache, clear_file_data, no_maxima, push_replace_file};
 use inserts::Inserts;

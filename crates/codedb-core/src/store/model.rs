@@ -39,7 +39,7 @@ pub struct FileRecord {
 }
 
 /// The kind of a definition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntityKind {
     /// A class, struct, enum, trait or similar type definition.
@@ -122,6 +122,180 @@ pub struct Import {
     pub line: i64,
 }
 
+/// How a name is used where it occurs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefKind {
+    /// Called: the callee of a call (`f()`, `obj.m()`, `Type::new()`).
+    Call,
+    /// Read as a value.
+    Read,
+    /// Assigned to.
+    Write,
+    /// Named by an import (`import m`, `from m import f`, `use a::b`, `#include`).
+    Import,
+    /// A base class, implemented trait or extended type.
+    Inheritance,
+    /// In a type annotation.
+    Annotation,
+    /// An attribute or path segment on the way to another name (`m` in `m.f()`).
+    Attribute,
+    /// A decorator or attribute macro.
+    Decorator,
+}
+
+impl RefKind {
+    /// Every kind.
+    pub const ALL: [RefKind; 8] = [
+        RefKind::Call,
+        RefKind::Read,
+        RefKind::Write,
+        RefKind::Import,
+        RefKind::Inheritance,
+        RefKind::Annotation,
+        RefKind::Attribute,
+        RefKind::Decorator,
+    ];
+
+    /// Its name in the database and in answers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefKind::Call => "call",
+            RefKind::Read => "read",
+            RefKind::Write => "write",
+            RefKind::Import => "import",
+            RefKind::Inheritance => "inheritance",
+            RefKind::Annotation => "annotation",
+            RefKind::Attribute => "attribute",
+            RefKind::Decorator => "decorator",
+        }
+    }
+
+    /// The kind called `name`.
+    pub fn parse(name: &str) -> Option<RefKind> {
+        RefKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The kind called `name`, or a message naming the known ones (for an argument).
+    pub fn from_arg(name: &str) -> Result<RefKind, String> {
+        RefKind::parse(name).ok_or_else(|| {
+            let known: Vec<&str> = RefKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!(
+                "unknown reference kind {name:?}; known: {}",
+                known.join(", ")
+            )
+        })
+    }
+}
+
+/// How sure a resolved reference is, surest first (the order `--min-confidence` uses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// The language's scope and import rules prove it.
+    Exact,
+    /// Through a receiver whose type is known in scope (`self`, a parameter annotated with
+    /// a class, a variable assigned from a constructor call, a Rust `self`).
+    Inferred,
+    /// No proof: the one definition of the project with that name.
+    Name,
+    /// No proof: one of several definitions with that name, all listed.
+    Ambiguous,
+}
+
+impl Confidence {
+    /// Every level, surest first.
+    pub const ALL: [Confidence; 4] = [
+        Confidence::Exact,
+        Confidence::Inferred,
+        Confidence::Name,
+        Confidence::Ambiguous,
+    ];
+
+    /// Its name in the database and in answers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Exact => "exact",
+            Confidence::Inferred => "inferred",
+            Confidence::Name => "name",
+            Confidence::Ambiguous => "ambiguous",
+        }
+    }
+
+    /// The level called `name`.
+    pub fn parse(name: &str) -> Option<Confidence> {
+        Confidence::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// The level called `name`, or a message naming the known ones (for an argument).
+    pub fn from_arg(name: &str) -> Result<Confidence, String> {
+        Confidence::parse(name).ok_or_else(|| {
+            format!("unknown confidence {name:?}; known: exact, inferred, name, ambiguous")
+        })
+    }
+
+    /// The levels at least as sure as `self`.
+    pub fn and_surer(self) -> impl Iterator<Item = Confidence> {
+        Confidence::ALL.into_iter().filter(move |c| *c <= self)
+    }
+}
+
+/// Where a reference may point with a name only: a name with more definitions than this in
+/// the project is too common to list them (`usages` still has every occurrence).
+pub const MAX_CANDIDATES: usize = 16;
+
+/// A reference as the file's own scan leaves it: what the name refers to as far as the
+/// file shows (`spec`, in the notation of the language's resolver), how it is used, and
+/// where (grouped: every position with the same spec, kind and name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct SymbolicRef {
+    /// What it refers to, symbolically (for example `I:os.path|join`).
+    pub spec: String,
+    /// How it is used.
+    pub kind: RefKind,
+    /// The identifier as written.
+    pub name: String,
+    /// 1-based (line, column) of each occurrence, sorted.
+    pub positions: Vec<(u32, u32)>,
+}
+
+/// A name a file binds for the other files to resolve against: a module-level import or
+/// alias (`owner` empty), a star import (`name` `*`), a class's bases (`owner` the class,
+/// `name` `^`), a function's declared return (`name` `->`). `ord` orders several bindings
+/// of one name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Binding {
+    /// The qualified name of the definition it belongs to; empty for the file itself.
+    pub owner: String,
+    /// The bound name.
+    pub name: String,
+    /// Order among the bindings of the same owner and name.
+    pub ord: i64,
+    /// What it is bound to, symbolically.
+    pub spec: String,
+}
+
+/// What the resolver made of a [`SymbolicRef`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resolution {
+    /// How sure it is.
+    pub confidence: Confidence,
+    /// The file of the definition, `None` for an external symbol or an ambiguous name.
+    pub target_file: Option<i64>,
+    /// The definition's qualified name (`""`: the file itself), an external symbol's
+    /// dotted name, `None` when ambiguous.
+    pub target_name: Option<String>,
+}
+
+/// A reference with what the resolver made of it (`None`: nothing to name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResolvedRef {
+    /// The reference.
+    pub symbolic: SymbolicRef,
+    /// Its target.
+    pub resolution: Option<Resolution>,
+}
+
 /// A problem found while parsing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Issue {
@@ -146,6 +320,10 @@ pub struct Parsed {
     pub usages: BTreeMap<String, Vec<(u32, u32)>>,
     /// Parse problems.
     pub issues: Vec<Issue>,
+    /// References as the file shows them, for the resolver.
+    pub refs: Vec<SymbolicRef>,
+    /// What the file binds for the other files' resolution.
+    pub bindings: Vec<Binding>,
     /// The source's words as a PostgreSQL `tsvector` literal
     /// ([`crate::search::tsvector`]), when the caller built it ahead (the indexer does, in
     /// its parse threads, for a PostgreSQL database); the store builds it when `None`.

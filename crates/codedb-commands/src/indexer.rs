@@ -14,12 +14,13 @@ use std::sync::Arc;
 use std::time::{Instant, UNIX_EPOCH};
 
 use codedb_core::store::{BulkWriter, Written};
-use codedb_core::store::{FileMeta, ParsedFile};
-use codedb_core::{CodeDatabase, CodeStore, Dialect, Executor};
+use codedb_core::store::{FileMeta, Interface, ParsedFile};
+use codedb_core::{CodeDatabase, CodeStore, Dialect, Executor, RefStore};
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::lang::{self, LanguageDef};
+use crate::resolve::{Change, Changes};
 use crate::visibility::Visibility;
 
 /// What can go wrong before indexing starts or while storing.
@@ -87,6 +88,9 @@ pub struct IndexSummary {
     pub files_superseded: usize,
     /// Files stored with at least one syntax issue.
     pub parse_errors: usize,
+    /// Files whose references were resolved: those indexed, and those whose references
+    /// depend on what an indexed or removed file offers.
+    pub files_resolved: usize,
     /// Wall-clock seconds.
     pub seconds: f64,
     /// Each skipped file and its reason.
@@ -113,6 +117,8 @@ struct Stored {
     /// Unchanged files whose size or mtime changed: (file id, size, mtime_ns).
     touched: Vec<(i64, i64, i64)>,
     skipped: Vec<Skipped>,
+    /// What the stored files offered the others before and after, for resolution.
+    changes: Changes,
 }
 
 fn codedb_driver_error(message: &str) -> codedb_core::DriverError {
@@ -126,7 +132,7 @@ enum Prepared {
         mtime_ns: i64,
         touch: bool,
     },
-    Changed(ParsedFile),
+    Changed(Box<ParsedFile>),
     Skipped(Skipped),
 }
 
@@ -189,8 +195,41 @@ pub fn index(
                         .filter(|k| !k.deleted)
                         .map(|k| k.meta.sha256.clone())
                 };
-                let ids =
-                    db.transaction(|tx| writer.write_files_seen(tx, project, pending, &seen))?;
+                // What the files already stored offered the others, before they change.
+                let existing: Vec<i64> = pending
+                    .iter()
+                    .filter_map(|f| known_ref.get(&f.meta.path).filter(|k| !k.deleted))
+                    .map(|k| k.id)
+                    .collect();
+                let (ids, mut before) = db.transaction(|tx| {
+                    let before = tx.stored_interfaces(&existing)?;
+                    Ok((
+                        writer.write_files_seen(tx, project, pending, &seen)?,
+                        before,
+                    ))
+                })?;
+                for (file, w) in pending.iter_mut().zip(&ids) {
+                    let Written::Stored(id) = w else { continue };
+                    let old = known_ref
+                        .get(&file.meta.path)
+                        .filter(|k| !k.deleted && k.id == *id);
+                    out.changes.push(Change {
+                        file_id: *id,
+                        before: old.map(|k| {
+                            (
+                                k.meta.path.clone(),
+                                k.meta.language.clone(),
+                                before.remove(id).unwrap_or_default(),
+                            )
+                        }),
+                        after: Some((
+                            file.meta.path.clone(),
+                            file.meta.language.clone(),
+                            Interface::of(&file.parsed),
+                        )),
+                        refs: Some(std::mem::take(&mut file.parsed.refs)),
+                    });
+                }
                 for w in &ids {
                     match w {
                         Written::Stored(_) => out.files += 1,
@@ -223,7 +262,7 @@ pub fn index(
                         }
                     }
                     Prepared::Changed(file) => {
-                        pending.push(file);
+                        pending.push(*file);
                         if pending.len() >= batch {
                             flush(&mut pending, &mut out)?;
                         }
@@ -258,20 +297,38 @@ pub fn index(
         unchanged,
         touched,
         skipped,
+        mut changes,
     } = outcome;
     summary.skipped.extend(skipped);
     summary.files_unchanged = unchanged;
     if !touched.is_empty() || !vanished.is_empty() {
-        db.transaction(|tx| {
+        let mut before = db.transaction(|tx| {
+            let before = tx.stored_interfaces(&vanished)?;
             for (id, size, mtime) in &touched {
                 tx.touch_file(*id, *size, *mtime)?;
             }
             for id in &vanished {
                 tx.mark_file_deleted(*id)?;
             }
-            Ok(())
+            Ok(before)
         })?;
+        for f in known.values().filter(|f| vanished.contains(&f.id)) {
+            changes.push(Change {
+                file_id: f.id,
+                before: Some((
+                    f.meta.path.clone(),
+                    f.meta.language.clone(),
+                    before.remove(&f.id).unwrap_or_default(),
+                )),
+                after: None,
+                refs: None,
+            });
+        }
     }
+    let resolved = crate::resolve::resolve_changes(db, project, changes, true, batch, &|files| {
+        db.transaction(|tx| tx.write_resolved(files))
+    })?;
+    summary.files_resolved = resolved.files;
     (summary.files_indexed, summary.parse_errors) = (files, with_errors);
     summary.files_superseded = superseded;
     summary.files_removed = vanished.len();
@@ -497,9 +554,9 @@ fn prepare(
         sha256,
         lines,
     };
-    Prepared::Changed(ParsedFile {
+    Prepared::Changed(Box::new(ParsedFile {
         meta,
         source,
         parsed,
-    })
+    }))
 }

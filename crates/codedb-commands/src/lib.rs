@@ -65,6 +65,7 @@ mod locks;
 pub mod pipeline;
 mod project;
 mod recover;
+pub mod resolve;
 mod state_dir;
 mod swap;
 mod symbol;

@@ -512,11 +512,17 @@ pub(crate) fn sync_path(
                 sha256: sha,
                 lines: i64::try_from(text.lines().count()).unwrap_or(i64::MAX),
             };
+            let before = crate::resolve::snapshot(ex, project.id, &[rel])?;
             ex.update_file_data_atomic(project.id, &file, &text, &parsed)?;
+            let fresh = std::collections::HashMap::from([(rel.to_owned(), parsed.refs)]);
+            crate::resolve::resolve_stored(ex, project.id, before, &[rel], fresh)?;
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(r) = row.filter(|r| !r.deleted) {
+                let before = crate::resolve::snapshot(ex, project.id, &[rel])?;
                 ex.mark_file_deleted(r.id)?;
+                let fresh = std::collections::HashMap::new();
+                crate::resolve::resolve_stored(ex, project.id, before, &[rel], fresh)?;
             }
         }
         Err(e) => return Err(CommandError::io("read", &abs, e)),

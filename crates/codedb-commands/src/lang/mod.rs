@@ -11,6 +11,7 @@ mod ecmascript;
 mod go;
 mod java;
 mod python;
+mod python_refs;
 mod rust;
 
 use codedb_core::store::{Issue, Parsed};

@@ -85,6 +85,7 @@ pub(super) fn extract(tree: &Tree, source: &[u8]) -> Parsed {
     });
     usages.into_parsed(&mut parsed);
     parsed.issues = issues;
+    (parsed.refs, parsed.bindings) = super::python_refs::scan(tree, source, &parsed.entities);
     parsed
 }
 

@@ -489,6 +489,21 @@ impl Plan {
         }
     }
 
+    /// The references parsed from the content each path gets, by relative path.
+    fn parsed_refs(
+        &self,
+    ) -> std::collections::HashMap<String, Vec<codedb_core::store::SymbolicRef>> {
+        match self {
+            Plan::Write { path, parsed, .. } | Plan::Sync { path, parsed, .. } => {
+                std::collections::HashMap::from([(path.rel.clone(), parsed.refs.clone())])
+            }
+            Plan::Move { to, parsed, .. } => {
+                std::collections::HashMap::from([(to.rel.clone(), parsed.refs.clone())])
+            }
+            Plan::Delete { .. } => std::collections::HashMap::new(),
+        }
+    }
+
     /// The bytes to back up, and the path they belong to.
     fn backup(&self) -> Option<(&ProjectPath, &Seen)> {
         match self {

@@ -321,6 +321,10 @@ impl Command<'_> {
                 },
             )?);
         }
+        // What the files offered the others before: the references that depend on them
+        // are resolved again in this transaction.
+        let paths: Vec<&str> = self.plan.paths().iter().map(|p| p.rel.as_str()).collect();
+        let before = crate::resolve::snapshot(tx, project.id, &paths)?;
         match &self.plan {
             Plan::Write {
                 path,
@@ -380,6 +384,8 @@ impl Command<'_> {
                 }
             }
         }
+        let fresh = self.plan.parsed_refs();
+        crate::resolve::resolve_stored(tx, project.id, before, &paths, fresh)?;
         tx.record_command(
             project.id,
             &CommandRecord {

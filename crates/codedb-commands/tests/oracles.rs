@@ -271,10 +271,17 @@ fn npm_corpus(spec: &str) -> PathBuf {
 /// npm's `typescript` at the pinned version under `target/oracles/`, installing it there
 /// when npm is present; `None` without npm.
 fn typescript_module() -> Option<PathBuf> {
+    // The tests of this file run as threads of one process: two npm installs into one
+    // directory at once fail (ENOTEMPTY), so one installs while the other waits.
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _installing = INSTALL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let modules = oracle_dir().join("node_modules");
-    let pinned = modules.join("typescript/package.json");
-    let installed = std::fs::read_to_string(&pinned)
-        .is_ok_and(|p| p.contains(&format!("\"version\": \"{TYPESCRIPT}\"")));
+    // A marker written after npm succeeded: an install cut short (killed, disk full)
+    // leaves a package.json naming the version over a half-written lib/.
+    let marker = oracle_dir().join(format!(".typescript-{TYPESCRIPT}-complete"));
+    let installed = marker.exists() && modules.join("typescript/lib/typescript.js").exists();
     if !installed {
         if !have("npm", "--version") {
             return None;
@@ -291,6 +298,7 @@ fn typescript_module() -> Option<PathBuf> {
             "npm install typescript: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        std::fs::write(&marker, "").unwrap();
     }
     Some(modules)
 }

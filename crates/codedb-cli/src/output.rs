@@ -111,7 +111,11 @@ impl From<codedb_schema::Error> for CliError {
 
 impl From<codedb_core::Error> for CliError {
     fn from(e: codedb_core::Error) -> Self {
-        CliError::database(e.kind(), e.to_string())
+        match e {
+            // A symbol that names no single definition is the caller's to fix.
+            codedb_core::Error::Symbol(s) => CliError::usage(s.to_string()),
+            e => CliError::database(e.kind(), e.to_string()),
+        }
     }
 }
 

@@ -11,7 +11,8 @@
 use std::sync::Arc;
 
 use codedb_commands::{CommandError, CommandReport, EditOptions, ErrorKind};
-use codedb_core::{CodeStore, Scope};
+use codedb_core::store::{Confidence, RefFilter, RefKind};
+use codedb_core::{CodeStore, ReferenceGraph, Scope};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
@@ -120,6 +121,54 @@ pub struct RestoreArgs {
     pub backup: Option<i64>,
 }
 
+/// `refs {qualname, kind?, min_confidence?, all_projects?}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RefsArgs {
+    /// `QUALNAME` or `PATH:QUALNAME` (`Parser.parse`, `src/a.py:Parser.parse`); an external
+    /// symbol by its dotted name (`os.path.join`) when no definition has it.
+    pub qualname: String,
+    /// Only these kinds: call, read, write, import, inheritance, annotation, attribute,
+    /// decorator.
+    pub kind: Option<Vec<String>>,
+    /// Only references at least this sure: exact, inferred, name, ambiguous (default: all).
+    pub min_confidence: Option<String>,
+    /// Look in every project in the database, not only this server's.
+    pub all_projects: Option<bool>,
+}
+
+/// `callers {qualname, depth?, min_confidence?, all_projects?}` and `callees {...}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CallArgs {
+    /// `QUALNAME` or `PATH:QUALNAME`.
+    pub qualname: String,
+    /// Levels to follow (default 1, at most 20).
+    pub depth: Option<u32>,
+    /// Only calls at least this sure: exact, inferred, name, ambiguous (default: all).
+    pub min_confidence: Option<String>,
+    /// Look in every project in the database, not only this server's.
+    pub all_projects: Option<bool>,
+}
+
+/// `deps {path, min_confidence?}` and `rdeps {path, min_confidence?}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DepsArgs {
+    /// Relative to the project root.
+    pub path: String,
+    /// Only references at least this sure: exact, inferred or name (default inferred).
+    pub min_confidence: Option<String>,
+}
+
+/// `hierarchy {class, min_confidence?, all_projects?}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct HierarchyArgs {
+    /// `QUALNAME` or `PATH:QUALNAME` of a class.
+    pub class: String,
+    /// Only links at least this sure: exact, inferred or name (default inferred).
+    pub min_confidence: Option<String>,
+    /// Look in every project in the database, not only this server's.
+    pub all_projects: Option<bool>,
+}
+
 /// `schema_plan {}`, `verify {}`, `status {}`
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct NoArgs {}
@@ -143,6 +192,21 @@ impl std::fmt::Debug for CodedbMcp {
 
 fn invalid(message: impl Into<String>) -> ErrorData {
     ErrorData::invalid_params(message.into(), None)
+}
+
+/// A query's failure: a symbol that names no single definition is the caller's to fix.
+fn query_failed(e: codedb_core::Error) -> ErrorData {
+    match e {
+        codedb_core::Error::Symbol(s) => invalid(s.to_string()),
+        e => failed(e),
+    }
+}
+
+/// `min_confidence`, `default` when absent.
+fn min_confidence(arg: Option<&str>, default: Confidence) -> Result<Confidence, ErrorData> {
+    arg.map_or(Ok(default), |c| {
+        Confidence::from_arg(c).map_err(|m| invalid(format!("min_confidence: {m}")))
+    })
 }
 
 fn failed(e: impl std::fmt::Display) -> ErrorData {
@@ -192,6 +256,47 @@ impl CodedbMcp {
             server,
             tool_router: Self::tool_router(),
         }
+    }
+
+    async fn call_graph(&self, a: CallArgs, callers: bool) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            let depth = a.depth.unwrap_or(1);
+            if depth == 0 || depth > 20 {
+                return Err(invalid(format!("depth {depth}: must be between 1 and 20")));
+            }
+            let filter = RefFilter {
+                kinds: Vec::new(),
+                min_confidence: min_confidence(a.min_confidence.as_deref(), Confidence::Ambiguous)?,
+            };
+            let def =
+                s.db.definition(s.scope(a.all_projects), &a.qualname)
+                    .map_err(query_failed)?;
+            if callers {
+                let hits = s.db.callers(&def, depth, &filter).map_err(failed)?;
+                to_value(json!({ "qualname": a.qualname, "callers": hits }))
+            } else {
+                let hits = s.db.callees(&def, depth, &filter).map_err(failed)?;
+                to_value(json!({ "qualname": a.qualname, "callees": hits }))
+            }
+        })
+        .await
+    }
+
+    async fn dependencies(&self, a: DepsArgs, outgoing: bool) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            let min = min_confidence(a.min_confidence.as_deref(), Confidence::Inferred)?;
+            let scope = Scope::Project(s.project.id());
+            if outgoing {
+                let deps =
+                    s.db.file_dependencies(scope, &a.path, min)
+                        .map_err(failed)?;
+                to_value(json!({ "path": a.path, "deps": deps }))
+            } else {
+                let rdeps = s.db.file_dependents(scope, &a.path, min).map_err(failed)?;
+                to_value(json!({ "path": a.path, "rdeps": rdeps }))
+            }
+        })
+        .await
     }
 
     async fn blocking<T: Send + 'static>(
@@ -303,6 +408,87 @@ impl CodedbMcp {
                 s.db.usages_of(s.scope(args.all_projects), args.name.trim())
                     .map_err(failed)?;
             to_value(json!({ "name": args.name, "usages": hits }))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Every resolved reference to a definition (QUALNAME or PATH:QUALNAME): path, line, column, kind (call, read, import, ...), confidence (exact, inferred, name, ambiguous) and the enclosing definition."
+    )]
+    async fn refs(&self, Parameters(a): Parameters<RefsArgs>) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            let kinds = a
+                .kind
+                .unwrap_or_default()
+                .iter()
+                .map(|k| RefKind::from_arg(k).map_err(|m| invalid(format!("kind: {m}"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            let filter = RefFilter {
+                kinds,
+                min_confidence: min_confidence(a.min_confidence.as_deref(), Confidence::Ambiguous)?,
+            };
+            let scope = s.scope(a.all_projects);
+            let refs = match s.db.definition(scope, &a.qualname) {
+                Ok(def) => s.db.references_to(&def, &filter).map_err(failed)?,
+                Err(codedb_core::Error::Symbol(codedb_core::SymbolError::NotFound { .. }))
+                    if !a.qualname.contains(':') =>
+                {
+                    let external =
+                        s.db.references_to_external(scope, &a.qualname, &filter)
+                            .map_err(failed)?;
+                    if external.is_empty() {
+                        return Err(query_failed(
+                            s.db.definition(scope, &a.qualname)
+                                .err()
+                                .unwrap_or_else(|| {
+                                    codedb_core::Error::Internal("lookup changed".into())
+                                }),
+                        ));
+                    }
+                    external
+                }
+                Err(e) => return Err(query_failed(e)),
+            };
+            to_value(json!({ "qualname": a.qualname, "refs": refs }))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "The call sites of a definition and of its callers, depth levels up (cycles handled); each names path, line, column, confidence, the calling definition and depth."
+    )]
+    async fn callers(&self, Parameters(a): Parameters<CallArgs>) -> Result<Json<Out>, ErrorData> {
+        self.call_graph(a, true).await
+    }
+
+    #[tool(
+        description = "The calls a definition makes and those its callees make, depth levels down (cycles handled)."
+    )]
+    async fn callees(&self, Parameters(a): Parameters<CallArgs>) -> Result<Json<Out>, ErrorData> {
+        self.call_graph(a, false).await
+    }
+
+    #[tool(description = "The files a file depends on through its resolved references.")]
+    async fn deps(&self, Parameters(a): Parameters<DepsArgs>) -> Result<Json<Out>, ErrorData> {
+        self.dependencies(a, true).await
+    }
+
+    #[tool(description = "The files that depend on a file through their resolved references.")]
+    async fn rdeps(&self, Parameters(a): Parameters<DepsArgs>) -> Result<Json<Out>, ErrorData> {
+        self.dependencies(a, false).await
+    }
+
+    #[tool(description = "A class's bases and subclasses, resolved, transitively.")]
+    async fn hierarchy(
+        &self,
+        Parameters(a): Parameters<HierarchyArgs>,
+    ) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            let min = min_confidence(a.min_confidence.as_deref(), Confidence::Inferred)?;
+            let def =
+                s.db.definition(s.scope(a.all_projects), &a.class)
+                    .map_err(query_failed)?;
+            to_value(s.db.hierarchy(&def, min).map_err(failed)?)
         })
         .await
     }

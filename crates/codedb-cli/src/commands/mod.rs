@@ -12,6 +12,7 @@ pub(crate) mod move_file;
 mod project;
 pub(crate) mod query;
 pub(crate) mod recover;
+pub(crate) mod references;
 pub(crate) mod restore;
 pub(crate) mod schema;
 pub(crate) mod serve;

@@ -1,4 +1,5 @@
-//! `codedb query stats|symbol|search|usages|file`: questions to the index, answered for the
+//! `codedb query stats|symbol|search|usages|file` (and the reference questions of
+//! [`super::references`]): questions to the index, answered for the
 //! project whose root holds the current directory (or `--root`), or for every project with
 //! `--all-projects`.
 
@@ -75,6 +76,8 @@ pub(crate) enum QueryCommand {
         /// Relative to the project root.
         path: String,
     },
+    #[command(flatten)]
+    References(super::references::ReferenceQuery),
 }
 
 /// `path`, prefixed by its project's root when the query spans every project.
@@ -152,6 +155,7 @@ fn query(
     command: &QueryCommand,
 ) -> Result<(), CliError> {
     match command {
+        QueryCommand::References(q) => super::references::run(ctx.json, db, scope, q),
         QueryCommand::Stats { language } => {
             if let Some(l) = language
                 .as_deref()

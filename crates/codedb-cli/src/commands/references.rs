@@ -1,0 +1,254 @@
+//! `codedb query refs|callers|callees|deps|rdeps|hierarchy`: the questions asked of resolved
+//! references (see `codedb_core::store::graph`). A definition is named `[PATH:]QUALNAME`;
+//! one that names several is an error listing them.
+
+use codedb_core::store::{Confidence, RefFilter, RefHit, RefKind};
+use codedb_core::{CodeDatabase, ReferenceGraph, Scope};
+use serde::Serialize;
+
+use crate::output::{CliError, emit, emit_lines};
+
+/// The reference questions, as `query` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum ReferenceQuery {
+    /// Every resolved reference to a definition: where, how (call, read, import, ...), and
+    /// how sure (exact, inferred, name, ambiguous).
+    Refs {
+        /// `QUALNAME` or `PATH:QUALNAME` (e.g. `Parser.parse`, `src/a.py:Parser.parse`); an
+        /// external symbol by its dotted name (`os.path.join`) when no definition has it.
+        qualname: String,
+        /// Only references of this kind (repeatable): call, read, write, import,
+        /// inheritance, annotation, attribute, decorator.
+        #[arg(long = "kind", value_name = "KIND")]
+        kinds: Vec<String>,
+        /// Only references at least this sure: exact, inferred, name, ambiguous (the
+        /// default: all, each labelled).
+        #[arg(long, value_name = "C", default_value = "ambiguous")]
+        min_confidence: String,
+    },
+    /// The call sites of a definition, and of its callers up to --depth levels.
+    Callers {
+        /// `[PATH:]QUALNAME`.
+        qualname: String,
+        /// Levels of callers (1: direct callers).
+        #[arg(long, default_value_t = 1)]
+        depth: u32,
+        /// Only calls at least this sure.
+        #[arg(long, value_name = "C", default_value = "ambiguous")]
+        min_confidence: String,
+    },
+    /// The calls a definition makes, and those its callees make, up to --depth levels.
+    Callees {
+        /// `[PATH:]QUALNAME`.
+        qualname: String,
+        /// Levels of callees (1: direct calls).
+        #[arg(long, default_value_t = 1)]
+        depth: u32,
+        /// Only calls at least this sure.
+        #[arg(long, value_name = "C", default_value = "ambiguous")]
+        min_confidence: String,
+    },
+    /// The files a file depends on through its resolved references.
+    Deps {
+        /// Relative to the project root.
+        path: String,
+        /// Only references at least this sure (exact, inferred or name; ambiguous ones name
+        /// no file).
+        #[arg(long, value_name = "C", default_value = "inferred")]
+        min_confidence: String,
+    },
+    /// The files that depend on a file through their resolved references.
+    Rdeps {
+        /// Relative to the project root.
+        path: String,
+        /// Only references at least this sure.
+        #[arg(long, value_name = "C", default_value = "inferred")]
+        min_confidence: String,
+    },
+    /// A class's bases and subclasses, resolved, transitively.
+    Hierarchy {
+        /// `[PATH:]QUALNAME` of the class.
+        class: String,
+        /// Only links at least this sure (exact, inferred or name).
+        #[arg(long, value_name = "C", default_value = "inferred")]
+        min_confidence: String,
+    },
+}
+
+/// The confidence called `name`, or a usage error listing them.
+pub(crate) fn confidence(name: &str) -> Result<Confidence, CliError> {
+    Confidence::from_arg(name).map_err(CliError::usage)
+}
+
+/// The reference kinds called `names`, or a usage error listing them.
+pub(crate) fn kinds(names: &[String]) -> Result<Vec<RefKind>, CliError> {
+    names
+        .iter()
+        .map(|n| RefKind::from_arg(n).map_err(CliError::usage))
+        .collect()
+}
+
+fn hit_line(h: &RefHit) -> String {
+    let place = match &h.project {
+        Some(root) => format!("{root}/{}:{}:{}", h.path, h.line, h.column),
+        None => format!("{}:{}:{}", h.path, h.line, h.column),
+    };
+    let depth = h.depth.map(|d| format!("[{d}] ")).unwrap_or_default();
+    let target = match (&h.target, h.candidates.is_empty()) {
+        (Some(t), _) => format!(" -> {t}"),
+        (None, false) => format!(" -> one of {}", h.candidates.join(", ")),
+        (None, true) => String::new(),
+    };
+    format!(
+        "{depth}{place:<40} {:<11} {:<9} in {}{target}",
+        h.kind.as_str(),
+        h.confidence.as_str(),
+        h.enclosing.as_deref().unwrap_or("<module>")
+    )
+}
+
+fn hits(json: bool, key: &'static str, hits: Vec<RefHit>) -> Result<(), CliError> {
+    if json {
+        let mut map = serde_json::Map::new();
+        map.insert(
+            key.to_owned(),
+            serde_json::to_value(&hits).map_err(|e| CliError(e.to_string()))?,
+        );
+        return emit(true, &map, Vec::new);
+    }
+    let mut lines: Vec<String> = hits.iter().map(hit_line).collect();
+    if lines.is_empty() {
+        lines.push(format!("no {key}"));
+    }
+    emit_lines(&lines)
+}
+
+pub(crate) fn run(
+    json: bool,
+    db: &CodeDatabase,
+    scope: Scope,
+    query: &ReferenceQuery,
+) -> Result<(), CliError> {
+    match query {
+        ReferenceQuery::Refs {
+            qualname,
+            kinds: k,
+            min_confidence,
+        } => {
+            let filter = RefFilter {
+                kinds: kinds(k)?,
+                min_confidence: confidence(min_confidence)?,
+            };
+            let found = match db.definition(scope, qualname) {
+                Ok(def) => db.references_to(&def, &filter)?,
+                Err(codedb_core::Error::Symbol(codedb_core::SymbolError::NotFound { .. }))
+                    if !qualname.contains(':') =>
+                {
+                    let external = db.references_to_external(scope, qualname, &filter)?;
+                    if external.is_empty() {
+                        return Err(db.definition(scope, qualname).err().map_or_else(
+                            || CliError(format!("no definition named {qualname:?}")),
+                            CliError::from,
+                        ));
+                    }
+                    external
+                }
+                Err(e) => return Err(e.into()),
+            };
+            hits(json, "refs", found)
+        }
+        ReferenceQuery::Callers {
+            qualname,
+            depth,
+            min_confidence,
+        }
+        | ReferenceQuery::Callees {
+            qualname,
+            depth,
+            min_confidence,
+        } => {
+            let def = db.definition(scope, qualname)?;
+            let filter = RefFilter {
+                kinds: Vec::new(),
+                min_confidence: confidence(min_confidence)?,
+            };
+            let depth = (*depth).max(1);
+            if matches!(query, ReferenceQuery::Callers { .. }) {
+                hits(json, "callers", db.callers(&def, depth, &filter)?)
+            } else {
+                hits(json, "callees", db.callees(&def, depth, &filter)?)
+            }
+        }
+        ReferenceQuery::Deps {
+            path,
+            min_confidence,
+        }
+        | ReferenceQuery::Rdeps {
+            path,
+            min_confidence,
+        } => {
+            let min = confidence(min_confidence)?;
+            let (key, found) = if matches!(query, ReferenceQuery::Deps { .. }) {
+                ("deps", db.file_dependencies(scope, path, min)?)
+            } else {
+                ("rdeps", db.file_dependents(scope, path, min)?)
+            };
+            if json {
+                #[derive(Serialize)]
+                struct Out<'a> {
+                    path: &'a str,
+                    #[serde(flatten)]
+                    files: serde_json::Map<String, serde_json::Value>,
+                }
+                let mut files = serde_json::Map::new();
+                files.insert(
+                    key.to_owned(),
+                    serde_json::to_value(&found).map_err(|e| CliError(e.to_string()))?,
+                );
+                return emit(true, &Out { path, files }, Vec::new);
+            }
+            let mut lines: Vec<String> = found
+                .iter()
+                .map(|d| format!("{:<50} {} references", d.path, d.references))
+                .collect();
+            if lines.is_empty() {
+                lines.push(format!("no {key}"));
+            }
+            emit_lines(&lines)
+        }
+        ReferenceQuery::Hierarchy {
+            class,
+            min_confidence,
+        } => {
+            let def = db.definition(scope, class)?;
+            let h = db.hierarchy(&def, confidence(min_confidence)?)?;
+            if json {
+                return emit(true, &h, Vec::new);
+            }
+            let mut lines = vec![format!("{} ({})", h.class.locator(), h.class.kind.as_str())];
+            for b in &h.bases {
+                lines.push(format!(
+                    "{}base {} (of {}, {}:{}, {})",
+                    "  ".repeat(b.depth as usize),
+                    b.class,
+                    b.of,
+                    b.path,
+                    b.line,
+                    b.confidence.as_str()
+                ));
+            }
+            for s in &h.subclasses {
+                lines.push(format!(
+                    "{}subclass {} (of {}, {}:{}, {})",
+                    "  ".repeat(s.depth as usize),
+                    s.class,
+                    s.of,
+                    s.path,
+                    s.line,
+                    s.confidence.as_str()
+                ));
+            }
+            emit_lines(&lines)
+        }
+    }
+}

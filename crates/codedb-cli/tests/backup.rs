@@ -129,7 +129,9 @@ fn a_restore_is_refused_while_a_server_has_the_database_open() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(status.exists(), "the server did not start");
-    let before = fs::read(&db).unwrap();
+    // The server may still be writing (its first index, resolution): what must hold is
+    // that the file is the same file, not another put in its place.
+    let before = std::os::unix::fs::MetadataExt::ino(&fs::metadata(&db).unwrap());
     let id = backup.file_name().unwrap().to_str().unwrap();
     let o = codedb(root, &["backup", "restore", id, "--db", db_arg]);
     let err = stderr(&o);
@@ -140,7 +142,11 @@ fn a_restore_is_refused_while_a_server_has_the_database_open() {
         err.contains("open in another codedb process") && err.contains(&server.id().to_string()),
         "{err}"
     );
-    assert_eq!(fs::read(&db).unwrap(), before, "the database was replaced");
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::ino(&fs::metadata(&db).unwrap()),
+        before,
+        "the database was replaced"
+    );
     // Once the server is gone, the same restore goes through.
     json(&codedb(
         root,

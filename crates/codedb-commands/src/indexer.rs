@@ -325,6 +325,12 @@ pub fn index(
             });
         }
     }
+    // Every stored file is marked pending (`ref_pending`) in the batch that stored it: a
+    // run stopped here (killed, failed) leaves them for the next run to resolve.
+    #[cfg(feature = "failpoints")]
+    fail::fail_point!("index-before-resolve", |_| Err(IndexError::Database(
+        codedb_core::Error::Database(codedb_driver_error("injected fault before resolution"))
+    )));
     let resolved = crate::resolve::resolve_changes(db, project, changes, true, batch, &|files| {
         db.transaction(|tx| tx.write_resolved(files))
     })?;

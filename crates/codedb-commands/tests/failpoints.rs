@@ -336,3 +336,45 @@ fn another_programs_writes_around_the_commit_point_are_never_lost() {
     }
     scenario.teardown();
 }
+
+/// An index stopped after its files are stored but before their references are resolved
+/// (killed, failed) leaves them marked pending: the next run resolves them although no file
+/// changed in between.
+#[test]
+fn an_index_stopped_before_resolution_is_resolved_by_the_next_run() {
+    use codedb_core::ReferenceGraph;
+    let scenario = fail::FailScenario::setup();
+    for backend in TestProject::backends() {
+        let t = project(backend);
+        std::fs::write(
+            t.root().join("use_helper.py"),
+            "from a import helper\n\nhelper(1)\n",
+        )
+        .unwrap();
+        fail::cfg("index-before-resolve", "return").unwrap();
+        let err = codedb_commands::index(&t.db, t.root(), &Default::default()).unwrap_err();
+        fail::remove("index-before-resolve");
+        assert!(err.to_string().contains("injected"), "{backend}: {err}");
+        let helper = t
+            .db
+            .definition(codedb_core::Scope::All, "a.py:helper")
+            .unwrap();
+        let sites = |t: &TestProject| -> Vec<String> {
+            t.db.references_to(&helper, &Default::default())
+                .unwrap()
+                .iter()
+                .map(|h| format!("{}:{}:{} {}", h.path, h.line, h.column, h.confidence))
+                .collect()
+        };
+        assert!(sites(&t).is_empty(), "{backend}: not resolved yet");
+        let summary = codedb_commands::index(&t.db, t.root(), &Default::default()).unwrap();
+        assert_eq!(summary.files_indexed, 0, "{backend}: nothing changed on disk");
+        assert!(summary.files_resolved >= 1, "{backend}: {summary:?}");
+        assert_eq!(
+            sites(&t),
+            ["use_helper.py:1:15 exact", "use_helper.py:3:1 exact"],
+            "{backend}"
+        );
+    }
+    scenario.teardown();
+}

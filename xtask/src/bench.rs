@@ -6,6 +6,8 @@
 //! | `worker` | DBWorker chain vs plain rusqlite, round trips, reads under a writer | `crates/codedb-core/benches/worker.rs` |
 //! | `schema` | no-op startup sync, a 1M-row rebuild vs sqlite-utils | `crates/codedb-core/benches/schema.rs` |
 //! | `index` | indexing sympy: cold, no-op, one file; vs py_indexer.py and a bare parse | `crates/codedb-commands/benches/index.rs` |
+//! | `refs` | resolved references on sympy: cold vs a bare parse, no-op, one-file and interface re-index, database growth, cost by size | `crates/codedb-commands/benches/refs.rs` |
+//! | `map` | `query map --tokens 4000` on sympy: warm and first call, ranking alone, cost by size; aider's repo map when installed | `crates/codedb-commands/benches/map.rs` |
 //! | `serve` | `codedb serve` over stdio: startup, a search tool call, an edit tool call | `crates/codedb-cli/benches/serve.rs` |
 //! | `edit` | a whole-file edit and a symbol replacement with git commit vs `cp` + `git add` + `git commit` | `crates/codedb-commands/benches/edit.rs` |
 
@@ -15,6 +17,8 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("schema", "codedb-core", "schema"),
     ("index", "codedb-commands", "index"),
     ("edit", "codedb-commands", "edit"),
+    ("refs", "codedb-commands", "refs"),
+    ("map", "codedb-commands", "map"),
     ("serve", "codedb-cli", "serve"),
 ];
 

@@ -91,6 +91,8 @@ pub struct IndexSummary {
     /// Files whose references were resolved: those indexed, and those whose references
     /// depend on what an indexed or removed file offers.
     pub files_resolved: usize,
+    /// Seconds of the run spent resolving references (part of `seconds`).
+    pub resolve_seconds: f64,
     /// Wall-clock seconds.
     pub seconds: f64,
     /// Each skipped file and its reason.
@@ -331,10 +333,12 @@ pub fn index(
     fail::fail_point!("index-before-resolve", |_| Err(IndexError::Database(
         codedb_core::Error::Database(codedb_driver_error("injected fault before resolution"))
     )));
+    let resolving = Instant::now();
     let resolved = crate::resolve::resolve_changes(db, project, changes, true, batch, &|files| {
         db.transaction(|tx| tx.write_resolved(files))
     })?;
     summary.files_resolved = resolved.files;
+    summary.resolve_seconds = resolving.elapsed().as_secs_f64();
     (summary.files_indexed, summary.parse_errors) = (files, with_errors);
     summary.files_superseded = superseded;
     summary.files_removed = vanished.len();

@@ -62,6 +62,7 @@ pub mod indexer;
 pub mod journal;
 pub mod lang;
 mod locks;
+pub mod map;
 pub mod pipeline;
 mod project;
 mod recover;
@@ -74,6 +75,7 @@ pub mod visibility;
 pub use durable::{TEMP_MARKER, is_temp_name};
 pub use error::{CommandError, ErrorKind, LeftOver};
 pub use indexer::{IndexError, IndexOptions, IndexSummary, Skipped, index};
+pub use map::{DEFAULT_MAP_TOKENS, MAP_ENCODING, RepoMap, count_tokens, focus_of, repo_map};
 pub use pipeline::{
     CommandKind, CommandReport, EditOptions, create, delete, edit, history, move_file,
     replace_symbol, restore,

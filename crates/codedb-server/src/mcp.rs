@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use codedb_commands::{CommandError, CommandReport, EditOptions, ErrorKind};
-use codedb_core::store::{Confidence, RefFilter, RefKind};
+use codedb_core::store::{Confidence, MAX_CALL_DEPTH, RefFilter, RefKind};
 use codedb_core::{CodeStore, ReferenceGraph, Scope};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
@@ -169,6 +169,15 @@ pub struct HierarchyArgs {
     pub all_projects: Option<bool>,
 }
 
+/// `map {tokens?, focus?}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct MapArgs {
+    /// The budget, in tokens (o200k_base; default 1024, at most 100000).
+    pub tokens: Option<usize>,
+    /// Rank toward these files (`PATH`) or definitions (`[PATH:]QUALNAME`).
+    pub focus: Option<Vec<String>>,
+}
+
 /// `schema_plan {}`, `verify {}`, `status {}`
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct NoArgs {}
@@ -261,8 +270,10 @@ impl CodedbMcp {
     async fn call_graph(&self, a: CallArgs, callers: bool) -> Result<Json<Out>, ErrorData> {
         self.blocking(move |s| {
             let depth = a.depth.unwrap_or(1);
-            if depth == 0 || depth > 20 {
-                return Err(invalid(format!("depth {depth}: must be between 1 and 20")));
+            if !(1..=MAX_CALL_DEPTH).contains(&depth) {
+                return Err(invalid(format!(
+                    "depth {depth}: must be between 1 and {MAX_CALL_DEPTH}"
+                )));
             }
             let filter = RefFilter {
                 kinds: Vec::new(),
@@ -428,27 +439,9 @@ impl CodedbMcp {
                 min_confidence: min_confidence(a.min_confidence.as_deref(), Confidence::Ambiguous)?,
             };
             let scope = s.scope(a.all_projects);
-            let refs = match s.db.definition(scope, &a.qualname) {
-                Ok(def) => s.db.references_to(&def, &filter).map_err(failed)?,
-                Err(codedb_core::Error::Symbol(codedb_core::SymbolError::NotFound { .. }))
-                    if !a.qualname.contains(':') =>
-                {
-                    let external =
-                        s.db.references_to_external(scope, &a.qualname, &filter)
-                            .map_err(failed)?;
-                    if external.is_empty() {
-                        return Err(query_failed(
-                            s.db.definition(scope, &a.qualname)
-                                .err()
-                                .unwrap_or_else(|| {
-                                    codedb_core::Error::Internal("lookup changed".into())
-                                }),
-                        ));
-                    }
-                    external
-                }
-                Err(e) => return Err(query_failed(e)),
-            };
+            let refs =
+                s.db.references(scope, &a.qualname, &filter)
+                    .map_err(query_failed)?;
             to_value(json!({ "qualname": a.qualname, "refs": refs }))
         })
         .await
@@ -476,6 +469,29 @@ impl CodedbMcp {
     #[tool(description = "The files that depend on a file through their resolved references.")]
     async fn rdeps(&self, Parameters(a): Parameters<DepsArgs>) -> Result<Json<Out>, ErrorData> {
         self.dependencies(a, false).await
+    }
+
+    #[tool(
+        description = "A map of the repository within a token budget: its most important definitions (PageRank over the resolved references, personalized toward focus files or definitions), as files with the signatures of their definitions."
+    )]
+    async fn map(&self, Parameters(a): Parameters<MapArgs>) -> Result<Json<Out>, ErrorData> {
+        self.blocking(move |s| {
+            let tokens = a.tokens.unwrap_or(codedb_commands::DEFAULT_MAP_TOKENS);
+            if tokens == 0 || tokens > 100_000 {
+                return Err(invalid(format!(
+                    "tokens {tokens}: must be between 1 and 100000"
+                )));
+            }
+            let project = s.project.id();
+            let focus =
+                codedb_commands::focus_of(&s.db, project, &a.focus.unwrap_or_default(), |p| {
+                    s.db.file_with_source(project, p).is_ok_and(|f| f.is_some())
+                })
+                .map_err(query_failed)?;
+            let map = codedb_commands::repo_map(&s.db, project, &focus, tokens).map_err(failed)?;
+            to_value(map)
+        })
+        .await
     }
 
     #[tool(description = "A class's bases and subclasses, resolved, transitively.")]

@@ -2,8 +2,8 @@
 //! references (see `codedb_core::store::graph`). A definition is named `[PATH:]QUALNAME`;
 //! one that names several is an error listing them.
 
-use codedb_core::store::{Confidence, RefFilter, RefHit, RefKind};
-use codedb_core::{CodeDatabase, ReferenceGraph, Scope};
+use codedb_core::store::{Confidence, MAX_CALL_DEPTH, RefFilter, RefHit, RefKind};
+use codedb_core::{CodeDatabase, CodeStore, ReferenceGraph, Scope};
 use serde::Serialize;
 
 use crate::output::{CliError, emit, emit_lines};
@@ -64,6 +64,17 @@ pub(crate) enum ReferenceQuery {
         /// Only references at least this sure.
         #[arg(long, value_name = "C", default_value = "inferred")]
         min_confidence: String,
+    },
+    /// A map of the repository: its most important definitions (PageRank over the resolved
+    /// references), as files with signatures, cut to fit a token budget (o200k_base).
+    Map {
+        /// The budget, in tokens.
+        #[arg(long, default_value_t = codedb_commands::DEFAULT_MAP_TOKENS)]
+        tokens: usize,
+        /// Rank toward these files or definitions (`PATH` or `[PATH:]QUALNAME`;
+        /// repeatable).
+        #[arg(long, value_name = "PATH|QUALNAME")]
+        focus: Vec<String>,
     },
     /// A class's bases and subclasses, resolved, transitively.
     Hierarchy {
@@ -130,6 +141,26 @@ pub(crate) fn run(
     query: &ReferenceQuery,
 ) -> Result<(), CliError> {
     match query {
+        ReferenceQuery::Map { tokens, focus } => {
+            let Scope::Project(project) = scope else {
+                return Err(CliError::usage(
+                    "query map covers one project: drop --all-projects".into(),
+                ));
+            };
+            let focus = codedb_commands::focus_of(db, project, focus, |p| {
+                db.file_with_source(project, p).is_ok_and(|f| f.is_some())
+            })?;
+            let map = codedb_commands::repo_map(db, project, &focus, *tokens)?;
+            if json {
+                return emit(true, &map, Vec::new);
+            }
+            let mut lines: Vec<String> = map.text.lines().map(str::to_owned).collect();
+            lines.push(format!(
+                "({} of {} definitions, {} of {} tokens)",
+                map.definitions_shown, map.definitions_total, map.tokens, map.budget
+            ));
+            emit_lines(&lines)
+        }
         ReferenceQuery::Refs {
             qualname,
             kinds: k,
@@ -139,22 +170,7 @@ pub(crate) fn run(
                 kinds: kinds(k)?,
                 min_confidence: confidence(min_confidence)?,
             };
-            let found = match db.definition(scope, qualname) {
-                Ok(def) => db.references_to(&def, &filter)?,
-                Err(codedb_core::Error::Symbol(codedb_core::SymbolError::NotFound { .. }))
-                    if !qualname.contains(':') =>
-                {
-                    let external = db.references_to_external(scope, qualname, &filter)?;
-                    if external.is_empty() {
-                        return Err(db.definition(scope, qualname).err().map_or_else(
-                            || CliError(format!("no definition named {qualname:?}")),
-                            CliError::from,
-                        ));
-                    }
-                    external
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let found = db.references(scope, qualname, &filter)?;
             hits(json, "refs", found)
         }
         ReferenceQuery::Callers {
@@ -172,7 +188,12 @@ pub(crate) fn run(
                 kinds: Vec::new(),
                 min_confidence: confidence(min_confidence)?,
             };
-            let depth = (*depth).max(1);
+            let depth = *depth;
+            if !(1..=MAX_CALL_DEPTH).contains(&depth) {
+                return Err(CliError::usage(format!(
+                    "--depth {depth}: must be between 1 and {MAX_CALL_DEPTH}"
+                )));
+            }
             if matches!(query, ReferenceQuery::Callers { .. }) {
                 hits(json, "callers", db.callers(&def, depth, &filter)?)
             } else {

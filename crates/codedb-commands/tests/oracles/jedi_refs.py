@@ -1,6 +1,7 @@
 """The Jedi oracle for resolved references (crates/codedb-commands/tests/references.rs).
 
     python3 jedi_refs.py ROOT SAMPLE
+    python3 jedi_refs.py --goto ROOT < SITES
 
 Lists the classes, functions and methods of every .py file under ROOT with Python's own
 `ast` (qualified names as codedb gives them: nested names joined by "."), picks SAMPLE of
@@ -10,7 +11,16 @@ object per definition: its path, qualified name, the 1-based line and byte colum
 name, and its references as [path, line, byte column] (1-based), the definition's own name
 left out, and so are the names of other definitions with the same path and qualified name
 (an `@overload`, a definition under `if`/`else`): to codedb these are one definition,
-PATH:QUALNAME, to Jedi each is a name of its own. Runs on two processes.
+PATH:QUALNAME, to Jedi each is a name of its own. Jedi sees ROOT and the standard library
+only, never site-packages. Runs on two processes.
+
+`get_references` stops inferring once one call has spent Jedi's execution limits (its
+inference state is shared by the whole search), so on a large file it misses references
+that `goto` at the same site finds (`self.stream.expect(...)`, late in jinja2's parser.py).
+With `--goto`, each line of standard input is a site `[path, line, byte column]` (1-based)
+and each answer, one JSON object per site in order, is where `Script.goto(follow_imports=
+True)` at that site lands, each site in a fresh Script: `{"site": [...], "targets": [[path,
+line], ...]}`.
 """
 import ast
 import json
@@ -74,7 +84,16 @@ def init(root, same):
     global ROOT, PROJECT, SAME
     ROOT = root
     SAME = same
-    PROJECT = jedi.Project(root, added_sys_path=[root], smart_sys_path=False, load_unsafe_extensions=False)
+    # The corpus and the standard library only: an installed copy of the same package in
+    # site-packages (jinja2 often is) would otherwise win, and Jedi would resolve the
+    # corpus's names into that copy instead of the files under ROOT.
+    stdlib = [p for p in sys.path if p and "site-packages" not in p and "dist-packages" not in p]
+    PROJECT = jedi.Project(
+        root,
+        sys_path=[root] + stdlib,
+        smart_sys_path=False,
+        load_unsafe_extensions=False,
+    )
 
 
 def lines_of(rel):
@@ -119,7 +138,34 @@ def references(d):
     }
 
 
+def goto(site):
+    rel, line, bcol = site
+    path = os.path.join(ROOT, rel)
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    text = source.splitlines()[line - 1]
+    col = len(text.encode("utf-8")[: bcol - 1].decode("utf-8", "replace"))
+    targets = set()
+    try:
+        names = jedi.Script(source, path=path, project=PROJECT).goto(line, col, follow_imports=True)
+    except Exception:  # Jedi's own failure: no target.
+        names = []
+    for n in names:
+        if n.module_path is None or n.line is None:
+            continue
+        r = os.path.relpath(str(n.module_path), ROOT).replace(os.sep, "/")
+        if not r.startswith(".."):
+            targets.add((r, n.line))
+    return {"site": site, "targets": sorted(targets)}
+
+
 def main():
+    if sys.argv[1] == "--goto":
+        sites = [json.loads(l) for l in sys.stdin if l.strip()]
+        with Pool(2, initializer=init, initargs=(os.path.abspath(sys.argv[2]), {})) as pool:
+            for result in pool.imap(goto, sites, chunksize=8):
+                print(json.dumps(result), flush=True)
+        return
     root = os.path.abspath(sys.argv[1])
     sample = int(sys.argv[2])
     defs = definitions(root)

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::model::{Confidence, EntityKind, MAX_CANDIDATES, RefKind, Scope};
 use super::positions::unpack_positions;
 use super::refs::{DefinitionRow, RefStore};
-use crate::error::{Result, SymbolError};
+use crate::error::{Error, Result, SymbolError};
 use crate::executor::Executor;
 
 /// A definition a reference query is about.
@@ -54,6 +54,9 @@ impl Definition {
         format!("{}:{}", self.path, self.qualified_name)
     }
 }
+
+/// The most levels `callers`/`callees` follow.
+pub const MAX_CALL_DEPTH: u32 = 20;
 
 /// A reference found by a query.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -387,6 +390,20 @@ pub trait ReferenceGraph: Executor + Sized {
         if found.is_empty() {
             found = definition_of(self, scope, &format!("e.name = ?2{path_filter}"), args)?;
         }
+        // One qualified name defined twice in one file (an `@overload`, a definition under
+        // `if`/`else`) is one definition: references name it by file and qualified name.
+        found.sort_by(|a, b| {
+            (&a.project, &a.path, &a.qualified_name, a.start_line).cmp(&(
+                &b.project,
+                &b.path,
+                &b.qualified_name,
+                b.start_line,
+            ))
+        });
+        found.dedup_by(|later, first| {
+            (&later.project, &later.path, &later.qualified_name)
+                == (&first.project, &first.path, &first.qualified_name)
+        });
         match found.len() {
             0 => Err(SymbolError::NotFound {
                 name: name.to_owned(),
@@ -406,6 +423,34 @@ pub trait ReferenceGraph: Executor + Sized {
             }
             .into()),
         }
+    }
+
+    /// The references `arg` asks for: to the definition it names (`[PATH:]QUALNAME`), or,
+    /// when no definition has that name and it has no path, to the external symbol of that
+    /// dotted name (`os.path.join`). An error names what is missing or ambiguous.
+    fn references(&self, scope: Scope, arg: &str, filter: &RefFilter) -> Result<Vec<RefHit>> {
+        match self.definition(scope, arg) {
+            Ok(def) => self.references_to(&def, filter),
+            Err(Error::Symbol(SymbolError::NotFound { name, path: None })) => {
+                let external = self.references_to_external(scope, arg, filter)?;
+                if external.is_empty() {
+                    Err(SymbolError::NotFound { name, path: None }.into())
+                } else {
+                    Ok(external)
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The definitions of project `project_id`, best first, ranked by PageRank over the
+    /// resolved references and personalized toward `focus` (see [`super::rank`]).
+    fn ranked_definitions(
+        &self,
+        project_id: i64,
+        focus: &super::rank::Focus,
+    ) -> Result<Vec<super::rank::RankedDefinition>> {
+        super::rank::rank_definitions(self, project_id, focus)
     }
 
     /// Every reference to `def` that `filter` keeps, by file and position.

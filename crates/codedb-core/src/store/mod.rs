@@ -18,14 +18,15 @@ pub mod graph;
 mod inserts;
 pub mod model;
 pub mod positions;
+pub mod rank;
 pub mod refs;
 
 use codedb_driver::{Batch, Row, params};
 
 pub use bulk::{BulkWriter, SeenRow, Written};
 pub use graph::{
-    Definition, FileDependency, Hierarchy, HierarchyNode, RefFilter, RefHit, ReferenceGraph,
-    split_locator,
+    Definition, FileDependency, Hierarchy, HierarchyNode, MAX_CALL_DEPTH, RefFilter, RefHit,
+    ReferenceGraph, split_locator,
 };
 pub use model::{
     Binding, Confidence, Entity, EntityKind, FileMeta, FileRecord, Import, Issue, MAX_CANDIDATES,
@@ -33,6 +34,7 @@ pub use model::{
     SymbolHit, SymbolicRef, TextHit, UsageHit,
 };
 pub use positions::{pack_positions, unpack_positions};
+pub use rank::{Focus, RankedDefinition};
 pub use refs::{DefinitionRow, Interface, RefStore, ResolvedFile};
 
 use bulk::{FileData, NameCache, clear_file_data, no_maxima, push_replace_file};

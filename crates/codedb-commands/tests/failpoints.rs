@@ -352,7 +352,7 @@ fn an_index_stopped_before_resolution_is_resolved_by_the_next_run() {
         )
         .unwrap();
         fail::cfg("index-before-resolve", "return").unwrap();
-        let err = codedb_commands::index(&t.db, t.root(), &Default::default()).unwrap_err();
+        let err = codedb_commands::index(&t.db, &t.root(), &Default::default()).unwrap_err();
         fail::remove("index-before-resolve");
         assert!(err.to_string().contains("injected"), "{backend}: {err}");
         let helper =
@@ -366,7 +366,7 @@ fn an_index_stopped_before_resolution_is_resolved_by_the_next_run() {
                 .collect()
         };
         assert!(sites(&t).is_empty(), "{backend}: not resolved yet");
-        let summary = codedb_commands::index(&t.db, t.root(), &Default::default()).unwrap();
+        let summary = codedb_commands::index(&t.db, &t.root(), &Default::default()).unwrap();
         assert_eq!(
             summary.files_indexed, 0,
             "{backend}: nothing changed on disk"

@@ -76,6 +76,12 @@ pub enum SymbolError {
         /// query spans every project).
         candidates: Vec<String>,
     },
+    /// A query named a file the index does not hold (live) in its scope.
+    #[error("{path:?}: no such file in the index (paths are relative to the project root)")]
+    NoFile {
+        /// The path asked for.
+        path: String,
+    },
 }
 
 fn in_path(path: Option<&str>) -> String {

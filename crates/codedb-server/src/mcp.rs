@@ -300,10 +300,12 @@ impl CodedbMcp {
             if outgoing {
                 let deps =
                     s.db.file_dependencies(scope, &a.path, min)
-                        .map_err(failed)?;
+                        .map_err(query_failed)?;
                 to_value(json!({ "path": a.path, "deps": deps }))
             } else {
-                let rdeps = s.db.file_dependents(scope, &a.path, min).map_err(failed)?;
+                let rdeps =
+                    s.db.file_dependents(scope, &a.path, min)
+                        .map_err(query_failed)?;
                 to_value(json!({ "path": a.path, "rdeps": rdeps }))
             }
         })

@@ -60,6 +60,9 @@ enum Bind<'t> {
     ClsParam(String),
     /// Anything else (a loop target, `with ... as`, an unannotated parameter).
     Opaque,
+    /// Whatever a module-level star import after the last binding brought, if it exports
+    /// the name (else that binding): looked up as a global through the star imports.
+    Star,
 }
 
 struct Scope<'s, 't> {
@@ -280,11 +283,15 @@ const BUILTINS: &[&str] = &[
 /// error or a stack overflow).
 const MAX_DEPTH: usize = 48;
 
-/// How deep the syntax tree is walked for sites. CPython itself refuses more than 200
-/// nested parentheses, brackets or braces (its tokenizer's `MAXLEVEL`), and each level is
-/// one or two nodes here; names deeper than this are not sites (the file still indexes).
-/// The bound keeps the walk's stack well under a 2 MiB thread's, in debug builds too.
-const MAX_VISIT_DEPTH: usize = 128;
+/// How deep the syntax tree is walked for sites: deeper than anything CPython compiles
+/// (its parser stops at some thousands of nested nodes). The walk recurses, and grows its
+/// stack on the heap as it goes deep (`stacker`), so no thread's stack bounds it; names
+/// deeper than this are not sites (the file still indexes).
+const MAX_VISIT_DEPTH: usize = 20_000;
+
+/// Stack the walk keeps free before it recurses, and what it adds when it must.
+const STACK_RED_ZONE: usize = 128 * 1024;
+const STACK_GROWTH: usize = 4 * 1024 * 1024;
 
 /// One stored reference row before its positions are gathered: spec, kind, name.
 type RefGroup<'s> = (String, RefKind, &'s str);
@@ -319,6 +326,8 @@ pub(super) fn scan(
         sites: Vec::new(),
         imports: Vec::new(),
         star_imports: Vec::new(),
+        star_positions: Vec::new(),
+        unsure: HashSet::new(),
         all: Vec::new(),
         attributes: Vec::new(),
         returns: Vec::new(),
@@ -340,6 +349,11 @@ struct Scanner<'s, 't> {
     imports: Vec<(String, Node<'t>)>,
     /// Module-level star imports: module specs.
     star_imports: Vec<String>,
+    /// Where each module-level star import takes effect (its statement's end).
+    star_positions: Vec<usize>,
+    /// (scope, name) bound by one of a `try`'s branches or another's: answers through it
+    /// are `inferred`.
+    unsure: HashSet<(usize, &'s str)>,
     /// `__all__` entries.
     all: Vec<String>,
     /// Class attributes: (class, name, value or annotation, annotated).
@@ -405,6 +419,34 @@ impl<'s, 't> Scanner<'s, 't> {
             .entry(text)
             .or_default()
             .push((at, bind));
+    }
+
+    /// `try: import x` / `except ImportError: import y as x` (or `x = None`): which branch
+    /// binds `x` depends on what is installed, so the except branch's binding is dropped
+    /// and the try branch's is marked unsure (its answers are `inferred`, not `exact`).
+    fn try_alternatives(&mut self, node: Node<'t>, scope: usize) {
+        let Some(body) = node.child_by_field_name("body") else {
+            return;
+        };
+        let mut cursor = node.walk();
+        let handlers: Vec<(usize, usize)> = node
+            .named_children(&mut cursor)
+            .filter(|c| c.kind() == "except_clause")
+            .map(|c| (c.start_byte(), c.end_byte()))
+            .collect();
+        let in_body = |p: usize| body.start_byte() <= p && p <= body.end_byte() + 1;
+        let in_handler = |p: usize| handlers.iter().any(|&(a, b)| a <= p && p <= b + 1);
+        let mut unsure = Vec::new();
+        for (name, binds) in &mut self.scopes[scope].bindings {
+            let imported = binds
+                .iter()
+                .any(|(p, b)| in_body(*p) && matches!(b, Bind::Import(_)));
+            if imported && binds.iter().any(|(p, _)| in_handler(*p)) {
+                binds.retain(|(p, _)| !in_handler(*p));
+                unsure.push(*name);
+            }
+        }
+        self.unsure.extend(unsure.into_iter().map(|n| (scope, n)));
     }
 
     /// Binds the names a target pattern (`a`, `a, b`, `[a, *b]`) assigns; attributes and
@@ -494,6 +536,12 @@ impl<'s, 't> Scanner<'s, 't> {
         if depth > MAX_VISIT_DEPTH {
             return;
         }
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || {
+            self.visit_node(node, scope, context, depth);
+        });
+    }
+
+    fn visit_node(&mut self, node: Node<'t>, scope: usize, context: Context, depth: usize) {
         match node.kind() {
             "identifier" => self.sites.push(Site {
                 node,
@@ -522,6 +570,9 @@ impl<'s, 't> Scanner<'s, 't> {
                 }
             }
             "call" => {
+                if scope == 0 {
+                    self.dunder_all_call(node);
+                }
                 if let Some(function) = node.child_by_field_name("function") {
                     let inner = match context {
                         Context::Annotation | Context::Decorator => context,
@@ -582,7 +633,7 @@ impl<'s, 't> Scanner<'s, 't> {
                     match (ty, left.kind()) {
                         (Some(ty), "identifier") => {
                             let bind = match right {
-                                Some(r) if is_constructor_like(r) => Bind::Assign(r),
+                                Some(r) if is_constructor_like(r, self.source) => Bind::Assign(r),
                                 _ => Bind::Annotated(ty),
                             };
                             self.writes.push((left, scope));
@@ -664,6 +715,30 @@ impl<'s, 't> Scanner<'s, 't> {
                         self.visit(child, scope, Context::Plain, depth + 1);
                     }
                 }
+            }
+            "delete_statement" => {
+                // `del x` makes `x` a local of the scope and reads nothing.
+                let mut cursor = node.walk();
+                let targets: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+                for target in targets {
+                    let names: Vec<Node<'t>> = if target.kind() == "expression_list" {
+                        let mut c = target.walk();
+                        target.named_children(&mut c).collect()
+                    } else {
+                        vec![target]
+                    };
+                    for n in names {
+                        if n.kind() == "identifier" {
+                            self.bind_at(scope, n, Bind::Opaque, node.end_byte());
+                        } else {
+                            self.visit(n, scope, Context::Plain, depth + 1);
+                        }
+                    }
+                }
+            }
+            "try_statement" => {
+                self.visit_children(node, scope, context, depth);
+                self.try_alternatives(node, scope);
             }
             "except_clause" => {
                 let alias = node.child_by_field_name("alias");
@@ -896,7 +971,7 @@ impl<'s, 't> Scanner<'s, 't> {
     }
 
     fn dunder_all(&mut self, value: Node<'_>) {
-        if !matches!(value.kind(), "list" | "tuple") {
+        if !matches!(value.kind(), "list" | "tuple" | "argument_list") {
             return;
         }
         let mut cursor = value.walk();
@@ -908,6 +983,34 @@ impl<'s, 't> Scanner<'s, 't> {
                     self.all.push(name.to_owned());
                 }
             }
+        }
+    }
+
+    /// `__all__.append("x")`, `__all__.extend(["x", ...])` at module level.
+    fn dunder_all_call(&mut self, call: Node<'_>) {
+        let (Some(function), Some(arguments)) = (
+            call.child_by_field_name("function"),
+            call.child_by_field_name("arguments"),
+        ) else {
+            return;
+        };
+        let (Some(object), Some(method)) = (
+            function.child_by_field_name("object"),
+            function.child_by_field_name("attribute"),
+        ) else {
+            return;
+        };
+        if function.kind() != "attribute" || self.text(object) != "__all__" {
+            return;
+        }
+        match self.text(method) {
+            "append" => self.dunder_all(arguments),
+            "extend" => {
+                if let Some(list) = arguments.named_child(0) {
+                    self.dunder_all(list);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -1000,6 +1103,7 @@ impl<'s, 't> Scanner<'s, 't> {
         if wildcard {
             if scope == 0 {
                 self.star_imports.push(format!("{root}|"));
+                self.star_positions.push(node.end_byte());
             }
             return;
         }
@@ -1254,8 +1358,23 @@ fn position(node: Node<'_>) -> (u32, u32) {
 
 /// `Foo(...)`, `mod.Foo(...)`: a value worth following even where an annotation says
 /// otherwise.
-fn is_constructor_like(node: Node<'_>) -> bool {
+/// A call that reads as a constructor (`Name(...)`, `mod.Name(...)`: a capitalized callee),
+/// whose class says more than an annotation would; any other call's result is known only
+/// through the annotation.
+fn is_constructor_like(node: Node<'_>, source: &[u8]) -> bool {
     node.kind() == "call"
+        && node.child_by_field_name("function").is_some_and(|f| {
+            let callee = match f.kind() {
+                "attribute" => f.child_by_field_name("attribute"),
+                "identifier" => Some(f),
+                _ => None,
+            };
+            callee.is_some_and(|c| {
+                source
+                    .get(c.start_byte())
+                    .is_some_and(u8::is_ascii_uppercase)
+            })
+        })
 }
 
 /// The plain names of a function's decorators (`staticmethod`, `property`, ...).
@@ -1367,23 +1486,55 @@ impl<'s, 't> Resolver<'_, 's, 't> {
             // Class bodies are not enclosing scopes for what is nested in them.
             let visible = first || sc.kind != ScopeKind::Class;
             if visible && let Some(binds) = sc.bindings.get(name) {
+                let at = if first { pos } else { usize::MAX };
                 if first {
                     // The last binding before the use, in the same scope.
                     if let Some((p, b)) = binds.iter().rev().find(|(p, _)| *p < pos) {
-                        return Some((*p, b.clone(), false));
+                        let unsure = self.scanner.unsure.contains(&(s, name));
+                        return Some(self.through_stars(s, at, (*p, b.clone(), unsure)));
                     }
-                    if sc.kind == ScopeKind::Module || sc.kind == ScopeKind::Class {
-                        // Used before any binding at this level: a later one or a builtin.
-                        if BUILTINS.contains(&name) {
-                            return None;
-                        }
+                    if sc.kind == ScopeKind::Class {
+                        // A class body reads its own names bound so far, then the enclosing
+                        // ones (not a later binding of its own).
+                        let parent = sc.parent?;
+                        first = false;
+                        s = parent;
+                        continue;
+                    }
+                    if sc.kind == ScopeKind::Module && BUILTINS.contains(&name) {
+                        // Used before any binding at this level: a builtin.
+                        return None;
                     }
                 }
-                return Some(agreed(binds));
+                let (p, b, picked) = agreed(binds);
+                let unsure = picked || self.scanner.unsure.contains(&(s, name));
+                return Some(self.through_stars(s, at, (p, b, unsure)));
             }
             first = false;
             s = sc.parent?;
         }
+    }
+
+    /// `found`, a binding of module scope `s` (or any other), unless a module-level star
+    /// import comes after it and before `at`: then whatever that import brings, if it
+    /// exports the name.
+    fn through_stars(
+        &self,
+        s: usize,
+        at: usize,
+        found: (usize, Bind<'t>, bool),
+    ) -> (usize, Bind<'t>, bool) {
+        if s == 0
+            && let Some(&q) = self
+                .scanner
+                .star_positions
+                .iter()
+                .rev()
+                .find(|&&q| found.0 < q && q < at)
+        {
+            return (q, Bind::Star, false);
+        }
+        found
     }
 
     /// The spec of the name `name` read in `scope` at byte `pos`, if it names something a
@@ -1392,6 +1543,9 @@ impl<'s, 't> Resolver<'_, 's, 't> {
     fn name_spec(&mut self, name: &str, scope: usize, pos: usize) -> Option<String> {
         match self.lookup(name, scope, pos) {
             Some((bpos, bind, picked)) => {
+                if matches!(bind, Bind::Star) {
+                    return self.unbound_spec(name);
+                }
                 let alias = matches!(bind, Bind::Assign(_));
                 if !matches!(bind, Bind::Def(_) | Bind::Import(_) | Bind::Assign(_)) {
                     return None;
@@ -1463,6 +1617,7 @@ impl<'s, 't> Resolver<'_, 's, 't> {
             Bind::SelfParam(class) => Value::new(format!("D:{class}")).call().inferred(),
             Bind::ClsParam(class) => Value::new(format!("D:{class}")).inferred(),
             Bind::Opaque => return None,
+            Bind::Star => Value::new(format!("G:{name}")),
         })
     }
 
@@ -1492,6 +1647,14 @@ impl<'s, 't> Resolver<'_, 's, 't> {
                     && self.scanner.text(function) == "super"
                     && self.lookup("super", scope, pos).is_none()
                 {
+                    // `super(C, self)` starts after C in the instance's MRO, which only the
+                    // instance's class knows: not followed.
+                    let no_arguments = node
+                        .child_by_field_name("arguments")
+                        .is_some_and(|a| a.named_child_count() == 0);
+                    if !no_arguments {
+                        return None;
+                    }
                     let class = self.scanner.scopes[scope].class.clone()?;
                     return Some(Value::new(format!("P:{class}")).call().inferred());
                 }

@@ -297,10 +297,12 @@ impl Walk<'_> {
                 .zip(from_dir.split('/'))
                 .take_while(|(a, b)| a == b)
                 .count();
-            // `.py` before `.pyi`, then the nearest, then the first by path.
+            // `.py` before `.pyi`, then the nearest, then a package before a module of the
+            // same name (as Python's finder), then the first by path.
             (
                 f.path.ends_with(".py"),
                 common,
+                f.path.ends_with("/__init__.py"),
                 std::cmp::Reverse(f.path.clone()),
             )
         })?;
@@ -331,10 +333,12 @@ impl Walk<'_> {
         let dots = rel.chars().take_while(|c| *c == '.').count();
         let rest = &rel[dots..];
         let mut dir = dir_of(&path).to_owned();
+        // Each dot climbs one package; a file at the root is in none, so `from . import x`
+        // there (or too many dots anywhere) is beyond the top-level package: an ImportError.
+        if dir.split('/').filter(|c| !c.is_empty()).count() < dots {
+            return Val::Unknown;
+        }
         for _ in 1..dots {
-            if dir.is_empty() {
-                return Val::Unknown;
-            }
             dir = dir_of(&dir).to_owned();
         }
         let target = if rest.is_empty() {
@@ -345,11 +349,12 @@ impl Walk<'_> {
         let candidates = if rest.is_empty() {
             vec![join(&target, "__init__.py"), join(&target, "__init__.pyi")]
         } else {
+            // A package and a module of one name: the package wins, as in Python's finder.
             vec![
-                format!("{target}.py"),
                 join(&target, "__init__.py"),
-                format!("{target}.pyi"),
+                format!("{target}.py"),
                 join(&target, "__init__.pyi"),
+                format!("{target}.pyi"),
             ]
         };
         self.first_file(&candidates)

@@ -184,17 +184,23 @@ impl Enclosing {
         for d in ex.file_definitions(&missing)? {
             self.by_file.entry(d.file_id).or_default().push(d);
         }
+        for id in &missing {
+            if let Some(defs) = self.by_file.get_mut(id) {
+                defs.sort_by_key(|d| (d.start_line, -d.end_line));
+            }
+        }
         Ok(())
     }
 
-    /// The innermost definition of `file_id` whose lines hold `line`.
+    /// The innermost definition of `file_id` whose lines hold `line`: of the definitions
+    /// starting at or before it (sorted by start), the last that still holds it, found by
+    /// walking back from the last such start (nested definitions start later than their
+    /// parents), so a file of many definitions costs a binary search and a short walk.
     fn around(&self, file_id: i64, line: u32) -> Option<&DefinitionRow> {
         let line = i64::from(line);
-        self.by_file
-            .get(&file_id)?
-            .iter()
-            .filter(|d| d.start_line <= line && line <= d.end_line)
-            .min_by_key(|d| (d.end_line - d.start_line, -d.start_line))
+        let defs = self.by_file.get(&file_id)?;
+        let upto = defs.partition_point(|d| d.start_line <= line);
+        defs[..upto].iter().rev().find(|d| line <= d.end_line)
     }
 }
 
@@ -372,6 +378,10 @@ pub trait ReferenceGraph: Executor + Sized {
     /// else by name; an error when none or several match.
     fn definition(&self, scope: Scope, arg: &str) -> Result<Definition> {
         let (path, name) = split_locator(arg);
+        let path = path.map(normalize_path);
+        if let Some(p) = path {
+            live_file(self, scope, p)?;
+        }
         let path_filter = if path.is_some() {
             " AND f.path = ?3"
         } else {
@@ -538,59 +548,32 @@ pub trait ReferenceGraph: Executor + Sized {
             kinds: vec![RefKind::Call],
             ..filter.clone()
         };
-        let mut seen: BTreeSet<(i64, String)> =
-            BTreeSet::from([(def.file_id, def.qualified_name.clone())]);
-        let mut frontier = vec![def.clone()];
-        let mut out = Vec::new();
-        let mut enclosing = Enclosing::default();
-        for level in 1..=depth {
-            let mut next = Vec::new();
-            for d in &frontier {
-                let scope = scope_of(d);
-                let mut found = rows(
+        breadth_first(self, def, depth, |d, enclosing| {
+            let scope = scope_of(d);
+            let mut found = rows(
+                self,
+                "r.target_file_id = ?1 AND r.target_name = ?2 AND r.kind = 'call'",
+                params![d.file_id, d.qualified_name.as_str()],
+                scope,
+            )?;
+            let mut candidates = HashMap::new();
+            if filter.min_confidence >= Confidence::Ambiguous {
+                found.extend(rows(
                     self,
-                    "r.target_file_id = ?1 AND r.target_name = ?2 AND r.kind = 'call'",
-                    params![d.file_id, d.qualified_name.as_str()],
+                    "r.confidence = 'ambiguous' AND r.kind = 'call' AND r.name = ?1 \
+                     AND f.project_id = ?2 AND f.language = ?3",
+                    params![d.name.as_str(), d.project_id, d.language.clone()],
                     scope,
-                )?;
-                let mut candidates = HashMap::new();
-                if filter.min_confidence >= Confidence::Ambiguous {
-                    found.extend(rows(
-                        self,
-                        "r.confidence = 'ambiguous' AND r.kind = 'call' AND r.name = ?1 \
-                         AND f.project_id = ?2 AND f.language = ?3",
-                        params![d.name.as_str(), d.project_id, d.language.clone()],
-                        scope,
-                    )?);
-                    candidates.insert(d.name.clone(), self.candidates(d)?);
-                }
-                for Found {
-                    mut hit, around, ..
-                } in hits(
-                    self,
-                    &found,
-                    &filter,
-                    &mut enclosing,
-                    &candidates,
-                    |_, _| true,
-                )? {
-                    hit.depth = Some(level);
-                    if hit.confidence != Confidence::Ambiguous
-                        && let Some(key) = around
-                        && seen.insert(key.clone())
-                        && let Some(caller) = self.definition_by_key(d, key)?
-                    {
-                        next.push(caller);
-                    }
-                    out.push(hit);
-                }
+                )?);
+                candidates.insert(d.name.clone(), self.candidates(d)?);
             }
-            frontier = next;
-            if frontier.is_empty() {
-                break;
-            }
-        }
-        Ok(out)
+            Ok(
+                hits(self, &found, &filter, enclosing, &candidates, |_, _| true)?
+                    .into_iter()
+                    .map(|f| (f.hit, f.around))
+                    .collect(),
+            )
+        })
     }
 
     /// The calls `def` makes, and those its callees make, `depth` levels down (each call
@@ -600,61 +583,34 @@ pub trait ReferenceGraph: Executor + Sized {
             kinds: vec![RefKind::Call],
             ..filter.clone()
         };
-        let mut seen: BTreeSet<(i64, String)> =
-            BTreeSet::from([(def.file_id, def.qualified_name.clone())]);
-        let mut frontier = vec![def.clone()];
-        let mut out = Vec::new();
-        let mut enclosing = Enclosing::default();
-        for level in 1..=depth {
-            let mut next = Vec::new();
-            for d in &frontier {
-                let found = rows(
-                    self,
-                    "r.file_id = ?1 AND r.kind = 'call'",
-                    params![d.file_id],
-                    scope_of(d),
-                )?;
-                let mut candidates = HashMap::new();
-                for row in found
-                    .iter()
-                    .filter(|r| r.confidence == Confidence::Ambiguous)
-                {
-                    if !candidates.contains_key(&row.name) {
-                        let probe = Definition {
-                            name: row.name.clone(),
-                            ..d.clone()
-                        };
-                        candidates.insert(row.name.clone(), self.candidates(&probe)?);
-                    }
-                }
-                let calls = hits(
-                    self,
-                    &found,
-                    &filter,
-                    &mut enclosing,
-                    &candidates,
-                    |_, around| around.is_some_and(|a| a.qualified_name == d.qualified_name),
-                )?;
-                for Found {
-                    mut hit, target, ..
-                } in calls
-                {
-                    hit.depth = Some(level);
-                    if let Some(t) = target
-                        && seen.insert(t.clone())
-                        && let Some(callee) = self.definition_by_key(d, t)?
-                    {
-                        next.push(callee);
-                    }
-                    out.push(hit);
+        breadth_first(self, def, depth, |d, enclosing| {
+            let found = rows(
+                self,
+                "r.file_id = ?1 AND r.kind = 'call'",
+                params![d.file_id],
+                scope_of(d),
+            )?;
+            let mut candidates = HashMap::new();
+            for row in found
+                .iter()
+                .filter(|r| r.confidence == Confidence::Ambiguous)
+            {
+                if !candidates.contains_key(&row.name) {
+                    let probe = Definition {
+                        name: row.name.clone(),
+                        ..d.clone()
+                    };
+                    candidates.insert(row.name.clone(), self.candidates(&probe)?);
                 }
             }
-            frontier = next;
-            if frontier.is_empty() {
-                break;
-            }
-        }
-        Ok(out)
+            let inside = |_: &Row, around: Option<&DefinitionRow>| {
+                around.is_some_and(|a| a.qualified_name == d.qualified_name)
+            };
+            Ok(hits(self, &found, &filter, enclosing, &candidates, inside)?
+                .into_iter()
+                .map(|f| (f.hit, f.target))
+                .collect())
+        })
     }
 
     /// The definition `(file id, qualified name)` in `like`'s project and scope.
@@ -796,6 +752,68 @@ fn scope_of(def: &Definition) -> Scope {
     }
 }
 
+/// The call graph walked breadth-first from `def`, `depth` levels: `level` gives the hits
+/// of one definition and, for each, the definition to go on to (none: listed, not
+/// followed). Each definition is visited once, so cycles end.
+fn breadth_first<E: ReferenceGraph>(
+    ex: &E,
+    def: &Definition,
+    depth: u32,
+    mut level: impl FnMut(&Definition, &mut Enclosing) -> Result<Vec<(RefHit, Option<(i64, String)>)>>,
+) -> Result<Vec<RefHit>> {
+    let mut seen: BTreeSet<(i64, String)> =
+        BTreeSet::from([(def.file_id, def.qualified_name.clone())]);
+    let mut frontier = vec![def.clone()];
+    let mut out = Vec::new();
+    let mut enclosing = Enclosing::default();
+    for n in 1..=depth {
+        let mut next = Vec::new();
+        for d in &frontier {
+            for (mut hit, onward) in level(d, &mut enclosing)? {
+                hit.depth = Some(n);
+                if hit.confidence != Confidence::Ambiguous
+                    && let Some(key) = onward
+                    && seen.insert(key.clone())
+                    && let Some(found) = ex.definition_by_key(d, key)?
+                {
+                    next.push(found);
+                }
+                out.push(hit);
+            }
+        }
+        frontier = next;
+        if frontier.is_empty() {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// `path` as stored: relative to the root, without a leading `./`.
+fn normalize_path(path: &str) -> &str {
+    let mut p = path;
+    while let Some(rest) = p.strip_prefix("./") {
+        p = rest.trim_start_matches('/');
+    }
+    p
+}
+
+/// An error naming `path` unless a live file of `scope` has it.
+fn live_file(ex: &impl Executor, scope: Scope, path: &str) -> Result<()> {
+    let found = ex.query(
+        "SELECT 1 FROM files WHERE path = ?1 AND deleted = 0 \
+         AND (CAST(?2 AS BIGINT) IS NULL OR project_id = ?2) LIMIT 1",
+        vec![path.into(), scope.value()],
+    )?;
+    if found.is_empty() {
+        return Err(SymbolError::NoFile {
+            path: path.to_owned(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 fn dependencies(
     ex: &impl Executor,
     scope: Scope,
@@ -803,6 +821,8 @@ fn dependencies(
     min_confidence: Confidence,
     outgoing: bool,
 ) -> Result<Vec<FileDependency>> {
+    let path = normalize_path(path);
+    live_file(ex, scope, path)?;
     let levels: Vec<String> = min_confidence
         .and_surer()
         .filter(|c| *c != Confidence::Ambiguous)

@@ -15,8 +15,11 @@
 //!   `ref_deps` rows deleted, then `VACUUM`) - 1;
 //! * how cost grows: `seconds_per_mb` and `resolve_share` at 1/16, 1/4 and all of it.
 //!
-//! The agreement with Jedi is a test, not a benchmark: `cargo test -p codedb-commands
-//! --test references -- jedi --nocapture` prints precision and recall.
+//! The agreement with Jedi (precision and recall of the `exact` and `inferred` answers on
+//! click and jinja2) is measured by a test, `cargo test -p codedb-commands --test
+//! references -- jedi --nocapture`, which leaves its figures in
+//! `target/oracles/jedi-agreement-*.json`; they are printed here as `agreement`, as the
+//! last run of that test left them (none when it has not run).
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::cast_precision_loss)]
 
 use std::path::{Path, PathBuf};
@@ -276,6 +279,19 @@ fn main() {
         }
     }
     out.insert("growth".into(), growth_rows.into());
+    let oracles = corpus::workspace().join("target/oracles");
+    let agreement: Vec<serde_json::Value> = std::fs::read_dir(&oracles)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("jedi-agreement-")
+        })
+        .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
+        .collect();
+    out.insert("agreement".into(), agreement.into());
     let value = serde_json::Value::Object(out);
     if json {
         println!("{value}");

@@ -718,6 +718,26 @@ fn compare(package: &str, version: &str, exceptions: &[Exception]) {
     for l in score.jedi_only.iter().take(40) {
         println!("  only jedi:   {l}");
     }
+    // For `cargo xtask bench refs`, which prints the latest agreement beside its timings.
+    let figures = serde_json::json!({
+        "package": format!("{package} {version}"),
+        "jedi": JEDI,
+        "definitions": score.definitions,
+        "agreed": score.both,
+        "confirmed_by_goto": score.by_goto,
+        "only_codedb": score.codedb_only.len(),
+        "only_jedi": score.jedi_only.len(),
+        "string_annotations_set_aside": score.string_annotations,
+        "precision": (precision * 1000.0).round() / 1000.0,
+        "recall": (recall * 1000.0).round() / 1000.0,
+    });
+    let out = corpus::workspace().join("target/oracles");
+    fs::create_dir_all(&out).unwrap();
+    fs::write(
+        out.join(format!("jedi-agreement-{package}.json")),
+        figures.to_string(),
+    )
+    .unwrap();
     assert!(
         score.definitions >= 300,
         "{} definitions",

@@ -514,16 +514,9 @@ fn stored_or_reparsed(
 
 /// The references of a stored file, parsed again from its stored source.
 fn reparse(ex: &impl Executor, file_id: i64) -> codedb_core::Result<Option<Vec<SymbolicRef>>> {
-    let Some(row) = ex.query_row(
-        "SELECT f.path, f.language, s.text FROM files f JOIN source s ON s.file_id = f.id \
-         WHERE f.id = ?1",
-        vec![file_id.into()],
-    )?
-    else {
+    let Some((path, language, text)) = ex.file_source_by_id(file_id)? else {
         return Ok(None);
     };
-    let (path, language, text): (String, Option<String>, String) =
-        (row.get(0)?, row.get(1)?, row.get(2)?);
     let lang = language
         .as_deref()
         .and_then(lang::by_name)

@@ -9,6 +9,11 @@
 //! | Go | `go/parser` + `go/ast` (`oracles/go_counts.go`, `go run`) | Go 1.19's standard library (Debian's `golang-1.19-src`), `src/go` and `src/encoding` without `testdata` |
 //! | TypeScript, TSX, JavaScript | the TypeScript compiler API (`oracles/ts_counts.js`, npm `typescript` 5.6.3 under `target/oracles/`) | npm's `@tanstack/react-query` 5.59.0 (`.ts`/`.tsx` sources; `.js`/`.cjs`/`.d.ts` builds) and `rxjs` 7.8.1 (`.ts` sources, `.d.ts` types, ES5/ES2015/CommonJS builds) |
 //! | Java | javac's tree API, `com.sun.source.tree` (`oracles/JavaCounts.java`, `java` in source-file mode) | the Java sources of npm's `cordova-android` 12.0.1 and `@capacitor/android` 5.7.0 |
+//! | C, C++ | libclang (`oracles/c_counts.py`, PyPI's `libclang` 18.1.1 in a venv under `target/oracles/`) | the SQLite amalgamation libsqlite3-sys vendors (the version `Cargo.lock` pins, from cargo's registry); Tessil's robin-map as PyPI's `nanobind` 2.2.0 wheel vendors it |
+//!
+//! clang compiles one branch of each `#if`, tree-sitter reads them all: a C or C++
+//! exception states what codedb counts in the branches clang skipped, and the test checks
+//! that figure against clang's skipped ranges, apart from the rest of the difference.
 //!
 //! A tool that is absent makes its test print `SKIP ...` and pass; `.ci/run` installs them.
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // tests fail loudly and report figures on purpose
@@ -481,7 +486,11 @@ fn clike_files(corpus: &Path) -> Vec<(String, &'static str)> {
             let Some(l) = lang::detect(&p) else { continue };
             let l = lang::refine(l, &p, &std::fs::read(&p).unwrap());
             if l.name == "c" || l.name == "cpp" {
-                let rel = p.strip_prefix(corpus).unwrap().to_string_lossy().into_owned();
+                let rel = p
+                    .strip_prefix(corpus)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 out.push((rel, l.name));
             }
         }
@@ -615,13 +624,15 @@ fn debug_clike(
                 e.start_line,
                 e.kind.as_str(),
                 e.qualified_name,
-                if skipped(e.start_line) { " (inactive)" } else { "" }
+                if skipped(e.start_line) {
+                    " (inactive)"
+                } else {
+                    ""
+                }
             );
         }
-        inactive[3] = i64::try_from(
-            parsed.imports.iter().filter(|i| skipped(i.line)).count(),
-        )
-        .unwrap();
+        inactive[3] =
+            i64::try_from(parsed.imports.iter().filter(|i| skipped(i.line)).count()).unwrap();
         for (k, line) in &b.defs {
             println!("  clang {line} {k}");
         }
@@ -674,7 +685,10 @@ fn cpp_counts_equal_libclang_on_robin_map() {
     // Tessil's robin-map (tsl/robin_map.h and its two helpers), as nanobind 2.2.0's wheel
     // vendors it.
     let wheel = support::corpus("nanobind", "2.2.0");
-    let corpus = copy_corpus("cpp-robin-map", &wheel.join("nanobind/ext/robin_map/include"));
+    let corpus = copy_corpus(
+        "cpp-robin-map",
+        &wheel.join("nanobind/ext/robin_map/include"),
+    );
     check_clike(
         "robin-map (nanobind 2.2.0)",
         &corpus,

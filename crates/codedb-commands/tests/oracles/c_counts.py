@@ -132,16 +132,23 @@ def count_file(lib, index, root, lang, rel, extra):
         # `= delete` a definition; codedb's rules count both, wherever they are.
         if cursor.is_definition():
             return True
+        if lang == "c":
+            return False
+        if cursor.kind in METHOD_KINDS:
+            return cursor.is_default_method() or cursor.is_deleted_method()
         toks = [t.spelling for t in cursor.get_tokens()]
         return len(toks) >= 2 and toks[-2] == "=" and toks[-1] in ("default", "delete")
 
     def unnamed(cursor):
         # An unnamed tag: its location is its keyword, not a name.
-        toks = list(cursor.get_tokens())
-        for t in toks:
-            if t.location.offset == cursor.location.offset:
-                return t.kind == ci.TokenKind.KEYWORD
-        return cursor.is_anonymous()
+        name, off = spelling(lib, cursor.location)
+        if not in_main(name):
+            return cursor.is_anonymous()
+        at = text[off : off + 7]
+        for kw in (b"struct", b"union", b"enum", b"class"):
+            if at.startswith(kw) and not (at[len(kw) :][:1].isalnum() or at[len(kw) :][:1] == b"_"):
+                return True
+        return False
 
     def visit(cursor):
         for c in cursor.get_children():

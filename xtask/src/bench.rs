@@ -5,7 +5,7 @@
 //! |----------|----------------------------------------------------|-----------------------------------|
 //! | `worker` | DBWorker chain vs plain rusqlite, round trips, reads under a writer | `crates/codedb-core/benches/worker.rs` |
 //! | `schema` | no-op startup sync, a 1M-row rebuild vs sqlite-utils | `crates/codedb-core/benches/schema.rs` |
-//! | `index` | indexing sympy: cold, no-op, one file; vs py_indexer.py and a bare parse | `crates/codedb-commands/benches/index.rs` |
+//! | `index` | indexing sympy: cold, no-op, one file; vs py_indexer.py and a bare parse; then one corpus per language and a mixed one at 1x/4x/16x (`--languages-only`, `--rounds N`) | `crates/codedb-commands/benches/index.rs` |
 //! | `refs` | resolved references on sympy: cold vs a bare parse, no-op, one-file and interface re-index, database growth, cost by size | `crates/codedb-commands/benches/refs.rs` |
 //! | `map` | `query map --tokens 4000` on sympy: warm and first call, ranking alone, cost by size; aider's repo map when installed | `crates/codedb-commands/benches/map.rs` |
 //! | `serve` | `codedb serve` over stdio: startup, a search tool call, an edit tool call | `crates/codedb-cli/benches/serve.rs` |

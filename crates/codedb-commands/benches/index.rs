@@ -16,6 +16,16 @@
 //! `pg_vs_sqlite` = cold on PostgreSQL / the better SQLite cold (target <= 2.0).
 //!
 //! The corpus is downloaded with pip on first use (cached in `target/corpora/`).
+//!
+//! Then `languages`, one corpus per language (the oracle tests' corpora where they are
+//! cached or installed: `languages` skips, naming it, a corpus that is absent): for each,
+//! over `--rounds` rounds (default 3) the cold index and the parse-only floor measured in
+//! the same round, `cold_vs_parse` (target <= 1.7; the median and the spread of the
+//! rounds), `noop_vs_cold` (target <= 0.05). And `mixed`: about 1 MB of each language's
+//! files, indexed cold at 1x, 4x and 16x (copies) each in a child process of its own:
+//! `seconds_per_mb` (within 20% across the three) and the child's peak RSS (`VmHWM`:
+//! bounded by the pipeline's queues, it should not grow with the corpus).
+//! `--languages-only` skips sympy.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::cast_precision_loss)]
 
 use std::path::{Path, PathBuf};
@@ -87,21 +97,45 @@ fn python_files(root: &Path) -> Vec<PathBuf> {
 }
 
 fn parse_only_s(root: &Path) -> f64 {
-    let mut sources: Vec<Vec<u8>> = python_files(root)
+    let python = lang::by_name("python").unwrap();
+    let sources: Vec<(&'static lang::LanguageDef, Vec<u8>)> = python_files(root)
         .iter()
-        .map(|p| std::fs::read(p).unwrap())
+        .map(|p| (python, std::fs::read(p).unwrap()))
         .collect();
+    parse_floor(sources)
+}
+
+/// Every file the indexer would parse under `root`, with its language.
+fn indexed_files(root: &Path) -> Vec<(&'static lang::LanguageDef, PathBuf)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Some(l) = lang::detect(&p) {
+                let bytes = std::fs::read(&p).unwrap();
+                out.push((lang::refine(l, &p, &bytes), p));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out
+}
+
+/// The files in memory, parsed and fully walked in parallel: the floor.
+fn parse_floor(mut sources: Vec<(&'static lang::LanguageDef, Vec<u8>)>) -> f64 {
     // Scheduled as the indexer schedules its parsing (largest first, one file per task), so
     // that the floor is as low as the machine allows.
-    sources.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let python = lang::by_name("python").unwrap();
+    sources.sort_by_key(|s| std::cmp::Reverse(s.1.len()));
     let t = Instant::now();
     let nodes: usize = sources
         .par_iter()
         .with_max_len(1)
-        .map(|src| {
+        .map(|(l, src)| {
             let mut parser = tree_sitter::Parser::new();
-            parser.set_language(&(python.grammar)()).unwrap();
+            parser.set_language(&(l.grammar)()).unwrap();
             let tree = parser.parse(src, None).unwrap();
             let mut cursor = tree.walk();
             let mut n = 0;
@@ -143,10 +177,236 @@ fn round(x: f64, digits: i32) -> f64 {
     (x * f).round() / f
 }
 
+/// `(language, where its corpus is)`: the oracle tests' corpora.
+fn language_corpora() -> Vec<(&'static str, PathBuf, &'static str)> {
+    let c = corpus::workspace().join("target/corpora");
+    let go = ["/usr/lib/go-1.19/src", "/usr/share/go-1.19/src"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.join("go/ast/ast.go").exists())
+        .unwrap_or_default();
+    let cpp = if Path::new("/usr/src/googletest/googletest/src/gtest.cc").exists() {
+        (PathBuf::from("/usr/src/googletest"), "googletest (Debian)")
+    } else {
+        (c.join("cpp-robin-map"), "robin-map")
+    };
+    vec![
+        ("typescript", c.join("npm/rxjs@7.8.1"), "rxjs 7.8.1"),
+        (
+            "tsx",
+            c.join("npm/@tanstack+react-query@5.59.0"),
+            "@tanstack/react-query 5.59.0",
+        ),
+        ("javascript", c.join("npm/rxjs@7.8.1"), "rxjs 7.8.1"),
+        ("go", go, "Go 1.19 src (go, encoding, net, crypto)"),
+        (
+            "java",
+            c.join("npm/cordova-android@12.0.1"),
+            "cordova-android 12.0.1",
+        ),
+        (
+            "c",
+            c.join("c-libsqlite3-sys"),
+            "SQLite amalgamation (libsqlite3-sys)",
+        ),
+        ("cpp", cpp.0, cpp.1),
+    ]
+}
+
+/// Copies the files of `language` under `from` (Go: its four packages) into `to`, up to
+/// `budget` bytes when given; returns the bytes copied.
+fn copy_language(language: &str, from: &Path, to: &Path, budget: Option<u64>) -> u64 {
+    let roots: Vec<PathBuf> = if language == "go" {
+        ["go", "encoding", "net", "crypto"]
+            .iter()
+            .map(|p| from.join(p))
+            .collect()
+    } else {
+        vec![from.to_owned()]
+    };
+    let mut bytes = 0;
+    for root in roots {
+        for (l, p) in indexed_files(&root) {
+            if l.name != language || p.components().any(|c| c.as_os_str() == "testdata") {
+                continue;
+            }
+            let size = std::fs::metadata(&p).unwrap().len();
+            if budget.is_some_and(|b| bytes + size > b) {
+                continue;
+            }
+            let target = to.join(p.strip_prefix(from).unwrap());
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::copy(&p, target).unwrap();
+            bytes += size;
+        }
+    }
+    bytes
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One language's corpus: cold index and parse floor per round, the no-op re-index.
+fn bench_language(language: &str, tree: &Path, rounds: usize, work: &Path) -> serde_json::Value {
+    let sources: Vec<(&'static lang::LanguageDef, Vec<u8>)> = indexed_files(tree)
+        .into_iter()
+        .map(|(l, p)| (l, std::fs::read(p).unwrap()))
+        .collect();
+    let files = sources.len();
+    let bytes: usize = sources.iter().map(|s| s.1.len()).sum();
+    let (mut colds, mut parses, mut ratios, mut noops) = (vec![], vec![], vec![], vec![]);
+    for round in 0..rounds {
+        let parse = parse_floor(sources.clone());
+        let dir = work.join(format!("{language}-{round}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let backend = sqlite(&dir, "cold.sqlite");
+        let db = open(&backend, &dir);
+        let t = Instant::now();
+        let cold = index(&db, tree, &IndexOptions::default()).unwrap();
+        let cold_s = t.elapsed().as_secs_f64();
+        assert_eq!(cold.files_indexed, files, "{language}");
+        let t = Instant::now();
+        let noop = index(&db, tree, &IndexOptions::default()).unwrap();
+        noops.push(t.elapsed().as_secs_f64() / cold_s);
+        assert_eq!(noop.files_unchanged, files);
+        drop(db);
+        backend.stop().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        colds.push(cold_s);
+        parses.push(parse);
+        ratios.push(cold_s / parse);
+    }
+    let r = |v: &[f64], d| v.iter().map(|x| round(*x, d)).collect::<Vec<_>>();
+    serde_json::json!({
+        "files": files,
+        "mb": round(bytes as f64 / 1e6, 2),
+        "cold_s": r(&colds, 3),
+        "parse_only_s": r(&parses, 3),
+        "cold_vs_parse_rounds": r(&ratios, 3),
+        "cold_vs_parse": round(median(ratios), 3),
+        "noop_vs_cold": round(median(noops), 4),
+    })
+}
+
+/// The child of `mixed`: indexes `tree` cold into a fresh database under `dir`, prints
+/// seconds, bytes and its peak RSS.
+fn child_index(tree: &Path, dir: &Path) {
+    let backend = sqlite(dir, "mixed.sqlite");
+    let db = open(&backend, dir);
+    let t = Instant::now();
+    let s = index(&db, tree, &IndexOptions::default()).unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    drop(db);
+    backend.stop().unwrap();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hwm_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    println!(
+        "{}",
+        serde_json::json!({"seconds": secs, "files": s.files_indexed, "max_rss_kb": hwm_kb})
+    );
+}
+
+fn languages(rounds: usize) -> serde_json::Value {
+    let work = tempfile::tempdir().unwrap();
+    let mut per = serde_json::Map::new();
+    let mixed = work.path().join("mixed/copy0");
+    let mut mixed_bytes = 0;
+    for (language, from, name) in language_corpora() {
+        if !from.exists() || from.as_os_str().is_empty() {
+            per.insert(
+                language.to_owned(),
+                serde_json::json!({"skipped": format!("{name} is not here (run the oracle tests)")}),
+            );
+            continue;
+        }
+        let tree = work.path().join(language);
+        copy_language(language, &from, &tree, None);
+        let mut figures = bench_language(language, &tree, rounds, work.path());
+        figures["corpus"] = serde_json::json!(name);
+        per.insert(language.to_owned(), figures);
+        let _ = std::fs::remove_dir_all(&tree);
+        mixed_bytes += copy_language(language, &from, &mixed.join(language), Some(1_000_000));
+    }
+    let mut scales = serde_json::Map::new();
+    let exe = std::env::current_exe().unwrap();
+    for copies in [1usize, 4, 16] {
+        let tree = work.path().join(format!("mixed-{copies}x"));
+        std::fs::create_dir_all(&tree).unwrap();
+        for i in 0..copies {
+            copy(&mixed, &tree.join(format!("copy{i}")));
+        }
+        let dir = work.path().join(format!("db-{copies}x"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = Command::new(&exe)
+            .arg("--child-index")
+            .arg(&tree)
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let child: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mb = (mixed_bytes * copies as u64) as f64 / 1e6;
+        let secs = child["seconds"].as_f64().unwrap();
+        scales.insert(
+            format!("{copies}x"),
+            serde_json::json!({
+                "files": child["files"],
+                "mb": round(mb, 2),
+                "seconds": round(secs, 3),
+                "seconds_per_mb": round(secs / mb, 4),
+                "max_rss_mb": round(child["max_rss_kb"].as_f64().unwrap() / 1024.0, 1),
+            }),
+        );
+        let _ = std::fs::remove_dir_all(&tree);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let spm: Vec<f64> = scales
+        .values()
+        .map(|v| v["seconds_per_mb"].as_f64().unwrap())
+        .collect();
+    let spread =
+        spm.iter().copied().fold(f64::MIN, f64::max) / spm.iter().copied().fold(f64::MAX, f64::min);
+    serde_json::json!({
+        "languages": per,
+        "mixed": scales,
+        "mixed_seconds_per_mb_max_over_min": round(spread, 3),
+        "targets": { "cold_vs_parse": 1.7, "noop_vs_cold": 0.05, "mixed_seconds_per_mb_max_over_min": 1.2 },
+    })
+}
+
 fn main() {
-    let json = std::env::args().any(|a| a == "--json");
-    let corpus = corpus::corpus("sympy", "1.13.3");
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child-index") {
+        child_index(Path::new(&args[i + 1]), Path::new(&args[i + 2]));
+        return;
+    }
+    let json = args.iter().any(|a| a == "--json");
+    let rounds = args
+        .iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    if args.iter().any(|a| a == "--languages-only") {
+        let figures = languages(rounds);
+        if json {
+            println!("{figures}");
+        } else {
+            println!("{}", serde_json::to_string_pretty(&figures).unwrap());
+        }
+        return;
+    }
+    let corpus = corpus::corpus("sympy", "1.13.3");
     let backend_name = args
         .iter()
         .position(|a| a == "--backend")
@@ -218,6 +478,7 @@ fn main() {
         "targets": { "cold_vs_py": 0.35, "cold_vs_parse": 1.7, "noop_vs_cold": 0.05, "one_file_reindex_ms": 50.0, "pg_vs_sqlite": 2.0 },
     });
     let mut figures = figures;
+    figures["languages"] = languages(rounds);
     if let Some(lite) = sqlite_cold {
         figures["sqlite_cold_s"] = serde_json::json!(round(lite, 3));
         figures["pg_vs_sqlite"] = serde_json::json!(round(cold_s / lite, 3));

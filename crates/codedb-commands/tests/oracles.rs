@@ -9,6 +9,11 @@
 //! | Go | `go/parser` + `go/ast` (`oracles/go_counts.go`, `go run`) | Go 1.19's standard library (Debian's `golang-1.19-src`), `src/go` and `src/encoding` without `testdata` |
 //! | TypeScript, TSX, JavaScript | the TypeScript compiler API (`oracles/ts_counts.js`, npm `typescript` 5.6.3 under `target/oracles/`) | npm's `@tanstack/react-query` 5.59.0 (`.ts`/`.tsx` sources; `.js`/`.cjs`/`.d.ts` builds) and `rxjs` 7.8.1 (`.ts` sources, `.d.ts` types, ES5/ES2015/CommonJS builds) |
 //! | Java | javac's tree API, `com.sun.source.tree` (`oracles/JavaCounts.java`, `java` in source-file mode) | the Java sources of npm's `cordova-android` 12.0.1 and `@capacitor/android` 5.7.0 |
+//! | C, C++ | libclang (`oracles/c_counts.py`, PyPI's `libclang` 18.1.1 in a venv under `target/oracles/`) | the SQLite amalgamation libsqlite3-sys vendors (the version `Cargo.lock` pins, from cargo's registry); Tessil's robin-map as PyPI's `nanobind` 2.2.0 wheel vendors it |
+//!
+//! clang compiles one branch of each `#if`, tree-sitter reads them all: a C or C++
+//! exception states what codedb counts in the branches clang skipped, and the test checks
+//! that figure against clang's skipped ranges, apart from the rest of the difference.
 //!
 //! A tool that is absent makes its test print `SKIP ...` and pass; `.ci/run` installs them.
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // tests fail loudly and report figures on purpose
@@ -360,4 +365,347 @@ fn java_counts_equal_javacs_tree_api_on_cordova_android() {
 #[test]
 fn java_counts_equal_javacs_tree_api_on_capacitor_android() {
     check_java("@capacitor/android@5.7.0", &[]);
+}
+
+/// PyPI's `libclang` (clang's Python bindings with their own libclang.so) at the pinned
+/// version, in a venv under `target/oracles/`; `None` when python3 cannot make one.
+fn clang_python() -> Option<PathBuf> {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _installing = INSTALL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let venv = oracle_dir().join("clang-venv");
+    let python = venv.join("bin/python");
+    let marker = oracle_dir().join(format!(".libclang-{LIBCLANG}-complete"));
+    if marker.exists() && python.exists() {
+        return Some(python);
+    }
+    if !have("python3", "--version") {
+        return None;
+    }
+    std::fs::create_dir_all(oracle_dir()).unwrap();
+    let _ = std::fs::remove_dir_all(&venv);
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .output()
+        .unwrap();
+    if !made.status.success() {
+        println!(
+            "python3 -m venv failed: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        return None;
+    }
+    let out = Command::new(&python)
+        .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+        .arg(format!("libclang=={LIBCLANG}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pip install libclang: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&marker, "").unwrap();
+    Some(python)
+}
+
+const LIBCLANG: &str = "18.1.1";
+
+/// The source directory of the crate `name` this workspace's lock file pins (the crate's
+/// sources, vendored C included, are in cargo's registry once the workspace builds).
+fn crate_source(name: &str) -> PathBuf {
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .current_dir(workspace())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let package = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is not in the workspace's dependencies"));
+    Path::new(package["manifest_path"].as_str().unwrap())
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// The C and C++ files under `from` copied to `target/corpora/NAME`, once.
+fn copy_corpus(name: &str, from: &Path) -> PathBuf {
+    let dir = workspace().join("target/corpora").join(name);
+    if dir.join(".complete").exists() {
+        return dir;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut stack = vec![from.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if lang::detect(&path).is_some_and(|l| l.name == "c" || l.name == "cpp") {
+                let target = dir.join(path.strip_prefix(from).unwrap());
+                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+                std::fs::copy(&path, target).unwrap();
+            }
+        }
+    }
+    std::fs::write(dir.join(".complete"), "").unwrap();
+    dir
+}
+
+/// What libclang says of one file.
+#[derive(serde::Deserialize)]
+struct ClangFile {
+    counts: Counts,
+    /// Lines of the branches clang did not compile (first, last).
+    skipped: Vec<(i64, i64)>,
+    defs: Vec<(String, i64)>,
+}
+
+/// The files of `corpus` codedb reads as C or C++, with that language.
+fn clike_files(corpus: &Path) -> Vec<(String, &'static str)> {
+    let mut out = Vec::new();
+    let mut stack = vec![corpus.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let Some(l) = lang::detect(&p) else { continue };
+            let l = lang::refine(l, &p, &std::fs::read(&p).unwrap());
+            if l.name == "c" || l.name == "cpp" {
+                let rel = p
+                    .strip_prefix(corpus)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((rel, l.name));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A C or C++ file where codedb and clang differ, on purpose: `inactive` is what codedb
+/// counts in the preprocessor branches clang did not compile (checked against clang's
+/// skipped ranges), `hidden` the rest of the difference (codedb minus clang), each
+/// definition named in `reason`.
+struct ClikeException {
+    path: &'static str,
+    inactive: Counts,
+    hidden: Counts,
+    #[allow(dead_code)] // read by people: why the difference is right
+    reason: &'static str,
+}
+
+fn check_clike(name: &str, corpus: &Path, clang_args: &[&str], exceptions: &[ClikeException]) {
+    let Some(python) = clang_python() else {
+        println!("SKIP {name}: python3 with venv and pip is needed for PyPI's libclang");
+        return;
+    };
+    let files = clike_files(corpus);
+    let mut cmd = Command::new(python);
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracles/c_counts.py"))
+        .arg(corpus)
+        .args(clang_args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        for (rel, l) in &files {
+            writeln!(stdin, "{l}\t{rel}").unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "oracle {cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let clang: BTreeMap<String, ClangFile> = serde_json::from_slice(&out.stdout).unwrap();
+    let ours = codedb_counts(corpus, &["c", "cpp"]);
+    if std::env::var_os("CODEDB_ORACLE_DEBUG").is_some() {
+        debug_clike(corpus, &files, &ours, &clang);
+    }
+    let mut problems = Vec::new();
+    for e in exceptions {
+        let Some(c) = clang.get(e.path) else {
+            problems.push(format!("{}: not in the corpus", e.path));
+            continue;
+        };
+        let inactive = in_skipped(corpus, e.path, &c.skipped);
+        if inactive != e.inactive {
+            problems.push(format!(
+                "{}: codedb counts {inactive:?} in the branches clang skipped, stated {:?}",
+                e.path, e.inactive
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{name}: {}", problems.join("\n"));
+    let stated: Vec<Exception> = exceptions
+        .iter()
+        .map(|e| Exception {
+            path: e.path,
+            diff: std::array::from_fn(|i| e.inactive[i] + e.hidden[i]),
+            reason: e.reason,
+        })
+        .collect();
+    let theirs: BTreeMap<String, Counts> =
+        clang.iter().map(|(k, v)| (k.clone(), v.counts)).collect();
+    compare(name, &ours, &theirs, &stated);
+}
+
+/// codedb's classes, functions, methods and imports of `rel` that start on a line of
+/// `skipped`.
+fn in_skipped(corpus: &Path, rel: &str, skipped: &[(i64, i64)]) -> Counts {
+    let path = corpus.join(rel);
+    let bytes = std::fs::read(&path).unwrap();
+    let l = lang::refine(lang::detect(&path).unwrap(), &path, &bytes);
+    let parsed = lang::parse(l, &bytes);
+    let inside = |line: i64| skipped.iter().any(|(a, b)| *a <= line && line <= *b);
+    let mut c = [0; 4];
+    for e in parsed.entities.iter().filter(|e| inside(e.start_line)) {
+        c[match e.kind.as_str() {
+            "class" => 0,
+            "function" => 1,
+            _ => 2,
+        }] += 1;
+    }
+    c[3] = i64::try_from(parsed.imports.iter().filter(|i| inside(i.line)).count()).unwrap();
+    c
+}
+
+/// Prints, for each file that differs, both sides' definitions by line.
+fn debug_clike(
+    corpus: &Path,
+    files: &[(String, &'static str)],
+    ours: &BTreeMap<String, Counts>,
+    clang: &BTreeMap<String, ClangFile>,
+) {
+    for (rel, l) in files {
+        let (Some(a), Some(b)) = (ours.get(rel), clang.get(rel)) else {
+            continue;
+        };
+        if *a == b.counts {
+            continue;
+        }
+        println!("== {rel} ({l}): codedb {a:?}, clang {:?}", b.counts);
+        let bytes = std::fs::read(corpus.join(rel)).unwrap();
+        let parsed = lang::parse(lang::by_name(l).unwrap(), &bytes);
+        let skipped = |line: i64| b.skipped.iter().any(|(x, y)| *x <= line && line <= *y);
+        let mut inactive = [0; 4];
+        for e in &parsed.entities {
+            let i = match e.kind.as_str() {
+                "class" => 0,
+                "function" => 1,
+                _ => 2,
+            };
+            if skipped(e.start_line) {
+                inactive[i] += 1;
+            }
+            println!(
+                "  codedb {} {} {}{}",
+                e.start_line,
+                e.kind.as_str(),
+                e.qualified_name,
+                if skipped(e.start_line) {
+                    " (inactive)"
+                } else {
+                    ""
+                }
+            );
+        }
+        inactive[3] =
+            i64::try_from(parsed.imports.iter().filter(|i| skipped(i.line)).count()).unwrap();
+        for (k, line) in &b.defs {
+            println!("  clang {line} {k}");
+        }
+        println!("  codedb in inactive branches: {inactive:?}");
+    }
+}
+
+#[test]
+fn c_counts_equal_libclang_on_the_sqlite_amalgamation() {
+    let corpus = copy_corpus(
+        "c-libsqlite3-sys",
+        &crate_source("libsqlite3-sys").join("sqlite3"),
+    );
+    check_clike(
+        "sqlite amalgamation (libsqlite3-sys)",
+        &corpus,
+        &[],
+        &[
+            ClikeException {
+                path: "sqlite3.c",
+                inactive: [224, 2211, 0, 45],
+                hidden: [-6, -5, 0, 0],
+                reason: "inactive branches (Windows, Apple, test and debug builds, \
+                    omitted features); the root of the amalgamation is an error node to \
+                    tree-sitter (its branches, read all at once, do not balance), and in its \
+                    recovery a macro before a definition hides it: the structs \
+                    `sqlite3StatType`, `BenignMallocHooks`, `Mem0Global`, `sqlite3PrngType`, \
+                    `PCacheGlobal`, `sqlite3AutoExtList` (`static SQLITE_WSD struct X {...}`) \
+                    and the functions `sqlite3_memory_used`, `columnNullValue`, \
+                    `sqlite3InitOne`, `sqlite3GetToken`, `sqlite3RunParser` \
+                    (`SQLITE_API`/`SQLITE_PRIVATE`/`static const` read as a declaration \
+                    of their own)",
+            },
+            ClikeException {
+                path: "wasm32-wasi-vfs.c",
+                inactive: [0, 4, 0, 2],
+                hidden: [0; 4],
+                reason: "inactive branches",
+            },
+        ],
+    );
+}
+
+#[test]
+fn cpp_counts_equal_libclang_on_robin_map() {
+    if !have("python3", "--version") {
+        println!("SKIP robin-map: python3 (pip) is needed for the corpus");
+        return;
+    }
+    // Tessil's robin-map (tsl/robin_map.h and its two helpers), as nanobind 2.2.0's wheel
+    // vendors it.
+    let wheel = support::corpus("nanobind", "2.2.0");
+    let corpus = copy_corpus(
+        "cpp-robin-map",
+        &wheel.join("nanobind/ext/robin_map/include"),
+    );
+    check_clike(
+        "robin-map (nanobind 2.2.0)",
+        &corpus,
+        &[],
+        &[
+            ClikeException {
+                path: "tsl/robin_growth_policy.h",
+                inactive: [0, 0, 0, 1],
+                hidden: [0; 4],
+                reason: "`#include <stdexcept>` in the branch for builds without exceptions",
+            },
+            ClikeException {
+                path: "tsl/robin_hash.h",
+                inactive: [0, 0, 1, 0],
+                hidden: [0; 4],
+                reason: "a `robin_hash` constructor in the branch for old libstdc++",
+            },
+        ],
+    );
 }

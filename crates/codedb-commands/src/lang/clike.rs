@@ -19,6 +19,11 @@ const PREPROC: &[&str] = &[
     "preproc_elifdef",
 ];
 
+/// Keywords that open a statement: never a function's name.
+const STATEMENT_KEYWORDS: &[&str] = &[
+    "if", "else", "while", "for", "do", "switch", "case", "return", "goto", "sizeof",
+];
+
 pub(super) static C: Spec = Spec::new(
     || tree_sitter_c::LANGUAGE.into(),
     include_str!("queries/c.scm"),
@@ -97,7 +102,10 @@ fn declarator_name(node: Node<'_>, source: &[u8]) -> Option<Named> {
             | "destructor_name"
             | "operator_name"
             | "namespace_identifier" => {
-                return function.then(|| plain(text(n, source)));
+                let t = text(n, source);
+                // `} #endif else if (x) {...}`: error recovery can read a statement whose
+                // `else` an `#if` cut off as a "function" named by its keyword.
+                return (function && !STATEMENT_KEYWORDS.contains(&t)).then(|| plain(t));
             }
             _ => return None,
         }

@@ -10,8 +10,8 @@
 //! split by weight, onto the definitions they target, which gives each definition its rank.
 //! A definition nothing refers to keeps a floor proportional to its file's rank, so a map
 //! of a file still lists its definitions. A focus (files, definitions) personalizes the
-//! PageRank toward its files, so what they use rises, and weighs the focus files' own
-//! definitions and the focus definitions up tenfold. Cost: one aggregated scan of `refs` and one of the
+//! PageRank toward its files, so what they use rises; the focus files' own definitions are
+//! weighed up tenfold, and the focus definitions lead the list. Cost: one aggregated scan of `refs` and one of the
 //! definition tables per call, then linear work per iteration.
 
 use std::collections::HashMap;
@@ -144,6 +144,7 @@ pub(crate) fn rank_definitions(
     // Focus: files and definitions.
     let mut personal = vec![0.0; n];
     let mut boosted = vec![false; defs.len()];
+    let mut named = vec![false; defs.len()];
     for p in &focus.paths {
         if let Some(&i) = by_path.get(p) {
             personal[i] = 1.0;
@@ -156,7 +157,7 @@ pub(crate) fn rank_definitions(
         if let Some(&i) = by_path.get(path) {
             personal[i] = 1.0;
             for &d in def_at.get(&(i, qual.clone())).into_iter().flatten() {
-                boosted[d] = true;
+                named[d] = true;
             }
         }
     }
@@ -215,10 +216,16 @@ pub(crate) fn rank_definitions(
     if total > 0.0 {
         defs.iter_mut().for_each(|d| d.rank /= total);
     }
-    defs.sort_by(|a, b| {
-        b.rank
-            .total_cmp(&a.rank)
-            .then_with(|| (&a.path, a.start_line).cmp(&(&b.path, b.start_line)))
+    // The focus definitions lead, then the rest by rank.
+    let mut order: Vec<usize> = (0..defs.len()).collect();
+    order.sort_by(|&a, &b| {
+        named[b]
+            .cmp(&named[a])
+            .then_with(|| defs[b].rank.total_cmp(&defs[a].rank))
+            .then_with(|| {
+                (&defs[a].path, defs[a].start_line).cmp(&(&defs[b].path, defs[b].start_line))
+            })
     });
-    Ok(defs)
+    let mut slots: Vec<Option<RankedDefinition>> = defs.into_iter().map(Some).collect();
+    Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
 }

@@ -422,3 +422,139 @@ fn http_refuses_a_public_address_without_a_token_and_a_token_file_others_can_rea
     assert_eq!(out.status.code(), Some(2), "{}", support::stderr(&out));
     assert!(support::stderr(&out).contains("server.http"));
 }
+
+fn init_repo(root: &Path, file: &str, text: &str) {
+    std::fs::create_dir_all(root).unwrap();
+    std::fs::write(root.join(file), text).unwrap();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["config", "user.email", "test@example.com"]);
+    git(root, &["config", "user.name", "test"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "init"]);
+}
+
+/// The answer's structured result, or its JSON-RPC error message prefixed `ERROR: `.
+fn result(answer: &Value) -> Result<&Value, String> {
+    match answer.get("error") {
+        Some(e) => Err(format!("ERROR: {e}")),
+        None => Ok(&answer["result"]["structuredContent"]),
+    }
+}
+
+#[test]
+fn one_http_server_serves_two_projects_each_within_its_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = dir.path();
+    init_repo(&top.join("a"), "alpha.py", "def alpha():\n    return 1\n");
+    init_repo(&top.join("b"), "beta.py", "def beta():\n    return 2\n");
+    std::fs::write(
+        top.join("codedb.toml"),
+        "[watcher]\nenabled = false\n\n[[project]]\nname = \"a\"\nroot = \"a\"\n\n\
+         [[project]]\nname = \"b\"\nroot = \"b\"\n",
+    )
+    .unwrap();
+    let served = Served::start(top);
+    let addr = served.addr.clone();
+    let addr = addr.as_str();
+    let token = token_of(top);
+    let call = |tool: &str, args: Value| call(addr, &token, 1, tool, args);
+
+    let listed = call("projects", json!({}));
+    let listed = result(&listed).unwrap()["projects"].clone();
+    assert_eq!(listed[0]["name"], "a", "{listed}");
+    assert_eq!(listed[1]["name"], "b", "{listed}");
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+
+    // Without `project`, with an unknown one: refused, naming the projects.
+    let e = result(&call("symbol", json!({"name": "alpha"}))).unwrap_err();
+    assert!(e.contains("several projects") && e.contains("a, b"), "{e}");
+    let e = result(&call("symbol", json!({"name": "alpha", "project": "c"}))).unwrap_err();
+    assert!(e.contains("unknown project"), "{e}");
+
+    for p in ["a", "b"] {
+        let r = call("index", json!({"project": p}));
+        assert_eq!(result(&r).unwrap()["files_indexed"], 1, "{r}");
+    }
+    // Each project sees its own definitions; all_projects sees both.
+    let hits = |p: &str, name: &str, all: bool| {
+        let r = call(
+            "symbol",
+            json!({"name": name, "project": p, "all_projects": all}),
+        );
+        result(&r).unwrap()["symbols"].as_array().unwrap().len()
+    };
+    assert_eq!(hits("a", "alpha", false), 1);
+    assert_eq!(hits("b", "alpha", false), 0);
+    assert_eq!(hits("b", "alpha", true), 1);
+
+    // Writes land in the named project, its file and its git; the other is untouched.
+    // Two clients write to the two projects at once.
+    std::thread::scope(|s| {
+        for p in ["a", "b"] {
+            let call = &call;
+            s.spawn(move || {
+                for i in 0..4 {
+                    let r = call(
+                        "create",
+                        json!({"project": p, "path": format!("n{i}.py"), "content": format!("def {p}{i}():\n    pass\n")}),
+                    );
+                    result(&r).unwrap();
+                }
+            });
+        }
+    });
+    for p in ["a", "b"] {
+        let root = top.join(p);
+        for i in 0..4 {
+            let text = std::fs::read_to_string(root.join(format!("n{i}.py"))).unwrap();
+            assert!(text.contains(&format!("def {p}{i}")), "{text}");
+        }
+        assert_eq!(git(&root, &["log", "--oneline"]).lines().count(), 5);
+    }
+    assert_eq!(hits("a", "b2", false), 0);
+    assert_eq!(hits("b", "b2", false), 1);
+
+    // No path reaches outside the named project's root: relative escapes, the other
+    // project by absolute path, the server's own state.
+    let b_file = top.join("b/beta.py").display().to_string();
+    for path in [
+        "../b/evil.py",
+        "../b/beta.py",
+        b_file.as_str(),
+        "../.codedb/token",
+        "/etc/passwd",
+    ] {
+        for (tool, args) in [
+            (
+                "create",
+                json!({"project": "a", "path": path, "content": "x = 1\n"}),
+            ),
+            (
+                "edit",
+                json!({"project": "a", "path": path, "content": "x = 1\n"}),
+            ),
+            ("delete", json!({"project": "a", "path": path})),
+            ("file", json!({"project": "a", "path": path})),
+        ] {
+            let r = call(tool, args);
+            assert!(result(&r).is_err(), "{tool} {path}: {r}");
+        }
+        let r = call(
+            "move",
+            json!({"project": "a", "from": "alpha.py", "to": path}),
+        );
+        assert!(result(&r).is_err(), "move to {path}: {r}");
+    }
+    assert!(!top.join("b/evil.py").exists());
+    assert_eq!(
+        std::fs::read_to_string(top.join("b/beta.py")).unwrap(),
+        "def beta():\n    return 2\n"
+    );
+    assert!(top.join("a/alpha.py").exists());
+    for p in ["a", "b"] {
+        let r = call("verify", json!({"project": p}));
+        let v = result(&r).unwrap();
+        assert_eq!(v["mismatches"], json!([]), "{v}");
+        assert_eq!(v["pending_intents"], 0, "{v}");
+    }
+}

@@ -58,13 +58,20 @@ async fn an_mcp_client_lists_the_tools_and_indexes_searches_and_edits() {
     assert_eq!(
         names,
         [
+            "callees",
+            "callers",
             "create",
             "delete",
+            "deps",
             "edit",
             "file",
+            "hierarchy",
             "history",
             "index",
             "move",
+            "projects",
+            "rdeps",
+            "refs",
             "replace_symbol",
             "restore",
             "schema_plan",
@@ -244,7 +251,7 @@ fn a_bad_config_exits_2_naming_key_and_line_and_creates_nothing() {
     let config = dir.path().join("codedb.toml");
     std::fs::write(
         &config,
-        "[storage]\nkeep_backups = 3\n\n[server]\ntransport = \"http\"\n",
+        "[storage]\nkeep_backups = 3\n\n[server]\ntransport = \"websocket\"\n",
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_codedb"))

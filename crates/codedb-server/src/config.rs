@@ -33,6 +33,10 @@
 //! [limits]
 //! max_file_bytes = 10485760            # the index skips larger files; commands refuse them
 //!
+//! [[project]]                          # several projects in one server (default: the root)
+//! name = "api"
+//! root = "services/api"                # relative to the server's root
+//!
 //! [server]
 //! transport = "stdio"                  # or "http" (needs http, or `serve --http`)
 //! # http = "127.0.0.1:8765"            # serve MCP over streamable HTTP at /mcp
@@ -65,6 +69,28 @@ pub struct Config {
     pub server: Server,
     /// Limits every command and the index share.
     pub limits: Limits,
+    /// The projects one server serves (`[[project]]`); none: the server's root alone.
+    #[serde(rename = "project")]
+    pub projects: Vec<ProjectEntry>,
+}
+
+/// `[[project]]`: one project a server serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectEntry {
+    /// What tools call it (`project`): letters, digits, `_`, `-`, `.`; unique.
+    pub name: String,
+    /// Its root, relative to the server's root (or absolute); roots must not nest.
+    pub root: PathBuf,
+}
+
+/// Whether `name` may name a project.
+pub fn valid_project_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
 }
 
 /// `[limits]`.
@@ -370,6 +396,27 @@ impl Config {
                 format!("must be between 1 and {MAX_FILE_BYTES_LIMIT} (1 GiB)"),
             );
         }
+        let mut names = std::collections::HashSet::new();
+        for p in &self.projects {
+            if !valid_project_name(&p.name) {
+                return bad(
+                    "name",
+                    format!(
+                        "project name {:?}: 1 to 64 letters, digits, `_`, `-` or `.`",
+                        p.name
+                    ),
+                );
+            }
+            if !names.insert(p.name.as_str()) {
+                return bad("name", format!("project name {:?} is used twice", p.name));
+            }
+            if p.root.as_os_str().is_empty() {
+                return bad(
+                    "root",
+                    format!("project {:?}: root must not be empty", p.name),
+                );
+            }
+        }
         if self.storage.database.as_os_str().is_empty() {
             return bad("storage.database", "must not be empty".into());
         }
@@ -587,6 +634,25 @@ mod tests {
         let e = parse("[worker]\nreaders = -1\n").unwrap_err();
         assert!(e.contains("line 2"), "{e}");
         assert!(e.starts_with("codedb.toml: "), "{e}");
+    }
+
+    #[test]
+    fn projects() {
+        let c = parse(
+            "[[project]]\nname = \"a\"\nroot = \"x\"\n[[project]]\nname = \"b\"\nroot = \"/y\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.projects.len(), 2);
+        assert_eq!(c.projects[1].root, Path::new("/y"));
+        let e = parse(
+            "[[project]]\nname = \"a\"\nroot = \"x\"\n[[project]]\nname = \"a\"\nroot = \"y\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("used twice"), "{e}");
+        let e = parse("[[project]]\nname = \"../a\"\nroot = \"x\"\n").unwrap_err();
+        assert!(e.contains("line 2"), "{e}");
+        let e = parse("[[project]]\nname = \"a\"\n").unwrap_err();
+        assert!(e.contains("root"), "{e}");
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! answer over `server.max_response_bytes`. Two clients at once are both served while a
 //! third holds a half-sent request; SIGTERM lets a request in flight finish. A
 //! non-loopback address without a configured token, and a token file others can read,
-//! are refused before anything starts.
+//! are refused before anything starts. One server serves two `[[project]]`s (on both
+//! backends): each tool call works in the project it names, and no path leaves its root.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 mod support;
@@ -48,9 +49,14 @@ struct Served {
 
 impl Served {
     fn start(root: &Path) -> Served {
+        Self::start_with(root, &[])
+    }
+
+    fn start_with(root: &Path, extra: &[&str]) -> Served {
         let mut child = Command::new(env!("CARGO_BIN_EXE_codedb"))
             .args(["serve", "--http", "127.0.0.1:0", "--root"])
             .arg(root)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -443,6 +449,14 @@ fn result(answer: &Value) -> Result<&Value, String> {
 
 #[test]
 fn one_http_server_serves_two_projects_each_within_its_root() {
+    // On SQLite, and on PostgreSQL when a server answers (else the reason is printed).
+    for db in codedb_backends::testing::TestDatabase::all() {
+        println!("backend: {}", db.name());
+        two_projects(&["--db", &db.arg()]);
+    }
+}
+
+fn two_projects(db: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let top = dir.path();
     init_repo(&top.join("a"), "alpha.py", "def alpha():\n    return 1\n");
@@ -453,7 +467,7 @@ fn one_http_server_serves_two_projects_each_within_its_root() {
          [[project]]\nname = \"b\"\nroot = \"b\"\n",
     )
     .unwrap();
-    let served = Served::start(top);
+    let served = Served::start_with(top, db);
     let addr = served.addr.clone();
     let addr = addr.as_str();
     let token = token_of(top);

@@ -70,6 +70,7 @@ async fn an_mcp_client_lists_the_tools_and_indexes_searches_and_edits() {
             "index",
             "map",
             "move",
+            "projects",
             "rdeps",
             "refs",
             "replace_symbol",
@@ -251,7 +252,7 @@ fn a_bad_config_exits_2_naming_key_and_line_and_creates_nothing() {
     let config = dir.path().join("codedb.toml");
     std::fs::write(
         &config,
-        "[storage]\nkeep_backups = 3\n\n[server]\ntransport = \"http\"\n",
+        "[storage]\nkeep_backups = 3\n\n[server]\ntransport = \"websocket\"\n",
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_codedb"))

@@ -48,6 +48,8 @@ impl Worker for DbMonitor {
 
 /// Re-indexes what other programs change.
 pub struct FileWatcher {
+    /// `watcher`, or `watcher:PROJECT` when the server has several projects.
+    pub(crate) name: String,
     pub(crate) db: CodeDatabase,
     pub(crate) root: PathBuf,
     /// How it indexes (the project's size limit).
@@ -76,7 +78,7 @@ impl FileWatcher {
 
 impl Worker for FileWatcher {
     fn name(&self) -> &str {
-        "watcher"
+        &self.name
     }
 
     fn run(&self, ctx: &WorkerContext) -> Result<(), String> {

@@ -33,8 +33,17 @@
 //! [limits]
 //! max_file_bytes = 10485760            # the index skips larger files; commands refuse them
 //!
+//! [[project]]                          # several projects in one server (default: the root)
+//! name = "api"
+//! root = "services/api"                # relative to the server's root
+//!
 //! [server]
-//! transport = "stdio"
+//! transport = "stdio"                  # or "http" (needs http, or `serve --http`)
+//! # http = "127.0.0.1:8765"            # serve MCP over streamable HTTP at /mcp
+//! # token = "..."                      # bearer token (default: .codedb/token, generated)
+//! max_request_bytes = 4194304          # HTTP request bodies
+//! max_response_bytes = 67108864        # HTTP answers
+//! # allowed_origins = ["http://localhost:*"]   # Origin values accepted
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -60,6 +69,28 @@ pub struct Config {
     pub server: Server,
     /// Limits every command and the index share.
     pub limits: Limits,
+    /// The projects one server serves (`[[project]]`); none: the server's root alone.
+    #[serde(rename = "project")]
+    pub projects: Vec<ProjectEntry>,
+}
+
+/// `[[project]]`: one project a server serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectEntry {
+    /// What tools call it (`project`): letters, digits, `_`, `-`, `.`; unique.
+    pub name: String,
+    /// Its root, relative to the server's root (or absolute); roots must not nest.
+    pub root: PathBuf,
+}
+
+/// Whether `name` may name a project.
+pub fn valid_project_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
 }
 
 /// `[limits]`.
@@ -203,18 +234,56 @@ impl Default for Maintenance {
 }
 
 /// `[server]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Server {
-    /// `stdio` (the only transport for now).
+    /// `stdio`, or `http` (streamable HTTP at `http`).
     pub transport: String,
+    /// Where MCP over streamable HTTP listens (`HOST:PORT`, or a port on 127.0.0.1); set,
+    /// it makes the transport HTTP.
+    pub http: Option<String>,
+    /// The bearer token HTTP clients send (at least 16 characters); default: the content
+    /// of `.codedb/token`, generated on first start. Required for a non-loopback address.
+    pub token: Option<String>,
+    /// The largest HTTP request body, in bytes.
+    pub max_request_bytes: u64,
+    /// The largest HTTP answer, in bytes.
+    pub max_response_bytes: u64,
+    /// `Origin` values accepted (`scheme://host[:port]`, `:*` for any port); default: the
+    /// loopback origins on any port. A request without `Origin` (not from a browser) passes.
+    pub allowed_origins: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("transport", &self.transport)
+            .field("http", &self.http)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("max_request_bytes", &self.max_request_bytes)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("allowed_origins", &self.allowed_origins)
+            .finish()
+    }
 }
 
 impl Default for Server {
     fn default() -> Self {
         Server {
             transport: "stdio".into(),
+            http: None,
+            token: None,
+            max_request_bytes: 4 << 20,
+            max_response_bytes: 64 << 20,
+            allowed_origins: None,
         }
+    }
+}
+
+impl Server {
+    /// Whether MCP is served over HTTP.
+    pub fn is_http(&self) -> bool {
+        self.transport == "http" || self.http.is_some()
     }
 }
 
@@ -286,14 +355,35 @@ impl Config {
                 );
             }
         }
-        if self.server.transport != "stdio" {
+        match self.server.transport.as_str() {
+            "stdio" | "http" => {}
+            other => {
+                return bad(
+                    "server.transport",
+                    format!("unknown transport {other:?} (supported: \"stdio\", \"http\")"),
+                );
+            }
+        }
+        if let Some(addr) = &self.server.http
+            && let Err(why) = crate::http::parse_addr(addr)
+        {
+            return bad("server.http", why);
+        }
+        if let Some(token) = &self.server.token
+            && (token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()))
+        {
             return bad(
-                "server.transport",
-                format!(
-                    "unknown transport {:?} (supported: \"stdio\")",
-                    self.server.transport
-                ),
+                "server.token",
+                "must be at least 16 printable ASCII characters without spaces".into(),
             );
+        }
+        for origin in self.server.allowed_origins.iter().flatten() {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return bad(
+                    "server.allowed_origins",
+                    format!("{origin:?}: an origin is scheme://host[:port]"),
+                );
+            }
         }
         for (key, value, min, max) in self.numbers() {
             if value < min || value > max {
@@ -306,6 +396,27 @@ impl Config {
                 format!("must be between 1 and {MAX_FILE_BYTES_LIMIT} (1 GiB)"),
             );
         }
+        let mut names = std::collections::HashSet::new();
+        for p in &self.projects {
+            if !valid_project_name(&p.name) {
+                return bad(
+                    "name",
+                    format!(
+                        "project name {:?}: 1 to 64 letters, digits, `_`, `-` or `.`",
+                        p.name
+                    ),
+                );
+            }
+            if !names.insert(p.name.as_str()) {
+                return bad("name", format!("project name {:?} is used twice", p.name));
+            }
+            if p.root.as_os_str().is_empty() {
+                return bad(
+                    "root",
+                    format!("project {:?}: root must not be empty", p.name),
+                );
+            }
+        }
         if self.storage.database.as_os_str().is_empty() {
             return bad("storage.database", "must not be empty".into());
         }
@@ -314,7 +425,7 @@ impl Config {
 
     /// Every numeric key with its value and its range (the README's table): checked before
     /// anything is opened or created.
-    pub fn numbers(&self) -> [(&'static str, u128, u128, u128); 11] {
+    pub fn numbers(&self) -> [(&'static str, u128, u128, u128); 13] {
         const HOUR_MS: u128 = 3_600_000;
         const DAY_MS: u128 = 86_400_000;
         [
@@ -378,6 +489,18 @@ impl Config {
                 self.maintenance.interval_ms.into(),
                 100,
                 DAY_MS,
+            ),
+            (
+                "server.max_request_bytes",
+                self.server.max_request_bytes.into(),
+                1024,
+                1 << 30,
+            ),
+            (
+                "server.max_response_bytes",
+                self.server.max_response_bytes.into(),
+                1024,
+                1 << 30,
             ),
         ]
     }
@@ -511,5 +634,41 @@ mod tests {
         let e = parse("[worker]\nreaders = -1\n").unwrap_err();
         assert!(e.contains("line 2"), "{e}");
         assert!(e.starts_with("codedb.toml: "), "{e}");
+    }
+
+    #[test]
+    fn projects() {
+        let c = parse(
+            "[[project]]\nname = \"a\"\nroot = \"x\"\n[[project]]\nname = \"b\"\nroot = \"/y\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.projects.len(), 2);
+        assert_eq!(c.projects[1].root, Path::new("/y"));
+        let e = parse(
+            "[[project]]\nname = \"a\"\nroot = \"x\"\n[[project]]\nname = \"a\"\nroot = \"y\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("used twice"), "{e}");
+        let e = parse("[[project]]\nname = \"../a\"\nroot = \"x\"\n").unwrap_err();
+        assert!(e.contains("line 2"), "{e}");
+        let e = parse("[[project]]\nname = \"a\"\n").unwrap_err();
+        assert!(e.contains("root"), "{e}");
+    }
+
+    #[test]
+    fn server_keys() {
+        let c = parse("[server]\nhttp = \"9000\"\ntoken = \"0123456789abcdef\"\n").unwrap();
+        assert!(c.server.is_http());
+        assert!(!format!("{c:?}").contains("0123456789abcdef"));
+        let e = parse("[server]\nhttp = \"nowhere\"\n").unwrap_err();
+        assert!(e.contains("line 2") && e.contains("server.http"), "{e}");
+        let e = parse("[server]\ntoken = \"short\"\n").unwrap_err();
+        assert!(e.contains("server.token"), "{e}");
+        let e = parse("[server]\nmax_request_bytes = 10\n").unwrap_err();
+        assert!(e.contains("server.max_request_bytes"), "{e}");
+        let e = parse("[server]\nallowed_origins = [\"evil\"]\n").unwrap_err();
+        assert!(e.contains("server.allowed_origins"), "{e}");
+        let e = parse("[server]\ntransport = \"ws\"\n").unwrap_err();
+        assert!(e.contains("server.transport"), "{e}");
     }
 }

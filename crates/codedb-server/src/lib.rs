@@ -5,7 +5,8 @@
 //! official `rmcp` SDK).
 //!
 //! [`serve`] is what `codedb serve` runs: start, serve MCP on stdin/stdout until end of
-//! input or SIGINT/SIGTERM, shut down.
+//! input or SIGINT/SIGTERM, shut down. [`serve_http`] (`codedb serve --http ADDR`) serves
+//! MCP over streamable HTTP at `/mcp` instead, with a bearer token ([`http`]).
 //!
 //! Started from a project root and its configuration, the server recovers interrupted
 //! commands, opens and syncs the database, and starts its workers; it stops them in reverse
@@ -28,6 +29,7 @@
 
 pub mod builtin;
 pub mod config;
+pub mod http;
 pub mod mcp;
 mod server;
 mod stdio;
@@ -104,6 +106,54 @@ pub fn serve_on(
     runtime.shutdown_timeout(std::time::Duration::from_secs(30));
     server.shutdown();
     result.map_err(StartError::Serve)
+}
+
+/// Starts the server for `root` and serves MCP over streamable HTTP ([`http`]) on `addr`
+/// (else `server.http`, else 127.0.0.1:8765) until SIGINT/SIGTERM; then lets the requests
+/// in flight finish and shuts down in order. Once listening, it prints
+/// `codedb: serving MCP on http://ADDR/mcp` on stderr.
+pub fn serve_http(
+    root: &Path,
+    config: Option<&Path>,
+    database: Option<codedb_backends::DatabaseSpec>,
+    addr: Option<&str>,
+) -> Result<(), StartError> {
+    // The options first: a refused address or token starts nothing.
+    let loaded = match config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let options = http::HttpOptions::resolve(root, &loaded, addr)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| StartError::Serve(format!("cannot start the async runtime: {e}")))?;
+    let (listener, local) = runtime
+        .block_on(http::bind(&options))
+        .map_err(StartError::Serve)?;
+    let server = match Server::start_on(root, config, database) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            runtime.shutdown_background();
+            return Err(e);
+        }
+    };
+    tracing::info!(address = %local, "serving MCP over HTTP");
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("codedb: serving MCP on http://{local}{}", http::ENDPOINT);
+    }
+    runtime.block_on(http::run(
+        Arc::clone(&server),
+        options,
+        listener,
+        shutdown_signal(),
+    ));
+    // Blocking tool calls still running (their client gone) finish before the workers stop.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(30));
+    server.shutdown();
+    Ok(())
 }
 
 async fn shutdown_signal() {

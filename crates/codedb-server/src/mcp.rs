@@ -28,6 +28,9 @@ use crate::server::Server;
 pub struct IndexArgs {
     /// The project root (relative `.` or absolute); the whole project is indexed.
     pub path: Option<String>,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
 }
 
 /// `stats {language?, all_projects?}`
@@ -37,6 +40,9 @@ pub struct StatsArgs {
     pub language: Option<String>,
     /// Count every project in the database, not only this server's.
     pub all_projects: Option<bool>,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
 }
 
 /// `symbol {name, all_projects?}` and `usages {name, all_projects?}`
@@ -47,6 +53,9 @@ pub struct NameArgs {
     /// Look in every project in the database (each hit names its project), not only this
     /// server's.
     pub all_projects: Option<bool>,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
 }
 
 /// `search {query, limit?, all_projects?}`
@@ -59,6 +68,9 @@ pub struct SearchArgs {
     /// Search every project in the database (each hit names its project), not only this
     /// server's.
     pub all_projects: Option<bool>,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
 }
 
 /// `file {path}`, `delete {path}`, `history {path}`
@@ -66,6 +78,9 @@ pub struct SearchArgs {
 pub struct PathArgs {
     /// Relative to the project root.
     pub path: String,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
 }
 
 /// `edit {path, content, message?, expect_sha256?}`
@@ -79,6 +94,9 @@ pub struct EditArgs {
     pub message: Option<String>,
     /// Refuse unless the file has this sha256.
     pub expect_sha256: Option<String>,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
 }
 
 /// `replace_symbol {path, symbol, content, message?}`
@@ -92,6 +110,9 @@ pub struct ReplaceSymbolArgs {
     pub content: String,
     /// Commit message.
     pub message: Option<String>,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
 }
 
 /// `create {path, content}`
@@ -101,6 +122,9 @@ pub struct CreateArgs {
     pub path: String,
     /// Its content.
     pub content: String,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
 }
 
 /// `move {from, to}`
@@ -110,6 +134,9 @@ pub struct MoveArgs {
     pub from: String,
     /// Relative to the project root.
     pub to: String,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
 }
 
 /// `restore {path, backup?}`
@@ -119,6 +146,9 @@ pub struct RestoreArgs {
     pub path: String,
     /// A backup id from `history` (default: the newest).
     pub backup: Option<i64>,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
 }
 
 /// `refs {qualname, kind?, min_confidence?, all_projects?}`
@@ -134,6 +164,9 @@ pub struct RefsArgs {
     pub min_confidence: Option<String>,
     /// Look in every project in the database, not only this server's.
     pub all_projects: Option<bool>,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
 }
 
 /// `callers {qualname, depth?, min_confidence?, all_projects?}` and `callees {...}`
@@ -147,6 +180,9 @@ pub struct CallArgs {
     pub min_confidence: Option<String>,
     /// Look in every project in the database, not only this server's.
     pub all_projects: Option<bool>,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
 }
 
 /// `deps {path, min_confidence?}` and `rdeps {path, min_confidence?}`
@@ -156,6 +192,9 @@ pub struct DepsArgs {
     pub path: String,
     /// Only references at least this sure: exact, inferred or name (default inferred).
     pub min_confidence: Option<String>,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
 }
 
 /// `hierarchy {class, min_confidence?, all_projects?}`
@@ -167,24 +206,57 @@ pub struct HierarchyArgs {
     pub min_confidence: Option<String>,
     /// Look in every project in the database, not only this server's.
     pub all_projects: Option<bool>,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
 }
 
-/// `map {tokens?, focus?}`
+/// `map {tokens?, focus?, project?}`
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct MapArgs {
     /// The budget, in tokens (o200k_base; default 1024, at most 100000).
     pub tokens: Option<usize>,
     /// Rank toward these files (`PATH`) or definitions (`[PATH:]QUALNAME`).
     pub focus: Option<Vec<String>>,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
 }
 
-/// `schema_plan {}`, `verify {}`, `status {}`
+/// `schema_plan {}`, `status {}`, `projects {}`
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct NoArgs {}
+
+/// `verify {project?}`
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct ProjectArgs {
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
+}
 
 /// A tool's structured result.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Out(#[schemars(with = "serde_json::Map<String, Value>")] pub Value);
+
+/// What a tool call works on: the database, and the project it named.
+struct View<'a> {
+    db: &'a codedb_core::CodeDatabase,
+    project: &'a codedb_commands::Project,
+    root: &'a std::path::Path,
+    config: &'a crate::Config,
+}
+
+impl View<'_> {
+    /// What a query covers: the project, or every project in the database.
+    fn scope(&self, all_projects: Option<bool>) -> Scope {
+        if all_projects == Some(true) {
+            Scope::All
+        } else {
+            Scope::Project(self.project.id())
+        }
+    }
+}
 
 /// The MCP handler.
 #[derive(Clone)]
@@ -268,7 +340,7 @@ impl CodedbMcp {
     }
 
     async fn call_graph(&self, a: CallArgs, callers: bool) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking(a.project.clone(), move |s| {
             let depth = a.depth.unwrap_or(1);
             if !(1..=MAX_CALL_DEPTH).contains(&depth) {
                 return Err(invalid(format!(
@@ -294,7 +366,7 @@ impl CodedbMcp {
     }
 
     async fn dependencies(&self, a: DepsArgs, outgoing: bool) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking(a.project.clone(), move |s| {
             let min = min_confidence(a.min_confidence.as_deref(), Confidence::Inferred)?;
             let scope = Scope::Project(s.project.id());
             if outgoing {
@@ -312,7 +384,29 @@ impl CodedbMcp {
         .await
     }
 
+    /// Runs `f` on the blocking pool for the project named `project` (see
+    /// [`Server::project`]: an unknown name, or none with several projects, is invalid
+    /// params).
     async fn blocking<T: Send + 'static>(
+        &self,
+        project: Option<String>,
+        f: impl FnOnce(&View<'_>) -> Result<T, ErrorData> + Send + 'static,
+    ) -> Result<T, ErrorData> {
+        self.blocking_server(move |server| {
+            let served = server.project(project.as_deref()).map_err(invalid)?;
+            f(&View {
+                db: &server.db,
+                project: &served.project,
+                root: &served.root,
+                config: &server.config,
+            })
+        })
+        .await
+    }
+
+    /// Runs `f` on the blocking pool with the whole server (the tools that concern no
+    /// one project).
+    async fn blocking_server<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Server) -> Result<T, ErrorData> + Send + 'static,
     ) -> Result<T, ErrorData> {
@@ -329,7 +423,7 @@ impl CodedbMcp {
         description = "Index the project (incremental: only what changed is parsed again). Returns files_indexed, files_unchanged, files_removed, files_skipped, parse_errors, seconds."
     )]
     async fn index(&self, Parameters(args): Parameters<IndexArgs>) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking(args.project.clone(), move |s| {
             if let Some(p) = args.path.as_deref().filter(|p| !p.is_empty() && *p != ".") {
                 let given = std::path::Path::new(p);
                 let abs = if given.is_absolute() {
@@ -337,15 +431,15 @@ impl CodedbMcp {
                 } else {
                     s.root.join(given)
                 };
-                if abs.canonicalize().ok().as_deref() != Some(s.root.as_path()) {
+                if abs.canonicalize().ok().as_deref() != Some(s.root) {
                     return Err(invalid(format!(
                         "path {p:?}: index covers the whole project; give its root ({}) or nothing",
                         s.root.display()
                     )));
                 }
             }
-            let summary = codedb_commands::index(&s.db, &s.root, &s.config.index_options())
-                .map_err(failed)?;
+            let summary =
+                codedb_commands::index(s.db, s.root, &s.config.index_options()).map_err(failed)?;
             to_value(summary)
         })
         .await
@@ -355,7 +449,7 @@ impl CodedbMcp {
         description = "Counts of files, classes, functions, methods, imports (optionally for one language: python, rust, typescript, tsx, javascript, go, java, c or cpp)."
     )]
     async fn stats(&self, Parameters(args): Parameters<StatsArgs>) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking(args.project.clone(), move |s| {
             if let Some(l) = &args.language
                 && codedb_commands::lang::by_name(l).is_none()
             {
@@ -374,7 +468,7 @@ impl CodedbMcp {
         description = "Definitions (classes, functions, methods) with this name or qualified name."
     )]
     async fn symbol(&self, Parameters(args): Parameters<NameArgs>) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking(args.project.clone(), move |s| {
             if args.name.trim().is_empty() {
                 return Err(invalid("name: must not be empty"));
             }
@@ -393,7 +487,7 @@ impl CodedbMcp {
         &self,
         Parameters(args): Parameters<SearchArgs>,
     ) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking(args.project.clone(), move |s| {
             if args.query.trim().is_empty() {
                 return Err(invalid("query: must not be empty"));
             }
@@ -413,7 +507,7 @@ impl CodedbMcp {
 
     #[tool(description = "Every place the identifier is used (path, line, column).")]
     async fn usages(&self, Parameters(args): Parameters<NameArgs>) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking(args.project.clone(), move |s| {
             if args.name.trim().is_empty() {
                 return Err(invalid("name: must not be empty"));
             }
@@ -429,7 +523,7 @@ impl CodedbMcp {
         description = "Every resolved reference to a definition (QUALNAME or PATH:QUALNAME): path, line, column, kind (call, read, import, ...), confidence (exact, inferred, name, ambiguous) and the enclosing definition."
     )]
     async fn refs(&self, Parameters(a): Parameters<RefsArgs>) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking(a.project.clone(), move |s| {
             let kinds = a
                 .kind
                 .unwrap_or_default()
@@ -477,7 +571,7 @@ impl CodedbMcp {
         description = "A map of the repository within a token budget: its most important definitions (PageRank over the resolved references, personalized toward focus files or definitions), as files with the signatures of their definitions."
     )]
     async fn map(&self, Parameters(a): Parameters<MapArgs>) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking(a.project.clone(), move |s| {
             let tokens = a.tokens.unwrap_or(codedb_commands::DEFAULT_MAP_TOKENS);
             if tokens == 0 || tokens > 100_000 {
                 return Err(invalid(format!(
@@ -486,11 +580,11 @@ impl CodedbMcp {
             }
             let project = s.project.id();
             let focus =
-                codedb_commands::focus_of(&s.db, project, &a.focus.unwrap_or_default(), |p| {
+                codedb_commands::focus_of(s.db, project, &a.focus.unwrap_or_default(), |p| {
                     s.db.file_with_source(project, p).is_ok_and(|f| f.is_some())
                 })
                 .map_err(query_failed)?;
-            let map = codedb_commands::repo_map(&s.db, project, &focus, tokens).map_err(failed)?;
+            let map = codedb_commands::repo_map(s.db, project, &focus, tokens).map_err(failed)?;
             to_value(map)
         })
         .await
@@ -501,7 +595,7 @@ impl CodedbMcp {
         &self,
         Parameters(a): Parameters<HierarchyArgs>,
     ) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking(a.project.clone(), move |s| {
             let min = min_confidence(a.min_confidence.as_deref(), Confidence::Inferred)?;
             let def =
                 s.db.definition(s.scope(a.all_projects), &a.class)
@@ -515,7 +609,7 @@ impl CodedbMcp {
         description = "A file as indexed: language, lines, sha256, its definitions and its source text."
     )]
     async fn file(&self, Parameters(args): Parameters<PathArgs>) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking(args.project.clone(), move |s| {
             let project = s.project.id();
             let Some((file, source)) =
                 s.db.file_with_source(project, &args.path).map_err(failed)?
@@ -538,13 +632,13 @@ impl CodedbMcp {
         description = "Replace a whole file: validated, backed up, journaled, stored and committed to git, all or nothing. Returns the new sha256."
     )]
     async fn edit(&self, Parameters(a): Parameters<EditArgs>) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking(a.project.clone(), move |s| {
             let options = EditOptions {
                 message: a.message,
                 expect_sha256: a.expect_sha256,
             };
             write_result(codedb_commands::edit(
-                &s.project, &a.path, &a.content, &options,
+                s.project, &a.path, &a.content, &options,
             ))
         })
         .await
@@ -557,13 +651,13 @@ impl CodedbMcp {
         &self,
         Parameters(a): Parameters<ReplaceSymbolArgs>,
     ) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking(a.project.clone(), move |s| {
             let options = EditOptions {
                 message: a.message,
                 expect_sha256: None,
             };
             write_result(codedb_commands::replace_symbol(
-                &s.project, &a.path, &a.symbol, &a.content, &options,
+                s.project, &a.path, &a.symbol, &a.content, &options,
             ))
         })
         .await
@@ -571,9 +665,9 @@ impl CodedbMcp {
 
     #[tool(description = "Create a file (it must not exist).")]
     async fn create(&self, Parameters(a): Parameters<CreateArgs>) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking(a.project.clone(), move |s| {
             write_result(codedb_commands::create(
-                &s.project,
+                s.project,
                 &a.path,
                 &a.content,
                 &EditOptions::default(),
@@ -584,9 +678,9 @@ impl CodedbMcp {
 
     #[tool(description = "Delete a file (a backup is kept).")]
     async fn delete(&self, Parameters(a): Parameters<PathArgs>) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking(a.project.clone(), move |s| {
             write_result(codedb_commands::delete(
-                &s.project,
+                s.project,
                 &a.path,
                 &EditOptions::default(),
             ))
@@ -599,9 +693,9 @@ impl CodedbMcp {
         description = "Move a file; its entities keep their ids."
     )]
     async fn move_file(&self, Parameters(a): Parameters<MoveArgs>) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking(a.project.clone(), move |s| {
             write_result(codedb_commands::move_file(
-                &s.project,
+                s.project,
                 &a.from,
                 &a.to,
                 &EditOptions::default(),
@@ -612,8 +706,8 @@ impl CodedbMcp {
 
     #[tool(description = "A file's backups, newest first.")]
     async fn history(&self, Parameters(a): Parameters<PathArgs>) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
-            let backups = codedb_commands::history(&s.project, &a.path).map_err(command_error)?;
+        self.blocking(a.project.clone(), move |s| {
+            let backups = codedb_commands::history(s.project, &a.path).map_err(command_error)?;
             to_value(json!({ "path": a.path, "backups": backups }))
         })
         .await
@@ -624,9 +718,9 @@ impl CodedbMcp {
         &self,
         Parameters(a): Parameters<RestoreArgs>,
     ) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking(a.project.clone(), move |s| {
             write_result(codedb_commands::restore(
-                &s.project,
+                s.project,
                 &a.path,
                 a.backup,
                 &EditOptions::default(),
@@ -639,7 +733,7 @@ impl CodedbMcp {
         description = "What a schema sync towards the code schema would change (nothing is changed)."
     )]
     async fn schema_plan(&self, Parameters(_): Parameters<NoArgs>) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
+        self.blocking_server(move |s| {
             let report =
                 s.db.ensure_schema_synced(&codedb_core::SyncOptions {
                     dry_run: true,
@@ -654,9 +748,9 @@ impl CodedbMcp {
     #[tool(
         description = "Check that files, database and git agree: files_checked, mismatches, pending_intents."
     )]
-    async fn verify(&self, Parameters(_): Parameters<NoArgs>) -> Result<Json<Out>, ErrorData> {
-        self.blocking(move |s| {
-            to_value(codedb_commands::verify(&s.project).map_err(command_error)?)
+    async fn verify(&self, Parameters(a): Parameters<ProjectArgs>) -> Result<Json<Out>, ErrorData> {
+        self.blocking(a.project, move |s| {
+            to_value(codedb_commands::verify(s.project).map_err(command_error)?)
         })
         .await
     }
@@ -665,11 +759,23 @@ impl CodedbMcp {
     async fn status(&self, Parameters(_): Parameters<NoArgs>) -> Result<Json<Out>, ErrorData> {
         // The workers' health checks block (PostgreSQL's client runs its own runtime, which
         // must not start inside this one): on the blocking pool, like every other tool.
-        self.blocking(move |s| {
+        self.blocking_server(move |s| {
             let workers = s.status();
             to_value(json!({ "pid": std::process::id(), "root": s.root, "workers": workers }))
         })
         .await
+    }
+
+    #[tool(
+        description = "The projects this server serves: name (what the other tools take as `project`) and root."
+    )]
+    async fn projects(&self, Parameters(_): Parameters<NoArgs>) -> Result<Json<Out>, ErrorData> {
+        let projects: Vec<Value> = self
+            .server
+            .projects()
+            .map(|(name, root)| json!({ "name": name, "root": root }))
+            .collect();
+        to_value(json!({ "projects": projects }))
     }
 }
 
@@ -681,7 +787,7 @@ impl ServerHandler for CodedbMcp {
             .with_instructions(
                 "codedb: a code index (symbols, usages, full-text search) and crash-safe file \
              edits that keep files, database and git in agreement. Paths are relative to the \
-             project root. Write tools return the new sha256; pass it as expect_sha256 to \
+             project root; with several projects, tools take `project` (see `projects`). Write tools return the new sha256; pass it as expect_sha256 to \
              guard against lost updates.",
             )
     }

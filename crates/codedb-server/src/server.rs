@@ -49,6 +49,9 @@ pub enum StartError {
     /// The project root is not a directory.
     #[error("{}: not a directory", .0.display())]
     NotADirectory(PathBuf),
+    /// The `[[project]]` entries cannot be served together.
+    #[error("projects: {0}")]
+    Projects(String),
     /// The database could not be opened.
     #[error("opening the database failed: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -77,10 +80,18 @@ pub enum StartError {
     Serve(String),
 }
 
-/// A running server: database, project, workers.
+/// One project a server serves: its name (what tools call it), its root, and the
+/// commands' handle on it (path checks, locks, journal under its own `.codedb/`).
+pub(crate) struct ServedProject {
+    pub(crate) name: String,
+    pub(crate) root: PathBuf,
+    pub(crate) project: Project,
+}
+
+/// A running server: database, projects, workers.
 pub struct Server {
     pub(crate) db: CodeDatabase,
-    pub(crate) project: Project,
+    pub(crate) projects: Vec<ServedProject>,
     pub(crate) root: PathBuf,
     manager: Arc<codedb_backends::Backend>,
     workers: Mutex<Option<WorkerManager>>,
@@ -142,26 +153,35 @@ impl Server {
         if !root.is_dir() {
             return Err(StartError::NotADirectory(root));
         }
+        let roots = project_roots(&root, &config)?;
         step(&mut steps, "config", "configuration loaded and valid");
-        // 2. recover, as far as the files go
-        let rolled_back = codedb_commands::recover_files(&root).map_err(StartError::Recover)?;
+        // 2. recover, as far as the files go, in each project
+        let (mut rolled, mut busy) = (0, 0);
+        for (_, project_root) in &roots {
+            let r = codedb_commands::recover_files(project_root).map_err(StartError::Recover)?;
+            rolled += r.rolled_back.len();
+            busy += r.busy;
+        }
         step(
             &mut steps,
             "recover",
-            &format!(
-                "{} interrupted commands rolled back; {} left to a running command",
-                rolled_back.rolled_back.len(),
-                rolled_back.busy
-            ),
+            &format!("{rolled} interrupted commands rolled back; {busy} left to a running command"),
         );
         // 3. database
         let spec = config.database_spec(&root);
         for dir in spec
             .sqlite_path()
             .and_then(Path::parent)
+            .map(Path::to_owned)
             .into_iter()
-            .chain([root.join(codedb_commands::STATE_DIR).as_path()])
+            .chain([root.join(codedb_commands::STATE_DIR)])
+            .chain(
+                roots
+                    .iter()
+                    .map(|(_, r)| r.join(codedb_commands::STATE_DIR)),
+            )
         {
+            let dir = dir.as_path();
             codedb_commands::create_state_dir(dir).map_err(|e| {
                 StartError::Database(format!("creating {}: {e}", dir.display()).into())
             })?;
@@ -216,24 +236,31 @@ impl Server {
                 None => "schema up to date".to_owned(),
             },
         );
-        // 5. recover: the database and git
-        let project = Project::open(&db, &root, config.command_options())
-            .map_err(|e| stop_db(StartError::Recover(e)))?;
-        let recovered =
-            codedb_commands::recover(&project).map_err(|e| stop_db(StartError::Recover(e)))?;
-        for u in &recovered.failed {
-            // Left for a later `recover`; the files it touches refuse commands meanwhile.
-            tracing::warn!(id = %u.id, paths = ?u.paths, "an interrupted command cannot be finished: {}", u.error);
+        // 5. recover: the database and git, in each project
+        let mut projects = Vec::with_capacity(roots.len());
+        let (mut forward, mut back, mut failed) = (0, 0, 0);
+        for (name, project_root) in &roots {
+            let project = Project::open(&db, project_root, config.command_options())
+                .map_err(|e| stop_db(StartError::Recover(e)))?;
+            let recovered =
+                codedb_commands::recover(&project).map_err(|e| stop_db(StartError::Recover(e)))?;
+            for u in &recovered.failed {
+                // Left for a later `recover`; the files it touches refuse commands meanwhile.
+                tracing::warn!(project = %name, id = %u.id, paths = ?u.paths, "an interrupted command cannot be finished: {}", u.error);
+            }
+            forward += recovered.rolled_forward.len();
+            back += recovered.rolled_back.len();
+            failed += recovered.failed.len();
+            projects.push(ServedProject {
+                name: name.clone(),
+                root: project_root.clone(),
+                project,
+            });
         }
         step(
             &mut steps,
             "recover_database",
-            &format!(
-                "{} commands completed, {} rolled back, {} not finished",
-                recovered.rolled_forward.len(),
-                recovered.rolled_back.len(),
-                recovered.failed.len()
-            ),
+            &format!("{forward} commands completed, {back} rolled back, {failed} not finished"),
         );
         // 6. workers
         let mut workers = WorkerManager::new(Some(root.join(".codedb/status.json")));
@@ -247,12 +274,17 @@ impl Server {
             }),
         )?;
         let watcher_runs: Arc<Mutex<(u64, u64)>> = Arc::default();
-        if config.watcher.enabled {
+        for served in projects.iter().filter(|_| config.watcher.enabled) {
             start(
                 &mut workers,
                 Arc::new(FileWatcher {
+                    name: if projects.len() == 1 {
+                        "watcher".to_owned()
+                    } else {
+                        format!("watcher:{}", served.name)
+                    },
                     db: db.clone(),
-                    root: root.clone(),
+                    root: served.root.clone(),
                     options: config.index_options(),
                     debounce: Duration::from_millis(config.watcher.debounce_ms),
                     ignore: config.watcher.ignore.clone(),
@@ -277,7 +309,7 @@ impl Server {
         step(&mut steps, "ready", "serving");
         Ok(Server {
             db,
-            project,
+            projects,
             root,
             manager,
             workers: Mutex::new(Some(workers)),
@@ -303,12 +335,33 @@ impl Server {
         &self.db
     }
 
-    /// What a query covers: this server's project, or every project in the database.
-    pub(crate) fn scope(&self, all_projects: Option<bool>) -> codedb_core::Scope {
-        if all_projects == Some(true) {
-            codedb_core::Scope::All
-        } else {
-            codedb_core::Scope::Project(self.project.id())
+    /// The projects served: name and root, in the configuration's order.
+    pub fn projects(&self) -> impl Iterator<Item = (&str, &Path)> {
+        self.projects
+            .iter()
+            .map(|p| (p.name.as_str(), p.root.as_path()))
+    }
+
+    /// The project a tool call names (`None`: the only one; with several, it must be
+    /// named), or why not.
+    pub(crate) fn project(&self, name: Option<&str>) -> Result<&ServedProject, String> {
+        let names = || {
+            self.projects
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match (name, self.projects.as_slice()) {
+            (None, [only]) => Ok(only),
+            (None, _) => Err(format!(
+                "this server serves several projects: name one with `project` ({})",
+                names()
+            )),
+            (Some(n), all) => all
+                .iter()
+                .find(|p| p.name == n)
+                .ok_or_else(|| format!("unknown project {n:?} (projects: {})", names())),
         }
     }
 
@@ -338,6 +391,42 @@ impl Server {
         }
         tracing::info!(step = "shutdown", "stopped");
     }
+}
+
+/// The projects to serve: the `[[project]]` entries (roots relative to `root`, each an
+/// existing directory, no two nested), or `root` alone, named after its directory.
+fn project_roots(root: &Path, config: &Config) -> Result<Vec<(String, PathBuf)>, StartError> {
+    if config.projects.is_empty() {
+        let name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| crate::config::valid_project_name(n))
+            .unwrap_or_else(|| "default".to_owned());
+        return Ok(vec![(name, root.to_owned())]);
+    }
+    let mut roots: Vec<(String, PathBuf)> = Vec::new();
+    for p in &config.projects {
+        let given = root.join(&p.root);
+        let dir = given.canonicalize().map_err(|source| StartError::Root {
+            path: given.clone(),
+            source,
+        })?;
+        if !dir.is_dir() {
+            return Err(StartError::NotADirectory(dir));
+        }
+        if let Some((other, _)) = roots
+            .iter()
+            .find(|(_, r)| r.starts_with(&dir) || dir.starts_with(r))
+        {
+            return Err(StartError::Projects(format!(
+                "the roots of {other:?} and {:?} nest ({}); each file must belong to one project",
+                p.name,
+                dir.display()
+            )));
+        }
+        roots.push((p.name.clone(), dir));
+    }
+    Ok(roots)
 }
 
 /// The command that makes the rebuild a refused startup needs, for this very database

@@ -1,15 +1,15 @@
 //! Resolution: what each reference's spec (left by the language's scan in `lang`) names,
 //! with the whole project in view, written to `refs` with a confidence.
 //!
-//! * [`Project`] is the project as resolution reads it: its files, each file's definitions
-//!   and bindings, the definitions of a name. [`Loaded`] holds all of it (an index run that
-//!   resolves many files, in parallel); [`Lazy`] loads what is asked for, file by file, in
+//! * `Project` is the project as resolution reads it: its files, each file's definitions
+//!   and bindings, the definitions of a name. `Loaded` holds all of it (an index run that
+//!   resolves many files, in parallel); `Lazy` loads what is asked for, file by file, in
 //!   the caller's transaction (a command, a small re-index).
-//! * Each language resolves its own notation: [`python`], [`rust`]; the others have no
-//!   specs of their own yet beyond the name fallback shared here ([`by_name`]).
-//! * [`Changes`] drives incremental resolution: the files stored since the last
+//! * Each language resolves its own notation: `python`, `rust`; the others have no
+//!   specs of their own yet beyond the name fallback shared here (`by_name`).
+//! * `Changes` drives incremental resolution: the files stored since the last
 //!   resolution, with what each offered the others before and after
-//!   ([`Interface`]). Their own references are resolved, and so are those of every file
+//!   (`Interface`). Their own references are resolved, and so are those of every file
 //!   whose resolution looked at a changed interface (`ref_deps`), or whose unsure
 //!   references carry a name whose definitions changed.
 //!

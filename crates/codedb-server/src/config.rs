@@ -35,6 +35,7 @@
 //!
 //! [server]
 //! transport = "stdio"
+//! max_answer_chars = 20000             # a tool's answer is cut to this many characters
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -208,12 +209,16 @@ impl Default for Maintenance {
 pub struct Server {
     /// `stdio` (the only transport for now).
     pub transport: String,
+    /// The most characters of JSON a tool answers with: a longer list is cut (and says
+    /// so, with the offset to go on from), a file's source too.
+    pub max_answer_chars: u64,
 }
 
 impl Default for Server {
     fn default() -> Self {
         Server {
             transport: "stdio".into(),
+            max_answer_chars: 20_000,
         }
     }
 }
@@ -314,7 +319,7 @@ impl Config {
 
     /// Every numeric key with its value and its range (the README's table): checked before
     /// anything is opened or created.
-    pub fn numbers(&self) -> [(&'static str, u128, u128, u128); 11] {
+    pub fn numbers(&self) -> [(&'static str, u128, u128, u128); 12] {
         const HOUR_MS: u128 = 3_600_000;
         const DAY_MS: u128 = 86_400_000;
         [
@@ -331,6 +336,12 @@ impl Config {
                 1000,
             ),
             ("database.pool_size", self.database.pool_size.into(), 1, 100),
+            (
+                "server.max_answer_chars",
+                self.server.max_answer_chars.into(),
+                1000,
+                100_000_000,
+            ),
             (
                 "database.connect_timeout_ms",
                 self.database.connect_timeout_ms.into(),

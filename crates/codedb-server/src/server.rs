@@ -312,6 +312,11 @@ impl Server {
         }
     }
 
+    /// The most characters of JSON a tool answers with (`server.max_answer_chars`).
+    pub(crate) fn budget(&self) -> usize {
+        usize::try_from(self.config.server.max_answer_chars).unwrap_or(usize::MAX)
+    }
+
     /// The workers' status.
     pub fn status(&self) -> Vec<crate::WorkerStatus> {
         self.status.status()

@@ -6,6 +6,7 @@
 //! | `worker` | DBWorker chain vs plain rusqlite, round trips, reads under a writer | `crates/codedb-core/benches/worker.rs` |
 //! | `schema` | no-op startup sync, a 1M-row rebuild vs sqlite-utils | `crates/codedb-core/benches/schema.rs` |
 //! | `index` | indexing sympy: cold, no-op, one file; vs py_indexer.py and a bare parse | `crates/codedb-commands/benches/index.rs` |
+//! | `search` | regex search over the stored source of sympy vs ripgrep over the same tree | `crates/codedb-commands/benches/search.rs` |
 //! | `serve` | `codedb serve` over stdio: startup, a search tool call, an edit tool call | `crates/codedb-cli/benches/serve.rs` |
 //! | `edit` | a whole-file edit and a symbol replacement with git commit vs `cp` + `git add` + `git commit` | `crates/codedb-commands/benches/edit.rs` |
 
@@ -15,6 +16,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("schema", "codedb-core", "schema"),
     ("index", "codedb-commands", "index"),
     ("edit", "codedb-commands", "edit"),
+    ("search", "codedb-commands", "search"),
     ("serve", "codedb-cli", "serve"),
 ];
 

@@ -8,6 +8,7 @@
 //! | `index` | indexing sympy: cold, no-op, one file; vs py_indexer.py and a bare parse; then one corpus per language and a mixed one at 1x/4x/16x (`--languages-only`, `--rounds N`) | `crates/codedb-commands/benches/index.rs` |
 //! | `refs` | resolved references on sympy: cold vs a bare parse, no-op, one-file and interface re-index, database growth, cost by size | `crates/codedb-commands/benches/refs.rs` |
 //! | `map` | `query map --tokens 4000` on sympy: warm and first call, ranking alone, cost by size; aider's repo map when installed | `crates/codedb-commands/benches/map.rs` |
+//! | `search` | regex search over the stored source of sympy vs ripgrep over the same tree | `crates/codedb-commands/benches/search.rs` |
 //! | `serve` | `codedb serve` over stdio: startup, a search tool call, an edit tool call | `crates/codedb-cli/benches/serve.rs` |
 //! | `edit` | a whole-file edit and a symbol replacement with git commit vs `cp` + `git add` + `git commit` | `crates/codedb-commands/benches/edit.rs` |
 
@@ -19,6 +20,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("edit", "codedb-commands", "edit"),
     ("refs", "codedb-commands", "refs"),
     ("map", "codedb-commands", "map"),
+    ("search", "codedb-commands", "search"),
     ("serve", "codedb-cli", "serve"),
 ];
 

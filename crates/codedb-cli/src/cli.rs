@@ -62,6 +62,12 @@ pub(crate) enum Command {
     /// Replace a whole file, or one class, function or method of it: validated, backed up,
     /// journaled, stored and committed to git, all or nothing.
     Edit(commands::edit::Args),
+    /// Insert new source right before or after a class, function or method (re-indented
+    /// to its level), with every guarantee of `edit`.
+    Insert(commands::symbol_edit::InsertArgs),
+    /// Delete one class, function or method (with its decorators and doc comments), with
+    /// every guarantee of `edit`.
+    DeleteSymbol(commands::symbol_edit::DeleteSymbolArgs),
     /// Create a file (it must not exist).
     Create(commands::create::Args),
     /// Delete a file (a backup is kept).
@@ -94,6 +100,8 @@ pub(crate) fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Schema(c) => commands::schema::run(ctx, c),
         Command::Backup(c) => commands::backup::run(ctx, c),
         Command::Edit(a) => commands::edit::run(ctx, a),
+        Command::Insert(a) => commands::symbol_edit::run_insert(ctx, a),
+        Command::DeleteSymbol(a) => commands::symbol_edit::run_delete(ctx, a),
         Command::Create(a) => commands::create::run(ctx, a),
         Command::Delete(a) => commands::delete::run(ctx, a),
         Command::Move(a) => commands::move_file::run(ctx, a),

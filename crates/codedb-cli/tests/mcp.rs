@@ -62,14 +62,17 @@ async fn an_mcp_client_lists_the_tools_and_indexes_searches_and_edits() {
             "callers",
             "create",
             "delete",
+            "delete_symbol",
             "deps",
             "edit",
             "file",
             "hierarchy",
             "history",
             "index",
+            "insert",
             "map",
             "move",
+            "outline",
             "projects",
             "rdeps",
             "refs",
@@ -104,7 +107,8 @@ async fn an_mcp_client_lists_the_tools_and_indexes_searches_and_edits() {
         .await
         .unwrap();
     let s = r.structured_content.unwrap();
-    assert!(s.to_string().contains("Parser"), "{s}");
+    assert_eq!(s["hits"][0]["path"], "parser.py", "{s}");
+    assert_eq!(s["hits"][0]["line"], 2, "{s}");
 
     let r = call("file", json!({"path": "parser.py"})).await.unwrap();
     let sha = r.structured_content.unwrap()["sha256"]

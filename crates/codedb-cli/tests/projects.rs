@@ -82,17 +82,20 @@ fn queries_are_scoped_to_one_project_unless_asked_for_all() {
             1,
             "{backend}"
         );
+        // Search: a's two lines naming `run`, none of b's.
         let found = json(&a, db, &["query", "search", "run"]);
-        assert_eq!(
-            found["symbols"].as_array().unwrap().len(),
-            1,
+        assert_eq!(found["total"], 2, "{backend}: {found}");
+        assert!(
+            found["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|h| h["path"] == "pkg/m.py" && h.get("project").is_none()),
             "{backend}: {found}"
         );
-        assert_eq!(
-            found["files"].as_array().unwrap().len(),
-            1,
-            "{backend}: {found}"
-        );
+        let everywhere = json(&a, db, &["query", "search", "run", "--all-projects"]);
+        assert_eq!(everywhere["total"], 4, "{backend}: {everywhere}");
+        assert!(everywhere["hits"][0]["project"].is_string(), "{everywhere}");
         // --root picks the project from anywhere.
         let stats = json(
             &base,

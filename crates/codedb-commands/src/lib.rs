@@ -67,6 +67,7 @@ pub mod pipeline;
 mod project;
 mod recover;
 pub mod resolve;
+pub mod search;
 mod state_dir;
 mod swap;
 mod symbol;
@@ -77,13 +78,14 @@ pub use error::{CommandError, ErrorKind, LeftOver};
 pub use indexer::{IndexError, IndexOptions, IndexSummary, Skipped, index};
 pub use map::{DEFAULT_MAP_TOKENS, MAP_ENCODING, RepoMap, count_tokens, focus_of, repo_map};
 pub use pipeline::{
-    CommandKind, CommandReport, EditOptions, create, delete, edit, history, move_file,
-    replace_symbol, restore,
+    CommandKind, CommandReport, EditOptions, Placement, create, delete, delete_symbol, edit,
+    history, insert_symbol, move_file, replace_symbol, restore,
 };
 pub use project::{CommandOptions, Project};
 pub use recover::{
     Mismatch, RecoverReport, Unfinished, VerifyReport, recover, recover_files, verify,
 };
+pub use search::{CaseMode, SNIPPET_CHARS, SearchHit, SearchOptions, search};
 pub use state_dir::{STATE_DIR, create_state_dir};
 
 /// The largest file the index keeps and a command writes, by default: 10 MiB

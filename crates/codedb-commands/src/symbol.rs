@@ -18,24 +18,29 @@ pub(crate) fn replace(
     replacement: &str,
 ) -> Result<String> {
     let parsed = lang::parse(lang, text.as_bytes());
+    let entity = find(rel, &parsed.entities, qualified_name)?;
+    splice_replacement(lang, text, entity, replacement)
+}
+
+/// The one definition `qualified_name` (or a bare name, when unique) names among
+/// `entities`; absent or ambiguous: an error listing the candidates.
+fn find<'a>(rel: &str, entities: &'a [Entity], qualified_name: &str) -> Result<&'a Entity> {
+    let parsed_entities = entities;
     let wanted = qualified_name.trim();
-    let mut found: Vec<&Entity> = parsed
-        .entities
+    let mut found: Vec<&Entity> = parsed_entities
         .iter()
         .filter(|e| e.qualified_name == wanted)
         .collect();
     if found.is_empty() && !wanted.contains(['.', ':']) {
-        found = parsed
-            .entities
+        found = parsed_entities
             .iter()
             .filter(|e| e.name == wanted)
             .collect();
     }
-    let entity = match found.as_slice() {
-        [one] => *one,
+    match found.as_slice() {
+        [one] => Ok(*one),
         [] => {
-            let mut names: Vec<&str> = parsed
-                .entities
+            let mut names: Vec<&str> = parsed_entities
                 .iter()
                 .map(|e| e.qualified_name.as_str())
                 .collect();
@@ -43,7 +48,7 @@ pub(crate) fn replace(
             names.sort_by_key(|n| (!n.contains(short), *n));
             names.dedup();
             let list: Vec<&str> = names.into_iter().take(20).collect();
-            return Err(CommandError::Symbol {
+            Err(CommandError::Symbol {
                 path: rel.to_owned(),
                 reason: format!(
                     "no class, function or method `{wanted}`; candidates: {}",
@@ -53,22 +58,187 @@ pub(crate) fn replace(
                         list.join(", ")
                     }
                 ),
-            });
+            })
         }
         many => {
             let list: Vec<String> = many
                 .iter()
                 .map(|e| format!("{} (line {})", e.qualified_name, e.start_line))
                 .collect();
-            return Err(CommandError::Symbol {
+            Err(CommandError::Symbol {
                 path: rel.to_owned(),
                 reason: format!(
                     "`{wanted}` is ambiguous: {}; use the qualified name",
                     list.join(", ")
                 ),
-            });
+            })
         }
+    }
+}
+
+/// The byte offset where the line holding byte `at` of `text` starts (after a byte order
+/// mark, which is not part of any line).
+fn line_start_of(text: &str, at: usize) -> usize {
+    let bom = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
     };
+    text[..at].rfind('\n').map_or(bom, |i| i + 1).max(bom)
+}
+
+/// The line ending of the line holding byte `at` (`\r\n` in a CRLF file).
+fn eol_at(text: &str, at: usize) -> &'static str {
+    if text[at..]
+        .split('\n')
+        .next()
+        .is_some_and(|l| l.ends_with('\r'))
+        || (!text[at..].contains('\n') && text.contains("\r\n"))
+    {
+        "\r\n"
+    } else {
+        "\n"
+    }
+}
+
+/// The byte range of `entity`'s whole lines in `text`, widened upwards over the
+/// decorators, attributes and comment lines (doc comments) right above it, and including
+/// the line ending of its last line.
+fn block(lang: &LanguageDef, text: &str, entity: &Entity) -> (usize, usize) {
+    let hash_comments = lang.name == "python";
+    let start = usize::try_from(entity.start_byte)
+        .unwrap_or(0)
+        .min(text.len());
+    let end = usize::try_from(entity.end_byte)
+        .unwrap_or(0)
+        .min(text.len())
+        .max(start);
+    let mut first = line_start_of(text, start);
+    while first > 0 {
+        let prev_start = line_start_of(text, first - 1);
+        let prev = text[prev_start..first - 1].trim();
+        let above = prev.starts_with('@')
+            || prev.starts_with("#[")
+            || (hash_comments && prev.starts_with('#') && !prev.starts_with("#!"))
+            || prev.starts_with("//")
+            || prev.starts_with("/*")
+            || prev.starts_with('*');
+        if above && !prev.is_empty() {
+            first = prev_start;
+        } else {
+            break;
+        }
+    }
+    let last = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+    (first, last)
+}
+
+/// `text` with `new_source` inserted, re-indented to the level of the definition
+/// `qualified_name`, right before it (above its decorators and doc comments) or right
+/// after it, separated from it by a blank line (two between top-level Python
+/// definitions).
+pub(crate) fn insert(
+    rel: &str,
+    lang: &LanguageDef,
+    text: &str,
+    qualified_name: &str,
+    new_source: &str,
+    after: bool,
+) -> Result<String> {
+    if new_source.trim().is_empty() {
+        return Err(CommandError::Symbol {
+            path: rel.to_owned(),
+            reason: "nothing to insert: the new source is empty".into(),
+        });
+    }
+    let parsed = lang::parse(lang, text.as_bytes());
+    let entity = find(rel, &parsed.entities, qualified_name)?;
+    let start = usize::try_from(entity.start_byte)
+        .unwrap_or(0)
+        .min(text.len());
+    let line_start = line_start_of(text, start);
+    let indent: String = text[line_start..]
+        .chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .collect();
+    let eol = eol_at(text, start);
+    let body = reindent(lang, new_source, &indent, eol);
+    let gap = if lang.name == "python" && indent.is_empty() {
+        2
+    } else {
+        1
+    };
+    let (first, last) = block(lang, text, entity);
+    let mut out = String::with_capacity(text.len() + body.len() + 8);
+    if after {
+        out.push_str(&text[..last]);
+        if !text[..last].ends_with('\n') {
+            out.push_str(eol);
+        }
+        out.push_str(&eol.repeat(gap));
+        out.push_str(&body);
+        out.push_str(eol);
+        out.push_str(&text[last..]);
+    } else {
+        out.push_str(&text[..first]);
+        out.push_str(&body);
+        out.push_str(&eol.repeat(gap + 1));
+        out.push_str(&text[first..]);
+    }
+    Ok(out)
+}
+
+/// `text` without the definition `qualified_name`: its lines, its decorators or attributes
+/// and the comment lines right above it, and the blank lines that separated it from what
+/// follows (from what precedes when it was last).
+pub(crate) fn delete(
+    rel: &str,
+    lang: &LanguageDef,
+    text: &str,
+    qualified_name: &str,
+) -> Result<String> {
+    let parsed = lang::parse(lang, text.as_bytes());
+    let entity = find(rel, &parsed.entities, qualified_name)?;
+    let (mut first, mut last) = block(lang, text, entity);
+    let is_blank = |l: &str| l.trim().is_empty();
+    let after_blank = {
+        let mut end = last;
+        while end < text.len() {
+            let next = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+            if !is_blank(&text[end..next]) {
+                break;
+            }
+            end = next;
+        }
+        end
+    };
+    if after_blank > last && after_blank < text.len() {
+        last = after_blank;
+    } else {
+        // Last in its block: the blank lines above go instead.
+        while first > 0 {
+            let prev_start = line_start_of(text, first - 1);
+            if prev_start < first && is_blank(&text[prev_start..first]) {
+                first = prev_start;
+            } else {
+                break;
+            }
+        }
+        last = after_blank;
+    }
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..first]);
+    out.push_str(&text[last..]);
+    Ok(out)
+}
+
+/// `text` with `entity` replaced by `replacement`, re-indented.
+fn splice_replacement(
+    lang: &LanguageDef,
+    text: &str,
+    entity: &Entity,
+    replacement: &str,
+) -> Result<String> {
     let start = usize::try_from(entity.start_byte)
         .unwrap_or(0)
         .min(text.len());
@@ -203,6 +373,63 @@ mod tests {
             out,
             "class P:\n    def parse(self):\n        return 2\n\n    def other(self):\n        pass\n"
         );
+    }
+
+    #[test]
+    fn inserts_before_and_after_at_the_symbols_level() {
+        let text = "class P:\n    @property\n    def a(self):\n        return 1\n\n    def b(self):\n        pass\n";
+        let before = insert(
+            "a.py",
+            python(),
+            text,
+            "P.a",
+            "def z(self):\n    return 0\n",
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            before,
+            "class P:\n    def z(self):\n        return 0\n\n    @property\n    def a(self):\n        return 1\n\n    def b(self):\n        pass\n"
+        );
+        let after = insert(
+            "a.py",
+            python(),
+            text,
+            "P.b",
+            "def c(self):\n    pass",
+            true,
+        )
+        .unwrap();
+        assert!(
+            after.ends_with("    def b(self):\n        pass\n\n    def c(self):\n        pass\n"),
+            "{after}"
+        );
+        let top = insert(
+            "a.py",
+            python(),
+            "def f():\n    pass\n",
+            "f",
+            "def g():\n    pass\n",
+            true,
+        )
+        .unwrap();
+        assert_eq!(top, "def f():\n    pass\n\n\ndef g():\n    pass\n");
+    }
+
+    #[test]
+    fn deletes_with_decorators_and_comments() {
+        let text = "class P:\n    # about a\n    @property\n    def a(self):\n        return 1\n\n    def b(self):\n        pass\n";
+        assert_eq!(
+            delete("a.py", python(), text, "P.a").unwrap(),
+            "class P:\n    def b(self):\n        pass\n"
+        );
+        assert_eq!(
+            delete("a.py", python(), text, "P.b").unwrap(),
+            "class P:\n    # about a\n    @property\n    def a(self):\n        return 1\n"
+        );
+        let rust = lang::by_name("rust").unwrap();
+        let text = "/// Doc.\n#[inline]\nfn f() {}\n\nfn g() {}\n";
+        assert_eq!(delete("a.rs", rust, text, "f").unwrap(), "fn g() {}\n");
     }
 
     #[test]

@@ -15,8 +15,8 @@
 mod support;
 
 use codedb_commands::{
-    CommandError, CommandReport, EditOptions, Project, create, delete, edit, move_file, recover,
-    replace_symbol, restore, verify,
+    CommandError, CommandReport, EditOptions, Placement, Project, create, delete, delete_symbol,
+    edit, insert_symbol, move_file, recover, replace_symbol, restore, verify,
 };
 use support::{Snapshot, TestProject};
 
@@ -44,6 +44,19 @@ fn commands() -> Vec<(&'static str, Run)> {
                 "def close(self):\n    return None\n",
                 &EditOptions::default(),
             )
+        }),
+        ("insert_symbol", |p| {
+            insert_symbol(
+                p,
+                "a.py",
+                "Parser.close",
+                Placement::After,
+                "def reopen(self):\n    return self\n",
+                &EditOptions::default(),
+            )
+        }),
+        ("delete_symbol", |p| {
+            delete_symbol(p, "a.py", "helper", &EditOptions::default())
         }),
         ("create", |p| {
             create(p, "pkg/new.py", "created = 1\n", &EditOptions::default())

@@ -143,6 +143,23 @@ impl Dialect {
         }
     }
 
+    /// The files whose source matches the search query `?1`, each row `cols` (over `f`,
+    /// the file, and `s`, its `source` row), in no particular order; `filter` (over `f`)
+    /// narrows them. Unlike [`Dialect::source_search`] there is no limit: the caller reads
+    /// the texts (the line-level search of `codedb query search`).
+    pub fn source_matches(self, cols: &str, filter: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!(
+                "SELECT {cols} FROM source_fts JOIN files f ON f.id = source_fts.rowid \
+                 JOIN source s ON s.file_id = f.id WHERE source_fts MATCH ?1 AND {filter}"
+            ),
+            Dialect::Postgres => format!(
+                "SELECT {cols} FROM source s JOIN files f ON f.id = s.file_id, \
+                 CAST(CAST(?1 AS TEXT) AS tsquery) q WHERE s.tsv @@ q AND {filter}"
+            ),
+        }
+    }
+
     /// Statements that put the definitions of the files `file_ids` (just inserted) into the
     /// full-text index, if it is kept apart from their rows (SQLite's `symbol_fts`, whose
     /// row id is the definition's id times 4 plus [`EntityKind::search_code`]).

@@ -44,6 +44,7 @@
 //! max_request_bytes = 4194304          # HTTP request bodies
 //! max_response_bytes = 67108864        # HTTP answers
 //! # allowed_origins = ["http://localhost:*"]   # Origin values accepted
+//! max_answer_chars = 20000             # a tool's answer is cut to this many characters
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -252,6 +253,9 @@ pub struct Server {
     /// `Origin` values accepted (`scheme://host[:port]`, `:*` for any port); default: the
     /// loopback origins on any port. A request without `Origin` (not from a browser) passes.
     pub allowed_origins: Option<Vec<String>>,
+    /// The most characters of JSON a tool answers with: a longer list is cut (and says
+    /// so, with the offset to go on from), a file's source too.
+    pub max_answer_chars: u64,
 }
 
 impl std::fmt::Debug for Server {
@@ -263,6 +267,7 @@ impl std::fmt::Debug for Server {
             .field("max_request_bytes", &self.max_request_bytes)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("allowed_origins", &self.allowed_origins)
+            .field("max_answer_chars", &self.max_answer_chars)
             .finish()
     }
 }
@@ -276,6 +281,7 @@ impl Default for Server {
             max_request_bytes: 4 << 20,
             max_response_bytes: 64 << 20,
             allowed_origins: None,
+            max_answer_chars: 20_000,
         }
     }
 }
@@ -425,7 +431,7 @@ impl Config {
 
     /// Every numeric key with its value and its range (the README's table): checked before
     /// anything is opened or created.
-    pub fn numbers(&self) -> [(&'static str, u128, u128, u128); 13] {
+    pub fn numbers(&self) -> [(&'static str, u128, u128, u128); 14] {
         const HOUR_MS: u128 = 3_600_000;
         const DAY_MS: u128 = 86_400_000;
         [
@@ -442,6 +448,12 @@ impl Config {
                 1000,
             ),
             ("database.pool_size", self.database.pool_size.into(), 1, 100),
+            (
+                "server.max_answer_chars",
+                self.server.max_answer_chars.into(),
+                1000,
+                100_000_000,
+            ),
             (
                 "database.connect_timeout_ms",
                 self.database.connect_timeout_ms.into(),

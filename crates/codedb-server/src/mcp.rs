@@ -7,11 +7,17 @@
 //! `conflict`). Write tools return the file's new `sha256`, to chain as `expect_sha256`.
 //! Blocking work (the database, the commands, git) runs on tokio's blocking pool, so
 //! requests are served concurrently; the commands' own locks order them per file.
+//!
+//! Answers are bounded: every list takes `limit` (default [`DEFAULT_LIMIT`]), `offset` and
+//! `count` (only the totals), and reports `total`, `offset`, `limit` and `truncated`; and
+//! no answer is longer than `server.max_answer_chars` characters of JSON (default 20,000):
+//! a list is cut to fit (`truncated`, `cut_by_budget`, `next_offset`), a file's source is
+//! cut at a line (`content_truncated`, `next_start_line`).
 
 use std::sync::Arc;
 
 use codedb_commands::{CommandError, CommandReport, EditOptions, ErrorKind};
-use codedb_core::store::{Confidence, MAX_CALL_DEPTH, RefFilter, RefKind};
+use codedb_core::store::{Confidence, MAX_CALL_DEPTH, Page, RefFilter, RefKind};
 use codedb_core::{CodeStore, ReferenceGraph, Scope};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
@@ -22,6 +28,34 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::server::Server;
+
+/// The items of a list answer to skip, and how many to give: every list tool takes them.
+#[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
+pub struct Paging {
+    /// At most this many items (default 100; at least 1).
+    pub limit: Option<u64>,
+    /// Skip this many items first (default 0).
+    pub offset: Option<u64>,
+    /// Only the totals, no items.
+    pub count: Option<bool>,
+}
+
+/// The default `limit` of a list tool.
+pub const DEFAULT_LIMIT: u64 = 100;
+
+impl Paging {
+    /// `(offset, limit)`, or an error for a limit of 0.
+    fn get(self) -> Result<(usize, usize), ErrorData> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if limit == 0 {
+            return Err(invalid(
+                "limit 0: must be at least 1 (count: true gives only the totals)",
+            ));
+        }
+        let clamp = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        Ok((clamp(self.offset.unwrap_or(0)), clamp(limit)))
+    }
+}
 
 /// `index {path?}`
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -56,24 +90,121 @@ pub struct NameArgs {
     /// The project, by its name from `projects`; default: the server's only project (with
     /// several, required).
     pub project: Option<String>,
+    /// limit, offset, count.
+    #[serde(flatten)]
+    pub paging: Paging,
 }
 
-/// `search {query, limit?, all_projects?}`
+/// `search {query | regex, path?, language?, kind?, case?, limit?, offset?, count?,
+/// all_projects?}`
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SearchArgs {
-    /// Text to find (a phrase).
-    pub query: String,
-    /// At most this many hits of each kind (default 20, at most 1000).
-    pub limit: Option<u32>,
+    /// Words to find, as a phrase (full text; case-insensitive by default).
+    pub query: Option<String>,
+    /// A regular expression (Rust `regex` syntax) over the stored source, instead of
+    /// `query` (case-sensitive by default).
+    pub regex: Option<String>,
+    /// Path globs relative to the project root; `!GLOB` excludes; a glob without `/`
+    /// matches the file name at any depth.
+    pub path: Option<Vec<String>>,
+    /// Only files of this language.
+    pub language: Option<String>,
+    /// Only definitions of these kinds (class, function, method), matched on their names.
+    pub kind: Option<Vec<String>>,
+    /// `sensitive`, `insensitive` or `smart` (sensitive when the pattern has an upper-case
+    /// letter).
+    pub case: Option<String>,
     /// Search every project in the database (each hit names its project), not only this
     /// server's.
     pub all_projects: Option<bool>,
     /// The project, by its name from `projects`; default: the server's only project (with
     /// several, required).
     pub project: Option<String>,
+    /// limit, offset, count.
+    #[serde(flatten)]
+    pub paging: Paging,
 }
 
-/// `file {path}`, `delete {path}`, `history {path}`
+/// `file {path, source?, start_line?, end_line?}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct FileArgs {
+    /// Relative to the project root.
+    pub path: String,
+    /// Also the source text (default: only the outline).
+    pub source: Option<bool>,
+    /// The source from this line (1-based; implies `source`).
+    pub start_line: Option<u64>,
+    /// The source up to this line, inclusive (implies `source`).
+    pub end_line: Option<u64>,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
+}
+
+/// `outline {path, limit?, offset?, count?}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct OutlineArgs {
+    /// Relative to the project root.
+    pub path: String,
+    /// limit, offset, count (over the top-level definitions).
+    #[serde(flatten)]
+    pub paging: Paging,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
+}
+
+/// `insert {path, before | after, content, message?, expect_sha256?}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct InsertArgs {
+    /// Relative to the project root.
+    pub path: String,
+    /// Insert right before this symbol (qualified name), above its decorators and doc
+    /// comments.
+    pub before: Option<String>,
+    /// Insert right after this symbol (qualified name).
+    pub after: Option<String>,
+    /// The source to insert (re-indented to the symbol's level).
+    pub content: String,
+    /// Commit message.
+    pub message: Option<String>,
+    /// Refuse unless the file has this sha256.
+    pub expect_sha256: Option<String>,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
+}
+
+/// `delete_symbol {path, symbol, message?, expect_sha256?}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DeleteSymbolArgs {
+    /// Relative to the project root.
+    pub path: String,
+    /// Qualified name (`Parser.parse`).
+    pub symbol: String,
+    /// Commit message.
+    pub message: Option<String>,
+    /// Refuse unless the file has this sha256.
+    pub expect_sha256: Option<String>,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
+}
+
+/// `history {path, limit?, offset?, count?}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct HistoryArgs {
+    /// Relative to the project root.
+    pub path: String,
+    /// limit, offset, count.
+    #[serde(flatten)]
+    pub paging: Paging,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
+}
+
+/// `delete {path}`
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct PathArgs {
     /// Relative to the project root.
@@ -167,6 +298,9 @@ pub struct RefsArgs {
     /// The project, by its name from `projects`; default: the server's only project (with
     /// several, required).
     pub project: Option<String>,
+    /// limit, offset, count.
+    #[serde(flatten)]
+    pub paging: Paging,
 }
 
 /// `callers {qualname, depth?, min_confidence?, all_projects?}` and `callees {...}`
@@ -183,6 +317,9 @@ pub struct CallArgs {
     /// The project, by its name from `projects`; default: the server's only project (with
     /// several, required).
     pub project: Option<String>,
+    /// limit, offset, count.
+    #[serde(flatten)]
+    pub paging: Paging,
 }
 
 /// `deps {path, min_confidence?}` and `rdeps {path, min_confidence?}`
@@ -195,6 +332,9 @@ pub struct DepsArgs {
     /// The project, by its name from `projects`; default: the server's only project (with
     /// several, required).
     pub project: Option<String>,
+    /// limit, offset, count.
+    #[serde(flatten)]
+    pub paging: Paging,
 }
 
 /// `hierarchy {class, min_confidence?, all_projects?}`
@@ -248,6 +388,11 @@ struct View<'a> {
 }
 
 impl View<'_> {
+    /// The most characters of JSON a tool answers with (`server.max_answer_chars`).
+    fn budget(&self) -> usize {
+        usize::try_from(self.config.server.max_answer_chars).unwrap_or(usize::MAX)
+    }
+
     /// What a query covers: the project, or every project in the database.
     fn scope(&self, all_projects: Option<bool>) -> Scope {
         if all_projects == Some(true) {
@@ -324,10 +469,73 @@ fn write_result(r: Result<CommandReport, CommandError>) -> Result<Json<Out>, Err
     }
 }
 
+/// A list answer: the fields of `base`, the page's items under `key`, and `total`,
+/// `offset`, `limit`, `truncated` (and `next_offset` when truncated); with `count` only the
+/// totals. Longer than `budget` characters of JSON, the items are cut to the most that
+/// fit, and `cut_by_budget` says so.
+fn bounded<T: Serialize>(
+    mut base: serde_json::Map<String, Value>,
+    key: &str,
+    page: Page<T>,
+    limit: usize,
+    count: bool,
+    budget: usize,
+) -> Result<Json<Out>, ErrorData> {
+    base.insert("total".into(), json!(page.total));
+    if count {
+        return Ok(Json(Out(Value::Object(base))));
+    }
+    base.insert("offset".into(), json!(page.offset));
+    base.insert("limit".into(), json!(limit));
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()
+        .map_err(failed)?;
+    let answer = |n: usize, cut: bool| {
+        let mut m = base.clone();
+        m.insert(key.to_owned(), Value::Array(items[..n].to_vec()));
+        let truncated = page.truncated || n < items.len();
+        m.insert("truncated".into(), json!(truncated));
+        if truncated {
+            m.insert("next_offset".into(), json!(page.offset + n));
+        }
+        if cut {
+            m.insert("cut_by_budget".into(), json!(true));
+            m.insert("max_answer_chars".into(), json!(budget));
+        }
+        Value::Object(m)
+    };
+    let len = |v: &Value| serde_json::to_string(v).map_or(usize::MAX, |s| s.chars().count());
+    let full = answer(items.len(), false);
+    if len(&full) <= budget {
+        return Ok(Json(Out(full)));
+    }
+    // The most items that fit: binary search over the prefix length.
+    let (mut lo, mut hi) = (0, items.len());
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if len(&answer(mid, true)) <= budget {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Ok(Json(Out(answer(lo, true))))
+}
+
 fn to_value(v: impl Serialize) -> Result<Json<Out>, ErrorData> {
     serde_json::to_value(v)
         .map(|v| Json(Out(v)))
         .map_err(failed)
+}
+
+fn object(v: Value) -> serde_json::Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
 }
 
 impl CodedbMcp {
@@ -351,16 +559,29 @@ impl CodedbMcp {
                 kinds: Vec::new(),
                 min_confidence: min_confidence(a.min_confidence.as_deref(), Confidence::Ambiguous)?,
             };
+            let (offset, limit) = a.paging.get()?;
             let def =
                 s.db.definition(s.scope(a.all_projects), &a.qualname)
                     .map_err(query_failed)?;
-            if callers {
-                let hits = s.db.callers(&def, depth, &filter).map_err(failed)?;
-                to_value(json!({ "qualname": a.qualname, "callers": hits }))
+            let (key, hits) = if callers {
+                (
+                    "callers",
+                    s.db.callers(&def, depth, &filter).map_err(failed)?,
+                )
             } else {
-                let hits = s.db.callees(&def, depth, &filter).map_err(failed)?;
-                to_value(json!({ "qualname": a.qualname, "callees": hits }))
-            }
+                (
+                    "callees",
+                    s.db.callees(&def, depth, &filter).map_err(failed)?,
+                )
+            };
+            bounded(
+                object(json!({ "qualname": a.qualname })),
+                key,
+                Page::of(hits, offset, Some(limit)),
+                limit,
+                a.paging.count.unwrap_or(false),
+                s.budget(),
+            )
         })
         .await
     }
@@ -368,18 +589,29 @@ impl CodedbMcp {
     async fn dependencies(&self, a: DepsArgs, outgoing: bool) -> Result<Json<Out>, ErrorData> {
         self.blocking(a.project.clone(), move |s| {
             let min = min_confidence(a.min_confidence.as_deref(), Confidence::Inferred)?;
+            let (offset, limit) = a.paging.get()?;
             let scope = Scope::Project(s.project.id());
-            if outgoing {
-                let deps =
+            let (key, files) = if outgoing {
+                (
+                    "deps",
                     s.db.file_dependencies(scope, &a.path, min)
-                        .map_err(query_failed)?;
-                to_value(json!({ "path": a.path, "deps": deps }))
+                        .map_err(query_failed)?,
+                )
             } else {
-                let rdeps =
+                (
+                    "rdeps",
                     s.db.file_dependents(scope, &a.path, min)
-                        .map_err(query_failed)?;
-                to_value(json!({ "path": a.path, "rdeps": rdeps }))
-            }
+                        .map_err(query_failed)?,
+                )
+            };
+            bounded(
+                object(json!({ "path": a.path })),
+                key,
+                Page::of(files, offset, Some(limit)),
+                limit,
+                a.paging.count.unwrap_or(false),
+                s.budget(),
+            )
         })
         .await
     }
@@ -472,10 +704,18 @@ impl CodedbMcp {
             if args.name.trim().is_empty() {
                 return Err(invalid("name: must not be empty"));
             }
+            let (offset, limit) = args.paging.get()?;
             let hits =
                 s.db.find_symbol(s.scope(args.all_projects), args.name.trim())
                     .map_err(failed)?;
-            to_value(json!({ "name": args.name, "symbols": hits }))
+            bounded(
+                object(json!({ "name": args.name })),
+                "symbols",
+                Page::of(hits, offset, Some(limit)),
+                limit,
+                args.paging.count.unwrap_or(false),
+                s.budget(),
+            )
         })
         .await
     }
@@ -488,19 +728,61 @@ impl CodedbMcp {
         Parameters(args): Parameters<SearchArgs>,
     ) -> Result<Json<Out>, ErrorData> {
         self.blocking(args.project.clone(), move |s| {
-            if args.query.trim().is_empty() {
-                return Err(invalid("query: must not be empty"));
+            let (offset, limit) = args.paging.get()?;
+            let kinds = args
+                .kind
+                .unwrap_or_default()
+                .iter()
+                .map(|k| {
+                    codedb_core::store::EntityKind::ALL
+                        .into_iter()
+                        .find(|e| e.as_str() == k)
+                        .ok_or_else(|| {
+                            invalid(format!("kind {k:?}: not one of class, function, method"))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let case = match args.case.as_deref() {
+                None => codedb_commands::CaseMode::Default,
+                Some("sensitive") => codedb_commands::CaseMode::Sensitive,
+                Some("insensitive") => codedb_commands::CaseMode::Insensitive,
+                Some("smart") => codedb_commands::CaseMode::Smart,
+                Some(c) => {
+                    return Err(invalid(format!(
+                        "case {c:?}: not one of sensitive, insensitive, smart"
+                    )));
+                }
+            };
+            if args.query.is_none() && args.regex.is_none() {
+                return Err(invalid("query or regex: give one"));
             }
-            let limit = args.limit.unwrap_or(20);
-            if limit == 0 || limit > 1000 {
-                return Err(invalid(format!(
-                    "limit {limit}: must be between 1 and 1000"
-                )));
+            let options = codedb_commands::SearchOptions {
+                text: args.query.clone(),
+                regex: args.regex.clone(),
+                paths: args.path.unwrap_or_default(),
+                language: args.language,
+                kinds,
+                case,
+                offset,
+                limit: Some(limit),
+            };
+            let hits = codedb_commands::search(s.db, s.scope(args.all_projects), &options)
+                .map_err(command_error)?;
+            let mut base = serde_json::Map::new();
+            if let Some(q) = args.query {
+                base.insert("query".into(), json!(q));
             }
-            let hits =
-                s.db.full_text_search(s.scope(args.all_projects), &args.query, limit as usize)
-                    .map_err(failed)?;
-            to_value(hits)
+            if let Some(r) = args.regex {
+                base.insert("regex".into(), json!(r));
+            }
+            bounded(
+                base,
+                "hits",
+                hits,
+                limit,
+                args.paging.count.unwrap_or(false),
+                s.budget(),
+            )
         })
         .await
     }
@@ -511,10 +793,18 @@ impl CodedbMcp {
             if args.name.trim().is_empty() {
                 return Err(invalid("name: must not be empty"));
             }
+            let (offset, limit) = args.paging.get()?;
             let hits =
                 s.db.usages_of(s.scope(args.all_projects), args.name.trim())
                     .map_err(failed)?;
-            to_value(json!({ "name": args.name, "usages": hits }))
+            bounded(
+                object(json!({ "name": args.name })),
+                "usages",
+                Page::of(hits, offset, Some(limit)),
+                limit,
+                args.paging.count.unwrap_or(false),
+                s.budget(),
+            )
         })
         .await
     }
@@ -538,7 +828,15 @@ impl CodedbMcp {
             let refs =
                 s.db.references(scope, &a.qualname, &filter)
                     .map_err(query_failed)?;
-            to_value(json!({ "qualname": a.qualname, "refs": refs }))
+            let (offset, limit) = a.paging.get()?;
+            bounded(
+                object(json!({ "qualname": a.qualname })),
+                "refs",
+                Page::of(refs, offset, Some(limit)),
+                limit,
+                a.paging.count.unwrap_or(false),
+                s.budget(),
+            )
         })
         .await
     }
@@ -606,9 +904,9 @@ impl CodedbMcp {
     }
 
     #[tool(
-        description = "A file as indexed: language, lines, sha256, its definitions and its source text."
+        description = "A file as indexed: language, lines, sha256 and its outline (definitions as a tree: kind, qualified name, signature, lines, first docstring line). The source text only with source: true, optionally lines start_line..=end_line; a source longer than the answer budget is cut at a line (content_truncated, next_start_line)."
     )]
-    async fn file(&self, Parameters(args): Parameters<PathArgs>) -> Result<Json<Out>, ErrorData> {
+    async fn file(&self, Parameters(args): Parameters<FileArgs>) -> Result<Json<Out>, ErrorData> {
         self.blocking(args.project.clone(), move |s| {
             let project = s.project.id();
             let Some((file, source)) =
@@ -616,14 +914,131 @@ impl CodedbMcp {
             else {
                 return Err(invalid(format!("path {:?}: not in the index", args.path)));
             };
-            let symbols =
-                s.db.find_symbol_in_file(Scope::Project(project), &args.path)
-                    .map_err(failed)?;
-            to_value(json!({
+            let outline = s.db.outline(project, &args.path).map_err(failed)?.unwrap_or_default();
+            let mut out = object(json!({
                 "path": file.meta.path, "language": file.meta.language,
                 "lines": file.meta.lines, "sha256": file.meta.sha256,
-                "symbols": symbols, "content": source,
-            }))
+            }));
+            let wants_source =
+                args.source.unwrap_or(false) || args.start_line.is_some() || args.end_line.is_some();
+            if !wants_source {
+                let page = Page::of(outline, 0, None);
+                let limit = page.total.max(1);
+                return bounded(out, "outline", page, limit, false, s.budget());
+            }
+            let text = source.unwrap_or_default();
+            let lines: Vec<&str> = text.split_inclusive('\n').collect();
+            let start = args.start_line.unwrap_or(1);
+            let end = args.end_line.unwrap_or(u64::MAX);
+            if start == 0 || end < start {
+                return Err(invalid(format!(
+                    "start_line {start}, end_line {end}: lines are 1-based and start_line <= end_line"
+                )));
+            }
+            let first = usize::try_from(start - 1).unwrap_or(usize::MAX);
+            if first > lines.len() || (first == lines.len() && !lines.is_empty()) {
+                return Err(invalid(format!(
+                    "start_line {start}: the file has {} lines",
+                    lines.len()
+                )));
+            }
+            let last = usize::try_from(end).unwrap_or(usize::MAX).min(lines.len());
+            // What fits in the budget beside the rest of the answer, at a line boundary.
+            let room = s
+                .budget()
+                .saturating_sub(serde_json::to_string(&out).map_or(0, |j| j.len()) + 200);
+            let (mut content, mut used, mut upto) = (String::new(), 0usize, first);
+            for line in &lines[first..last] {
+                let cost = serde_json::to_string(line).map_or(line.len(), |j| j.len()) - 2;
+                if used + cost > room && upto > first {
+                    break;
+                }
+                if used + cost > room {
+                    // One line longer than the budget: cut inside it, at a character.
+                    let mut cut = room.min(line.len());
+                    while !line.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    content.push_str(&line[..cut]);
+                    break;
+                }
+                content.push_str(line);
+                used += cost;
+                upto += 1;
+            }
+            out.insert("start_line".into(), json!(start));
+            out.insert("end_line".into(), json!(upto.max(first + 1).min(lines.len().max(1))));
+            if upto < last {
+                out.insert("content_truncated".into(), json!(true));
+                out.insert("next_start_line".into(), json!(upto + 1));
+                out.insert("max_answer_chars".into(), json!(s.budget()));
+            }
+            out.insert("content".into(), json!(content));
+            Ok(Json(Out(Value::Object(out))))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "A file's definitions as a tree: kind, qualified name, signature, line range, first docstring line; no bodies."
+    )]
+    async fn outline(
+        &self,
+        Parameters(args): Parameters<OutlineArgs>,
+    ) -> Result<Json<Out>, ErrorData> {
+        self.blocking(args.project.clone(), move |s| {
+            let (offset, limit) = args.paging.get()?;
+            let Some(outline) = s.db.outline(s.project.id(), &args.path).map_err(failed)? else {
+                return Err(invalid(format!("path {:?}: not in the index", args.path)));
+            };
+            bounded(
+                object(json!({ "path": args.path })),
+                "outline",
+                Page::of(outline, offset, Some(limit)),
+                limit,
+                args.paging.count.unwrap_or(false),
+                s.budget(),
+            )
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Insert new source right before or after a class, function or method (qualified name), re-indented to its level; validated, backed up, journaled, stored and committed like edit. Returns the new sha256."
+    )]
+    async fn insert(&self, Parameters(a): Parameters<InsertArgs>) -> Result<Json<Out>, ErrorData> {
+        self.blocking(a.project.clone(), move |s| {
+            let (symbol, placement) = match (a.before, a.after) {
+                (Some(b), None) => (b, codedb_commands::Placement::Before),
+                (None, Some(b)) => (b, codedb_commands::Placement::After),
+                _ => return Err(invalid("before or after: give exactly one")),
+            };
+            let options = EditOptions {
+                message: a.message,
+                expect_sha256: a.expect_sha256,
+            };
+            write_result(codedb_commands::insert_symbol(
+                s.project, &a.path, &symbol, placement, &a.content, &options,
+            ))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Delete one class, function or method (qualified name) with its decorators and the comment lines right above it; validated, backed up, journaled, stored and committed like edit. Returns the new sha256."
+    )]
+    async fn delete_symbol(
+        &self,
+        Parameters(a): Parameters<DeleteSymbolArgs>,
+    ) -> Result<Json<Out>, ErrorData> {
+        self.blocking(a.project.clone(), move |s| {
+            let options = EditOptions {
+                message: a.message,
+                expect_sha256: a.expect_sha256,
+            };
+            write_result(codedb_commands::delete_symbol(
+                s.project, &a.path, &a.symbol, &options,
+            ))
         })
         .await
     }
@@ -705,10 +1120,21 @@ impl CodedbMcp {
     }
 
     #[tool(description = "A file's backups, newest first.")]
-    async fn history(&self, Parameters(a): Parameters<PathArgs>) -> Result<Json<Out>, ErrorData> {
+    async fn history(
+        &self,
+        Parameters(a): Parameters<HistoryArgs>,
+    ) -> Result<Json<Out>, ErrorData> {
         self.blocking(a.project.clone(), move |s| {
+            let (offset, limit) = a.paging.get()?;
             let backups = codedb_commands::history(s.project, &a.path).map_err(command_error)?;
-            to_value(json!({ "path": a.path, "backups": backups }))
+            bounded(
+                object(json!({ "path": a.path })),
+                "backups",
+                Page::of(backups, offset, Some(limit)),
+                limit,
+                a.paging.count.unwrap_or(false),
+                s.budget(),
+            )
         })
         .await
     }

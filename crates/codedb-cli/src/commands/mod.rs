@@ -17,4 +17,5 @@ pub(crate) mod restore;
 pub(crate) mod schema;
 pub(crate) mod serve;
 pub(crate) mod status;
+pub(crate) mod symbol_edit;
 pub(crate) mod verify;

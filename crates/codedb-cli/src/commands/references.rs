@@ -2,11 +2,19 @@
 //! references (see `codedb_core::store::graph`). A definition is named `[PATH:]QUALNAME`;
 //! one that names several is an error listing them.
 
-use codedb_core::store::{Confidence, MAX_CALL_DEPTH, RefFilter, RefHit, RefKind};
+use codedb_core::store::{Confidence, MAX_CALL_DEPTH, Page, RefFilter, RefHit, RefKind};
 use codedb_core::{CodeDatabase, CodeStore, ReferenceGraph, Scope};
 use serde::Serialize;
 
 use crate::output::{CliError, emit, emit_lines};
+
+/// `--offset`, `--limit`, `--count` of `query`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Paging {
+    pub(crate) offset: usize,
+    pub(crate) limit: Option<usize>,
+    pub(crate) count: bool,
+}
 
 /// The reference questions, as `query` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -118,20 +126,15 @@ fn hit_line(h: &RefHit) -> String {
     )
 }
 
-fn hits(json: bool, key: &'static str, hits: Vec<RefHit>) -> Result<(), CliError> {
-    if json {
-        let mut map = serde_json::Map::new();
-        map.insert(
-            key.to_owned(),
-            serde_json::to_value(&hits).map_err(|e| CliError(e.to_string()))?,
-        );
-        return emit(true, &map, Vec::new);
-    }
-    let mut lines: Vec<String> = hits.iter().map(hit_line).collect();
-    if lines.is_empty() {
-        lines.push(format!("no {key}"));
-    }
-    emit_lines(&lines)
+fn hits(json: bool, p: Paging, key: &'static str, hits: Vec<RefHit>) -> Result<(), CliError> {
+    super::query::page(
+        json,
+        p.count,
+        key,
+        Page::of(hits, p.offset, p.limit),
+        p.limit,
+        hit_line,
+    )
 }
 
 pub(crate) fn run(
@@ -139,6 +142,7 @@ pub(crate) fn run(
     db: &CodeDatabase,
     scope: Scope,
     query: &ReferenceQuery,
+    p: Paging,
 ) -> Result<(), CliError> {
     match query {
         ReferenceQuery::Map { tokens, focus } => {
@@ -171,7 +175,7 @@ pub(crate) fn run(
                 min_confidence: confidence(min_confidence)?,
             };
             let found = db.references(scope, qualname, &filter)?;
-            hits(json, "refs", found)
+            hits(json, p, "refs", found)
         }
         ReferenceQuery::Callers {
             qualname,
@@ -195,9 +199,9 @@ pub(crate) fn run(
                 )));
             }
             if matches!(query, ReferenceQuery::Callers { .. }) {
-                hits(json, "callers", db.callers(&def, depth, &filter)?)
+                hits(json, p, "callers", db.callers(&def, depth, &filter)?)
             } else {
-                hits(json, "callees", db.callees(&def, depth, &filter)?)
+                hits(json, p, "callees", db.callees(&def, depth, &filter)?)
             }
         }
         ReferenceQuery::Deps {
@@ -214,28 +218,36 @@ pub(crate) fn run(
             } else {
                 ("rdeps", db.file_dependents(scope, path, min)?)
             };
-            if json {
+            let found = Page::of(found, p.offset, p.limit);
+            if json && !p.count {
                 #[derive(Serialize)]
                 struct Out<'a> {
                     path: &'a str,
                     #[serde(flatten)]
                     files: serde_json::Map<String, serde_json::Value>,
+                    total: usize,
+                    offset: usize,
+                    limit: Option<usize>,
+                    truncated: bool,
                 }
                 let mut files = serde_json::Map::new();
                 files.insert(
                     key.to_owned(),
-                    serde_json::to_value(&found).map_err(|e| CliError(e.to_string()))?,
+                    serde_json::to_value(&found.items).map_err(|e| CliError(e.to_string()))?,
                 );
-                return emit(true, &Out { path, files }, Vec::new);
+                let out = Out {
+                    path,
+                    files,
+                    total: found.total,
+                    offset: found.offset,
+                    limit: p.limit,
+                    truncated: found.truncated,
+                };
+                return emit(true, &out, Vec::new);
             }
-            let mut lines: Vec<String> = found
-                .iter()
-                .map(|d| format!("{:<50} {} references", d.path, d.references))
-                .collect();
-            if lines.is_empty() {
-                lines.push(format!("no {key}"));
-            }
-            emit_lines(&lines)
+            super::query::page(json, p.count, key, found, p.limit, |d| {
+                format!("{:<50} {} references", d.path, d.references)
+            })
         }
         ReferenceQuery::Hierarchy {
             class,

@@ -53,10 +53,15 @@ pub enum CommandKind {
     Move,
     /// Put a backup back.
     Restore,
+    /// Insert new source before or after a class, function or method.
+    InsertSymbol,
+    /// Delete one class, function or method.
+    DeleteSymbol,
 }
 
 impl CommandKind {
-    /// Its name: `edit`, `replace_symbol`, `create`, `delete`, `move`, `restore`.
+    /// Its name: `edit`, `replace_symbol`, `create`, `delete`, `move`, `restore`,
+    /// `insert_symbol`, `delete_symbol`.
     pub fn as_str(self) -> &'static str {
         match self {
             CommandKind::Edit => "edit",
@@ -65,6 +70,8 @@ impl CommandKind {
             CommandKind::Delete => "delete",
             CommandKind::Move => "move",
             CommandKind::Restore => "restore",
+            CommandKind::InsertSymbol => "insert_symbol",
+            CommandKind::DeleteSymbol => "delete_symbol",
         }
     }
 }
@@ -137,6 +144,93 @@ pub fn replace_symbol(
         project,
         Write {
             kind: CommandKind::ReplaceSymbol,
+            target,
+            old: Some(old),
+            content,
+            check_syntax: true,
+        },
+        options,
+        locks,
+    )
+}
+
+/// Where [`insert_symbol`] puts the new source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Right before the symbol (above its decorators and doc comments).
+    Before,
+    /// Right after the symbol.
+    After,
+}
+
+/// Inserts `source` into `path` right before or after the class, function or method
+/// `qualified_name`, re-indented to its level: a write command with every guarantee of
+/// [`edit`] (the result must parse).
+pub fn insert_symbol(
+    project: &Project,
+    path: &str,
+    qualified_name: &str,
+    placement: Placement,
+    source: &str,
+    options: &EditOptions,
+) -> Result<CommandReport> {
+    symbol_command(
+        project,
+        path,
+        options,
+        CommandKind::InsertSymbol,
+        |rel, lang, text| {
+            symbol::insert(
+                rel,
+                lang,
+                text,
+                qualified_name,
+                source,
+                placement == Placement::After,
+            )
+        },
+    )
+}
+
+/// Deletes the class, function or method `qualified_name` of `path`, with its decorators
+/// or attributes and the comment lines right above it: a write command with every
+/// guarantee of [`edit`] (the result must parse: deleting the only method of a Python
+/// class is refused as a syntax error).
+pub fn delete_symbol(
+    project: &Project,
+    path: &str,
+    qualified_name: &str,
+    options: &EditOptions,
+) -> Result<CommandReport> {
+    symbol_command(
+        project,
+        path,
+        options,
+        CommandKind::DeleteSymbol,
+        |rel, lang, text| symbol::delete(rel, lang, text, qualified_name),
+    )
+}
+
+/// A command that rewrites one file's text by `change` (given the path, its language and
+/// its text), through the pipeline.
+fn symbol_command(
+    project: &Project,
+    path: &str,
+    options: &EditOptions,
+    kind: CommandKind,
+    change: impl FnOnce(&str, &LanguageDef, &str) -> Result<String>,
+) -> Result<CommandReport> {
+    let (target, locks, old) = open_existing(project, path, options)?;
+    let lang = lang::refine(language(&target)?, Path::new(&target.rel), &old.bytes);
+    let text = std::str::from_utf8(&old.bytes).map_err(|_| CommandError::Symbol {
+        path: target.rel.clone(),
+        reason: "the file is not valid UTF-8".into(),
+    })?;
+    let content = change(&target.rel, lang, text)?;
+    write(
+        project,
+        Write {
+            kind,
             target,
             old: Some(old),
             content,

@@ -29,9 +29,9 @@ pub use graph::{
     ReferenceGraph, split_locator,
 };
 pub use model::{
-    Binding, Confidence, Entity, EntityKind, FileMeta, FileRecord, Import, Issue, MAX_CANDIDATES,
-    Parsed, ParsedFile, ProjectRecord, RefKind, Resolution, ResolvedRef, Scope, SearchHits, Stats,
-    SymbolHit, SymbolicRef, TextHit, UsageHit,
+    Binding, Confidence, DefinitionText, Entity, EntityKind, FileMeta, FileRecord, Import, Issue,
+    MAX_CANDIDATES, OutlineNode, Page, Parsed, ParsedFile, ProjectRecord, RefKind, Resolution,
+    ResolvedRef, Scope, SearchHits, SourceText, Stats, SymbolHit, SymbolicRef, TextHit, UsageHit,
 };
 pub use positions::{pack_positions, unpack_positions};
 pub use rank::{Focus, RankedDefinition};
@@ -372,6 +372,145 @@ pub trait CodeStore: Executor + Sized {
         Ok(out)
     }
 
+    /// The outline of the live file at `path` of project `project_id`: its definitions as
+    /// a tree (a definition holds those whose lines lie within its own), in source order,
+    /// with signatures and the first line of each docstring, no bodies. `None` when the
+    /// file is not in the index.
+    fn outline(&self, project_id: i64, path: &str) -> Result<Option<Vec<OutlineNode>>> {
+        if self.file_with_meta(project_id, path)?.is_none() {
+            return Ok(None);
+        }
+        let arms: Vec<String> = EntityKind::ALL
+            .iter()
+            .map(|kind| {
+                format!(
+                    "SELECT '{}' AS kind, e.name, e.qualified_name, e.signature, \
+                     e.start_line AS start_line, e.end_line AS end_line, e.docstring, \
+                     e.start_byte AS start_byte FROM {} e JOIN files f ON f.id = e.file_id \
+                     WHERE f.project_id = ?1 AND f.path = ?2 AND f.deleted = 0",
+                    kind.as_str(),
+                    kind.table()
+                )
+            })
+            .collect();
+        let sql = format!(
+            "SELECT * FROM ({}) d ORDER BY start_line, end_line DESC, start_byte",
+            arms.join(" UNION ALL ")
+        );
+        let mut flat = Vec::new();
+        for r in self.query(&sql, params![project_id, path])?.iter() {
+            let doc: Option<String> = r.get(6)?;
+            flat.push(OutlineNode {
+                kind: r.get(0)?,
+                name: r.get(1)?,
+                qualified_name: r.get(2)?,
+                signature: r.get(3)?,
+                start_line: r.get(4)?,
+                end_line: r.get(5)?,
+                doc: doc.and_then(|d| {
+                    d.lines()
+                        .map(str::trim)
+                        .find(|l| !l.is_empty())
+                        .map(str::to_owned)
+                }),
+                children: Vec::new(),
+            });
+        }
+        Ok(Some(nest(flat)))
+    }
+
+    /// The live file at `path` of project `project_id`, without its text.
+    fn file_with_meta(&self, project_id: i64, path: &str) -> Result<Option<FileRecord>> {
+        Ok(self
+            .get_file_by_path(project_id, path)?
+            .filter(|f| !f.deleted))
+    }
+
+    /// The stored source text of the live files of `scope` (of `language` when given),
+    /// by project and path; with `words`, only the files whose source holds them as a
+    /// phrase by the full-text index (none when `words` has no word).
+    fn source_texts(
+        &self,
+        scope: Scope,
+        language: Option<&str>,
+        words: Option<&str>,
+    ) -> Result<Vec<SourceText>> {
+        let cols = format!("f.path AS path, f.language, {PROJECT_ROOT} AS project, s.text");
+        let filter = "f.deleted = 0 AND (CAST(?2 AS TEXT) IS NULL OR f.language = ?2) \
+                      AND (CAST(?3 AS BIGINT) IS NULL OR f.project_id = ?3)";
+        let dialect = self.dialect();
+        let (inner, query) = match words {
+            Some(w) => {
+                let Some(q) = dialect.search_query(w) else {
+                    return Ok(Vec::new());
+                };
+                (dialect.source_matches(&cols, filter), q)
+            }
+            None => (
+                format!(
+                    "SELECT {cols} FROM files f JOIN source s ON s.file_id = f.id \
+                     WHERE (CAST(?1 AS TEXT) IS NULL OR 1 = 1) AND {filter}"
+                ),
+                String::new(),
+            ),
+        };
+        let sql = format!("SELECT * FROM ({inner}) t ORDER BY project, path");
+        let query: codedb_driver::Value = if words.is_some() {
+            query.into()
+        } else {
+            codedb_driver::Value::Null
+        };
+        self.query(&sql, vec![query, language.into(), scope.value()])?
+            .iter()
+            .map(|r| {
+                Ok(SourceText {
+                    path: r.get(0)?,
+                    language: r.get(1)?,
+                    project: project_of(r, 2, scope)?,
+                    text: r.get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The definitions of `kinds` in the live files of `scope` (of `language` when given),
+    /// with their docstrings, by project, path and line.
+    fn definitions(
+        &self,
+        scope: Scope,
+        kinds: &[EntityKind],
+        language: Option<&str>,
+    ) -> Result<Vec<DefinitionText>> {
+        let arms: Vec<String> = kinds
+            .iter()
+            .map(|kind| {
+                format!(
+                    "SELECT {}, e.docstring FROM {} e JOIN files f ON f.id = e.file_id \
+                     WHERE f.deleted = 0 AND (CAST(?2 AS BIGINT) IS NULL OR f.project_id = ?2) \
+                     AND (CAST(?1 AS TEXT) IS NULL OR f.language = ?1)",
+                    hit_columns(*kind),
+                    kind.table()
+                )
+            })
+            .collect();
+        if arms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT * FROM ({}) hits ORDER BY project, path, start_line",
+            arms.join(" UNION ALL ")
+        );
+        self.query(&sql, vec![language.into(), scope.value()])?
+            .iter()
+            .map(|r| {
+                Ok(DefinitionText {
+                    hit: symbol_hit(r, scope)?,
+                    docstring: r.get(8)?,
+                })
+            })
+            .collect()
+    }
+
     /// Every project, by root.
     fn list_projects(&self) -> Result<Vec<ProjectRecord>> {
         self.query(
@@ -391,6 +530,34 @@ pub trait CodeStore: Executor + Sized {
 }
 
 impl<E: Executor> CodeStore for E {}
+
+/// `flat` (sorted by first line, the outer of two definitions on one line first) as a
+/// tree: each definition under the innermost one whose lines hold it.
+fn nest(flat: Vec<OutlineNode>) -> Vec<OutlineNode> {
+    let mut roots: Vec<OutlineNode> = Vec::new();
+    let mut stack: Vec<OutlineNode> = Vec::new();
+    fn close(stack: &mut Vec<OutlineNode>, roots: &mut Vec<OutlineNode>) {
+        if let Some(done) = stack.pop() {
+            match stack.last_mut() {
+                Some(parent) => parent.children.push(done),
+                None => roots.push(done),
+            }
+        }
+    }
+    for node in flat {
+        while stack
+            .last()
+            .is_some_and(|open| node.start_line > open.end_line || node.end_line > open.end_line)
+        {
+            close(&mut stack, &mut roots);
+        }
+        stack.push(node);
+    }
+    while !stack.is_empty() {
+        close(&mut stack, &mut roots);
+    }
+    roots
+}
 
 /// The root of a hit's project, selected as a column (the file is `f`).
 const PROJECT_ROOT: &str = "(SELECT root_path FROM projects p WHERE p.id = f.project_id)";

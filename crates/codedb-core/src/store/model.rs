@@ -461,3 +461,102 @@ impl std::fmt::Display for Confidence {
         f.write_str(self.as_str())
     }
 }
+
+/// One page of a list answer: the items from `offset` on, at most `limit` of them, with the
+/// `total` the whole list has and whether items after this page were left out
+/// (`truncated`). Every list answer of the command line (`--limit`, `--offset`, `--count`)
+/// and of the MCP tools is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// How many items the whole answer has.
+    pub total: usize,
+    /// How many items were skipped before this page.
+    pub offset: usize,
+    /// True when items after this page were left out.
+    pub truncated: bool,
+}
+
+impl<T> Page<T> {
+    /// The page of `all` that starts at `offset` and holds at most `limit` items (`None`:
+    /// all of them). An offset past the end gives an empty page; nothing is allocated by
+    /// the size of `limit`.
+    pub fn of(mut all: Vec<T>, offset: usize, limit: Option<usize>) -> Page<T> {
+        let total = all.len();
+        let start = offset.min(total);
+        let end = limit.map_or(total, |l| start.saturating_add(l).min(total));
+        all.truncate(end);
+        all.drain(..start);
+        Page {
+            items: all,
+            total,
+            offset,
+            truncated: end < total,
+        }
+    }
+
+    /// The page with its items converted by `f`.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            offset: self.offset,
+            truncated: self.truncated,
+        }
+    }
+}
+
+/// A definition in a file's outline ([`CodeStore::outline`](super::CodeStore::outline)):
+/// what it is, where, its signature and the first line of its docstring, and the
+/// definitions nested in it; never its body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutlineNode {
+    /// `class`, `function` or `method`.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// Its qualified name.
+    pub qualified_name: String,
+    /// Its signature (header), if any.
+    pub signature: Option<String>,
+    /// 1-based first line.
+    pub start_line: i64,
+    /// 1-based last line.
+    pub end_line: i64,
+    /// The first non-blank line of its docstring or doc comment, if any.
+    pub doc: Option<String>,
+    /// The definitions inside it, in source order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<OutlineNode>,
+}
+
+impl OutlineNode {
+    /// How many nodes the tree rooted here holds (itself included).
+    pub fn count(&self) -> usize {
+        1 + self.children.iter().map(OutlineNode::count).sum::<usize>()
+    }
+}
+
+/// A live file's stored source text, for searches that read it (the regex search).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceText {
+    /// The file, relative to its project.
+    pub path: String,
+    /// Its language.
+    pub language: Option<String>,
+    /// Its project's root, when the query covered every project.
+    pub project: Option<String>,
+    /// The text.
+    pub text: String,
+}
+
+/// A definition with its docstring, as [`CodeStore::definitions`](super::CodeStore::definitions)
+/// lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefinitionText {
+    /// The definition.
+    pub hit: SymbolHit,
+    /// Its docstring, if any.
+    pub docstring: Option<String>,
+}

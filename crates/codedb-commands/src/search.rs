@@ -1,0 +1,405 @@
+//! `codedb query search` and the MCP `search` tool: line-level search over the stored
+//! source, by full text (the words of a phrase, candidate files found by the full-text
+//! index) or by a regular expression (the `regex` crate over every stored file, in
+//! parallel), narrowed by path globs and language; or, with a kind, over definitions only.
+//!
+//! A hit is a line: its path, line, column (1-based, in characters) of the first match on
+//! it, and the line itself as a one-line snippet (at most [`SNIPPET_CHARS`] characters).
+//! Hits are ordered by project, path and line, and paged ([`Page`]); the total counts
+//! every hit, and only the page's snippets are made.
+
+use codedb_core::store::{EntityKind, Page, Scope, SourceText};
+use codedb_core::{CodeDatabase, CodeStore};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use rayon::prelude::*;
+use regex::{Regex, RegexBuilder};
+use serde::Serialize;
+
+use crate::error::{CommandError, Result};
+
+/// The longest snippet: a longer line is cut around its match.
+pub const SNIPPET_CHARS: usize = 200;
+
+/// How letters' case is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CaseMode {
+    /// The default: full text ignores case (as the full-text index does), a regex does not
+    /// (as ripgrep).
+    #[default]
+    Default,
+    /// Case matters.
+    Sensitive,
+    /// Case does not matter.
+    Insensitive,
+    /// Case matters when the pattern has an upper-case letter.
+    Smart,
+}
+
+/// What to search for, and where.
+#[derive(Debug, Clone, Default)]
+pub struct SearchOptions {
+    /// Words to find as a phrase (full text). Exactly one of `text` and `regex`.
+    pub text: Option<String>,
+    /// A regular expression (the `regex` crate's syntax).
+    pub regex: Option<String>,
+    /// Globs over the project-relative path: a file must match one of those without `!`
+    /// (when there are any) and none of those with `!`. A glob without `/` matches the
+    /// file name at any depth.
+    pub paths: Vec<String>,
+    /// Only files of this language.
+    pub language: Option<String>,
+    /// Only definitions of these kinds, matched on their name and qualified name (and, by
+    /// full text, their docstring); a hit is the definition's first line.
+    pub kinds: Vec<EntityKind>,
+    /// Case sensitivity.
+    pub case: CaseMode,
+    /// Hits skipped before the page.
+    pub offset: usize,
+    /// At most this many hits (`None`: all).
+    pub limit: Option<usize>,
+}
+
+/// One hit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SearchHit {
+    /// The file, relative to its project.
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (characters) of the first match on the line; 1 for a definition.
+    pub column: usize,
+    /// The line (trimmed, at most [`SNIPPET_CHARS`] characters).
+    pub snippet: String,
+    /// For a definition (with `--kind`): `class`, `function` or `method`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// For a definition: its qualified name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qualified_name: Option<String>,
+    /// Its project's root, when the search covered every project.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+}
+
+fn bad(name: &'static str, reason: impl Into<String>) -> CommandError {
+    CommandError::InvalidArgument {
+        name,
+        reason: reason.into(),
+    }
+}
+
+/// The path filter: the globs of `--path`.
+struct PathFilter {
+    include: Option<GlobSet>,
+    exclude: GlobSet,
+}
+
+impl PathFilter {
+    fn new(globs: &[String]) -> Result<PathFilter> {
+        let mut include = GlobSetBuilder::new();
+        let mut exclude = GlobSetBuilder::new();
+        let mut any_include = false;
+        for g in globs {
+            let (negated, pattern) = match g.strip_prefix('!') {
+                Some(p) => (true, p),
+                None => (false, g.as_str()),
+            };
+            if pattern.is_empty() {
+                return Err(bad("path", format!("{g:?}: an empty glob")));
+            }
+            if pattern.starts_with('/') || pattern.split('/').any(|c| c == "..") {
+                return Err(bad(
+                    "path",
+                    format!(
+                        "{g:?}: globs are relative to the project root (no leading `/`, no `..`)"
+                    ),
+                ));
+            }
+            let full = if pattern.contains('/') {
+                pattern.to_owned()
+            } else {
+                format!("**/{pattern}")
+            };
+            let glob = GlobBuilder::new(&full)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| bad("path", format!("{g:?}: {e}")))?;
+            if negated {
+                exclude.add(glob);
+            } else {
+                any_include = true;
+                include.add(glob);
+            }
+        }
+        let build = |b: GlobSetBuilder| b.build().map_err(|e| bad("path", e.to_string()));
+        Ok(PathFilter {
+            include: if any_include {
+                Some(build(include)?)
+            } else {
+                None
+            },
+            exclude: build(exclude)?,
+        })
+    }
+
+    fn admits(&self, path: &str) -> bool {
+        self.include.as_ref().is_none_or(|i| i.is_match(path)) && !self.exclude.is_match(path)
+    }
+}
+
+/// The pattern lines are matched with, and the capture group that is the match proper.
+struct Matcher {
+    regex: Regex,
+    group: usize,
+}
+
+impl Matcher {
+    fn new(options: &SearchOptions) -> Result<Matcher> {
+        let (source, group, default_insensitive, has_upper, name) =
+            match (&options.text, &options.regex) {
+                (Some(_), Some(_)) => {
+                    return Err(bad("regex", "give either words or --regex, not both"));
+                }
+                (None, None) => return Err(bad("text", "nothing to search for")),
+                (Some(text), None) => {
+                    let words = words(text);
+                    if words.is_empty() {
+                        return Err(bad("text", format!("{text:?} has no word to search for")));
+                    }
+                    let body: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
+                    // The full-text index splits words at every character that is not a
+                    // letter or digit: a phrase matches whole words, separated by any run
+                    // of such characters.
+                    let source = format!(
+                        r"(?m)(?:^|[^\p{{L}}\p{{N}}])({})(?:$|[^\p{{L}}\p{{N}}])",
+                        body.join(r"[^\p{L}\p{N}]+")
+                    );
+                    (
+                        source,
+                        1,
+                        true,
+                        text.chars().any(char::is_uppercase),
+                        "text",
+                    )
+                }
+                (None, Some(re)) => {
+                    if re.is_empty() {
+                        return Err(bad("regex", "an empty pattern"));
+                    }
+                    (
+                        format!("(?m){re}"),
+                        0,
+                        false,
+                        re.chars().any(char::is_uppercase),
+                        "regex",
+                    )
+                }
+            };
+        let insensitive = match options.case {
+            CaseMode::Default => default_insensitive,
+            CaseMode::Sensitive => false,
+            CaseMode::Insensitive => true,
+            CaseMode::Smart => !has_upper,
+        };
+        let regex = RegexBuilder::new(&source)
+            .case_insensitive(insensitive)
+            .size_limit(1 << 24)
+            .build()
+            .map_err(|e| bad(name, format!("invalid pattern: {e}")))?;
+        Ok(Matcher { regex, group })
+    }
+
+    /// The byte offset of the first match in `text`, if any.
+    fn first(&self, text: &str) -> Option<usize> {
+        if self.group == 0 {
+            self.regex.find(text).map(|m| m.start())
+        } else {
+            self.regex
+                .captures(text)
+                .and_then(|c| c.get(self.group))
+                .map(|m| m.start())
+        }
+    }
+
+    /// The byte offsets of the first match on each line of `text` that has one.
+    fn lines(&self, text: &str) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        while from <= text.len() {
+            let found = if self.group == 0 {
+                self.regex.find_at(text, from).map(|m| (m.start(), m.end()))
+            } else {
+                self.regex
+                    .captures_at(text, from)
+                    .and_then(|c| c.get(self.group))
+                    .map(|m| (m.start(), m.end()))
+            };
+            let Some((start, _)) = found else { break };
+            out.push(start);
+            // The next line: at most one hit per line.
+            match text[start..].find('\n') {
+                Some(nl) => from = start + nl + 1,
+                None => break,
+            }
+        }
+        out
+    }
+}
+
+/// The words of `text` as the full-text index splits them: runs of letters and digits.
+fn words(text: &str) -> Vec<&str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// A hit before its snippet is made: which file, and the byte offset of its match.
+struct Found {
+    file: usize,
+    at: usize,
+}
+
+/// Searches the index of `scope` as `options` say; the page of hits, ordered by project,
+/// path and line.
+pub fn search(db: &CodeDatabase, scope: Scope, options: &SearchOptions) -> Result<Page<SearchHit>> {
+    if let Some(l) = &options.language
+        && crate::lang::by_name(l).is_none()
+    {
+        let known: Vec<&str> = crate::lang::LANGUAGES.iter().map(|l| l.name).collect();
+        return Err(bad(
+            "language",
+            format!("unknown language {l:?}; known: {}", known.join(", ")),
+        ));
+    }
+    let matcher = Matcher::new(options)?;
+    let paths = PathFilter::new(&options.paths)?;
+    if !options.kinds.is_empty() {
+        return search_definitions(db, scope, options, &matcher, &paths);
+    }
+    let mut files = db.source_texts(scope, options.language.as_deref(), options.text.as_deref())?;
+    files.retain(|f| paths.admits(&f.path));
+    let per_file: Vec<Vec<usize>> = files.par_iter().map(|f| matcher.lines(&f.text)).collect();
+    let found: Vec<Found> = per_file
+        .into_iter()
+        .enumerate()
+        .flat_map(|(file, offsets)| offsets.into_iter().map(move |at| Found { file, at }))
+        .collect();
+    Ok(Page::of(found, options.offset, options.limit).map(|f| hit(&files[f.file], f.at)))
+}
+
+/// A hit at byte `at` of `file`'s text.
+fn hit(file: &SourceText, at: usize) -> SearchHit {
+    let text = &file.text;
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let line = text[..line_start].matches('\n').count() + 1;
+    let column = text[line_start..at].chars().count() + 1;
+    SearchHit {
+        path: file.path.clone(),
+        line,
+        column,
+        snippet: snippet(&text[line_start..line_end], at - line_start),
+        kind: None,
+        qualified_name: None,
+        project: file.project.clone(),
+    }
+}
+
+/// `line` trimmed, cut to [`SNIPPET_CHARS`] characters around byte `at` when longer.
+fn snippet(line: &str, at: usize) -> String {
+    let line = line.trim_end_matches('\r');
+    if line.chars().count() <= SNIPPET_CHARS {
+        return line.trim().to_owned();
+    }
+    let before = line[..at.min(line.len())].chars().count();
+    let start = before.saturating_sub(SNIPPET_CHARS / 4);
+    let cut: String = line.chars().skip(start).take(SNIPPET_CHARS).collect();
+    format!("...{}...", cut.trim())
+}
+
+fn search_definitions(
+    db: &CodeDatabase,
+    scope: Scope,
+    options: &SearchOptions,
+    matcher: &Matcher,
+    paths: &PathFilter,
+) -> Result<Page<SearchHit>> {
+    let defs = db.definitions(scope, &options.kinds, options.language.as_deref())?;
+    let by_text = options.text.is_some();
+    let found: Vec<SearchHit> = defs
+        .into_iter()
+        .filter(|d| paths.admits(&d.hit.path))
+        .filter(|d| {
+            matcher.first(&d.hit.name).is_some()
+                || matcher.first(&d.hit.qualified_name).is_some()
+                || (by_text
+                    && d.docstring
+                        .as_deref()
+                        .is_some_and(|doc| matcher.first(doc).is_some()))
+        })
+        .map(|d| SearchHit {
+            path: d.hit.path,
+            line: usize::try_from(d.hit.start_line).unwrap_or(0),
+            column: 1,
+            snippet: d
+                .hit
+                .signature
+                .as_deref()
+                .map_or_else(|| d.hit.qualified_name.clone(), |s| snippet(s, 0)),
+            kind: Some(d.hit.kind),
+            qualified_name: Some(d.hit.qualified_name),
+            project: d.hit.project,
+        })
+        .collect();
+    Ok(Page::of(found, options.offset, options.limit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(text: Option<&str>, regex: Option<&str>) -> SearchOptions {
+        SearchOptions {
+            text: text.map(str::to_owned),
+            regex: regex.map(str::to_owned),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn words_match_whole_words_across_separators() {
+        let m = Matcher::new(&opts(Some("parse expr"), None)).unwrap();
+        assert_eq!(
+            m.lines("x = parse_expr(1)\nparser expr\nPARSE-EXPR"),
+            [4, 30]
+        );
+    }
+
+    #[test]
+    fn regex_finds_one_hit_per_line() {
+        let m = Matcher::new(&opts(None, Some("a"))).unwrap();
+        assert_eq!(m.lines("aaa\nb\nba"), [0, 7]);
+        let bad = Matcher::new(&opts(None, Some("(unclosed"))).err().unwrap();
+        assert!(bad.to_string().contains("invalid pattern"), "{bad}");
+    }
+
+    #[test]
+    fn globs_include_and_exclude() {
+        let f = PathFilter::new(&["*.py".into(), "!tests/**".into()]).unwrap();
+        assert!(f.admits("a.py") && f.admits("src/b.py"));
+        assert!(!f.admits("tests/c.py") && !f.admits("a.rs"));
+        assert!(PathFilter::new(&["../x".into()]).is_err());
+        assert!(PathFilter::new(&["/etc/*".into()]).is_err());
+        assert!(PathFilter::new(&["a[".into()]).is_err());
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_match() {
+        let line = format!("{}needle{}", "x".repeat(500), "y".repeat(500));
+        let s = snippet(&line, 500);
+        assert!(
+            s.contains("needle") && s.chars().count() <= SNIPPET_CHARS + 6,
+            "{s}"
+        );
+    }
+}

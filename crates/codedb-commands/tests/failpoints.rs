@@ -352,13 +352,12 @@ fn an_index_stopped_before_resolution_is_resolved_by_the_next_run() {
         )
         .unwrap();
         fail::cfg("index-before-resolve", "return").unwrap();
-        let err = codedb_commands::index(&t.db, t.root(), &Default::default()).unwrap_err();
+        let err = codedb_commands::index(&t.db, &t.root(), &Default::default()).unwrap_err();
         fail::remove("index-before-resolve");
         assert!(err.to_string().contains("injected"), "{backend}: {err}");
-        let helper = t
-            .db
-            .definition(codedb_core::Scope::All, "a.py:helper")
-            .unwrap();
+        let helper =
+            t.db.definition(codedb_core::Scope::All, "a.py:helper")
+                .unwrap();
         let sites = |t: &TestProject| -> Vec<String> {
             t.db.references_to(&helper, &Default::default())
                 .unwrap()
@@ -367,8 +366,11 @@ fn an_index_stopped_before_resolution_is_resolved_by_the_next_run() {
                 .collect()
         };
         assert!(sites(&t).is_empty(), "{backend}: not resolved yet");
-        let summary = codedb_commands::index(&t.db, t.root(), &Default::default()).unwrap();
-        assert_eq!(summary.files_indexed, 0, "{backend}: nothing changed on disk");
+        let summary = codedb_commands::index(&t.db, &t.root(), &Default::default()).unwrap();
+        assert_eq!(
+            summary.files_indexed, 0,
+            "{backend}: nothing changed on disk"
+        );
         assert!(summary.files_resolved >= 1, "{backend}: {summary:?}");
         assert_eq!(
             sites(&t),

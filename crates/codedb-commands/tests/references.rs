@@ -340,14 +340,20 @@ fn references_follow_edits_deletions_and_moves_in_other_files() {
         let moved = refs(&db.db, "pkg/engine.py:helper");
         assert_eq!(
             moved,
-            ["pkg/engine.py:21:16 call exact", "pkg/util.py:22:14 call name"]
+            [
+                "pkg/engine.py:21:16 call exact",
+                "pkg/util.py:22:14 call name"
+            ]
         );
         // Moved back: proved again.
         fs::rename(root.join("pkg/engine.py"), root.join("pkg/core.py")).unwrap();
         index(&db.db, root, &IndexOptions::default()).unwrap();
         assert_eq!(
             refs(&db.db, "pkg/core.py:helper"),
-            ["pkg/core.py:21:16 call exact", "pkg/util.py:22:14 call exact"]
+            [
+                "pkg/core.py:21:16 call exact",
+                "pkg/util.py:22:14 call exact"
+            ]
         );
     }
 }

@@ -1,20 +1,22 @@
 //! Resolution: what each reference's spec (left by the language's scan in `lang`) names,
 //! with the whole project in view, written to `refs` with a confidence.
 //!
-//! * [`Project`] is the project as resolution reads it: its files, each file's definitions
-//!   and bindings, the definitions of a name. [`Loaded`] holds all of it (an index run that
-//!   resolves many files, in parallel); [`Lazy`] loads what is asked for, file by file, in
+//! * `Project` is the project as resolution reads it: its files, each file's definitions
+//!   and bindings, the definitions of a name. `Loaded` holds all of it (an index run that
+//!   resolves many files, in parallel); `Lazy` loads what is asked for, file by file, in
 //!   the caller's transaction (a command, a small re-index).
-//! * Each language resolves its own notation: [`python`], [`rust`]; the others have no
-//!   specs of their own yet beyond the name fallback shared here ([`by_name`]).
-//! * [`Changes`] drives incremental resolution: the files stored since the last
+//! * Each language resolves its own notation: `python`, `rust`, and `decl` for the
+//!   declarative languages (TypeScript/TSX/JavaScript, Go, Java, C, C++); all fall back
+//!   to the name shared here (`by_name`).
+//! * `Changes` drives incremental resolution: the files stored since the last
 //!   resolution, with what each offered the others before and after
-//!   ([`Interface`]). Their own references are resolved, and so are those of every file
+//!   (`Interface`). Their own references are resolved, and so are those of every file
 //!   whose resolution looked at a changed interface (`ref_deps`), or whose unsure
 //!   references carry a name whose definitions changed.
 //!
 //! Resolution never fails a file: a spec it cannot follow yields a by-name answer or none.
 
+pub(crate) mod decl;
 pub(crate) mod python;
 pub(crate) mod rust;
 
@@ -24,7 +26,7 @@ use std::sync::Arc;
 
 use codedb_core::store::{
     Confidence, DefinitionRow, EntityKind, Interface, MAX_CANDIDATES, Resolution, ResolvedFile,
-    ResolvedRef, SymbolicRef,
+    SymbolicRef,
 };
 use codedb_core::{CodeStore, Executor, RefStore};
 use rayon::prelude::*;
@@ -80,6 +82,12 @@ pub(crate) struct Files {
     pub(crate) by_id: HashMap<i64, usize>,
     /// Python: dotted module name -> files.
     pub(crate) python_modules: HashMap<String, Vec<usize>>,
+    /// Directory (`""` at the root) -> its files.
+    pub(crate) dirs: HashMap<String, Vec<usize>>,
+    /// A directory's last component -> the directories of that name.
+    pub(crate) dir_names: HashMap<String, Vec<String>>,
+    /// A file's name (`x.h`) -> the files of that name.
+    pub(crate) base_names: HashMap<String, Vec<usize>>,
 }
 
 impl Files {
@@ -91,11 +99,32 @@ impl Files {
             .collect();
         let by_id = all.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
         let python_modules = python::module_map(&all);
+        let mut dirs: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut base_names: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, f) in all.iter().enumerate() {
+            dirs.entry(decl::dir_of(&f.path).to_owned())
+                .or_default()
+                .push(i);
+            base_names
+                .entry(decl::base_of(&f.path).to_owned())
+                .or_default()
+                .push(i);
+        }
+        let mut dir_names: HashMap<String, Vec<String>> = HashMap::new();
+        for dir in dirs.keys() {
+            dir_names
+                .entry(decl::base_of(dir).to_owned())
+                .or_default()
+                .push(dir.clone());
+        }
         Files {
             all,
             by_path,
             by_id,
             python_modules,
+            dirs,
+            dir_names,
+            base_names,
         }
     }
 
@@ -353,6 +382,13 @@ pub(crate) fn keys_of(file_id: i64, path: &str, language: Option<&str>) -> Vec<S
     if language == Some("rust") {
         keys.extend(rust::path_keys(path).into_iter().map(|k| format!("p:{k}")));
     }
+    if language != Some("python") {
+        // What `decl` looks packages, directories and headers up by.
+        let dir = decl::dir_of(path);
+        keys.push(format!("g:{dir}"));
+        keys.push(format!("d:{}", decl::base_of(dir)));
+        keys.push(format!("b:{}", decl::base_of(path)));
+    }
     keys
 }
 
@@ -365,13 +401,7 @@ fn resolve_file(project: &dyn Project, file: &FileEntry, refs: Vec<SymbolicRef>)
     let resolved = match file.language.as_deref() {
         Some("python") => python::resolve(project, file, refs, &mut deps),
         Some("rust") => rust::resolve(project, file, refs, &mut deps),
-        Some(language) => refs
-            .into_iter()
-            .map(|symbolic| ResolvedRef {
-                resolution: by_name(project, language, &symbolic.name),
-                symbolic,
-            })
-            .collect(),
+        Some(_) => decl::resolve(project, file, refs, &mut deps),
         None => Vec::new(),
     };
     ResolvedFile {

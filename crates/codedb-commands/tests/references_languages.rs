@@ -457,3 +457,45 @@ fn hostile_inputs_never_fail_an_index_in_any_language() {
         ["go/wide.go:5002:16 call exact"]
     );
 }
+
+#[test]
+fn references_in_other_languages_follow_edits_of_the_files_they_name() {
+    for db in databases() {
+        // Rust: `helper` renamed away in util.rs; lib.rs, unchanged, no longer resolves
+        // to it, and does again when it comes back.
+        let tree = fixture("refs_rust");
+        let root = tree.path();
+        index(&db.db, root, &IndexOptions::default()).unwrap();
+        let util = fs::read_to_string(root.join("src/util.rs")).unwrap();
+        fs::write(
+            root.join("src/util.rs"),
+            util.replace("fn helper(", "fn helper2("),
+        )
+        .unwrap();
+        let summary = index(&db.db, root, &IndexOptions::default()).unwrap();
+        assert_eq!(summary.files_indexed, 1);
+        assert!(summary.files_resolved >= 2, "{summary:?}");
+        assert_eq!(refs(&db.db, "src/util.rs:helper2"), Vec::<String>::new());
+        fs::write(root.join("src/util.rs"), &util).unwrap();
+        index(&db.db, root, &IndexOptions::default()).unwrap();
+        assert_eq!(refs(&db.db, "src/util.rs:helper").len(), 4);
+        // TypeScript: the module an import names deleted, then back.
+        let tree = fixture("refs_ts");
+        let root = tree.path();
+        index(&db.db, root, &IndexOptions::default()).unwrap();
+        let legacy = fs::read_to_string(root.join("src/legacy.js")).unwrap();
+        fs::remove_file(root.join("src/legacy.js")).unwrap();
+        index(&db.db, root, &IndexOptions::default()).unwrap();
+        assert_eq!(deps(&db.db, "src/lib.js", true), Vec::<String>::new());
+        fs::write(root.join("src/legacy.js"), legacy).unwrap();
+        index(&db.db, root, &IndexOptions::default()).unwrap();
+        assert_eq!(deps(&db.db, "src/lib.js", true), ["src/legacy.js"]);
+        assert_eq!(
+            refs(&db.db, "src/legacy.js:begin"),
+            [
+                "src/legacy.js:4:20 read exact",
+                "src/lib.js:3:17 call exact"
+            ]
+        );
+    }
+}

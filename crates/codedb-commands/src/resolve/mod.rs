@@ -536,28 +536,37 @@ fn stored_or_reparsed(
     for (id, r) in ex.stored_refs(&ids)? {
         by_file.entry(id).or_default().push(r);
     }
-    for id in ids.iter().filter(|id| pending.contains(id)) {
-        by_file.insert(*id, reparse(ex, *id)?.unwrap_or_default());
+    if ids.iter().any(|id| pending.contains(id)) {
+        let paths: HashMap<i64, String> = live_files(ex, project_id)?
+            .into_iter()
+            .map(|f| (f.id, f.path))
+            .collect();
+        for id in ids.iter().filter(|id| pending.contains(id)) {
+            let refs = match paths.get(id) {
+                Some(path) => reparse(ex, project_id, path)?,
+                None => None,
+            };
+            by_file.insert(*id, refs.unwrap_or_default());
+        }
     }
     Ok(by_file.into_iter().collect())
 }
 
-/// The references of a stored file, parsed again from its stored source.
-fn reparse(ex: &impl Executor, file_id: i64) -> codedb_core::Result<Option<Vec<SymbolicRef>>> {
-    let Some(row) = ex.query_row(
-        "SELECT f.path, f.language, s.text FROM files f JOIN source s ON s.file_id = f.id \
-         WHERE f.id = ?1",
-        vec![file_id.into()],
-    )?
-    else {
+/// The references of the stored file at `path`, parsed again from its stored source.
+fn reparse(
+    ex: &impl Executor,
+    project_id: i64,
+    path: &str,
+) -> codedb_core::Result<Option<Vec<SymbolicRef>>> {
+    let Some((row, Some(text))) = ex.file_with_source(project_id, path)? else {
         return Ok(None);
     };
-    let (path, language, text): (String, Option<String>, String) =
-        (row.get(0)?, row.get(1)?, row.get(2)?);
-    let lang = language
+    let lang = row
+        .meta
+        .language
         .as_deref()
         .and_then(lang::by_name)
-        .or_else(|| lang::detect(std::path::Path::new(&path)));
+        .or_else(|| lang::detect(std::path::Path::new(path)));
     Ok(lang.map(|l| lang::parse(l, text.as_bytes()).refs))
 }
 

@@ -7,6 +7,7 @@
 use codedb_core::store::Parsed;
 use tree_sitter::{Node, Tree};
 
+use super::decl_refs::Family;
 use super::declarative::{self, Named, Spec};
 use super::text;
 
@@ -30,7 +31,8 @@ pub(super) static C: Spec = Spec::new(
     "::",
     &["identifier", "type_identifier", "field_identifier"],
 )
-.names(declarator_name, owner_text);
+.names(declarator_name, owner_text)
+.refs(Family::C);
 
 pub(super) static CPP: Spec = Spec::new(
     || tree_sitter_cpp::LANGUAGE.into(),
@@ -45,7 +47,8 @@ pub(super) static CPP: Spec = Spec::new(
 )
 .wrappers(&["template_declaration"])
 .members(&["field_declaration_list"], PREPROC)
-.names(declarator_name, owner_text);
+.names(declarator_name, owner_text)
+.refs(Family::C);
 
 fn owner_text(node: Node<'_>, source: &[u8]) -> String {
     text(node, source).to_owned()

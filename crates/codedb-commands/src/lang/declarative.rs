@@ -31,6 +31,7 @@ use std::sync::OnceLock;
 use codedb_core::store::{Entity, EntityKind, Import, Issue, Parsed};
 use tree_sitter::{Node, Query, QueryCursor, StreamingIterator, Tree};
 
+use super::decl_refs::{self, Family};
 use super::{Usages, line, text, traverse};
 
 /// A name as a language reads it from an `@name` node: the name itself and, for an
@@ -69,6 +70,8 @@ pub(crate) struct Spec {
     pub(crate) name: fn(Node<'_>, &[u8]) -> Option<Named>,
     /// Reads an `@owner` node into a type name (`*List[T]` -> `List`).
     pub(crate) owner: fn(Node<'_>, &[u8]) -> String,
+    /// Which reference rules its files follow (`decl_refs`).
+    pub(crate) family: Family,
     /// The compiled query, made on first use.
     pub(crate) compiled: OnceLock<Result<Compiled, String>>,
 }
@@ -95,8 +98,15 @@ impl Spec {
             transparent: &[],
             name: plain_name,
             owner: |n, s| text(n, s).to_owned(),
+            family: Family::None,
             compiled: OnceLock::new(),
         }
+    }
+
+    /// References scanned by `family`'s rules.
+    pub(crate) const fn refs(mut self, family: Family) -> Spec {
+        self.family = family;
+        self
     }
 
     /// With these comment kinds.
@@ -280,6 +290,8 @@ pub(crate) fn extract(spec: &Spec, tree: &Tree, source: &[u8]) -> Parsed {
     });
     usages.into_parsed(&mut parsed);
     parsed.issues = issues;
+    (parsed.refs, parsed.bindings) =
+        decl_refs::scan(spec.family, tree, source, &parsed.entities, &def_names);
     parsed
 }
 

@@ -5,6 +5,7 @@
 use codedb_core::store::Parsed;
 use tree_sitter::Tree;
 
+use super::decl_refs::Family;
 use super::declarative::{self, Spec};
 
 /// `export function f`, `declare function f`, `export declare ...`: the statement is the
@@ -28,7 +29,8 @@ pub(super) static JAVASCRIPT: Spec = Spec::new(
     USAGES,
 )
 .comments(&["comment", "html_comment"])
-.wrappers(WRAPPERS);
+.wrappers(WRAPPERS)
+.refs(Family::Ecma);
 
 pub(super) static TYPESCRIPT: Spec =
     typescript_spec(|| tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into());
@@ -55,6 +57,7 @@ const fn typescript_spec(grammar: fn() -> tree_sitter::Language) -> Spec {
     )
     .wrappers(WRAPPERS)
     .merging_overloads()
+    .refs(Family::Ecma)
 }
 
 pub(super) fn javascript(tree: &Tree, source: &[u8]) -> Parsed {

@@ -4,6 +4,7 @@
 use codedb_core::store::Parsed;
 use tree_sitter::{Node, Tree};
 
+use super::decl_refs::Family;
 use super::declarative::{self, Spec, plain_name};
 
 pub(super) static GO: Spec = Spec::new(
@@ -19,7 +20,8 @@ pub(super) static GO: Spec = Spec::new(
 )
 // `type S struct{...}` alone in its declaration: the declaration is its range.
 .wrappers(&["type_declaration"])
-.names(plain_name, receiver_type);
+.names(plain_name, receiver_type)
+.refs(Family::Go);
 
 /// `*List[T]`, `(List)` -> `List`.
 fn receiver_type(node: Node<'_>, source: &[u8]) -> String {

@@ -4,6 +4,7 @@
 use codedb_core::store::Parsed;
 use tree_sitter::Tree;
 
+use super::decl_refs::Family;
 use super::declarative::{self, Spec};
 
 pub(super) static JAVA: Spec = Spec::new(
@@ -12,7 +13,8 @@ pub(super) static JAVA: Spec = Spec::new(
     ".",
     &["identifier", "type_identifier"],
 )
-.comments(&["line_comment", "block_comment"]);
+.comments(&["line_comment", "block_comment"])
+.refs(Family::Java);
 
 pub(super) fn extract(tree: &Tree, source: &[u8]) -> Parsed {
     declarative::extract(&JAVA, tree, source)

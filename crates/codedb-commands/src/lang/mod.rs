@@ -6,6 +6,7 @@
 //! Python's `ast` on Django and sympy and against the Rust fixture.
 
 mod clike;
+mod decl_refs;
 mod declarative;
 mod ecmascript;
 mod go;
@@ -13,6 +14,7 @@ mod java;
 mod python;
 mod python_refs;
 mod rust;
+mod rust_refs;
 
 use codedb_core::store::{Issue, Parsed};
 use tree_sitter::{Node, Tree};

@@ -2,7 +2,7 @@
 //! methods (qualified `Type::method`); every other `fn` as a function; `use` declarations as
 //! imports; identifier and type-identifier usages; syntax issues. Modules nest qualified
 //! names (`outer::inner::f`). Items under attributes (`#[cfg(test)]`, `#[derive]`) are items
-//! like any other.
+//! like any other. References and bindings: `rust_refs`.
 
 use codedb_core::store::{Entity, EntityKind, Import, Parsed};
 use tree_sitter::{Node, Tree};
@@ -149,6 +149,8 @@ pub(super) fn extract(tree: &Tree, source: &[u8]) -> Parsed {
     });
     usages.into_parsed(&mut parsed);
     parsed.issues = issues;
+    def_names.sort_unstable();
+    (parsed.refs, parsed.bindings) = super::rust_refs::scan(tree, source, &def_names);
     parsed
 }
 

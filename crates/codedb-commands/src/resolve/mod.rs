@@ -5,8 +5,9 @@
 //!   and bindings, the definitions of a name. `Loaded` holds all of it (an index run that
 //!   resolves many files, in parallel); `Lazy` loads what is asked for, file by file, in
 //!   the caller's transaction (a command, a small re-index).
-//! * Each language resolves its own notation: `python`, `rust`; the others have no
-//!   specs of their own yet beyond the name fallback shared here (`by_name`).
+//! * Each language resolves its own notation: `python`, `rust`, and `decl` for the
+//!   declarative languages (TypeScript/TSX/JavaScript, Go, Java, C, C++); all fall back
+//!   to the name shared here (`by_name`).
 //! * `Changes` drives incremental resolution: the files stored since the last
 //!   resolution, with what each offered the others before and after
 //!   (`Interface`). Their own references are resolved, and so are those of every file
@@ -15,6 +16,7 @@
 //!
 //! Resolution never fails a file: a spec it cannot follow yields a by-name answer or none.
 
+pub(crate) mod decl;
 pub(crate) mod python;
 pub(crate) mod rust;
 
@@ -24,7 +26,7 @@ use std::sync::Arc;
 
 use codedb_core::store::{
     Confidence, DefinitionRow, EntityKind, Interface, MAX_CANDIDATES, Resolution, ResolvedFile,
-    ResolvedRef, SymbolicRef,
+    SymbolicRef,
 };
 use codedb_core::{CodeStore, Executor, RefStore};
 use rayon::prelude::*;
@@ -80,6 +82,12 @@ pub(crate) struct Files {
     pub(crate) by_id: HashMap<i64, usize>,
     /// Python: dotted module name -> files.
     pub(crate) python_modules: HashMap<String, Vec<usize>>,
+    /// Directory (`""` at the root) -> its files.
+    pub(crate) dirs: HashMap<String, Vec<usize>>,
+    /// A directory's last component -> the directories of that name.
+    pub(crate) dir_names: HashMap<String, Vec<String>>,
+    /// A file's name (`x.h`) -> the files of that name.
+    pub(crate) base_names: HashMap<String, Vec<usize>>,
 }
 
 impl Files {
@@ -91,11 +99,32 @@ impl Files {
             .collect();
         let by_id = all.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
         let python_modules = python::module_map(&all);
+        let mut dirs: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut base_names: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, f) in all.iter().enumerate() {
+            dirs.entry(decl::dir_of(&f.path).to_owned())
+                .or_default()
+                .push(i);
+            base_names
+                .entry(decl::base_of(&f.path).to_owned())
+                .or_default()
+                .push(i);
+        }
+        let mut dir_names: HashMap<String, Vec<String>> = HashMap::new();
+        for dir in dirs.keys() {
+            dir_names
+                .entry(decl::base_of(dir).to_owned())
+                .or_default()
+                .push(dir.clone());
+        }
         Files {
             all,
             by_path,
             by_id,
             python_modules,
+            dirs,
+            dir_names,
+            base_names,
         }
     }
 
@@ -353,6 +382,13 @@ pub(crate) fn keys_of(file_id: i64, path: &str, language: Option<&str>) -> Vec<S
     if language == Some("rust") {
         keys.extend(rust::path_keys(path).into_iter().map(|k| format!("p:{k}")));
     }
+    if language != Some("python") {
+        // What `decl` looks packages, directories and headers up by.
+        let dir = decl::dir_of(path);
+        keys.push(format!("g:{dir}"));
+        keys.push(format!("d:{}", decl::base_of(dir)));
+        keys.push(format!("b:{}", decl::base_of(path)));
+    }
     keys
 }
 
@@ -365,13 +401,7 @@ fn resolve_file(project: &dyn Project, file: &FileEntry, refs: Vec<SymbolicRef>)
     let resolved = match file.language.as_deref() {
         Some("python") => python::resolve(project, file, refs, &mut deps),
         Some("rust") => rust::resolve(project, file, refs, &mut deps),
-        Some(language) => refs
-            .into_iter()
-            .map(|symbolic| ResolvedRef {
-                resolution: by_name(project, language, &symbolic.name),
-                symbolic,
-            })
-            .collect(),
+        Some(_) => decl::resolve(project, file, refs, &mut deps),
         None => Vec::new(),
     };
     ResolvedFile {
@@ -506,21 +536,37 @@ fn stored_or_reparsed(
     for (id, r) in ex.stored_refs(&ids)? {
         by_file.entry(id).or_default().push(r);
     }
-    for id in ids.iter().filter(|id| pending.contains(id)) {
-        by_file.insert(*id, reparse(ex, *id)?.unwrap_or_default());
+    if ids.iter().any(|id| pending.contains(id)) {
+        let paths: HashMap<i64, String> = live_files(ex, project_id)?
+            .into_iter()
+            .map(|f| (f.id, f.path))
+            .collect();
+        for id in ids.iter().filter(|id| pending.contains(id)) {
+            let refs = match paths.get(id) {
+                Some(path) => reparse(ex, project_id, path)?,
+                None => None,
+            };
+            by_file.insert(*id, refs.unwrap_or_default());
+        }
     }
     Ok(by_file.into_iter().collect())
 }
 
-/// The references of a stored file, parsed again from its stored source.
-fn reparse(ex: &impl Executor, file_id: i64) -> codedb_core::Result<Option<Vec<SymbolicRef>>> {
-    let Some((path, language, text)) = ex.file_source_by_id(file_id)? else {
+/// The references of the stored file at `path`, parsed again from its stored source.
+fn reparse(
+    ex: &impl Executor,
+    project_id: i64,
+    path: &str,
+) -> codedb_core::Result<Option<Vec<SymbolicRef>>> {
+    let Some((row, Some(text))) = ex.file_with_source(project_id, path)? else {
         return Ok(None);
     };
-    let lang = language
+    let lang = row
+        .meta
+        .language
         .as_deref()
         .and_then(lang::by_name)
-        .or_else(|| lang::detect(std::path::Path::new(&path)));
+        .or_else(|| lang::detect(std::path::Path::new(path)));
     Ok(lang.map(|l| lang::parse(l, text.as_bytes()).refs))
 }
 

@@ -238,20 +238,6 @@ pub trait RefStore: Executor + Sized {
         })
     }
 
-    /// The path, language and stored source of file `file_id` (to parse its references
-    /// again), if it has a row.
-    fn file_source_by_id(&self, file_id: i64) -> Result<Option<(String, Option<String>, String)>> {
-        let Some(row) = self.query_row(
-            "SELECT f.path, f.language, s.text FROM files f JOIN source s ON s.file_id = f.id \
-             WHERE f.id = ?1",
-            params![file_id],
-        )?
-        else {
-            return Ok(None);
-        };
-        Ok(Some((row.get(0)?, row.get(1)?, row.get(2)?)))
-    }
-
     /// The live files of project `project_id` stored but not resolved yet.
     fn pending_ref_files(&self, project_id: i64) -> Result<Vec<i64>> {
         self.query(

@@ -628,14 +628,19 @@ fn compare(package: &str, version: &str, exceptions: &[Exception]) {
         kinds: vec![],
         min_confidence: Confidence::Inferred,
     };
+    let mut jedi_failed = 0;
     for answer in &answers {
-        assert!(
-            answer.error.is_none(),
-            "jedi failed on {}:{}: {:?}",
-            answer.path,
-            answer.qualname,
-            answer.error
-        );
+        // Jedi's own failure after three tries (its inference subprocess dying): the
+        // definition is left out, counted and printed; more than three fail the test.
+        if let Some(error) = &answer.error {
+            println!(
+                "  jedi failed on {}:{}: {error}",
+                answer.path, answer.qualname
+            );
+            jedi_failed += 1;
+            assert!(jedi_failed <= 3, "jedi failed on {jedi_failed} definitions");
+            continue;
+        }
         let locator = format!("{}:{}", answer.path, answer.qualname);
         let def = db.db.definition(Scope::All, &locator).unwrap();
         score.definitions += 1;
@@ -739,7 +744,7 @@ fn compare(package: &str, version: &str, exceptions: &[Exception]) {
     )
     .unwrap();
     assert!(
-        score.definitions >= 300,
+        score.definitions >= 300 - jedi_failed,
         "{} definitions",
         score.definitions
     );

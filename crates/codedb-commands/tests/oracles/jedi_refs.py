@@ -108,12 +108,18 @@ def references(d):
     path = os.path.join(ROOT, rel)
     with open(path, encoding="utf-8") as f:
         source = f.read()
-    script = jedi.Script(source, path=path, project=PROJECT)
     found = set()
-    try:
-        names = script.get_references(line, col, scope="project", include_builtins=False)
-    except Exception as e:  # Jedi's own failure: reported, counted as no reference.
-        return {"path": rel, "qualname": qual, "line": line, "column": 0, "refs": [], "error": str(e)}
+    # Jedi's inference subprocess sometimes dies under load ("Ran out of input" reading its
+    # answer): asked again with a fresh Script, up to three times, then reported.
+    for attempt in range(3):
+        try:
+            script = jedi.Script(source, path=path, project=PROJECT)
+            names = script.get_references(line, col, scope="project", include_builtins=False)
+            break
+        except Exception as e:  # Jedi's own failure.
+            error = str(e)
+    else:
+        return {"path": rel, "qualname": qual, "line": line, "column": 0, "refs": [], "error": error}
     for n in names:
         if n.module_path is None or n.line is None:
             continue
@@ -146,10 +152,13 @@ def goto(site):
     text = source.splitlines()[line - 1]
     col = len(text.encode("utf-8")[: bcol - 1].decode("utf-8", "replace"))
     targets = set()
-    try:
-        names = jedi.Script(source, path=path, project=PROJECT).goto(line, col, follow_imports=True)
-    except Exception:  # Jedi's own failure: no target.
-        names = []
+    names = []
+    for attempt in range(3):
+        try:
+            names = jedi.Script(source, path=path, project=PROJECT).goto(line, col, follow_imports=True)
+            break
+        except Exception:  # Jedi's own failure (asked again; then no target).
+            names = []
     for n in names:
         if n.module_path is None or n.line is None:
             continue

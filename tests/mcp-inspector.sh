@@ -50,7 +50,7 @@ echo "mcp-inspector $version: tools/list, index, search, edit, verify: ok"
 log="$project/.codedb/serve.log"
 "$codedb" serve --http 127.0.0.1:0 --root "$project" 2>"$log" &
 server=$!
-trap 'kill $server 2>/dev/null; rm -rf "$project"' EXIT
+trap 'kill $server 2>/dev/null || true; rm -rf "$project"' EXIT
 for _ in $(seq 100); do grep -q 'serving MCP on' "$log" && break; sleep 0.1; done
 url="$(grep -o 'http://[^ ]*/mcp' "$log")"
 token="$(cat "$project/.codedb/token")"

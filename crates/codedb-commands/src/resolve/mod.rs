@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use codedb_core::store::{
     Confidence, DefinitionRow, EntityKind, Interface, MAX_CANDIDATES, Resolution, ResolvedFile,
-    SymbolicRef,
+    ResolvedRef, SymbolicRef,
 };
 use codedb_core::{CodeStore, Executor, RefStore};
 use rayon::prelude::*;
@@ -390,6 +390,31 @@ pub(crate) fn keys_of(file_id: i64, path: &str, language: Option<&str>) -> Vec<S
         keys.push(format!("b:{}", decl::base_of(path)));
     }
     keys
+}
+
+/// Each of `refs` with the resolution `resolve` gives its spec, asked once per distinct
+/// spec (a file names the same thing many times).
+pub(crate) fn resolve_each(
+    refs: Vec<SymbolicRef>,
+    mut resolve: impl FnMut(&str) -> Option<Resolution>,
+) -> Vec<ResolvedRef> {
+    let mut cache: HashMap<String, Option<Resolution>> = HashMap::new();
+    refs.into_iter()
+        .map(|symbolic| {
+            let resolution = match cache.get(&symbolic.spec) {
+                Some(r) => r.clone(),
+                None => {
+                    let r = resolve(&symbolic.spec);
+                    cache.insert(symbolic.spec.clone(), r.clone());
+                    r
+                }
+            };
+            ResolvedRef {
+                symbolic,
+                resolution,
+            }
+        })
+        .collect()
 }
 
 /// Resolves the references of one file.

@@ -149,30 +149,16 @@ pub(crate) fn resolve(
     refs: Vec<SymbolicRef>,
     deps: &mut Deps,
 ) -> Vec<ResolvedRef> {
-    let mut cache: HashMap<String, Option<Resolution>> = HashMap::new();
-    refs.into_iter()
-        .map(|symbolic| {
-            let resolution = match cache.get(&symbolic.spec) {
-                Some(r) => r.clone(),
-                None => {
-                    let mut walk = Walk {
-                        project,
-                        deps: &mut *deps,
-                        budget: BUDGET,
-                        inferred: false,
-                        following: HashSet::new(),
-                    };
-                    let r = walk.reference(file.id, &symbolic.spec);
-                    cache.insert(symbolic.spec.clone(), r.clone());
-                    r
-                }
-            };
-            ResolvedRef {
-                symbolic,
-                resolution,
-            }
-        })
-        .collect()
+    super::resolve_each(refs, |spec| {
+        Walk {
+            project,
+            deps: &mut *deps,
+            budget: BUDGET,
+            inferred: false,
+            following: HashSet::new(),
+        }
+        .reference(file.id, spec)
+    })
 }
 
 impl Walk<'_> {

@@ -15,7 +15,7 @@
 //! on `self` are `inferred`; anything unprovable falls back to the last name: `name` or
 //! `ambiguous`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use codedb_core::store::{Confidence, EntityKind, Resolution, ResolvedRef, SymbolicRef};
 
@@ -50,30 +50,16 @@ pub(crate) fn resolve(
     refs: Vec<SymbolicRef>,
     deps: &mut Deps,
 ) -> Vec<ResolvedRef> {
-    let mut cache: HashMap<String, Option<Resolution>> = HashMap::new();
-    refs.into_iter()
-        .map(|symbolic| {
-            let resolution = match cache.get(&symbolic.spec) {
-                Some(r) => r.clone(),
-                None => {
-                    let mut walk = Walk {
-                        project,
-                        deps: &mut *deps,
-                        budget: BUDGET,
-                        inferred: false,
-                        following: HashSet::new(),
-                    };
-                    let r = walk.reference(file.id, &symbolic.spec);
-                    cache.insert(symbolic.spec.clone(), r.clone());
-                    r
-                }
-            };
-            ResolvedRef {
-                symbolic,
-                resolution,
-            }
-        })
-        .collect()
+    super::resolve_each(refs, |spec| {
+        Walk {
+            project,
+            deps: &mut *deps,
+            budget: BUDGET,
+            inferred: false,
+            following: HashSet::new(),
+        }
+        .reference(file.id, spec)
+    })
 }
 
 /// Other paths a lookup of this file may have recorded (none: lookups record the paths

@@ -22,6 +22,16 @@ pub trait Executor {
     /// Runs a batch, all or nothing, in one round trip.
     fn execute_batch(&self, batch: Batch) -> Result<BatchResult>;
 
+    /// Runs a batch for a caller that gives up the whole transaction when it fails: in a
+    /// transaction (not a savepoint), without the savepoint that lets a failed batch be
+    /// undone alone, and a failure leaves the transaction able only to roll back (its
+    /// commit fails). Bulk writes use it: on SQLite that savepoint copies every page the
+    /// batch changes into a journal of its own. Elsewhere it is
+    /// [`execute_batch`](Self::execute_batch).
+    fn execute_batch_in_place(&self, batch: Batch) -> Result<BatchResult> {
+        self.execute_batch(batch)
+    }
+
     /// Runs `sql` once per parameter set drawn lazily from `rows`, all or nothing; returns
     /// the rows changed. For bulk writes: the backend may run one chunk while `rows` produces
     /// the next, so nothing needs to be collected first.

@@ -14,6 +14,8 @@ use crate::executor::Executor;
 #[derive(Debug)]
 struct Shared {
     handle: Mutex<Option<Box<dyn DriverTransaction>>>,
+    /// Why the transaction can only be rolled back: a batch run in place failed part-way.
+    poisoned: Mutex<Option<String>>,
     next_savepoint: AtomicU32,
     dialect: Dialect,
 }
@@ -46,6 +48,7 @@ impl<'a> Transaction<'a> {
         Transaction {
             level: Level::Top(Box::new(Shared {
                 handle: Mutex::new(Some(handle)),
+                poisoned: Mutex::new(None),
                 next_savepoint: AtomicU32::new(1),
                 dialect,
             })),
@@ -64,6 +67,9 @@ impl<'a> Transaction<'a> {
         &self,
         f: impl FnOnce(&mut dyn DriverTransaction) -> codedb_driver::Result<R>,
     ) -> Result<R> {
+        if let Some(reason) = self.shared().poisoned.lock().as_deref() {
+            return Err(poisoned_error(reason).into());
+        }
         let mut guard = self.shared().handle.lock();
         let handle = guard.as_mut().ok_or_else(|| {
             codedb_driver::Error::new(
@@ -114,6 +120,15 @@ impl<'a> Transaction<'a> {
         match &mut self.level {
             Level::Top(shared) => {
                 let handle = shared.handle.get_mut().take();
+                if let Some(reason) = shared.poisoned.get_mut().clone() {
+                    let err = poisoned_error(&reason);
+                    return Err(match handle.map(|h| h.rollback()) {
+                        Some(Err(second)) => err
+                            .with_context(format!("rolling it back also failed ({second})"))
+                            .into(),
+                        _ => err.into(),
+                    });
+                }
                 match handle {
                     Some(h) => Ok(h.commit()?),
                     None => Ok(()),
@@ -166,6 +181,13 @@ impl<'a> Transaction<'a> {
     }
 }
 
+fn poisoned_error(reason: &str) -> codedb_driver::Error {
+    codedb_driver::Error::new(
+        codedb_driver::ErrorKind::TransactionState,
+        format!("a batch failed part-way ({reason}): the transaction can only be rolled back"),
+    )
+}
+
 fn with_shared(
     shared: &Shared,
     f: impl FnOnce(&mut dyn DriverTransaction) -> codedb_driver::Result<()>,
@@ -206,6 +228,19 @@ impl Executor for Transaction<'_> {
 
     fn execute_batch(&self, batch: Batch) -> Result<BatchResult> {
         self.with_handle(|h| h.execute_batch(batch))
+    }
+
+    fn execute_batch_in_place(&self, batch: Batch) -> Result<BatchResult> {
+        if self.is_savepoint() {
+            // Undoing the savepoint alone must stay possible.
+            return self.execute_batch(batch);
+        }
+        let result = self.with_handle(|h| h.execute_batch_in_place(batch));
+        if let Err(e) = &result {
+            let mut poisoned = self.shared().poisoned.lock();
+            poisoned.get_or_insert_with(|| e.to_string());
+        }
+        result
     }
 
     fn atomic<R>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<R>) -> Result<R> {

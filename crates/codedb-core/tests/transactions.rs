@@ -242,6 +242,55 @@ fn batches_are_all_or_nothing_inside_and_outside_transactions() {
 }
 
 #[test]
+fn a_batch_run_in_place_that_fails_part_way_leaves_a_transaction_that_only_rolls_back() {
+    use codedb_core::Batch;
+    for t in common::databases() {
+        setup(&t.db);
+        let tx = t.db.begin_transaction().unwrap();
+        tx.execute("INSERT INTO t VALUES ('kept?', 1)", params![])
+            .unwrap();
+        let batch = Batch::new()
+            .statement("INSERT INTO t VALUES ('a', 1)", params![])
+            .statement("INSERT INTO t VALUES ('a', 2)", params![]); // duplicate key
+        let err = tx.execute_batch_in_place(batch).unwrap_err();
+        assert_eq!(err.kind(), Some(ErrorKind::UniqueViolation), "{err}");
+        let later = tx
+            .execute("INSERT INTO t VALUES ('b', 1)", params![])
+            .unwrap_err();
+        assert_eq!(later.kind(), Some(ErrorKind::TransactionState), "{later}");
+        let commit = tx.commit().unwrap_err();
+        assert_eq!(commit.kind(), Some(ErrorKind::TransactionState), "{commit}");
+        assert!(
+            commit.to_string().contains("can only be rolled back"),
+            "{commit}"
+        );
+        assert!(keys(&t.db).is_empty(), "nothing of the transaction is kept");
+        // The database takes the next writer at once.
+        t.db.transaction(|tx| {
+            tx.execute_batch_in_place(
+                Batch::new().statement("INSERT INTO t VALUES ('c', 1)", params![]),
+            )
+        })
+        .unwrap();
+        assert_eq!(keys(&t.db), ["c"]);
+        // Inside a savepoint it stays undoable alone.
+        let mut tx = t.db.begin_transaction().unwrap();
+        {
+            let sp = tx.savepoint().unwrap();
+            let dup = Batch::new()
+                .statement("INSERT INTO t VALUES ('d', 1)", params![])
+                .statement("INSERT INTO t VALUES ('c', 2)", params![]);
+            assert!(sp.execute_batch_in_place(dup).is_err());
+            sp.rollback().unwrap();
+        }
+        tx.execute("INSERT INTO t VALUES ('e', 1)", params![])
+            .unwrap();
+        tx.commit().unwrap();
+        assert_eq!(keys(&t.db), ["c", "e"]);
+    }
+}
+
+#[test]
 fn last_insert_id_and_changes_are_reported() {
     let t = temp_db();
     t.db.execute("CREATE TABLE n(id INTEGER PRIMARY KEY, x)", params![])

@@ -64,6 +64,15 @@ pub trait DriverTransaction: Send + Debug {
     /// transaction stays open.
     fn execute_batch(&mut self, batch: Batch) -> Result<BatchResult>;
 
+    /// Runs a batch inside the transaction without the savepoint that lets
+    /// [`execute_batch`](Self::execute_batch) undo a failed batch alone: a failing batch may
+    /// leave part of its effect, so the caller must then roll the whole transaction back.
+    /// For bulk writes, where the savepoint is the larger cost: SQLite copies every page
+    /// the batch changes into a journal of its own. The default runs `execute_batch`.
+    fn execute_batch_in_place(&mut self, batch: Batch) -> Result<BatchResult> {
+        self.execute_batch(batch)
+    }
+
     /// Runs `sql` once for each parameter set that `rows` yields, all or nothing, and returns
     /// the rows changed. Unlike a [`Batch`], the parameter sets are drawn lazily, so a backend
     /// may send them in chunks and run one chunk while the caller produces the next. The

@@ -404,6 +404,14 @@ impl DriverTransaction for PgTransaction {
         Ok(result)
     }
 
+    fn execute_batch_in_place(&mut self, batch: Batch) -> Result<BatchResult> {
+        // A failed statement aborts a PostgreSQL transaction anyway: only ROLLBACK is
+        // accepted after it.
+        let result = run_steps(&mut **self.conn()?, batch)?;
+        self.changes = result.rows_affected;
+        Ok(result)
+    }
+
     fn savepoint(&mut self, name: &str) -> Result<()> {
         validate_savepoint_name(name)?;
         self.command(&format!("SAVEPOINT \"{name}\""))

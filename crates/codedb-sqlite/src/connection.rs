@@ -153,6 +153,15 @@ impl SQLiteDriver {
         }
     }
 
+    /// Runs the steps of a batch inside the open transaction with no savepoint: a failure
+    /// may leave part of the batch done (the caller rolls the transaction back).
+    pub fn run_batch_in_place(&mut self, steps: &[BatchStep]) -> Result<BatchResult> {
+        if self.conn.is_autocommit() {
+            return self.run_batch(steps);
+        }
+        self.run_steps(steps)
+    }
+
     fn undo_after(&mut self, err: Error, undo: &str) -> Error {
         match self.execute_script(undo) {
             Ok(()) => err,

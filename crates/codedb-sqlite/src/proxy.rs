@@ -254,6 +254,16 @@ impl SqliteTransaction {
     }
 }
 
+impl SqliteTransaction {
+    /// Keeps what a batch reports for `changes` and `last_insert_id`.
+    fn note(&mut self, result: &BatchResult) {
+        self.changes = result.rows_affected;
+        if result.last_insert_id.is_some() {
+            self.last_insert_id = result.last_insert_id;
+        }
+    }
+}
+
 fn aborted_error(reason: &str) -> Error {
     Error::new(
         ErrorKind::TransactionState,
@@ -279,11 +289,23 @@ impl DriverTransaction for SqliteTransaction {
 
     fn execute_batch(&mut self, batch: Batch) -> Result<BatchResult> {
         let result = self.run(move |d| d.run_batch(batch.steps()))?;
-        self.changes = result.rows_affected;
-        if result.last_insert_id.is_some() {
-            self.last_insert_id = result.last_insert_id;
-        }
+        self.note(&result);
         Ok(result)
+    }
+
+    fn execute_batch_in_place(&mut self, batch: Batch) -> Result<BatchResult> {
+        match self.run(move |d| d.run_batch_in_place(batch.steps())) {
+            Ok(result) => {
+                self.note(&result);
+                Ok(result)
+            }
+            Err(e) => {
+                // Part of the batch may be done: the transaction can only be rolled back.
+                self.aborted
+                    .get_or_insert_with(|| format!("a batch failed part-way: {e}"));
+                Err(e)
+            }
+        }
     }
 
     /// Pipelined: chunks are queued as separate jobs (at most [`STREAM_IN_FLIGHT`] at once),

@@ -305,7 +305,7 @@ impl BulkWriter {
         }
         let written: Vec<i64> = ids.iter().copied().filter_map(Written::stored).collect();
         inserts.flush(&mut batch, &written);
-        if let Err(e) = tx.execute_batch(batch) {
+        if let Err(e) = tx.execute_batch_in_place(batch) {
             // What this call cached may not exist now: start afresh next time.
             self.names = NameCache::default();
             return Err(e);

@@ -163,6 +163,7 @@ pub fn index(
         ..IndexSummary::default()
     };
     let candidates = walk(&root, options, &mut summary.skipped);
+    tracing::debug!(elapsed = ?started.elapsed(), files = candidates.len(), "index: tree walked");
     let seen: std::collections::HashSet<&str> = candidates.iter().map(|c| c.rel.as_str()).collect();
     let vanished: Vec<i64> = known
         .values()
@@ -301,6 +302,7 @@ pub fn index(
         skipped,
         mut changes,
     } = outcome;
+    tracing::debug!(elapsed = ?started.elapsed(), files, "index: files stored");
     summary.skipped.extend(skipped);
     summary.files_unchanged = unchanged;
     if !touched.is_empty() || !vanished.is_empty() {

@@ -334,6 +334,7 @@ pub(super) fn scan(
         bases: Vec::new(),
         writes: Vec::new(),
         string_annotations: Vec::new(),
+        callee: None,
     };
     scanner.visit(tree.root_node(), 0, Context::Plain, 0);
     scanner.finish()
@@ -367,6 +368,10 @@ struct Scanner<'s, 't> {
     /// Names in string annotations (`"Foo"`, `"mod.Foo"`): (dotted text, start of the
     /// first name, scope).
     string_annotations: Vec<(&'s str, (u32, u32), usize)>,
+    /// The `function` of the call whose callee is being visited (its node id): a name
+    /// there is called. Kept here because asking a node for its parent walks the tree
+    /// down from the root.
+    callee: Option<usize>,
 }
 
 impl<'s, 't> Scanner<'s, 't> {
@@ -546,13 +551,13 @@ impl<'s, 't> Scanner<'s, 't> {
             "identifier" => self.sites.push(Site {
                 node,
                 scope,
-                kind: kind_of(node, context, RefKind::Read),
+                kind: kind_of(self.callee == Some(node.id()), context, RefKind::Read),
             }),
             "attribute" => {
                 self.sites.push(Site {
                     node,
                     scope,
-                    kind: kind_of(node, context, RefKind::Attribute),
+                    kind: kind_of(self.callee == Some(node.id()), context, RefKind::Attribute),
                 });
                 // The object's names are sites of their own.
                 if let Some(object) = node.child_by_field_name("object") {
@@ -578,6 +583,7 @@ impl<'s, 't> Scanner<'s, 't> {
                         Context::Annotation | Context::Decorator => context,
                         _ => Context::Plain,
                     };
+                    self.callee = Some(function.id());
                     self.visit(function, scope, inner, depth + 1);
                 }
                 if let Some(arguments) = node.child_by_field_name("arguments") {
@@ -1332,12 +1338,9 @@ impl<'s, 't> Scanner<'s, 't> {
     }
 }
 
-/// The kind of a name at `node` in `context`: a call's callee is called, whatever else
-/// holds; `fallback` otherwise.
-fn kind_of(node: Node<'_>, context: Context, fallback: RefKind) -> RefKind {
-    let called = node
-        .parent()
-        .is_some_and(|p| p.kind() == "call" && p.child_by_field_name("function") == Some(node));
+/// The kind of a name in `context` (`called`: it is a call's callee): a call's callee is
+/// called, whatever else holds; `fallback` otherwise.
+fn kind_of(called: bool, context: Context, fallback: RefKind) -> RefKind {
     match context {
         Context::Decorator => RefKind::Decorator,
         Context::Base => RefKind::Inheritance,

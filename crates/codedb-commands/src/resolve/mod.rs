@@ -606,6 +606,7 @@ pub fn resolve_changes<E: Executor>(
     batch: usize,
     write: &dyn Fn(&[ResolvedFile]) -> codedb_core::Result<()>,
 ) -> codedb_core::Result<ResolveSummary> {
+    let started = std::time::Instant::now();
     let changes = changes.changes;
     let mut fresh: BTreeMap<i64, Vec<SymbolicRef>> = BTreeMap::new();
     let mut stale: BTreeSet<i64> = BTreeSet::new();
@@ -636,10 +637,12 @@ pub fn resolve_changes<E: Executor>(
     }
     let mut work: Vec<(i64, Vec<SymbolicRef>)> = fresh.into_iter().collect();
     work.extend(stored_or_reparsed(ex, project_id, &stale)?);
+    tracing::debug!(elapsed = ?started.elapsed(), files = total, "resolution: work gathered");
     // Many files: load the whole project once and use every core; a few: read what they
     // need.
     let resolved = if total > 64 {
         let loaded = Loaded::load(ex, project_id)?;
+        tracing::debug!(elapsed = ?started.elapsed(), "resolution: project loaded");
         resolve_files_parallel(&loaded, work)
     } else {
         let lazy = Lazy::new(ex, project_id)?;
@@ -649,9 +652,11 @@ pub fn resolve_changes<E: Executor>(
         }
         resolved
     };
+    tracing::debug!(elapsed = ?started.elapsed(), "resolution: resolved");
     for chunk in resolved.chunks(batch.max(1)) {
         write(chunk)?;
     }
+    tracing::debug!(elapsed = ?started.elapsed(), "resolution: written");
     Ok(ResolveSummary {
         files: total,
         dependents: dependents_count,

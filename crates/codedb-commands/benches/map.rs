@@ -5,7 +5,7 @@
 //! * `map_ms`: a map in a process that has made one before (the tokenizer built), the
 //!   server's case (target <= 200);
 //! * `map_first_ms`: the first map of a process, building the `o200k_base` tokenizer too;
-//! * `rank_ms`: the ranking alone (`ranked_definitions`);
+//! * `rank_ms`: the ranking alone (`ranked_definitions`, no signature read);
 //! * how cost grows: `map_ms` on the first 1/16 and 1/4 of the corpus (by path) and all;
 //! * `aider_ms`: aider's own repo map on the same tree with the same budget, when the
 //!   `aider` package is importable by `python3` (`pip install aider-chat`); otherwise the
@@ -150,7 +150,7 @@ fn main() {
             repo_map(&db, project, &focus, BUDGET).unwrap();
             maps.push(t.elapsed().as_secs_f64() * 1000.0);
             let t = Instant::now();
-            db.ranked_definitions(project, &focus).unwrap();
+            db.ranked_definitions(project, &focus, Some(0)).unwrap();
             ranks.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         growth.push(serde_json::json!({

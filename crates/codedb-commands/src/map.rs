@@ -88,25 +88,35 @@ pub fn repo_map(
     focus: &Focus,
     budget: usize,
 ) -> codedb_core::Result<RepoMap> {
-    let ranked = db.ranked_definitions(project_id, focus)?;
-    let total = ranked.len();
-    // An upper bound first, from the lines' own token counts (a rendering's count is about
-    // their sum), so that the search below renders and counts small texts only.
-    let mut estimate = 0;
-    let mut upper = 0;
-    let mut files = std::collections::HashSet::new();
-    for d in &ranked {
-        estimate += count_tokens(&line_of(d));
-        if files.insert(d.path.as_str()) {
-            estimate += count_tokens(&d.path) + 1;
+    // The signatures are read only for the definitions asked for: enough for the search
+    // below (up to twice the estimate) at five tokens a line, the least a line costs
+    // (indent, signature, ` [`, line, `]`); more if ever that is not enough.
+    let mut limit = (budget / 5) * 2 + 16;
+    let (ranked, total, upper) = loop {
+        let ranking = db.ranked_definitions(project_id, focus, Some(limit))?;
+        let ranked = ranking.definitions;
+        let mut estimate = 0;
+        let mut upper = 0;
+        let mut files = std::collections::HashSet::new();
+        for d in &ranked {
+            estimate += count_tokens(&line_of(d));
+            if files.insert(d.path.as_str()) {
+                estimate += count_tokens(&d.path) + 1;
+            }
+            if estimate > budget {
+                break;
+            }
+            upper += 1;
         }
-        if estimate > budget {
-            break;
+        // Enough when the budget was reached, or every definition is here, and the search
+        // below (up to twice the estimate) has what it looks at.
+        if ranked.len() >= ranking.total || (upper < ranked.len() && upper * 2 + 16 <= limit) {
+            break (ranked, ranking.total, upper);
         }
-        upper += 1;
-    }
-    // The largest k whose rendering fits: tokens grow with k.
-    let (mut lo, mut hi) = (0usize, total.min(upper * 2 + 16));
+        limit = limit.saturating_mul(4).max(upper * 2 + 16);
+    };
+    let total_ranked = ranked.len();
+    let (mut lo, mut hi) = (0usize, total_ranked.min(upper * 2 + 16));
     let mut best = (0, String::new(), 0);
     while lo < hi {
         let mid = lo + (hi - lo).div_ceil(2);

@@ -828,6 +828,44 @@ fn the_map_ranks_by_references_and_fits_its_budget() {
     assert!(focus_of(&db.db, project, &["nope".to_owned()], |_| false).is_err());
 }
 
+/// The map reads signatures only for the best definitions, and shows exactly the best
+/// that fit, as the full ranking orders them, short lines or long.
+#[test]
+fn a_map_of_many_short_definitions_is_the_prefix_of_the_full_ranking() {
+    use codedb_commands::repo_map;
+    use codedb_core::{CodeStore, ReferenceGraph};
+    let db = open(codedb_backends::testing::TestDatabase::sqlite());
+    let tree = tempfile::tempdir().unwrap();
+    // 676 three-letter functions in one file: a few tokens a line.
+    let body: String = (b'a'..=b'z')
+        .flat_map(|x| {
+            (b'a'..=b'z').map(move |y| format!("def x{}{}(): pass\n", x as char, y as char))
+        })
+        .collect();
+    std::fs::write(tree.path().join("m.py"), body).unwrap();
+    index(&db.db, tree.path(), &IndexOptions::default()).unwrap();
+    let project = db.db.list_projects().unwrap()[0].id;
+    let none = codedb_core::store::Focus::default();
+    let full = db.db.ranked_definitions(project, &none, None).unwrap();
+    assert_eq!(full.total, 676);
+    assert!(full.definitions.iter().all(|d| d.signature.is_some()));
+    for budget in [300, 1000, 2000, 3000, 4000, 100_000] {
+        let map = repo_map(&db.db, project, &none, budget).unwrap();
+        assert!(map.tokens <= budget);
+        assert_eq!(map.definitions_total, 676);
+        let shown: Vec<_> = map
+            .ranked
+            .iter()
+            .map(|d| (&d.path, &d.qualified_name, &d.signature))
+            .collect();
+        let best: Vec<_> = full.definitions[..map.definitions_shown]
+            .iter()
+            .map(|d| (&d.path, &d.qualified_name, &d.signature))
+            .collect();
+        assert_eq!(shown, best, "{budget}");
+    }
+}
+
 /// What a hostile pass found wrong, each case as Python's rules answer it.
 #[test]
 fn python_rules_the_hostile_pass_checked() {

@@ -453,14 +453,16 @@ pub trait ReferenceGraph: Executor + Sized {
         }
     }
 
-    /// The definitions of project `project_id`, best first, ranked by PageRank over the
-    /// resolved references and personalized toward `focus` (see [`super::rank`]).
+    /// The best `limit` definitions of project `project_id` (all: `None`), best first,
+    /// ranked by PageRank over the resolved references and personalized toward `focus`
+    /// (see [`super::rank`]), with how many there are in all.
     fn ranked_definitions(
         &self,
         project_id: i64,
         focus: &super::rank::Focus,
-    ) -> Result<Vec<super::rank::RankedDefinition>> {
-        super::rank::rank_definitions(self, project_id, focus)
+        limit: Option<usize>,
+    ) -> Result<super::rank::Ranking> {
+        super::rank::rank_definitions(self, project_id, focus, limit)
     }
 
     /// Every reference to `def` that `filter` keeps, by file and position.

@@ -34,7 +34,7 @@ pub use model::{
     ResolvedRef, Scope, SearchHits, SourceText, Stats, SymbolHit, SymbolicRef, TextHit, UsageHit,
 };
 pub use positions::{pack_positions, unpack_positions};
-pub use rank::{Focus, RankedDefinition};
+pub use rank::{Focus, RankedDefinition, Ranking};
 pub use refs::{DefinitionRow, Interface, RefStore, ResolvedFile};
 
 use bulk::{FileData, NameCache, clear_file_data, no_maxima, push_replace_file};

@@ -11,8 +11,9 @@
 //! A definition nothing refers to keeps a floor proportional to its file's rank, so a map
 //! of a file still lists its definitions. A focus (files, definitions) personalizes the
 //! PageRank toward its files, so what they use rises; the focus files' own definitions are
-//! weighed up tenfold, and the focus definitions lead the list. Cost: one aggregated scan of `refs` and one of the
-//! definition tables per call, then linear work per iteration.
+//! weighed up tenfold, and the focus definitions lead the list. Cost: one scan of `refs`
+//! and one of the definition tables per call (the counts summed in memory), linear work
+//! per iteration, and the signatures read only for the definitions returned.
 
 use std::collections::HashMap;
 
@@ -56,12 +57,23 @@ const DAMPING: f64 = 0.85;
 const ITERATIONS: usize = 100;
 const TOLERANCE: f64 = 1e-9;
 
-/// Ranks the definitions of project `project_id`, best first.
+/// The definitions of a project, best first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ranking {
+    /// How many definitions the project has.
+    pub total: usize,
+    /// The best of them (as many as asked for), best first, with their signatures.
+    pub definitions: Vec<RankedDefinition>,
+}
+
+/// Ranks the definitions of project `project_id`; returns the best `limit` (all: `None`)
+/// with their signatures, which are read for those alone.
 pub(crate) fn rank_definitions(
     ex: &impl Executor,
     project_id: i64,
     focus: &Focus,
-) -> Result<Vec<RankedDefinition>> {
+    limit: Option<usize>,
+) -> Result<Ranking> {
     // Files.
     let mut paths: Vec<String> = Vec::new();
     let mut index: HashMap<i64, usize> = HashMap::new();
@@ -78,60 +90,86 @@ pub(crate) fn rank_definitions(
     }
     let n = paths.len();
     if n == 0 {
-        return Ok(Vec::new());
+        return Ok(Ranking {
+            total: 0,
+            definitions: Vec::new(),
+        });
     }
-    // Definitions.
+    // Definitions (their signatures later, for those returned), and where each file's are
+    // by qualified name.
     let mut defs: Vec<RankedDefinition> = Vec::new();
+    let mut def_ids: Vec<i64> = Vec::new();
     let mut def_file: Vec<usize> = Vec::new();
-    let mut def_at: HashMap<(usize, String), Vec<usize>> = HashMap::new();
-    for kind in EntityKind::ALL {
-        let sql = format!(
-            "SELECT e.file_id, e.qualified_name, e.signature, e.start_line, e.end_line \
-             FROM {} e JOIN files f ON f.id = e.file_id \
-             WHERE f.project_id = ?1 AND f.deleted = 0",
-            kind.table()
-        );
-        for r in &ex.query(&sql, params![project_id])? {
-            let Some(&file) = index.get(&r.get::<i64>(0)?) else {
-                continue;
-            };
-            let qualified_name: String = r.get(1)?;
-            def_at
-                .entry((file, qualified_name.clone()))
-                .or_default()
-                .push(defs.len());
-            def_file.push(file);
-            defs.push(RankedDefinition {
-                path: paths[file].clone(),
-                kind,
-                qualified_name,
-                signature: r.get(2)?,
-                start_line: r.get(3)?,
-                end_line: r.get(4)?,
-                rank: 0.0,
-            });
-        }
+    let mut def_at: Vec<HashMap<String, Vec<usize>>> = vec![HashMap::new(); n];
+    let sql = EntityKind::ALL
+        .iter()
+        .map(|kind| {
+            format!(
+                "SELECT {}, e.id, e.file_id, e.qualified_name, e.start_line, e.end_line \
+                 FROM {} e JOIN files f ON f.id = e.file_id \
+                 WHERE f.project_id = ?1 AND f.deleted = 0",
+                kind.search_code(),
+                kind.table()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    for r in &ex.query(&sql, params![project_id])? {
+        let code: i64 = r.get(0)?;
+        let (Some(kind), Some(&file)) = (
+            EntityKind::ALL
+                .into_iter()
+                .find(|k| k.search_code() == code),
+            index.get(&r.get::<i64>(2)?),
+        ) else {
+            continue;
+        };
+        let qualified_name: String = r.get(3)?;
+        def_at[file]
+            .entry(qualified_name.clone())
+            .or_default()
+            .push(defs.len());
+        def_ids.push(r.get(1)?);
+        def_file.push(file);
+        defs.push(RankedDefinition {
+            path: paths[file].clone(),
+            kind,
+            qualified_name,
+            signature: None,
+            start_line: r.get(4)?,
+            end_line: r.get(5)?,
+            rank: 0.0,
+        });
     }
-    // Edges: referencing file -> (definition, weight), summed.
-    let mut edges: HashMap<(usize, usize), f64> = HashMap::new();
-    let sql = "SELECT r.file_id, r.target_file_id, r.target_name, r.confidence, SUM(r.count) \
+    // Edges: referencing file -> (definition, weight). The counts of one file's references
+    // to one definition are summed per confidence (in memory: cheaper than SQL's GROUP BY,
+    // which sorts) before they are weighed.
+    let mut counts: HashMap<(usize, usize, i64), i64> = HashMap::new();
+    let sql = "SELECT r.file_id, r.target_file_id, r.target_name, \
+               CASE r.confidence WHEN 'name' THEN 1 WHEN 'inferred' THEN 2 ELSE 0 END, r.count \
                FROM refs r JOIN files f ON f.id = r.file_id \
                WHERE f.project_id = ?1 AND f.deleted = 0 AND r.target_file_id IS NOT NULL \
-               AND r.target_name <> '' AND r.confidence IN ('exact', 'inferred', 'name') \
-               GROUP BY r.file_id, r.target_file_id, r.target_name, r.confidence";
+               AND r.target_name <> '' AND r.confidence IN ('exact', 'inferred', 'name')";
     for r in &ex.query(sql, params![project_id])? {
         let (Some(&from), Some(&to)) = (index.get(&r.get::<i64>(0)?), index.get(&r.get::<i64>(1)?))
         else {
             continue;
         };
         let name: String = r.get(2)?;
-        let Some(targets) = def_at.get(&(to, name.clone())) else {
+        let Some(targets) = def_at[to].get(name.as_str()) else {
             continue;
         };
-        let confidence: String = r.get(3)?;
+        let confidence: i64 = r.get(3)?;
         let count: i64 = r.get(4)?;
+        // Several definitions of one qualified name in one file share its references.
+        *counts.entry((from, targets[0], confidence)).or_default() += count;
+    }
+    let mut edges: HashMap<(usize, usize), f64> = HashMap::new();
+    for ((from, first, confidence), count) in counts {
+        let name = defs[first].qualified_name.as_str();
+        let targets = &def_at[def_file[first]][name];
         let mut weight = (count.max(1) as f64).sqrt();
-        if confidence == "name" {
+        if confidence == 1 {
             weight *= 0.5;
         }
         if name.rsplit('.').next().is_some_and(|n| n.starts_with('_')) {
@@ -156,7 +194,7 @@ pub(crate) fn rank_definitions(
     for (path, qual) in &focus.definitions {
         if let Some(&i) = by_path.get(path) {
             personal[i] = 1.0;
-            for &d in def_at.get(&(i, qual.clone())).into_iter().flatten() {
+            for &d in def_at[i].get(qual.as_str()).into_iter().flatten() {
                 named[d] = true;
             }
         }
@@ -226,6 +264,41 @@ pub(crate) fn rank_definitions(
                 (&defs[a].path, defs[a].start_line).cmp(&(&defs[b].path, defs[b].start_line))
             })
     });
+    let total = defs.len();
+    order.truncate(limit.unwrap_or(total));
+    // The signatures of those returned.
+    let mut signatures: HashMap<(EntityKind, i64), String> = HashMap::new();
+    for kind in EntityKind::ALL {
+        let ids: Vec<i64> = order
+            .iter()
+            .filter(|&&d| defs[d].kind == kind)
+            .map(|&d| def_ids[d])
+            .collect();
+        for chunk in ids.chunks(500) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let rows = ex.query(
+                &format!(
+                    "SELECT id, signature FROM {} WHERE id IN ({list}) AND signature IS NOT NULL",
+                    kind.table()
+                ),
+                chunk.iter().map(|id| (*id).into()).collect(),
+            )?;
+            for r in &rows {
+                signatures.insert((kind, r.get(0)?), r.get(1)?);
+            }
+        }
+    }
     let mut slots: Vec<Option<RankedDefinition>> = defs.into_iter().map(Some).collect();
-    Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
+    let definitions = order
+        .into_iter()
+        .filter_map(|i| {
+            let mut def = slots[i].take()?;
+            def.signature = signatures.remove(&(def.kind, def_ids[i]));
+            Some(def)
+        })
+        .collect();
+    Ok(Ranking { total, definitions })
 }

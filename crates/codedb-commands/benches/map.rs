@@ -8,7 +8,8 @@
 //! * `rank_ms`: the ranking alone (`ranked_definitions`, no signature read);
 //! * how cost grows: `map_ms` on the first 1/16 and 1/4 of the corpus (by path) and all;
 //! * `aider_ms`: aider's own repo map on the same tree with the same budget, when the
-//!   `aider` package is importable by `python3` (`pip install aider-chat`); otherwise the
+//!   `aider` package is importable by `python3` (`pip install aider-chat`; or by the
+//!   python named by `CODEDB_AIDER_PYTHON`, a virtualenv's, say); otherwise the
 //!   reason is printed and the figure is absent. Installing aider-chat pulls in some
 //!   hundred packages, so the benchmark does not do it itself.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::cast_precision_loss)]
@@ -64,12 +65,16 @@ fn median(mut xs: Vec<f64>) -> serde_json::Value {
 }
 
 fn aider_ms(tree: &Path) -> Result<f64, String> {
-    let probe = Command::new("python3")
+    let python = std::env::var("CODEDB_AIDER_PYTHON").unwrap_or_else(|_| "python3".into());
+    let probe = Command::new(&python)
         .args(["-c", "import aider.repomap"])
         .output()
         .map_err(|e| format!("python3: {e}"))?;
     if !probe.status.success() {
-        return Err("the aider package is not installed (pip install aider-chat)".into());
+        return Err(format!(
+            "the aider package is not importable by {python} (pip install aider-chat, or \
+             CODEDB_AIDER_PYTHON=a python that has it)"
+        ));
     }
     let script = format!(
         r#"
@@ -87,7 +92,7 @@ print((time.time() - t) * 1000)
 "#,
         root = tree.display().to_string()
     );
-    let out = Command::new("python3")
+    let out = Command::new(&python)
         .args(["-c", &script])
         .output()
         .map_err(|e| e.to_string())?;

@@ -178,9 +178,20 @@ fn typescript_and_javascript_imports_and_names_resolve_on_every_backend() {
                 ],
             ),
             ("src/lib.js:start", &["src/lib.js:5:20 read exact"]),
+            // A default import names what the module exports as `default`.
+            (
+                "src/shape.ts:Shape",
+                &[
+                    "src/draw.ts:1:8 import exact",
+                    "src/draw.ts:3:25 annotation exact",
+                    "src/draw.ts:4:14 call exact",
+                ],
+            ),
+            ("src/draw.ts:draw", &[]),
         ],
         &[
             ("src/app.ts", &["src/index.ts", "src/util.ts"]),
+            ("src/draw.ts", &["src/shape.ts"]),
             ("src/index.ts", &["src/util.ts"]),
             ("src/lib.js", &["src/legacy.js"]),
         ],

@@ -204,8 +204,12 @@ impl<'s> Scanner<'s> {
             let mut c = clause.walk();
             for part in clause.named_children(&mut c) {
                 match part.kind() {
-                    // The default export: named by the importer, known by name only.
-                    "identifier" => {}
+                    // The default export, under the importer's name for it.
+                    "identifier" => {
+                        let s = format!("M:{module}|default");
+                        self.add(s.clone(), RefKind::Import, self.text(part), part);
+                        self.imported.insert(self.text(part), s);
+                    }
                     "namespace_import" => {
                         if let Some(id) = last_named(part, "identifier") {
                             self.imported.insert(self.text(id), format!("M:{module}|"));
@@ -237,6 +241,31 @@ impl<'s> Scanner<'s> {
     }
 
     fn ecma_export(&mut self, node: Node<'_>) {
+        // `export default class A {}`, `export default function f() {}`, `export default a;`:
+        // what an importer's default import names (`L:` a definition of this file).
+        if node
+            .children(&mut node.walk())
+            .any(|c| c.kind() == "default")
+        {
+            let named = node
+                .child_by_field_name("declaration")
+                .and_then(|d| d.child_by_field_name("name"))
+                .map(|n| format!("L:{}", self.text(n)));
+            let value = node
+                .child_by_field_name("value")
+                .filter(|v| v.kind() == "identifier")
+                .map(|v| {
+                    let name = self.text(v);
+                    self.imported
+                        .get(name)
+                        .cloned()
+                        .unwrap_or_else(|| format!("L:{name}"))
+                });
+            if let Some(spec) = named.or(value) {
+                self.bind("default", spec);
+            }
+            return;
+        }
         let src = node.child_by_field_name("source");
         let module = src.map(|s| self.ecma_module(s));
         if let (Some(src), Some(module)) = (src, module) {

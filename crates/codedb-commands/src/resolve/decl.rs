@@ -15,7 +15,8 @@
 //!   path ends with `x.h` (the nearest); `<x.h>` the latter only; none is external.
 //!
 //! A member of a module is the definition of that qualified name in one of its files
-//! (`exact`), following TypeScript/JavaScript re-exports (`export ... from`); a plain
+//! (`exact`), following TypeScript/JavaScript re-exports (`export ... from`) and default
+//! exports (`import A from './a'` names what `a` exports as `default`); a plain
 //! name is the nearest enclosing definition's, then the package's (Go, Java: the same
 //! directory), then the included headers' (C/C++); `this.x` is the class's (`inferred`).
 //! Anything else falls back to the name: `name` or `ambiguous`.
@@ -246,6 +247,18 @@ impl Resolver<'_> {
             let named: Vec<String> = bindings.get("", first).to_vec();
             let stars: Vec<String> = bindings.get("", "*").to_vec();
             for spec in named {
+                // `export default A`: a definition of this same file.
+                if let Some(local) = spec.strip_prefix("L:") {
+                    let q = if rest.is_empty() {
+                        local.to_owned()
+                    } else {
+                        format!("{local}.{rest}")
+                    };
+                    if self.project.defs(*f).by_qual.contains_key(&q) {
+                        return Some((*f, q));
+                    }
+                    continue;
+                }
                 let Some((root, inner)) = spec.split_once('|') else {
                     continue;
                 };

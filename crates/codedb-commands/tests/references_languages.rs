@@ -239,6 +239,7 @@ fn java_packages_imports_and_names_resolve_on_every_backend() {
     let main = "src/main/java/com/acme/app/Main.java";
     let user = "src/main/java/com/acme/model/User.java";
     let admin = "src/main/java/com/acme/model/Admin.java";
+    let report = "src/main/java/com/acme/app/Report.java";
     let at = |path: &str, rest: &str| format!("{path}:{rest}");
     let user_refs = [
         at(main, "12:14 annotation exact"),
@@ -256,6 +257,9 @@ fn java_packages_imports_and_names_resolve_on_every_backend() {
         at(main, "11:23 call exact"),
         at(main, "11:9 annotation exact"),
         at(main, "4:23 import exact"),
+        // Through `import com.acme.model.*`.
+        at(report, "6:12 annotation exact"),
+        at(report, "7:20 call exact"),
     ];
     let greet = [
         at(main, "10:11 call name"),

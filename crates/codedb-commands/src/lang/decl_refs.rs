@@ -390,7 +390,16 @@ impl<'s> Scanner<'s> {
             _ => (false, raw),
         };
         let dotted: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
-        if dotted.ends_with(".*") {
+        if let Some(package) = dotted.strip_suffix(".*") {
+            // `import p.*;`: the package's classes become plain names (`M:p|*`, which the
+            // resolver reads as a package opened); static members stay by name.
+            if !is_static
+                && let Some(node) =
+                    last_named(node, "scoped_identifier").or_else(|| last_named(node, "identifier"))
+            {
+                let name = package.rsplit('.').next().unwrap_or(package);
+                self.add(format!("M:{package}|*"), RefKind::Import, name, node);
+            }
             return;
         }
         let Some(last) = last_named(node, "scoped_identifier")

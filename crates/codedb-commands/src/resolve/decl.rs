@@ -98,7 +98,8 @@ struct Resolver<'a> {
     family: Family,
     language: &'a str,
     deps: &'a mut Deps,
-    /// C/C++: the files this file includes.
+    /// C/C++: the files this file includes; Java: the files of the packages it imports
+    /// whole (`import p.*`).
     includes: Vec<i64>,
 }
 
@@ -126,9 +127,18 @@ pub(crate) fn resolve(
         deps,
         includes: Vec::new(),
     };
-    if family == Family::C {
+    let opened = match family {
+        Family::C => "|",
+        Family::Java => "|*",
+        Family::Ecma | Family::Go => "",
+    };
+    if !opened.is_empty() {
         for s in &refs {
-            if let Some(m) = s.spec.strip_prefix("M:").and_then(|s| s.strip_suffix('|'))
+            if let Some(m) = s
+                .spec
+                .strip_prefix("M:")
+                .and_then(|s| s.strip_suffix(opened))
+                && !m.contains('|')
                 && let Module::Files(files) = r.module(&file.path, m)
             {
                 r.includes.extend(files);
@@ -195,7 +205,8 @@ impl Resolver<'_> {
     ) -> Option<Resolution> {
         match self.module(from, module) {
             Module::Files(files) => {
-                if path.is_empty() {
+                // `M:p|*`: the package itself.
+                if path.is_empty() || path == "*" {
                     return found(Confidence::Exact, files.first().copied(), String::new());
                 }
                 if let Some((f, q)) = self.in_files(&files, path, hops) {
@@ -326,7 +337,10 @@ impl Resolver<'_> {
         }
         if hit.is_none() {
             hit = match self.family {
-                Family::Go | Family::Java => self.in_package(first),
+                Family::Go => self.in_package(first),
+                Family::Java => self
+                    .in_package(first)
+                    .or_else(|| self.in_opened_packages(first)),
                 Family::C => {
                     let includes = self.includes.clone();
                     let suffix = format!("::{first}");
@@ -382,6 +396,22 @@ impl Resolver<'_> {
                 self.deps.file(*one);
                 Some((*one, name.to_owned()))
             }
+            _ => None,
+        }
+    }
+
+    /// A class `name` of a package imported whole (`import p.*`): one such, or none
+    /// (two would not compile).
+    fn in_opened_packages(&mut self, name: &str) -> Option<(i64, String)> {
+        let mut found = Vec::new();
+        for f in self.includes.clone() {
+            self.deps.file(f);
+            if self.project.defs(f).by_qual.contains_key(name) {
+                found.push(f);
+            }
+        }
+        match found.as_slice() {
+            [one] => Some((*one, name.to_owned())),
             _ => None,
         }
     }

@@ -169,6 +169,21 @@ pub(super) fn scan(
                     kind: FrameKind::Scope(HashSet::new()),
                 });
             }
+            // A trait's default methods: `self.m()` and `Self::m` are the trait's own items
+            // (or a supertrait's, which the resolver then answers by name).
+            "trait_item" => {
+                let name = node
+                    .child_by_field_name("name")
+                    .map(|n| s.text(n).to_owned());
+                frames.push(Frame {
+                    depth,
+                    kind: FrameKind::Impl(name.into_iter().collect()),
+                });
+                frames.push(Frame {
+                    depth,
+                    kind: FrameKind::Scope(HashSet::new()),
+                });
+            }
             "function_item"
             | "function_signature_item"
             | "closure_expression"
@@ -177,7 +192,6 @@ pub(super) fn scan(
             | "for_expression"
             | "if_expression"
             | "while_expression"
-            | "trait_item"
             | "struct_item"
             | "enum_item"
             | "type_item"
@@ -235,6 +249,29 @@ pub(super) fn scan(
                     return;
                 }
                 if kind == "shorthand_field_identifier" || not_a_name(node) {
+                    return;
+                }
+                // In a macro's tokens (`format!("{}", self.area())`): `.name(` is a method
+                // call as outside one (on `self`: the impl's type's), `.name` a field.
+                let in_tokens = node.parent().is_some_and(|p| p.kind() == "token_tree");
+                if in_tokens && node.prev_sibling().is_some_and(|d| s.text(d) == ".") {
+                    let called = node
+                        .next_sibling()
+                        .is_some_and(|n| n.kind() == "token_tree" && s.text(n).starts_with('('));
+                    if !called {
+                        return;
+                    }
+                    let on_self = node
+                        .prev_sibling()
+                        .and_then(|d| d.prev_sibling())
+                        .is_some_and(|r| s.text(r) == "self");
+                    let spec = match impl_type(&frames) {
+                        Some(ty) if on_self && !ty.is_empty() => {
+                            format!("~P:{module}|{}::{name}", ty.join("::"))
+                        }
+                        _ => format!("N:|{name}"),
+                    };
+                    sites.push((spec, RefKind::Call, name, position(node)));
                     return;
                 }
                 let local = frames.iter().any(|f| match &f.kind {

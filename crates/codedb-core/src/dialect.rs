@@ -142,13 +142,25 @@ impl Dialect {
         )
     }
 
-    /// A query whose rows are the problems the backend finds in the database's own
-    /// structures (none: a sound database), if it has such a check. SQLite's
+    /// A query whose first column holds the problems the backend finds in the database's
+    /// own structures (none: a sound database), if it has such a check. SQLite's
     /// `integrity_check` answers one row `ok` when it finds nothing; PostgreSQL keeps its
     /// pages checksummed and checked itself, with no query of this kind by default.
+    ///
+    /// On SQLite the statement also opens a cursor on each full-text table, which SQLite
+    /// does before the check runs: FTS5 checks its index against the structure it cached
+    /// when the connection last used the table, not against the current one, so a reader
+    /// that searched before another connection's writes merged segments reported segments
+    /// that no longer exist as corruption; opening a cursor re-reads the structure (seen
+    /// under load: `verify` in a long-running server said "database_corrupt" of a sound
+    /// database).
     pub fn integrity_check(self) -> Option<&'static str> {
         match self {
-            Dialect::Sqlite => Some("PRAGMA integrity_check"),
+            Dialect::Sqlite => Some(
+                "SELECT p.integrity_check, s.rowid, y.rowid FROM pragma_integrity_check AS p \
+                 LEFT JOIN source_fts AS s ON s.rowid = -1 \
+                 LEFT JOIN symbol_fts AS y ON y.rowid = -1",
+            ),
             Dialect::Postgres => None,
         }
     }

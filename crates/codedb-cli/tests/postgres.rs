@@ -258,7 +258,10 @@ fn an_index_killed_mid_transaction_holds_up_no_one_and_the_next_run_finishes_it(
     let (a, b) = (top.join("a"), top.join("b"));
     modules(&a, 600);
     modules(&b, 300);
-    ok(&codedb(&top, &["schema", "sync", "--db", &url]), "schema sync");
+    ok(
+        &codedb(&top, &["schema", "sync", "--db", &url]),
+        "schema sync",
+    );
     // Project a's index run is killed (-9) while it writes; project b's run beside it
     // finishes, and so does a's next run: no lock outlives its client.
     let mut killed = Command::new(env!("CARGO_BIN_EXE_codedb"))
@@ -272,7 +275,10 @@ fn an_index_killed_mid_transaction_holds_up_no_one_and_the_next_run_finishes_it(
         let (top, b, url) = (top.clone(), b.clone(), url.clone());
         std::thread::spawn(move || {
             ok(
-                &codedb(&top, &["index", b.to_str().unwrap(), "--db", &url, "--json"]),
+                &codedb(
+                    &top,
+                    &["index", b.to_str().unwrap(), "--db", &url, "--json"],
+                ),
                 "project b",
             )
         })
@@ -284,7 +290,10 @@ fn an_index_killed_mid_transaction_holds_up_no_one_and_the_next_run_finishes_it(
     assert_eq!(b_report["files_indexed"], 300, "{b_report}");
     let started = std::time::Instant::now();
     let a_report = ok(
-        &codedb(&top, &["index", a.to_str().unwrap(), "--db", &url, "--json"]),
+        &codedb(
+            &top,
+            &["index", a.to_str().unwrap(), "--db", &url, "--json"],
+        ),
         "project a again",
     );
     println!(
@@ -304,7 +313,14 @@ fn an_index_killed_mid_transaction_holds_up_no_one_and_the_next_run_finishes_it(
         let verify = ok(
             &codedb(
                 root,
-                &["verify", "--db", &url, "--root", root.to_str().unwrap(), "--json"],
+                &[
+                    "verify",
+                    "--db",
+                    &url,
+                    "--root",
+                    root.to_str().unwrap(),
+                    "--json",
+                ],
             ),
             "verify",
         );

@@ -3,7 +3,7 @@
 //! or one that may change anything, waits for it; many writers of several projects sharing
 //! new names lose nothing and never deadlock. Skipped, saying why, when no PostgreSQL
 //! server answers (SQLite keeps one writer at a time: the store suite covers it).
-#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // tests fail loudly on purpose
 
 use std::sync::Arc;
 use std::sync::mpsc::{RecvTimeoutError, channel};

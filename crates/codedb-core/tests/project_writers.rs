@@ -69,6 +69,13 @@ fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
 }
 
+/// `n` files `{prefix}{i}.py`, each as [`file`] makes it.
+fn files(prefix: &str, n: usize, tag: &str, used: &[&str]) -> Vec<ParsedFile> {
+    (0..n)
+        .map(|i| file(&format!("{prefix}{i}.py"), tag, &names(used)))
+        .collect()
+}
+
 /// Every method names a class of its own file; no id is used twice.
 fn assert_consistent(db: &CodeDatabase) {
     let stray: i64 = db
@@ -99,15 +106,7 @@ fn a_writer_of_another_project_commits_while_one_holds_its_transaction_open() {
     let b = db.get_or_create_project("/src/b", "b").unwrap();
 
     // Project a's writer: names committed ahead, rows written, transaction left open.
-    let files_a: Vec<_> = (0..20)
-        .map(|i| {
-            file(
-                &format!("a{i}.py"),
-                "A",
-                &names(&["shared", "only_a", "self"]),
-            )
-        })
-        .collect();
+    let files_a = files("a", 20, "A", &["shared", "only_a", "self"]);
     let mut writer_a = BulkWriter::new();
     writer_a.commit_names(db.as_ref(), &files_a).unwrap();
     let tx_a = db.begin_project_transaction(a).unwrap();
@@ -117,15 +116,7 @@ fn a_writer_of_another_project_commits_while_one_holds_its_transaction_open() {
     let (done_b, b_finished) = channel();
     let db_b = Arc::clone(&db);
     let writer_b = thread::spawn(move || {
-        let files_b: Vec<_> = (0..20)
-            .map(|i| {
-                file(
-                    &format!("b{i}.py"),
-                    "B",
-                    &names(&["shared", "only_b", "self"]),
-                )
-            })
-            .collect();
+        let files_b = files("b", 20, "B", &["shared", "only_b", "self"]);
         let mut writer = BulkWriter::new();
         writer.commit_names(db_b.as_ref(), &files_b).unwrap();
         let ids = db_b
@@ -268,17 +259,13 @@ fn a_project_deleted_while_another_is_written_leaves_the_other_whole() {
     let a = db.get_or_create_project("/src/a", "a").unwrap();
     let b = db.get_or_create_project("/src/b", "b").unwrap();
     let mut writer = BulkWriter::new();
-    let files_a: Vec<_> = (0..5)
-        .map(|i| file(&format!("a{i}.py"), "A", &names(&["x"])))
-        .collect();
+    let files_a = files("a", 5, "A", &["x"]);
     db.project_transaction(a, |tx| writer.write_files(tx, a, &files_a))
         .unwrap();
 
     // b's writer holds its transaction open; deleting a waits for it (a database-wide
     // writer), then removes a whole, and b's rows are all there.
-    let files_b: Vec<_> = (0..5)
-        .map(|i| file(&format!("b{i}.py"), "B", &names(&["x", "y"])))
-        .collect();
+    let files_b = files("b", 5, "B", &["x", "y"]);
     let mut writer_b = BulkWriter::new();
     writer_b.commit_names(db.as_ref(), &files_b).unwrap();
     let tx_b = db.begin_project_transaction(b).unwrap();

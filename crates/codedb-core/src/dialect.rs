@@ -124,7 +124,8 @@ impl Dialect {
         (!arms.is_empty()).then(|| arms.join(" UNION ALL "))
     }
 
-    /// The statement that gives the ids of the identifiers in the JSON array of strings `?1`
+    /// For writers that run beside others ([`Dialect::concurrent_writers`]: PostgreSQL),
+    /// the statement that gives the ids of the identifiers in the JSON array of strings `?1`
     /// (rows `(id, name)`), inserting those `names` lacks: in one order (the server's
     /// collation), so that two writers inserting the same new names wait for each other at
     /// most once and never in a cycle; a name committed by another writer between this

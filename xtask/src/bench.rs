@@ -9,7 +9,7 @@
 //! | `refs` | resolved references on sympy: cold vs a bare parse, no-op, one-file and interface re-index, database growth, cost by size | `crates/codedb-commands/benches/refs.rs` |
 //! | `map` | `query map --tokens 4000` on sympy: warm and first call, ranking alone, cost by size; aider's repo map when installed | `crates/codedb-commands/benches/map.rs` |
 //! | `search` | regex search over the stored source of sympy vs ripgrep over the same tree | `crates/codedb-commands/benches/search.rs` |
-//! | `serve` | `codedb serve` over stdio: startup, a search tool call, an edit tool call | `crates/codedb-cli/benches/serve.rs` |
+//! | `serve` | `codedb serve` over stdio: startup, a search tool call, an edit tool call; symbol/search latency alone and while sympy is indexed cold in the same server | `crates/codedb-cli/benches/serve.rs` |
 //! | `edit` | a whole-file edit and a symbol replacement with git commit vs `cp` + `git add` + `git commit` | `crates/codedb-commands/benches/edit.rs` |
 
 /// Benchmarks: name -> (package, bench target).

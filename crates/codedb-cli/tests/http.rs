@@ -13,14 +13,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::git;
+use support::http::{Served, call, init_repo, mcp, parse_response, request, result, token_of};
 
 fn git_project(config: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -38,133 +38,6 @@ fn git_project(config: &str) -> tempfile::TempDir {
     git(root, &["add", "-A"]);
     git(root, &["commit", "-q", "-m", "init"]);
     dir
-}
-
-/// A running `codedb serve --http 127.0.0.1:0`: the child and the address it printed.
-struct Served {
-    child: Child,
-    addr: String,
-    stderr: std::sync::mpsc::Receiver<String>,
-}
-
-impl Served {
-    fn start(root: &Path) -> Served {
-        Self::start_with(root, &[])
-    }
-
-    fn start_with(root: &Path, extra: &[&str]) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_codedb"))
-            .args(["serve", "--http", "127.0.0.1:0", "--root"])
-            .arg(root)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let addr = loop {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .expect("the server printed its address");
-            if let Some(rest) = line.split("serving MCP on http://").nth(1) {
-                break rest.trim_end_matches("/mcp").to_owned();
-            }
-        };
-        Served {
-            child,
-            addr,
-            stderr: rx,
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One HTTP/1.1 request on a connection of its own: status, headers (lower case) and body.
-fn request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    // A refused request may be answered (and closed) before its body is all sent.
-    let _ = s
-        .write_all(head.as_bytes())
-        .and_then(|()| s.write_all(body));
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    parse_response(&raw)
-}
-
-fn parse_response(raw: &[u8]) -> (u16, String, String) {
-    let text = String::from_utf8_lossy(raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
-    (status, head.to_ascii_lowercase(), body.to_owned())
-}
-
-/// An MCP POST with `token`, the usual headers and `extra` ones.
-fn mcp(addr: &str, token: &str, extra: &[(&str, &str)], body: &Value) -> (u16, String, Value) {
-    let auth = format!("Bearer {token}");
-    let mut headers = vec![
-        ("Authorization", auth.as_str()),
-        ("Content-Type", "application/json"),
-        ("Accept", "application/json, text/event-stream"),
-    ];
-    headers.extend_from_slice(extra);
-    let (status, head, body) = request(addr, "POST", "/mcp", &headers, body.to_string().as_bytes());
-    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
-    (status, head, value)
-}
-
-fn call(addr: &str, token: &str, id: u64, tool: &str, arguments: Value) -> Value {
-    let (status, _, answer) = mcp(
-        addr,
-        token,
-        &[],
-        &json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-                "params": {"name": tool, "arguments": arguments}}),
-    );
-    assert_eq!(status, 200, "{answer}");
-    answer
-}
-
-fn token_of(root: &Path) -> String {
-    std::fs::read_to_string(root.join(".codedb/token"))
-        .unwrap()
-        .trim()
-        .to_owned()
 }
 
 #[test]
@@ -427,24 +300,6 @@ fn http_refuses_a_public_address_without_a_token_and_a_token_file_others_can_rea
     let out = support::codedb(root, &["serve", "--root", "."]);
     assert_eq!(out.status.code(), Some(2), "{}", support::stderr(&out));
     assert!(support::stderr(&out).contains("server.http"));
-}
-
-fn init_repo(root: &Path, file: &str, text: &str) {
-    std::fs::create_dir_all(root).unwrap();
-    std::fs::write(root.join(file), text).unwrap();
-    git(root, &["init", "-q", "-b", "main"]);
-    git(root, &["config", "user.email", "test@example.com"]);
-    git(root, &["config", "user.name", "test"]);
-    git(root, &["add", "-A"]);
-    git(root, &["commit", "-q", "-m", "init"]);
-}
-
-/// The answer's structured result, or its JSON-RPC error message prefixed `ERROR: `.
-fn result(answer: &Value) -> Result<&Value, String> {
-    match answer.get("error") {
-        Some(e) => Err(format!("ERROR: {e}")),
-        None => Ok(&answer["result"]["structuredContent"]),
-    }
 }
 
 #[test]

@@ -231,3 +231,99 @@ fn serve_takes_a_postgres_url_from_the_command_line() {
     );
     assert!(hits.to_string().contains("a.py"), "{hits}");
 }
+
+/// A tree of `n` Python modules under `root`.
+fn modules(root: &std::path::Path, n: usize) {
+    fs::create_dir_all(root).unwrap();
+    for i in 0..n {
+        let body: String = (0..20)
+            .map(|k| format!("def f{i}_{k}(x):\n    return helper_{k}(x) + {i}\n\n"))
+            .collect();
+        fs::write(
+            root.join(format!("m{i}.py")),
+            format!("class M{i}:\n    pass\n\n{body}"),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn an_index_killed_mid_transaction_holds_up_no_one_and_the_next_run_finishes_it() {
+    let Some(pg) = TestDatabase::postgres() else {
+        return; // the reason is printed
+    };
+    let url = pg.arg();
+    let dir = tempfile::tempdir().unwrap();
+    let top = dir.path().canonicalize().unwrap();
+    let (a, b) = (top.join("a"), top.join("b"));
+    modules(&a, 600);
+    modules(&b, 300);
+    ok(
+        &codedb(&top, &["schema", "sync", "--db", &url]),
+        "schema sync",
+    );
+    // Project a's index run is killed (-9) while it writes; project b's run beside it
+    // finishes, and so does a's next run: no lock outlives its client.
+    let mut killed = Command::new(env!("CARGO_BIN_EXE_codedb"))
+        .current_dir(&top)
+        .args(["index", a.to_str().unwrap(), "--db", &url])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let other = {
+        let (top, b, url) = (top.clone(), b.clone(), url.clone());
+        std::thread::spawn(move || {
+            ok(
+                &codedb(
+                    &top,
+                    &["index", b.to_str().unwrap(), "--db", &url, "--json"],
+                ),
+                "project b",
+            )
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    killed.kill().unwrap();
+    let status = killed.wait().unwrap();
+    let b_report = other.join().unwrap();
+    assert_eq!(b_report["files_indexed"], 300, "{b_report}");
+    let started = std::time::Instant::now();
+    let a_report = ok(
+        &codedb(
+            &top,
+            &["index", a.to_str().unwrap(), "--db", &url, "--json"],
+        ),
+        "project a again",
+    );
+    println!(
+        "killed run: {status:?}; next run: {a_report} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let stats = |root: &std::path::Path| {
+        ok(
+            &codedb(root, &["query", "stats", "--db", &url, "--json"]),
+            "stats",
+        )
+    };
+    assert_eq!(stats(&a)["files"], 600);
+    assert_eq!(stats(&a)["functions"], 600 * 20);
+    assert_eq!(stats(&b)["files"], 300);
+    for root in [&a, &b] {
+        let verify = ok(
+            &codedb(
+                root,
+                &[
+                    "verify",
+                    "--db",
+                    &url,
+                    "--root",
+                    root.to_str().unwrap(),
+                    "--json",
+                ],
+            ),
+            "verify",
+        );
+        assert_eq!(verify["mismatches"], serde_json::json!([]), "{verify}");
+    }
+}

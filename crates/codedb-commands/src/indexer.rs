@@ -204,7 +204,10 @@ pub fn index(
                     .filter_map(|f| known_ref.get(&f.meta.path).filter(|k| !k.deleted))
                     .map(|k| k.id)
                     .collect();
-                let (ids, mut before) = db.transaction(|tx| {
+                // New identifiers are committed first, so that the transaction never waits
+                // for another project's writer (PostgreSQL; nothing on SQLite).
+                writer.commit_names(db, pending)?;
+                let (ids, mut before) = db.project_transaction(project, |tx| {
                     let before = tx.stored_interfaces(&existing)?;
                     Ok((
                         writer.write_files_seen(tx, project, pending, &seen)?,
@@ -306,7 +309,7 @@ pub fn index(
     summary.skipped.extend(skipped);
     summary.files_unchanged = unchanged;
     if !touched.is_empty() || !vanished.is_empty() {
-        let mut before = db.transaction(|tx| {
+        let mut before = db.project_transaction(project, |tx| {
             let before = tx.stored_interfaces(&vanished)?;
             for (id, size, mtime) in &touched {
                 tx.touch_file(*id, *size, *mtime)?;
@@ -337,7 +340,7 @@ pub fn index(
     )));
     let resolving = Instant::now();
     let resolved = crate::resolve::resolve_changes(db, project, changes, true, batch, &|files| {
-        db.transaction(|tx| tx.write_resolved(files))
+        db.project_transaction(project, |tx| tx.write_resolved(files))
     })?;
     summary.files_resolved = resolved.files;
     summary.resolve_seconds = resolving.elapsed().as_secs_f64();

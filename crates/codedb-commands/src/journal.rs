@@ -160,7 +160,9 @@ impl Journal {
     }
 
     /// Every record left, oldest first. A record that cannot be read is an error naming it
-    /// (it is never skipped silently); half-written temp records are removed.
+    /// (it is never skipped silently), except one removed since the directory was listed
+    /// (another command ending meanwhile: every write command reads the journal first);
+    /// half-written temp records are removed.
     pub fn pending(&self) -> Result<Vec<Intent>> {
         let entries =
             std::fs::read_dir(&self.dir).map_err(|e| CommandError::io("read", &self.dir, e))?;
@@ -180,7 +182,13 @@ impl Journal {
             if !name.ends_with(".json") {
                 continue;
             }
-            let bytes = std::fs::read(&path).map_err(|e| CommandError::io("read", &path, e))?;
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                // Cleared since the listing: its command landed (or was rolled back) and
+                // removed it, as every command does at its end; nothing is left to do.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(CommandError::io("read", &path, e)),
+            };
             let intent: Intent = serde_json::from_slice(&bytes).map_err(|e| {
                 CommandError::io(
                     "decode the intent",
@@ -207,4 +215,52 @@ fn is_stale(path: &Path) -> bool {
         .ok()
         .and_then(|t| t.elapsed().ok())
         .is_some_and(|age| age.as_secs() > 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn reading_the_journal_while_other_commands_clear_their_records_never_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("intents")).unwrap();
+        let journal = Journal::new(dir.path());
+        let done = AtomicBool::new(false);
+        let intent = || Intent {
+            id: new_id(),
+            kind: CommandKind::Edit,
+            message: String::new(),
+            git: false,
+            pid: std::process::id(),
+            created_at: now_ms(),
+            action: Action::Move {
+                from: "a".into(),
+                to: "b".into(),
+                sha256: String::new(),
+            },
+        };
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // Commands landing: each wrote its record and clears it as it ends.
+                for _ in 0..20 {
+                    let ids: Vec<String> = (0..50)
+                        .map(|_| {
+                            let i = intent();
+                            journal.write(&i).unwrap();
+                            i.id
+                        })
+                        .collect();
+                    for id in ids {
+                        journal.clear(&id).unwrap();
+                    }
+                }
+                done.store(true, Ordering::Release);
+            });
+            while !done.load(Ordering::Acquire) {
+                journal.pending().unwrap();
+            }
+        });
+    }
 }

@@ -375,7 +375,7 @@ fn resolve(project: &Project, intent: &Intent) -> Result<bool> {
         .into_iter()
         .map(str::to_owned)
         .collect();
-    let tx = project.db.begin_transaction()?;
+    let tx = project.db.begin_project_transaction(project.id)?;
     if forward && let Action::Move { from, to, .. } = &intent.action {
         let moved_row = tx
             .get_file_by_path(project.id, from)?
@@ -468,7 +468,7 @@ fn resolve(project: &Project, intent: &Intent) -> Result<bool> {
             // The file no longer holds them (another program changed it): these bytes
             // exist nowhere else, so they stay, as a backup of the file.
             let bytes = store.get(sha)?;
-            let tx = project.db.begin_transaction()?;
+            let tx = project.db.begin_project_transaction(project.id)?;
             crate::pipeline::keep_bytes(project, &tx, path, &bytes, &intent.id, intent.kind)?;
             tx.commit()?;
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use codedb_driver::{Batch, BatchResult, ExecResult, Rows, SpecificDriver, Value};
 use codedb_schema::{Schema, SchemaBackend, SyncOptions, SyncReport};
 
-use crate::Dialect;
+use crate::dialect::{Dialect, WriteScope};
 use crate::error::{Error, Result};
 use crate::executor::Executor;
 use crate::transaction::Transaction;
@@ -100,15 +100,30 @@ impl CodeDatabase {
         &self.driver
     }
 
-    /// Opens a write transaction. Until the returned guard is committed, rolled back or
-    /// dropped (which rolls back), other writers wait: on SQLite those of this process (one
-    /// that waits longer than the driver's timeout gets a `Busy` error) and of others (SQLite's
-    /// lock); on PostgreSQL every write transaction of a `CodeDatabase` on the same database,
-    /// through an advisory lock ([`Dialect::write_lock`]). Readers never wait.
+    /// Opens a write transaction that may change anything in the database. Until the
+    /// returned guard is committed, rolled back or dropped (which rolls back), other writers
+    /// wait: on SQLite those of this process (one that waits longer than the driver's
+    /// timeout gets a `Busy` error) and of others (SQLite's lock); on PostgreSQL every other
+    /// write transaction of a `CodeDatabase` on the same database, of any project
+    /// ([`WriteScope::Database`]). Readers never wait. A writer of one project's rows opens
+    /// [`begin_project_transaction`](Self::begin_project_transaction) instead.
     pub fn begin_transaction(&self) -> Result<Transaction<'_>> {
+        self.begin_scoped(WriteScope::Database)
+    }
+
+    /// Opens a write transaction that changes only the rows of project `project_id` (its
+    /// files, what is derived from them, its history). On PostgreSQL it waits only for
+    /// writers of the same project and for [`begin_transaction`](Self::begin_transaction)'s
+    /// writers, so writers of different projects run at once ([`WriteScope::Project`]); on
+    /// SQLite it is [`begin_transaction`](Self::begin_transaction).
+    pub fn begin_project_transaction(&self, project_id: i64) -> Result<Transaction<'_>> {
+        self.begin_scoped(WriteScope::Project(project_id))
+    }
+
+    fn begin_scoped(&self, scope: WriteScope) -> Result<Transaction<'_>> {
         let dialect = Dialect::of(self.driver.as_ref());
         let tx = Transaction::top(self.driver.begin()?, dialect);
-        if let Some(lock) = dialect.write_lock() {
+        if let Some(lock) = dialect.write_lock(scope) {
             // Dropped on error: the transaction rolls back.
             tx.query(&lock, Vec::new())?;
         }
@@ -119,6 +134,17 @@ impl CodeDatabase {
     /// `Err` (a failed rollback is reported together with the error that caused it).
     pub fn transaction<R>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<R>) -> Result<R> {
         let tx = self.begin_transaction()?;
+        finish(tx, f)
+    }
+
+    /// [`transaction`](Self::transaction) for a writer of project `project_id`'s rows only
+    /// (see [`begin_project_transaction`](Self::begin_project_transaction)).
+    pub fn project_transaction<R>(
+        &self,
+        project_id: i64,
+        f: impl FnOnce(&Transaction<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let tx = self.begin_project_transaction(project_id)?;
         finish(tx, f)
     }
 

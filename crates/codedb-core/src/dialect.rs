@@ -5,9 +5,9 @@
 //! that the store reads as one piece of code that asks its dialect where a backend needs its
 //! own words: full-text search (FTS5 on SQLite, `tsvector` + GIN on PostgreSQL: the queries,
 //! the column a row carries its words in, and how definitions enter the index), reading a
-//! JSON array, case-insensitive `LIKE`, how a write transaction keeps writers one at a time,
-//! the settings of a bulk write, how many rows one `INSERT` carries, moving identity
-//! sequences past client-assigned ids, and the integrity check.
+//! JSON array, case-insensitive `LIKE`, which writers a write transaction waits for, whether
+//! writers of different projects run at once (and so where new ids come from), the settings
+//! of a bulk write, how many rows one `INSERT` carries, and the integrity check.
 
 use codedb_driver::SpecificDriver;
 
@@ -22,9 +22,36 @@ pub enum Dialect {
     Postgres,
 }
 
-/// The key of the transaction-level advisory lock that every PostgreSQL write transaction
-/// of a `CodeDatabase` takes first ("code" in ASCII).
+/// The key of the transaction-level advisory lock of every PostgreSQL write transaction of a
+/// `CodeDatabase` ("code" in ASCII): taken exclusively by a transaction that may write
+/// anything ([`WriteScope::Database`]), shared by one that writes one project's rows
+/// ([`WriteScope::Project`]), which also takes the project's own key
+/// ([`postgres_project_lock`]).
 pub const POSTGRES_WRITE_LOCK: i64 = 0x636f_6465;
+
+/// The two-part advisory key `(POSTGRES_WRITE_LOCK, k)` of project `project_id`'s writers on
+/// PostgreSQL: `k` is the id folded into 31 bits (PostgreSQL's two-key advisory locks take
+/// `int4`s; ids beyond that share a key with another project, which only makes their writers
+/// wait for each other). The two-key space is apart from the one-key space of
+/// [`POSTGRES_WRITE_LOCK`].
+pub fn postgres_project_lock(project_id: i64) -> (i32, i32) {
+    let key = i32::try_from(POSTGRES_WRITE_LOCK).unwrap_or(i32::MAX);
+    let folded = project_id.rem_euclid(1 << 31);
+    (key, i32::try_from(folded).unwrap_or(0))
+}
+
+/// What a write transaction may change, which decides whom it waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WriteScope {
+    /// Anything in the database (creating or deleting a project, a schema-wide repair): it
+    /// waits for every other writer, and they for it.
+    Database,
+    /// The rows of project `id` (its files and everything derived from them, its history):
+    /// it waits only for writers of the same project and for a `Database` writer. Writers of
+    /// different projects run at once on PostgreSQL; on SQLite every writer still waits for
+    /// the one before it (`BEGIN IMMEDIATE`).
+    Project(i64),
+}
 
 impl Dialect {
     /// The dialect of `driver`'s backend.
@@ -35,31 +62,106 @@ impl Dialect {
         }
     }
 
-    /// The statement that makes a just-opened write transaction the only writer of the code
-    /// tables until it ends, if the backend needs one. SQLite's `BEGIN IMMEDIATE` already
-    /// does; on PostgreSQL a transaction-level advisory lock does (released by COMMIT or
-    /// ROLLBACK, also when the client dies). Readers never wait for it.
+    /// The statement that makes a just-opened write transaction wait for the writers it must
+    /// not run beside, if the backend needs one. SQLite's `BEGIN IMMEDIATE` already keeps
+    /// every writer apart. On PostgreSQL, transaction-level advisory locks (released by
+    /// COMMIT or ROLLBACK, also when the client dies): a [`WriteScope::Database`] writer
+    /// takes [`POSTGRES_WRITE_LOCK`] exclusively; a [`WriteScope::Project`] writer takes it
+    /// shared, then its project's key ([`postgres_project_lock`]) exclusively. Both are the
+    /// transaction's first statement, taken in that order, so no two writers wait for each
+    /// other in a cycle. Readers never wait.
     ///
-    /// Keeping writers one at a time is what lets the store assign ids client-side and
-    /// replace a file's rows as a sequence of statements without deadlocks between
-    /// concurrent index runs; PostgreSQL still serves any number of readers and processes
-    /// on any number of machines.
-    pub fn write_lock(self) -> Option<String> {
-        match self {
-            Dialect::Sqlite => None,
-            Dialect::Postgres => Some(format!(
+    /// Writers of one project one at a time is what lets an index run replace a file's rows
+    /// as a sequence of statements without deadlocks; what writers of different projects
+    /// share (the `names` table, the identity sequences) is written so that they never wait
+    /// for each other's open transactions ([`Dialect::concurrent_writers`]).
+    pub fn write_lock(self, scope: WriteScope) -> Option<String> {
+        match (self, scope) {
+            (Dialect::Sqlite, _) => None,
+            (Dialect::Postgres, WriteScope::Database) => Some(format!(
                 "SELECT pg_advisory_xact_lock({POSTGRES_WRITE_LOCK})"
             )),
+            (Dialect::Postgres, WriteScope::Project(id)) => {
+                let (key, project) = postgres_project_lock(id);
+                Some(format!(
+                    "SELECT pg_advisory_xact_lock_shared({POSTGRES_WRITE_LOCK}), \
+                            pg_advisory_xact_lock({key}, {project})"
+                ))
+            }
         }
     }
 
-    /// A query whose rows are the problems the backend finds in the database's own
-    /// structures (none: a sound database), if it has such a check. SQLite's
+    /// Whether write transactions of different projects run at the same time (PostgreSQL).
+    /// Then the store may not choose ids from what it reads (`max(id) + 1`), since another
+    /// writer may be choosing the same: new `files` and `classes` rows take ids drawn from
+    /// their identity sequences ([`Dialect::fresh_ids`]), and new identifiers go into the
+    /// shared `names` table with `ON CONFLICT DO NOTHING`, committed ahead of the
+    /// transaction that uses them where the caller can (`CodeStore::commit_names`). On
+    /// SQLite one writer at a time chooses them itself, which costs no round trip.
+    pub fn concurrent_writers(self) -> bool {
+        self == Dialect::Postgres
+    }
+
+    /// A query whose rows are `(t, id)`: for each `(table, n)` of `wanted` at position `t`,
+    /// `n` fresh ids drawn from `table`'s identity sequence (PostgreSQL; not necessarily
+    /// consecutive when other writers draw at the same time, never drawn twice). `None` on
+    /// SQLite, where ids are chosen by the one writer.
+    pub fn fresh_ids(self, wanted: &[(&str, usize)]) -> Option<String> {
+        if self != Dialect::Postgres {
+            return None;
+        }
+        let arms: Vec<String> = wanted
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, n))| *n > 0)
+            .map(|(t, (table, n))| {
+                format!(
+                    "SELECT {t} AS t, nextval(pg_get_serial_sequence('{table}', 'id')) AS id \
+                     FROM generate_series(1, {n})"
+                )
+            })
+            .collect();
+        (!arms.is_empty()).then(|| arms.join(" UNION ALL "))
+    }
+
+    /// For writers that run beside others ([`Dialect::concurrent_writers`]: PostgreSQL),
+    /// the statement that gives the ids of the identifiers in the JSON array of strings `?1`
+    /// (rows `(id, name)`), inserting those `names` lacks: in one order (the server's
+    /// collation), so that two writers inserting the same new names wait for each other at
+    /// most once and never in a cycle; a name committed by another writer between this
+    /// statement's snapshot and its insert is in neither half (read it again).
+    pub fn insert_names(self) -> String {
+        let wanted = format!(
+            "SELECT DISTINCT value AS name FROM {}",
+            self.json_strings("CAST(?1 AS TEXT)")
+        );
+        format!(
+            "WITH w AS ({wanted}), \
+             ins AS (INSERT INTO names(name) SELECT name FROM w ORDER BY name \
+                     ON CONFLICT (name) DO NOTHING RETURNING id, name) \
+             SELECT id, name FROM ins UNION ALL SELECT n.id, n.name FROM names n JOIN w ON w.name = n.name"
+        )
+    }
+
+    /// A query whose first column holds the problems the backend finds in the database's
+    /// own structures (none: a sound database), if it has such a check. SQLite's
     /// `integrity_check` answers one row `ok` when it finds nothing; PostgreSQL keeps its
     /// pages checksummed and checked itself, with no query of this kind by default.
+    ///
+    /// On SQLite the statement also opens a cursor on each full-text table, which SQLite
+    /// does before the check runs: FTS5 checks its index against the structure it cached
+    /// when the connection last used the table, not against the current one, so a reader
+    /// that searched before another connection's writes merged segments reported segments
+    /// that no longer exist as corruption; opening a cursor re-reads the structure (seen
+    /// under load: `verify` in a long-running server said "database_corrupt" of a sound
+    /// database).
     pub fn integrity_check(self) -> Option<&'static str> {
         match self {
-            Dialect::Sqlite => Some("PRAGMA integrity_check"),
+            Dialect::Sqlite => Some(
+                "SELECT p.integrity_check, s.rowid, y.rowid FROM pragma_integrity_check AS p \
+                 LEFT JOIN source_fts AS s ON s.rowid = -1 \
+                 LEFT JOIN symbol_fts AS y ON y.rowid = -1",
+            ),
             Dialect::Postgres => None,
         }
     }
@@ -220,26 +322,5 @@ impl Dialect {
     /// prepared anew each time).
     pub fn remainder_in_one_statement(self) -> bool {
         self == Dialect::Postgres
-    }
-
-    /// A statement that moves the identity sequences of `tables` past the ids a bulk write
-    /// assigned client-side, so that rows inserted later without an id get fresh ones (one
-    /// statement, one round trip); `None` where ids need no sequence (SQLite's rowids).
-    pub fn after_client_ids(self, tables: &[&str]) -> Option<String> {
-        match self {
-            Dialect::Sqlite => None,
-            Dialect::Postgres => {
-                let setvals: Vec<String> = tables
-                    .iter()
-                    .map(|table| {
-                        format!(
-                            "setval(pg_get_serial_sequence('{table}', 'id'), \
-                             (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
-                        )
-                    })
-                    .collect();
-                Some(format!("SELECT {}", setvals.join(", ")))
-            }
-        }
     }
 }

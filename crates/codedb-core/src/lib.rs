@@ -59,7 +59,7 @@ pub use codedb_driver::{
 };
 pub use codedb_schema::{DiffOptions, SyncOptions, SyncReport};
 pub use database::CodeDatabase;
-pub use dialect::{Dialect, POSTGRES_WRITE_LOCK};
+pub use dialect::{Dialect, POSTGRES_WRITE_LOCK, WriteScope, postgres_project_lock};
 pub use error::{Error, Result, SymbolError};
 pub use executor::Executor;
 pub use history::HistoryStore;

@@ -2,6 +2,8 @@
 //! they printed.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod http;
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -583,6 +583,16 @@ impl Plan {
         }
     }
 
+    /// What was parsed from the content the command stores (none for a delete).
+    fn parsed(&self) -> Option<&codedb_core::store::Parsed> {
+        match self {
+            Plan::Write { parsed, .. } | Plan::Sync { parsed, .. } | Plan::Move { parsed, .. } => {
+                Some(parsed)
+            }
+            Plan::Delete { .. } => None,
+        }
+    }
+
     /// The references parsed from the content each path gets, by relative path.
     fn parsed_refs(
         &self,

@@ -185,7 +185,10 @@ impl Command<'_> {
         after("temp")?;
         let intent = self.write_intent(action)?;
         after("intent")?;
-        let tx = self.project.db.begin_transaction()?;
+        // New identifiers go into the shared `names` table before the transaction, so that
+        // it never waits for another project's writer (PostgreSQL; nothing on SQLite).
+        self.project.db.commit_names(self.plan.parsed())?;
+        let tx = self.project.db.begin_project_transaction(self.project.id)?;
         let backups = self.update_database(&tx, &intent, backup.as_ref())?;
         after("db")?;
         let displaced = self.commit_point()?;
@@ -727,7 +730,7 @@ pub(crate) fn discard(
     };
     if !known.contains(&sha256_hex(&bytes)) {
         tracing::warn!(path = %rel, "keeping bytes another program wrote as a backup");
-        let tx = project.db.begin_transaction()?;
+        let tx = project.db.begin_project_transaction(project.id)?;
         keep_bytes(project, &tx, rel, &bytes, id, kind)?;
         tx.commit()?;
     }

@@ -1,7 +1,16 @@
 //! The write paths of the store: replacing everything derived from a file (the one sequence
 //! both a single file and a bulk write send), and [`BulkWriter`], which stores many files in
-//! a few round trips with name and class ids assigned client-side, and leaves out a file
-//! another writer stored meanwhile.
+//! a few round trips with file and class ids chosen before the rows are sent, and leaves out
+//! a file another writer stored meanwhile.
+//!
+//! Where the ids come from depends on whether writers of different projects run at once
+//! ([`Dialect::concurrent_writers`](crate::Dialect::concurrent_writers)). SQLite: one writer
+//! at a time, so it takes `max(id) + 1` and assigns new names' ids itself. PostgreSQL: ids
+//! drawn from the identity sequences, and identifiers inserted into the shared `names` table
+//! with `ON CONFLICT DO NOTHING` ([`insert_names`]), ahead of the transaction where the caller
+//! can ([`BulkWriter::commit_names`], `CodeStore::commit_names`) so that writers of two
+//! projects never wait for each other's uncommitted names. Names are never deleted (one no
+//! file uses any more stays), so a name id once committed stays valid.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -59,9 +68,9 @@ pub(super) fn push_replace_file(
     inserts: &mut Inserts,
     file_id: i64,
     data: &FileData<'_>,
-    next_class: &mut i64,
-    names: &mut NameCache,
-) {
+    classes: &mut IdBlock,
+    names: &mut NameIds<'_>,
+) -> Result<()> {
     if !data.new_file {
         push_clear_file(batch, file_id);
     }
@@ -75,7 +84,7 @@ pub(super) fn push_replace_file(
         source.push(words.into());
     }
     inserts.add(Table::Source, source);
-    push_file_data(inserts, file_id, data.parsed, next_class, names);
+    push_file_data(inserts, file_id, data.parsed, classes, names)?;
     if !data.new_file {
         // A new file's row was inserted with it.
         batch.push(
@@ -83,9 +92,130 @@ pub(super) fn push_replace_file(
             params![file_id, data.indexed_at],
         );
     }
+    Ok(())
 }
 
-/// Name ids known to this process, assigned client-side while the write lock is held.
+/// Ids for the rows a write inserts under ids it chose (`files`, and `classes`, which
+/// methods name before the server has seen them).
+#[derive(Debug)]
+pub(super) enum IdBlock {
+    /// The next id of a table one writer at a time fills (SQLite: `max(id) + 1`).
+    Next(i64),
+    /// Ids drawn from the table's identity sequence (PostgreSQL), used in order.
+    Drawn(std::vec::IntoIter<i64>),
+}
+
+impl IdBlock {
+    fn take(&mut self) -> Result<i64> {
+        match self {
+            IdBlock::Next(next) => {
+                let id = *next;
+                *next += 1;
+                Ok(id)
+            }
+            IdBlock::Drawn(ids) => ids
+                .next()
+                .ok_or_else(|| crate::Error::Internal("a write used more ids than it drew".into())),
+        }
+    }
+}
+
+/// The ids a write starts from: for its `new_files` files and `classes` classes, and, where
+/// one writer at a time assigns new names' ids itself (SQLite), `max(id)` of `names`. One
+/// round trip.
+pub(super) struct Fresh {
+    pub(super) files: IdBlock,
+    pub(super) classes: IdBlock,
+    pub(super) max_name: i64,
+}
+
+pub(super) fn fresh_ids(tx: &impl Executor, new_files: usize, classes: usize) -> Result<Fresh> {
+    let dialect = tx.dialect();
+    if dialect.concurrent_writers() {
+        let (mut files, mut class_ids) = (Vec::new(), Vec::new());
+        if let Some(sql) = dialect.fresh_ids(&[("files", new_files), ("classes", classes)]) {
+            for row in tx.query(&sql, params![])?.iter() {
+                match row.get::<i64>(0)? {
+                    0 => files.push(row.get(1)?),
+                    _ => class_ids.push(row.get(1)?),
+                }
+            }
+        }
+        return Ok(Fresh {
+            files: IdBlock::Drawn(files.into_iter()),
+            classes: IdBlock::Drawn(class_ids.into_iter()),
+            max_name: 0,
+        });
+    }
+    let maxima = tx
+        .query_row(
+            "SELECT (SELECT coalesce(max(id), 0) FROM names), \
+                    (SELECT coalesce(max(id), 0) + 1 FROM classes), \
+                    (SELECT coalesce(max(id), 0) + 1 FROM files)",
+            params![],
+        )?
+        .ok_or_else(no_maxima)?;
+    Ok(Fresh {
+        max_name: maxima.get(0)?,
+        classes: IdBlock::Next(maxima.get(1)?),
+        files: IdBlock::Next(maxima.get(2)?),
+    })
+}
+
+/// How many classes `parsed` defines (the class ids a write of it draws).
+pub(super) fn class_count(parsed: &Parsed) -> usize {
+    parsed
+        .entities
+        .iter()
+        .filter(|e| e.kind == EntityKind::Class)
+        .count()
+}
+
+/// The identifiers `parsed` use, each once, in order.
+pub(super) fn used_names<'a>(parsed: impl IntoIterator<Item = &'a Parsed>) -> Vec<&'a str> {
+    let set: BTreeSet<&str> = parsed
+        .into_iter()
+        .flat_map(|p| p.usages.keys().map(String::as_str))
+        .collect();
+    set.into_iter().collect()
+}
+
+/// The ids of `names`, inserting those the `names` table lacks (see
+/// [`Dialect::insert_names`](crate::Dialect::insert_names)): on the database, committed at
+/// once; inside a transaction, part of it. For writers that run beside others
+/// ([`Dialect::concurrent_writers`](crate::Dialect::concurrent_writers)).
+pub(super) fn insert_names(ex: &impl Executor, names: &[&str]) -> Result<HashMap<String, i64>> {
+    let mut ids = HashMap::with_capacity(names.len());
+    let mut missing: Vec<&str> = names.to_vec();
+    // A name committed by another writer between the statement's snapshot and its insert
+    // is in neither half of the answer: asking again finds it.
+    for _ in 0..3 {
+        if missing.is_empty() {
+            return Ok(ids);
+        }
+        let json = serde_json::to_string(&missing)
+            .map_err(|e| crate::Error::Internal(format!("names as JSON: {e}")))?;
+        for row in ex
+            .query(&ex.dialect().insert_names(), params![json])?
+            .iter()
+        {
+            ids.insert(row.get::<String>(1)?, row.get::<i64>(0)?);
+        }
+        missing.retain(|n| !ids.contains_key(*n));
+    }
+    if missing.is_empty() {
+        Ok(ids)
+    } else {
+        Err(crate::Error::Internal(format!(
+            "{} names neither inserted nor found, e.g. {:?}",
+            missing.len(),
+            missing[0]
+        )))
+    }
+}
+
+/// Name ids known to this process: on SQLite assigned client-side while the write lock is
+/// held; on PostgreSQL only names known to be committed.
 #[derive(Debug, Default)]
 pub(super) struct NameCache {
     ids: HashMap<String, i64>,
@@ -135,6 +265,53 @@ impl NameCache {
     }
 }
 
+/// Where a write finds the ids of the names its files use.
+#[derive(Debug)]
+pub(super) enum NameIds<'a> {
+    /// One writer at a time: a new name gets the next id and its insert joins the batch
+    /// (SQLite).
+    Assign(&'a mut NameCache),
+    /// Every name the write uses is already in `names` (PostgreSQL, see [`insert_names`]):
+    /// in `committed` (known to be committed) or in `fresh` (read or inserted in this
+    /// transaction).
+    Known {
+        committed: &'a HashMap<String, i64>,
+        fresh: HashMap<String, i64>,
+    },
+}
+
+impl NameIds<'_> {
+    fn id(&mut self, name: &str, new_names: &mut Vec<Vec<Value>>) -> Result<i64> {
+        match self {
+            NameIds::Assign(cache) => Ok(cache.id(name, new_names)),
+            NameIds::Known { committed, fresh } => committed
+                .get(name)
+                .or_else(|| fresh.get(name))
+                .copied()
+                .ok_or_else(|| crate::Error::Internal(format!("no id for the name {name:?}"))),
+        }
+    }
+
+    /// The ids of the names `parsed` uses, for a writer that runs beside others: those
+    /// `committed` lacks read or inserted inside `tx`.
+    pub(super) fn known<'a, 'p>(
+        tx: &impl Executor,
+        committed: &'a HashMap<String, i64>,
+        parsed: impl IntoIterator<Item = &'p Parsed>,
+    ) -> Result<NameIds<'a>> {
+        let missing: Vec<&str> = used_names(parsed)
+            .into_iter()
+            .filter(|n| !committed.contains_key(*n))
+            .collect();
+        let fresh = if missing.is_empty() {
+            HashMap::new()
+        } else {
+            insert_names(tx, &missing)?
+        };
+        Ok(NameIds::Known { committed, fresh })
+    }
+}
+
 /// Below this many files per call, [`BulkWriter`] looks names up in SQL instead of loading
 /// them all into memory.
 const SMALL_WRITE: usize = 16;
@@ -151,6 +328,26 @@ impl BulkWriter {
     /// A writer with an empty cache.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Where writers of different projects run at once (PostgreSQL), inserts the
+    /// identifiers `files` use into the shared `names` table and commits them now, so that
+    /// the write transaction that stores `files` next finds them there and never waits for
+    /// another project's uncommitted names. Call it on the database, before opening that
+    /// transaction (inside one it still works, without that benefit). Nothing on SQLite.
+    pub fn commit_names(&mut self, db: &impl Executor, files: &[ParsedFile]) -> Result<()> {
+        if !db.dialect().concurrent_writers() {
+            return Ok(());
+        }
+        let missing: Vec<&str> = used_names(files.iter().map(|f| &f.parsed))
+            .into_iter()
+            .filter(|n| !self.names.ids.contains_key(*n))
+            .collect();
+        if !missing.is_empty() {
+            let ids = insert_names(db, &missing)?;
+            self.names.ids.extend(ids);
+        }
+        Ok(())
     }
 
     /// Replaces, inside the open transaction `tx`, everything the index holds for each of
@@ -195,38 +392,51 @@ impl BulkWriter {
         }
         // Round trips are what a batch costs when the cores are busy parsing (each one waits
         // for the worker thread to be scheduled), so there are four per call whatever its
-        // size: the maxima, the rows of the files already known, the batch, and the caller's
-        // commit (plus the settings above on PostgreSQL, and the names' ids for a write too
-        // small to cache them).
-        let maxima = tx
-            .query_row(
-                "SELECT (SELECT coalesce(max(id), 0) FROM names), \
-                        (SELECT coalesce(max(id), 0) + 1 FROM classes), \
-                        (SELECT coalesce(max(id), 0) + 1 FROM files)",
-                params![],
-            )?
-            .ok_or_else(no_maxima)?;
-        let (max_name, mut next_class, mut next_file): (i64, i64, i64) =
-            (maxima.get(0)?, maxima.get(1)?, maxima.get(2)?);
+        // size: the rows of the files already known, the fresh ids, the batch, and the
+        // caller's commit (plus the settings above on PostgreSQL, and the names' ids for a
+        // write too small to cache them, or names not committed ahead).
         let known = live_rows(tx, project_id, files)?;
-        // Loading every name pays off for many files, not for a few (a one-file re-index).
-        let cached = self.names.max > 0 || files.len() >= SMALL_WRITE;
-        if cached && max_name != self.names.max {
-            let rows = tx.query("SELECT id, name FROM names", params![])?;
-            self.names.ids = rows
-                .iter()
-                .map(|r| Ok((r.get::<String>(1)?, r.get::<i64>(0)?)))
-                .collect::<Result<_>>()?;
-            self.names.max = max_name;
-        }
-        let mut partial = if cached {
-            None
+        let storing: Vec<&ParsedFile> = files
+            .iter()
+            .filter(|f| {
+                let live = known.get(f.meta.path.as_str());
+                seen.is_none_or(|seen| !superseded(live, seen(&f.meta.path).as_deref(), &f.meta))
+            })
+            .collect();
+        let new_files = storing
+            .iter()
+            .filter(|f| !known.contains_key(f.meta.path.as_str()))
+            .count();
+        let classes = storing.iter().map(|f| class_count(&f.parsed)).sum();
+        let Fresh {
+            files: mut file_ids,
+            classes: mut class_ids,
+            max_name,
+        } = fresh_ids(tx, new_files, classes)?;
+        let mut partial = None;
+        let mut names = if tx.dialect().concurrent_writers() {
+            NameIds::known(tx, &self.names.ids, storing.iter().map(|f| &f.parsed))?
         } else {
-            Some(NameCache::for_files(
-                tx,
-                files.iter().map(|f| &f.parsed),
-                max_name,
-            )?)
+            // Loading every name pays off for many files, not for a few (a one-file
+            // re-index).
+            let cached = self.names.max > 0 || files.len() >= SMALL_WRITE;
+            if cached && max_name != self.names.max {
+                let rows = tx.query("SELECT id, name FROM names", params![])?;
+                self.names.ids = rows
+                    .iter()
+                    .map(|r| Ok((r.get::<String>(1)?, r.get::<i64>(0)?)))
+                    .collect::<Result<_>>()?;
+                self.names.max = max_name;
+            }
+            if cached {
+                NameIds::Assign(&mut self.names)
+            } else {
+                NameIds::Assign(partial.insert(NameCache::for_files(
+                    tx,
+                    files.iter().map(|f| &f.parsed),
+                    max_name,
+                )?))
+            }
         };
         let mut ids = Vec::with_capacity(files.len());
         let mut batch = Batch::new();
@@ -271,8 +481,7 @@ impl BulkWriter {
                 );
                 id
             } else {
-                let id = next_file;
-                next_file += 1;
+                let id = file_ids.take()?;
                 let mut row = row;
                 row.insert(0, id.into());
                 row.push(now.into());
@@ -282,10 +491,6 @@ impl BulkWriter {
                     row,
                 );
                 id
-            };
-            let names = match &mut partial {
-                Some(partial) => &mut *partial,
-                None => &mut self.names,
             };
             let data = FileData {
                 source,
@@ -298,16 +503,20 @@ impl BulkWriter {
                 &mut inserts,
                 file_id,
                 &data,
-                &mut next_class,
-                names,
-            );
+                &mut class_ids,
+                &mut names,
+            )?;
             ids.push(Written::Stored(file_id));
         }
         let written: Vec<i64> = ids.iter().copied().filter_map(Written::stored).collect();
         inserts.flush(&mut batch, &written);
+        let assigned = matches!(names, NameIds::Assign(_));
         if let Err(e) = tx.execute_batch_in_place(batch) {
-            // What this call cached may not exist now: start afresh next time.
-            self.names = NameCache::default();
+            // What this call assigned may not exist now: start afresh next time. (Names
+            // known to be committed stay valid.)
+            if assigned {
+                self.names = NameCache::default();
+            }
             return Err(e);
         }
         Ok(ids)
@@ -336,7 +545,7 @@ impl Written {
 }
 
 /// The error for a `SELECT` of maxima that returned no row (it always returns one).
-pub(super) fn no_maxima() -> crate::Error {
+fn no_maxima() -> crate::Error {
     crate::Error::Internal("the maxima query returned no row".into())
 }
 
@@ -406,15 +615,15 @@ fn live_rows<'a>(
     Ok(known)
 }
 
-/// Adds the inserts for `parsed` to `batch`. Class ids are assigned here (the caller holds
-/// the write lock), so that methods can name their class without a round trip per class.
+/// Adds the inserts for `parsed` to `batch`. Class ids are chosen here (from `classes`), so
+/// that methods can name their class without a round trip per class.
 fn push_file_data(
     inserts: &mut Inserts,
     file_id: i64,
     parsed: &Parsed,
-    next_class: &mut i64,
-    names: &mut NameCache,
-) {
+    classes: &mut IdBlock,
+    names: &mut NameIds<'_>,
+) -> Result<()> {
     let mut class_ids: BTreeMap<usize, i64> = BTreeMap::new();
     for (i, e) in parsed.entities.iter().enumerate() {
         let mut row = params![
@@ -430,9 +639,9 @@ fn push_file_data(
         ];
         let table = match e.kind {
             EntityKind::Class => {
-                class_ids.insert(i, *next_class);
-                row.insert(0, (*next_class).into());
-                *next_class += 1;
+                let id = classes.take()?;
+                class_ids.insert(i, id);
+                row.insert(0, id.into());
                 Table::Classes
             }
             EntityKind::Method => {
@@ -482,7 +691,7 @@ fn push_file_data(
     inserts.add(Table::RefPending, params![file_id]);
     let mut new_names = Vec::new();
     for (name, positions) in &parsed.usages {
-        let id = names.id(name, &mut new_names);
+        let id = names.id(name, &mut new_names)?;
         inserts.add(
             Table::Usages,
             params![
@@ -508,4 +717,5 @@ fn push_file_data(
             ],
         );
     }
+    Ok(())
 }

@@ -166,9 +166,8 @@ impl Inserts {
         self.rows[table as usize].extend(row);
     }
 
-    /// Adds the gathered rows to `batch`, then what the dialect needs once ids were
-    /// assigned client-side and the definitions of `file_ids` exist (their full-text rows on
-    /// SQLite, the identity sequences moved on PostgreSQL).
+    /// Adds the gathered rows to `batch`, then what the dialect needs once the definitions
+    /// of `file_ids` exist (their full-text rows on SQLite).
     pub(super) fn flush(self, batch: &mut Batch, file_ids: &[i64]) {
         let dialect = self.dialect;
         let per = dialect.rows_per_insert();
@@ -198,13 +197,6 @@ impl Inserts {
                     .collect();
                 batch.push_many(multi_row_insert(table, dialect, 1), sets);
             }
-        }
-        if file_ids.is_empty() {
-            return;
-        }
-        // Writers are one at a time (see `Dialect::write_lock`); a rollback leaves only a gap.
-        if let Some(sql) = dialect.after_client_ids(&["files", "classes", "names"]) {
-            batch.push(sql, params![]);
         }
         for sql in dialect.index_definitions(file_ids) {
             batch.push(sql, params![]);

@@ -21,6 +21,8 @@ pub mod positions;
 pub mod rank;
 pub mod refs;
 
+use std::collections::HashMap;
+
 use codedb_driver::{Batch, Row, params};
 
 pub use bulk::{BulkWriter, SeenRow, Written};
@@ -37,7 +39,10 @@ pub use positions::{pack_positions, unpack_positions};
 pub use rank::{Focus, RankedDefinition, Ranking};
 pub use refs::{DefinitionRow, Interface, RefStore, ResolvedFile};
 
-use bulk::{FileData, NameCache, clear_file_data, no_maxima, push_replace_file};
+use bulk::{
+    FileData, Fresh, NameCache, NameIds, class_count, clear_file_data, fresh_ids, insert_names,
+    push_replace_file, used_names,
+};
 use inserts::Inserts;
 
 use crate::error::Result;
@@ -72,8 +77,15 @@ fn file_record(row: &Row) -> Result<FileRecord> {
 
 /// The domain API, on anything that runs statements.
 pub trait CodeStore: Executor + Sized {
-    /// The project rooted at `root`, created (named `name`) if absent.
+    /// The project rooted at `root`, created (named `name`) if absent. Finding it takes no
+    /// lock; creating it is, on the database, a transaction that waits for every writer.
     fn get_or_create_project(&self, root: &str, name: &str) -> Result<i64> {
+        if let Some(row) = self.query_row(
+            "SELECT id FROM projects WHERE root_path = ?1",
+            params![root],
+        )? {
+            return Ok(row.get(0)?);
+        }
         self.atomic(|tx| {
             if let Some(row) = tx.query_row(
                 "SELECT id FROM projects WHERE root_path = ?1",
@@ -95,10 +107,13 @@ pub trait CodeStore: Executor + Sized {
         })
     }
 
-    /// Deletes a project and everything under it.
+    /// Deletes a project and everything under it. On the database, a transaction of its own
+    /// that waits for every writer, of any project.
     fn delete_project(&self, project_id: i64) -> Result<()> {
-        self.execute("DELETE FROM projects WHERE id = ?1", params![project_id])?;
-        Ok(())
+        self.atomic(|tx| {
+            tx.execute("DELETE FROM projects WHERE id = ?1", params![project_id])?;
+            Ok(())
+        })
     }
 
     /// The file at `path` in the project, deleted or not.
@@ -177,15 +192,22 @@ pub trait CodeStore: Executor + Sized {
     ) -> Result<i64> {
         self.atomic(|tx| {
             let file_id = tx.add_file(project_id, meta)?;
-            let row = tx
-                .query_row(
-                    "SELECT (SELECT coalesce(max(id), 0) + 1 FROM classes), \
-                            (SELECT coalesce(max(id), 0) FROM names)",
-                    params![],
-                )?
-                .ok_or_else(no_maxima)?;
-            let (mut next_class, max_name): (i64, i64) = (row.get(0)?, row.get(1)?);
-            let mut names = NameCache::for_files(tx, std::iter::once(parsed), max_name)?;
+            let Fresh {
+                classes: mut class_ids,
+                max_name,
+                ..
+            } = fresh_ids(tx, 0, class_count(parsed))?;
+            let committed = HashMap::new();
+            let mut partial = None;
+            let mut names = if tx.dialect().concurrent_writers() {
+                NameIds::known(tx, &committed, std::iter::once(parsed))?
+            } else {
+                NameIds::Assign(partial.insert(NameCache::for_files(
+                    tx,
+                    std::iter::once(parsed),
+                    max_name,
+                )?))
+            };
             let mut batch = Batch::new();
             let data = FileData {
                 source,
@@ -199,13 +221,31 @@ pub trait CodeStore: Executor + Sized {
                 &mut inserts,
                 file_id,
                 &data,
-                &mut next_class,
+                &mut class_ids,
                 &mut names,
-            );
+            )?;
             inserts.flush(&mut batch, &[file_id]);
             tx.execute_batch(batch)?;
             Ok(file_id)
         })
+    }
+
+    /// Where writers of different projects run at once (PostgreSQL), inserts the
+    /// identifiers `parsed` use into the shared `names` table and commits them, so that the
+    /// write transaction that stores `parsed` next ([`update_file_data_atomic`]) finds them
+    /// there and never waits for another project's uncommitted names. Call it on the
+    /// database, before opening that transaction. Nothing on SQLite, where writers run one
+    /// at a time.
+    ///
+    /// [`update_file_data_atomic`]: CodeStore::update_file_data_atomic
+    fn commit_names<'a>(&self, parsed: impl IntoIterator<Item = &'a Parsed>) -> Result<()> {
+        if self.dialect().concurrent_writers() {
+            let names = used_names(parsed);
+            if !names.is_empty() {
+                insert_names(self, &names)?;
+            }
+        }
+        Ok(())
     }
 
     /// Counts over the live files of `scope`, optionally of one language.

@@ -335,6 +335,13 @@ fn languages(rounds: usize) -> serde_json::Value {
     }
     let mut scales = serde_json::Map::new();
     let exe = std::env::current_exe().unwrap();
+    if !mixed.exists() {
+        // No language corpus is here: nothing to mix.
+        return serde_json::json!({
+            "languages": per,
+            "mixed": {"skipped": "no language corpus is here (run the oracle tests)"},
+        });
+    }
     for copies in [1usize, 4, 16] {
         let tree = work.path().join(format!("mixed-{copies}x"));
         std::fs::create_dir_all(&tree).unwrap();

@@ -369,6 +369,8 @@ fn rust_modules_uses_and_paths_resolve_on_every_backend() {
                     "src/lib.rs:5:17 import exact",
                     "src/shapes.rs:24:15 annotation exact",
                     "src/shapes.rs:30:23 annotation exact",
+                    "src/shapes.rs:36:18 annotation exact",
+                    "src/shapes.rs:37:5 read exact",
                     "src/shapes.rs:9:6 annotation exact",
                 ],
             ),
@@ -420,6 +422,12 @@ fn rust_modules_uses_and_paths_resolve_on_every_backend() {
                 &[&l16, "src/lib.rs:11:28 call inferred"],
             ),
             ("src/shapes.rs:Circle::fmt", &[]),
+            // `Circle::describe(c)`: the trait's default method, through `impl Area for
+            // Circle`.
+            (
+                "src/lib.rs:Area::describe",
+                &["src/shapes.rs:37:13 call exact"],
+            ),
         ],
         &[
             (

@@ -371,6 +371,57 @@ impl Walk<'_> {
             self.inferred = true;
             return Pos::Def(*cf, cq.clone(), *kind);
         }
-        Pos::Unknown
+        self.trait_default(file, &target, name)
+            .unwrap_or(Pos::Unknown)
+    }
+
+    /// `Type::m` where `m` is a default method of a trait the type implements (`impl
+    /// Trait for Type`, looked for in the type's file and the trait's): that method.
+    fn trait_default(&mut self, file: i64, target: &Pos, name: &str) -> Option<Pos> {
+        let suffix = format!("::{name}");
+        let provided: Vec<(i64, String, EntityKind)> = self
+            .project
+            .named(LANGUAGE, name)
+            .iter()
+            .filter(|d| d.qualified_name.ends_with(&suffix))
+            .map(|d| (d.file_id, d.qualified_name.clone(), d.kind))
+            .collect();
+        for (tf, tq, kind) in provided {
+            let owner = tq.strip_suffix(&suffix).unwrap_or(&tq).to_owned();
+            let wanted = Pos::Def(tf, owner, EntityKind::Class);
+            let mut files = vec![file];
+            if tf != file {
+                files.push(tf);
+            }
+            for f in files {
+                self.deps.file(f);
+                let bindings = self.project.bindings(f);
+                let Some(traits) = bindings.by_owner.get("trait") else {
+                    continue;
+                };
+                for (impl_name, specs) in traits {
+                    for spec in specs {
+                        if !self.spend() {
+                            return None;
+                        }
+                        let key = (f, "trait".to_owned(), impl_name.clone());
+                        if !self.following.insert(key.clone()) {
+                            continue;
+                        }
+                        let is_trait = self.binding(f, spec) == wanted;
+                        let is_type = is_trait
+                            && bindings
+                                .get("impl", impl_name)
+                                .iter()
+                                .any(|ty| self.binding(f, ty) == *target);
+                        self.following.remove(&key);
+                        if is_type {
+                            return Some(Pos::Def(tf, tq, kind));
+                        }
+                    }
+                }
+            }
+        }
+        None
     }
 }

@@ -4,9 +4,11 @@
 //! record left behind means the command died half-way; [`crate::recover`] reads it and
 //! rolls the command forward or back.
 //!
-//! The commit point of every command is one atomic file-system operation (the rename of the
-//! new content over the target, the unlink of a deleted file, the rename of a moved one):
-//! `recover` looks at the disk, and the database and git are brought to agree with it.
+//! The commit point of every command is one atomic file-system operation: for a command on
+//! one file, the rename of the new content over the target, the unlink of a deleted file,
+//! the rename of a moved one; for a command on several files (a rename across files), the
+//! rewrite of its intent record as `committed`, once every file was replaced. `recover`
+//! looks at the disk, and the database and git are brought to agree with it.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -102,8 +104,42 @@ pub struct Intent {
     pub pid: u32,
     /// Unix milliseconds.
     pub created_at: i64,
-    /// What it does.
-    pub action: Action,
+    /// What it does, file by file: one action, or several (all of them land or none).
+    /// Records written with one `action` read as a list of one.
+    #[serde(alias = "action", deserialize_with = "one_or_many")]
+    pub actions: Vec<Action>,
+    /// For several actions: whether the command passed its commit point (every file was
+    /// replaced, and the record rewritten saying so). Unused for one action, whose own
+    /// file-system operation is the commit point.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub committed: bool,
+}
+
+impl Intent {
+    /// Every path the actions touch, in order.
+    pub fn paths(&self) -> Vec<&str> {
+        self.actions.iter().flat_map(Action::paths).collect()
+    }
+
+    /// Whether the commit point is this record's `committed` mark (several actions) rather
+    /// than its one action's own file-system operation.
+    pub fn is_batch(&self) -> bool {
+        self.actions.len() > 1
+    }
+}
+
+/// An intent's `action` (one, as records before batches were written) or `actions`.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<Action>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(Action),
+        Many(Vec<Action>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(a) => vec![a],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);

@@ -179,7 +179,9 @@ pub fn rename(
         diff: None,
     };
     let mut changes = Vec::new();
-    let mut diff = String::new();
+    let mut diffs = Vec::new();
+    // The definition's file first: a clash in its scope is the one to report.
+    files.sort_by_key(|(t, _)| t.rel != def.path);
     for (target, seen) in files {
         let text = std::str::from_utf8(&seen.bytes).map_err(|_| CommandError::Symbol {
             path: target.rel.clone(),
@@ -241,7 +243,7 @@ pub fn rename(
         validate(&target.rel, &content, &new_parsed)?;
         let new_sha = crate::durable::sha256_hex(content.as_bytes());
         if options.dry_run {
-            diff.push_str(&unified_diff(&target.rel, text, &content));
+            diffs.push((target.rel.clone(), unified_diff(&target.rel, text, &content)));
         }
         summary.files.push(RenamedFile {
             path: target.rel.clone(),
@@ -257,6 +259,11 @@ pub fn rename(
             parsed: new_parsed,
         });
     }
+    // By path: the order of the swaps, the report and the diff.
+    changes.sort_by(|a, b| a.paths()[0].rel.cmp(&b.paths()[0].rel));
+    summary.files.sort_by(|a, b| a.path.cmp(&b.path));
+    diffs.sort();
+    let diff: String = diffs.into_iter().map(|(_, d)| d).collect();
     if summary.definitions_changed == 0 {
         return Err(refused(
             &def.name,

@@ -76,6 +76,7 @@ async fn an_mcp_client_lists_the_tools_and_indexes_searches_and_edits() {
             "projects",
             "rdeps",
             "refs",
+            "rename",
             "replace_symbol",
             "restore",
             "schema_plan",

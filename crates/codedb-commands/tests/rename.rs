@@ -350,3 +350,72 @@ fn renaming_click_echo_changes_exactly_its_references_and_click_still_imports() 
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// What a hostile pass tried, each now a case: text before a reference on its line that is
+/// not ASCII, CRLF line endings, a name twice on one line, references inside f-strings, a
+/// class renamed with its subclass header and `isinstance`, a property's getter and setter
+/// (one qualified name, two definitions), a soft keyword as the new name, a name in
+/// `__all__`, a method overridden in a subclass, and a Rust function.
+#[test]
+fn what_a_hostile_pass_tried() {
+    TestProject::each(|t| {
+        add(
+            &t,
+            &[
+                (
+                    "h1.py",
+                    "from a import helper\r\n\r\nx = \"é→\"; y = helper(helper(1))\r\nz = f\"{helper(2)}\"\r\n",
+                ),
+                (
+                    "shapes.py",
+                    "class Shape:\n    @property\n    def size(self):\n        return self._s\n\n    @size.setter\n    def size(self, v):\n        self._s = v\n\n    def area(self):\n        return 0\n\n\nclass Square(Shape):\n    def area(self):\n        return self.size ** 2\n\n\ndef is_shape(o):\n    return isinstance(o, Shape)\n",
+                ),
+                ("exported.py", "__all__ = [\"public\"]\n\n\ndef public():\n    return 1\n"),
+                (
+                    "lib.rs",
+                    "pub fn parse_all(s: &str) -> usize {\n    s.len()\n}\n\npub fn twice(s: &str) -> usize {\n    parse_all(s) + parse_all(s)\n}\n",
+                ),
+            ],
+        );
+        let p = t.project();
+        rename(&p, "a.py:helper", "aide", &opts()).unwrap();
+        assert_eq!(
+            t.read("h1.py").unwrap(),
+            "from a import aide\r\n\r\nx = \"é→\"; y = aide(aide(1))\r\nz = f\"{aide(2)}\"\r\n"
+        );
+        // A class: its header in a subclass, isinstance, the definition.
+        rename(&p, "Shape", "Form", &opts()).unwrap();
+        let shapes = t.read("shapes.py").unwrap();
+        assert!(shapes.contains("class Form:\n"), "{shapes}");
+        assert!(shapes.contains("class Square(Form):\n"), "{shapes}");
+        assert!(shapes.contains("isinstance(o, Form)"), "{shapes}");
+        // A property: both accessors and the setter's decorator.
+        let r = rename(&p, "Form.size", "length", &opts());
+        match r {
+            Ok(r) => {
+                let shapes = t.read("shapes.py").unwrap();
+                assert_eq!(r.rename.unwrap().definitions_changed, 2, "{shapes}");
+                assert!(shapes.contains("    @length.setter\n    def length(self, v):"), "{shapes}");
+                assert!(shapes.contains("self.length ** 2"), "{shapes}");
+            }
+            Err(e) => panic!("{e}"),
+        }
+        // A soft keyword is a name.
+        rename(&p, "is_shape", "match", &opts()).unwrap();
+        assert!(t.read("shapes.py").unwrap().contains("def match(o):"));
+        // A method overridden in a subclass, and the override itself: refused.
+        refused(&t, "Form.area", "surface", &opts(), ErrorKind::User, "override");
+        refused(&t, "Square.area", "surface", &opts(), ErrorKind::User, "override");
+        // A name `__all__` lists.
+        refused(&t, "public", "exposed", &opts(), ErrorKind::User, "__all__");
+        // Rust.
+        rename(&p, "parse_all", "count_all", &opts()).unwrap();
+        assert_eq!(
+            t.read("lib.rs").unwrap(),
+            "pub fn count_all(s: &str) -> usize {\n    s.len()\n}\n\npub fn twice(s: &str) -> usize {\n    count_all(s) + count_all(s)\n}\n"
+        );
+        refused(&t, "count_all", "fn", &opts(), ErrorKind::User, "keyword");
+        assert!(verify(&p).unwrap().is_clean());
+        assert_eq!(git(&t.root(), &["status", "--porcelain"]), "");
+    });
+}

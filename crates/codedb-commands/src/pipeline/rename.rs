@@ -20,7 +20,13 @@
 //!   identifier already (a local, a parameter, an import, a builtin it calls): the renamed
 //!   name would shadow it or be shadowed. Attribute references are checked only against the
 //!   definition's own class (a subclass's member of the new name is not seen);
-//! * the index agrees with every file (its sha256; else `codedb index` first), each file is
+//! * a method that overrides one of a base class, or that a subclass overrides (as the
+//!   resolved hierarchy shows), is refused: renaming one side alone breaks the override;
+//! * a module-level definition that its module's `__all__` lists (a string) is refused;
+//! * in a git repository, no file to change holds uncommitted changes (the commit would
+//!   take them along);
+//! * the index agrees with every file (its sha256; else `codedb index` first), and each
+//!   reference position holds a name (else the same), each file is
 //!   locked and read once, and the reference list is read again under the locks (a codedb
 //!   command that changed a file in between is a conflict);
 //! * every new content parses (the syntax check of `edit`).
@@ -109,6 +115,7 @@ pub fn rename(
     if new_name == def.name {
         return Err(refused(&def.name, "the new name is the old one".into()));
     }
+    check_overrides(project, &def)?;
     let hits = project.db.references_to(&def, &RefFilter::default())?;
     let unsure: Vec<&RefHit> = hits
         .iter()
@@ -203,17 +210,30 @@ pub fn rename(
                 });
             }
             check_scope(&target.rel, &parsed, &def.qualified_name, new_name)?;
+            check_exports(&target.rel, &parsed, &def.qualified_name, &def.name)?;
         }
         for h in hits.iter().filter(|h| h.path == target.rel) {
             let offset = lines.offset(h.line, h.column);
-            match offset.filter(|&o| is_word_at(text, o, &def.name)) {
-                Some(offset) => edits.push(Edit {
-                    offset,
-                    bare: !is_qualified(text, offset),
+            match offset {
+                Some(o) if is_word_at(text, o, &def.name) => edits.push(Edit {
+                    offset: o,
+                    bare: !is_qualified(text, o),
                     definition: false,
                     unsure: h.confidence >= Confidence::Name,
                 }),
-                None => summary.references_kept += 1,
+                // Another name: an alias, which keeps its name.
+                Some(o) if starts_identifier(text, o) => summary.references_kept += 1,
+                // Not a name at all: the index does not describe this text; renaming
+                // around it could leave a reference behind.
+                _ => {
+                    return Err(CommandError::Conflict {
+                        path: target.rel.clone(),
+                        reason: format!(
+                            "the reference at {}:{} is not where the index says; run `codedb index`, then rename again; nothing was changed",
+                            h.line, h.column
+                        ),
+                    });
+                }
             }
         }
         edits.sort_by_key(|e| e.offset);
@@ -388,6 +408,14 @@ fn is_word_at(text: &str, offset: usize, word: &str) -> bool {
             .is_some_and(is_ident_char)
 }
 
+/// Whether an identifier starts at `offset` of `text`.
+fn starts_identifier(text: &str, offset: usize) -> bool {
+    text.get(offset..)
+        .and_then(|t| t.chars().next())
+        .is_some_and(|c| c == '_' || c.is_alphabetic())
+        && !text[..offset].chars().next_back().is_some_and(is_ident_char)
+}
+
 /// Whether the identifier at `offset` is a member or path segment (`x.name`, `T::name`,
 /// `p->name`).
 fn is_qualified(text: &str, offset: usize) -> bool {
@@ -477,6 +505,63 @@ fn check_scope(rel: &str, parsed: &Parsed, qualname: &str, new_name: &str) -> Re
         )),
         None => Ok(()),
     }
+}
+
+/// Refuses a module-level definition its module's `__all__` lists: the entry is a string,
+/// which rename does not change, and `from module import *` would then fail on it.
+fn check_exports(rel: &str, parsed: &Parsed, qualname: &str, name: &str) -> Result<()> {
+    if parent_of(qualname).is_some() {
+        return Ok(());
+    }
+    let listed = parsed.bindings.iter().any(|b| {
+        b.owner.is_empty()
+            && b.name == "__all__"
+            && b.spec
+                .strip_prefix("A:")
+                .is_some_and(|names| names.split(',').any(|n| n == name))
+    });
+    if listed {
+        return Err(refused(
+            name,
+            format!(
+                "{rel}'s __all__ lists {name:?}, a string rename does not change (`from ... import *` would fail on it); rename the entry by hand with the definition (`codedb edit`), or drop it from __all__ first; nothing was changed"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses renaming a method that overrides one of a base class, or that a subclass
+/// overrides (as far as the resolved hierarchy shows): renaming one side alone would
+/// silently break the override.
+fn check_overrides(project: &Project, def: &codedb_core::store::Definition) -> Result<()> {
+    if def.kind != EntityKind::Method {
+        return Ok(());
+    }
+    let Some((class, sep)) = parent_of(&def.qualified_name) else {
+        return Ok(());
+    };
+    let scope = Scope::Project(project.id);
+    let Ok(class_def) = project.db.definition(scope, &format!("{}:{class}", def.path)) else {
+        return Ok(());
+    };
+    let tree = project.db.hierarchy(&class_def, Confidence::Inferred)?;
+    for node in tree.bases.iter().chain(&tree.subclasses) {
+        let other = format!("{}{sep}{}", node.class, def.name);
+        if let Ok(found) = project.db.definition(scope, &other)
+            && found.kind == EntityKind::Method
+        {
+            return Err(refused(
+                &def.name,
+                format!(
+                    "{} and {} override one another (the class hierarchy); renaming one alone would break that; nothing was changed",
+                    def.locator(),
+                    found.locator()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses `new_name` when the file already defines it or uses it as a bare identifier

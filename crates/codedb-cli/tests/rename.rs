@@ -80,8 +80,17 @@ fn fails(root: &Path, db: &str, args: &[&str], code: i32, needle: &str) {
         git(root, &["rev-parse", "HEAD"]),
     );
     let o = run(root, db, args);
-    assert_eq!(o.status.code(), Some(code), "codedb {args:?}: {}", stderr(&o));
-    assert!(stderr(&o).contains(needle), "codedb {args:?}: {}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "codedb {args:?}: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains(needle),
+        "codedb {args:?}: {}",
+        stderr(&o)
+    );
     let after = (
         fs::read(root.join("lib.py")).unwrap(),
         fs::read(root.join("app.py")).unwrap(),
@@ -104,7 +113,10 @@ fn rename_on_the_command_line() {
             text.contains("--- a/app.py\n+++ b/app.py\n@@ -1,7 +1,7 @@\n-from lib import total, Cart\n+from lib import grand_total, Cart\n"),
             "{backend}: {text}"
         );
-        assert!(text.contains("dry run: rename lib.py:total -> grand_total"), "{text}");
+        assert!(
+            text.contains("dry run: rename lib.py:total -> grand_total"),
+            "{text}"
+        );
         assert_eq!(fs::read_to_string(root.join("lib.py")).unwrap(), LIB);
         // Refusals, nothing changed: exit 2 for a name that is no identifier or no
         // definition (as `query refs`), 1 for one refused by the code as it stands.
@@ -112,10 +124,20 @@ fn rename_on_the_command_line() {
         fails(root, &db, &["rename", "total", "9lives"], 2, "identifier");
         fails(root, &db, &["rename", "total", "total"], 1, "the old one");
         fails(root, &db, &["rename", "total", "Cart"], 1, "same scope");
-        fails(root, &db, &["rename", "total", "print"], 1, "app.py:6:5 already uses the name print");
+        fails(
+            root,
+            &db,
+            &["rename", "total", "print"],
+            1,
+            "app.py:6:5 already uses the name print",
+        );
         fails(root, &db, &["rename", "nothing", "x"], 2, "nothing");
         // The rename itself.
-        let r = json_of(root, &db, &["rename", "total", "grand_total", "-m", "rename total"]);
+        let r = json_of(
+            root,
+            &db,
+            &["rename", "total", "grand_total", "-m", "rename total"],
+        );
         assert_eq!(r["kind"], "rename", "{r}");
         assert_eq!(r["paths"], json!(["app.py", "lib.py"]), "{r}");
         assert_eq!(r["rename"]["references_changed"], 3, "{r}");
@@ -170,7 +192,11 @@ async fn mcp_on(root: &Path, backend: &str, db: String) {
     {
         let transport = TokioChildProcess::new(
             tokio::process::Command::new(env!("CARGO_BIN_EXE_codedb")).configure(|cmd| {
-                cmd.arg("serve").arg("--root").arg(&root).arg("--db").arg(&db);
+                cmd.arg("serve")
+                    .arg("--root")
+                    .arg(&root)
+                    .arg("--db")
+                    .arg(&db);
             }),
         )
         .unwrap();
@@ -195,20 +221,34 @@ async fn mcp_on(root: &Path, backend: &str, db: String) {
         .await
         .unwrap();
         let diff = r["rename"]["diff"].as_str().unwrap();
-        assert!(diff.contains("-    Cart().add(3)\n+    Cart().put(3)\n"), "{backend}: {r}");
+        assert!(
+            diff.contains("-    Cart().add(3)\n+    Cart().put(3)\n"),
+            "{backend}: {r}"
+        );
         assert_eq!(fs::read_to_string(root.join("app.py")).unwrap(), APP);
         let e = call("rename", json!({"qualname": "Cart.add", "new_name": "def"}))
             .await
             .unwrap_err();
         assert!(e.to_string().contains("keyword"), "{e}");
-        let r = call("rename", json!({"qualname": "lib.py:Cart.add", "new_name": "put"}))
-            .await
-            .unwrap();
+        let r = call(
+            "rename",
+            json!({"qualname": "lib.py:Cart.add", "new_name": "put"}),
+        )
+        .await
+        .unwrap();
         assert_eq!(r["kind"], "rename", "{r}");
         assert_eq!(r["rename"]["qualified_name"], "Cart.put", "{r}");
         assert!(r["git_commit"].is_string(), "{r}");
-        assert!(fs::read_to_string(root.join("lib.py")).unwrap().contains("def put(self, x):"));
-        assert!(fs::read_to_string(root.join("app.py")).unwrap().contains("Cart().put(3)"));
+        assert!(
+            fs::read_to_string(root.join("lib.py"))
+                .unwrap()
+                .contains("def put(self, x):")
+        );
+        assert!(
+            fs::read_to_string(root.join("app.py"))
+                .unwrap()
+                .contains("Cart().put(3)")
+        );
         let v = call("verify", json!({})).await.unwrap();
         assert_eq!(v["mismatches"], json!([]), "{backend}: {v}");
         call("rename", json!({"qualname": "Cart.put", "new_name": "add"}))
@@ -279,12 +319,24 @@ fn kill_9_during_renames_leaves_all_files_renamed_or_none() {
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         let o = run(root, db, &["recover"]);
-        assert!(o.status.success(), "iteration {i} (seed {seed}): recover: {}", stderr(&o));
+        assert!(
+            o.status.success(),
+            "iteration {i} (seed {seed}): recover: {}",
+            stderr(&o)
+        );
         let o = run(root, db, &["verify", "--json"]);
-        assert!(o.status.success(), "iteration {i} (seed {seed}): {}", stdout(&o));
+        assert!(
+            o.status.success(),
+            "iteration {i} (seed {seed}): {}",
+            stdout(&o)
+        );
         // All or none: every file has the one name.
         let defined = fs::read_to_string(root.join("m0.py")).unwrap();
-        let now = if defined.contains(&format!("def {to}(")) { 1 - current } else { current };
+        let now = if defined.contains(&format!("def {to}(")) {
+            1 - current
+        } else {
+            current
+        };
         let name = names[now];
         for k in 1..6 {
             let text = fs::read_to_string(root.join(format!("m{k}.py"))).unwrap();

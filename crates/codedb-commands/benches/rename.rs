@@ -142,7 +142,9 @@ fn main() {
             "rename benchmark: core.py:helper, {references} references in {files} files, {runs} runs"
         );
         println!("  rename_ms           {m:.2} (min {lo:.2}, max {hi:.2})");
-        println!("  edit_ms             {em:.2} (min {elo:.2}, max {ehi:.2})   (one-file edit of core.py)");
+        println!(
+            "  edit_ms             {em:.2} (min {elo:.2}, max {ehi:.2})   (one-file edit of core.py)"
+        );
         println!("  rename_vs_edit      {ratio:.2}");
         println!("  rename_per_file_ms  {per_file:.2}");
     }

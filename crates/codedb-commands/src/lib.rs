@@ -78,9 +78,9 @@ pub use error::{CommandError, ErrorKind, LeftOver};
 pub use indexer::{IndexError, IndexOptions, IndexSummary, Skipped, index};
 pub use map::{DEFAULT_MAP_TOKENS, MAP_ENCODING, RepoMap, count_tokens, focus_of, repo_map};
 pub use pipeline::{
-    CommandKind, CommandReport, EditOptions, Placement, RenameOptions, RenameSummary,
-    RenamedFile, create, delete, delete_symbol, edit, history, insert_symbol, move_file,
-    rename, replace_symbol, restore,
+    CommandKind, CommandReport, EditOptions, Placement, RenameOptions, RenameSummary, RenamedFile,
+    create, delete, delete_symbol, edit, history, insert_symbol, move_file, rename, replace_symbol,
+    restore,
 };
 pub use project::{CommandOptions, Project};
 pub use recover::{

@@ -121,7 +121,11 @@ fn sweep(project: &Project) -> Result<usize> {
     let store = BackupStore::new(&project.state);
     let claimed: Vec<&str> = pending
         .iter()
-        .flat_map(|i| i.actions.iter().filter_map(|a| a.backup().map(|(_, sha)| sha)))
+        .flat_map(|i| {
+            i.actions
+                .iter()
+                .filter_map(|a| a.backup().map(|(_, sha)| sha))
+        })
         .collect();
     for (sha, age) in store.list()? {
         if age.as_secs() > 60

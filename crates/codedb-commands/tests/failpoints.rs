@@ -431,11 +431,9 @@ fn a_file_changed_mid_rename_refuses_it_and_puts_back_the_files_already_replaced
         let p = t.project();
         let before = t.snapshot();
         let uses = t.root().join("uses.py");
-        let err = with_callback(
-            "cmd-after-swap",
-            append(uses.clone(), "# theirs\n"),
-            || rename(&p, "Parser.parse", "parse_text", &RenameOptions::default()),
-        )
+        let err = with_callback("cmd-after-swap", append(uses.clone(), "# theirs\n"), || {
+            rename(&p, "Parser.parse", "parse_text", &RenameOptions::default())
+        })
         .unwrap_err();
         assert!(err.is_conflict(), "{backend}: {err}");
         let mut after = t.snapshot();
@@ -443,7 +441,9 @@ fn a_file_changed_mid_rename_refuses_it_and_puts_back_the_files_already_replaced
             std::fs::read_to_string(&uses).unwrap(),
             format!("{USES_PY}# theirs\n")
         );
-        after.files.insert("uses.py".into(), USES_PY.as_bytes().to_vec());
+        after
+            .files
+            .insert("uses.py".into(), USES_PY.as_bytes().to_vec());
         after.status = before.status.clone();
         assert_eq!(after.files, before.files, "{backend}: a.py put back");
         assert_eq!(after.db_files, before.db_files, "{backend}");

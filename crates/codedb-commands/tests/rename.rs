@@ -30,7 +30,10 @@ fn add(t: &TestProject, files: &[(&str, &str)]) {
 }
 
 fn uses(t: &TestProject) {
-    add(t, &[("use1.py", USE1), ("use2.py", USE2), ("use3.py", USE3)]);
+    add(
+        t,
+        &[("use1.py", USE1), ("use2.py", USE2), ("use3.py", USE3)],
+    );
 }
 
 fn opts() -> RenameOptions {
@@ -69,7 +72,10 @@ fn renames_the_definition_and_every_reference_in_one_commit() {
             t.read("use1.py").unwrap(),
             "from a import assist\n\n\ndef go():\n    # helper is called here\n    return assist(1), \"helper\"\n"
         );
-        assert_eq!(t.read("use2.py").unwrap(), "import a\n\nprint(a.assist(2))\n");
+        assert_eq!(
+            t.read("use2.py").unwrap(),
+            "import a\n\nprint(a.assist(2))\n"
+        );
         assert_eq!(
             t.read("use3.py").unwrap(),
             "from a import assist as h\n\nh(3)\n"
@@ -89,7 +95,11 @@ fn renames_the_definition_and_every_reference_in_one_commit() {
         assert_eq!(r.backups.len(), 4);
         // The index follows: the same sites now refer to the new name.
         let after = sites(&t, "a.py:assist");
-        assert_eq!(after.len(), before_refs.len(), "{after:?} vs {before_refs:?}");
+        assert_eq!(
+            after.len(),
+            before_refs.len(),
+            "{after:?} vs {before_refs:?}"
+        );
         assert!(t.db.definition(Scope::All, "a.py:helper").is_err());
         assert!(verify(&p).unwrap().is_clean());
         // And back: the tree is as it was.
@@ -125,14 +135,24 @@ fn a_dry_run_shows_the_diff_and_changes_nothing() {
             ),
             "{diff}"
         );
-        assert!(diff.contains("-def helper(x):\n+def assist(x):\n"), "{diff}");
+        assert!(
+            diff.contains("-def helper(x):\n+def assist(x):\n"),
+            "{diff}"
+        );
         assert!(!diff.contains("# assist"), "{diff}");
     });
 }
 
 /// Runs a rename that must be refused with `kind`, its message holding `needle`, and
 /// checks nothing changed.
-fn refused(t: &TestProject, qualname: &str, new: &str, o: &RenameOptions, kind: ErrorKind, needle: &str) {
+fn refused(
+    t: &TestProject,
+    qualname: &str,
+    new: &str,
+    o: &RenameOptions,
+    kind: ErrorKind,
+    needle: &str,
+) {
     let before = t.snapshot();
     let e = rename(&t.project(), qualname, new, o).unwrap_err();
     assert_eq!(e.kind(), kind, "{qualname} -> {new}: {e}");
@@ -149,41 +169,94 @@ fn refusals_change_nothing() {
         for bad in ["1x", "a-b", "", "a b", "x.y", "class", "None", "def"] {
             refused(&t, "helper", bad, &opts(), user, "new_name");
         }
-        refused(&t, "helper", "helper", &opts(), user, "the new name is the old one");
+        refused(
+            &t,
+            "helper",
+            "helper",
+            &opts(),
+            user,
+            "the new name is the old one",
+        );
         // A sibling of the new name, a name bound where a bare reference changes.
         refused(&t, "helper", "Parser", &opts(), user, "same scope");
         refused(&t, "Parser.parse", "close", &opts(), user, "same scope");
-        refused(&t, "helper", "x", &opts(), user, "a.py:9:12 already uses the name x");
+        refused(
+            &t,
+            "helper",
+            "x",
+            &opts(),
+            user,
+            "a.py:9:12 already uses the name x",
+        );
         refused(&t, "helper", "go", &opts(), user, "use1.py");
         // Unknown and ambiguous definitions.
         refused(&t, "nope", "other", &opts(), user, "nope");
         add(&t, &[("pkg/d.py", "def helper():\n    return 0\n")]);
         refused(&t, "helper", "assist", &opts(), user, "pkg/d.py:helper");
         // The index behind the disk: a conflict.
-        std::fs::write(t.root().join("use2.py"), "import a\n\n\nprint(a.helper(2))\n").unwrap();
-        refused(&t, "a.py:helper", "assist", &opts(), ErrorKind::Conflict, "codedb index");
+        std::fs::write(
+            t.root().join("use2.py"),
+            "import a\n\n\nprint(a.helper(2))\n",
+        )
+        .unwrap();
+        refused(
+            &t,
+            "a.py:helper",
+            "assist",
+            &opts(),
+            ErrorKind::Conflict,
+            "codedb index",
+        );
         // Indexed but not committed: the rename's commit would take the user's work along.
         codedb_commands::index(&t.db, &t.root(), &Default::default()).unwrap();
-        refused(&t, "a.py:helper", "assist", &opts(), user, "use2.py has uncommitted changes");
+        refused(
+            &t,
+            "a.py:helper",
+            "assist",
+            &opts(),
+            user,
+            "use2.py has uncommitted changes",
+        );
         let dry = RenameOptions {
             dry_run: true,
             ..opts()
         };
         let r = rename(&t.project(), "a.py:helper", "assist", &dry).unwrap();
-        assert!(r.rename.unwrap().diff.unwrap().contains("+print(a.assist(2))"));
+        assert!(
+            r.rename
+                .unwrap()
+                .diff
+                .unwrap()
+                .contains("+print(a.assist(2))")
+        );
     });
 }
 
 #[test]
 fn name_only_references_refuse_unless_included() {
     TestProject::each(|t| {
-        add(&t, &[("use4.py", "def shut_all(things):\n    for t in things:\n        t.close()\n")]);
+        add(
+            &t,
+            &[(
+                "use4.py",
+                "def shut_all(things):\n    for t in things:\n        t.close()\n",
+            )],
+        );
         let found = sites(&t, "a.py:Parser.close");
         assert!(
-            found.iter().any(|s| s.ends_with(" name") || s.ends_with(" ambiguous")),
+            found
+                .iter()
+                .any(|s| s.ends_with(" name") || s.ends_with(" ambiguous")),
             "{found:?}"
         );
-        refused(&t, "Parser.close", "shut", &opts(), ErrorKind::User, "--include-name-matches");
+        refused(
+            &t,
+            "Parser.close",
+            "shut",
+            &opts(),
+            ErrorKind::User,
+            "--include-name-matches",
+        );
         let p = t.project();
         let r = rename(
             &p,
@@ -211,7 +284,11 @@ fn a_rename_within_one_file_is_a_one_file_command() {
         let p = t.project();
         let r = rename(&p, "Parser.parse", "parse_text", &opts()).unwrap();
         assert_eq!(r.paths, ["a.py"]);
-        assert!(t.read("a.py").unwrap().contains("def parse_text(self, text):"));
+        assert!(
+            t.read("a.py")
+                .unwrap()
+                .contains("def parse_text(self, text):")
+        );
         assert!(verify(&p).unwrap().is_clean());
         let e = rename(&p, "Parser.parse", "again", &opts()).unwrap_err();
         assert!(matches!(e, CommandError::Database(_)), "{e}");
@@ -268,7 +345,10 @@ fn renaming_click_echo_changes_exactly_its_references_and_click_still_imports() 
     let mut expected: std::collections::BTreeMap<String, String> = Default::default();
     let mut places: std::collections::BTreeMap<String, Vec<(u32, u32)>> = Default::default();
     for h in &hits {
-        places.entry(h.path.clone()).or_default().push((h.line, h.column));
+        places
+            .entry(h.path.clone())
+            .or_default()
+            .push((h.line, h.column));
     }
     let utils = std::fs::read_to_string(root.join("click/utils.py")).unwrap();
     let def_line = utils
@@ -370,7 +450,10 @@ fn what_a_hostile_pass_tried() {
                     "shapes.py",
                     "class Shape:\n    @property\n    def size(self):\n        return self._s\n\n    @size.setter\n    def size(self, v):\n        self._s = v\n\n    def area(self):\n        return 0\n\n\nclass Square(Shape):\n    def area(self):\n        return self.size ** 2\n\n\ndef is_shape(o):\n    return isinstance(o, Shape)\n",
                 ),
-                ("exported.py", "__all__ = [\"public\"]\n\n\ndef public():\n    return 1\n"),
+                (
+                    "exported.py",
+                    "__all__ = [\"public\"]\n\n\ndef public():\n    return 1\n",
+                ),
                 (
                     "lib.rs",
                     "pub fn parse_all(s: &str) -> usize {\n    s.len()\n}\n\npub fn twice(s: &str) -> usize {\n    parse_all(s) + parse_all(s)\n}\n",
@@ -395,7 +478,10 @@ fn what_a_hostile_pass_tried() {
             Ok(r) => {
                 let shapes = t.read("shapes.py").unwrap();
                 assert_eq!(r.rename.unwrap().definitions_changed, 2, "{shapes}");
-                assert!(shapes.contains("    @length.setter\n    def length(self, v):"), "{shapes}");
+                assert!(
+                    shapes.contains("    @length.setter\n    def length(self, v):"),
+                    "{shapes}"
+                );
                 assert!(shapes.contains("self.length ** 2"), "{shapes}");
             }
             Err(e) => panic!("{e}"),
@@ -404,8 +490,22 @@ fn what_a_hostile_pass_tried() {
         rename(&p, "is_shape", "match", &opts()).unwrap();
         assert!(t.read("shapes.py").unwrap().contains("def match(o):"));
         // A method overridden in a subclass, and the override itself: refused.
-        refused(&t, "Form.area", "surface", &opts(), ErrorKind::User, "override");
-        refused(&t, "Square.area", "surface", &opts(), ErrorKind::User, "override");
+        refused(
+            &t,
+            "Form.area",
+            "surface",
+            &opts(),
+            ErrorKind::User,
+            "override",
+        );
+        refused(
+            &t,
+            "Square.area",
+            "surface",
+            &opts(),
+            ErrorKind::User,
+            "override",
+        );
         // A name `__all__` lists.
         refused(&t, "public", "exposed", &opts(), ErrorKind::User, "__all__");
         // Rust.

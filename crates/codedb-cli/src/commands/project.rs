@@ -168,14 +168,20 @@ fn rename_report(
         rename.name_matches_changed,
         rename.files.len(),
         if rename.references_kept > 0 {
-            format!("; {} reference(s) through another name kept", rename.references_kept)
+            format!(
+                "; {} reference(s) through another name kept",
+                rename.references_kept
+            )
         } else {
             String::new()
         }
     ));
     if !rename.dry_run {
         for f in &rename.files {
-            lines.push(format!("{} ({} occurrence(s)) sha256 {}", f.path, f.occurrences, f.sha256));
+            lines.push(format!(
+                "{} ({} occurrence(s)) sha256 {}",
+                f.path, f.occurrences, f.sha256
+            ));
         }
     }
     if !r.backups.is_empty() {

@@ -633,7 +633,9 @@ impl Plan {
 impl Change {
     fn paths(&self) -> Vec<&ProjectPath> {
         match self {
-            Change::Write { path, .. } | Change::Delete { path, .. } | Change::Sync { path, .. } => {
+            Change::Write { path, .. }
+            | Change::Delete { path, .. }
+            | Change::Sync { path, .. } => {
                 vec![path]
             }
             Change::Move { from, to, .. } => vec![from, to],

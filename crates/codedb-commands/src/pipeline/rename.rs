@@ -152,16 +152,21 @@ pub fn rename(
     // Under the locks: the same references (a codedb command may have changed a file
     // between the first read and the locks), and the index agrees with each file.
     let def_again = project.db.definition(scope, qualname)?;
-    let hits_again = project.db.references_to(&def_again, &RefFilter::default())?;
+    let hits_again = project
+        .db
+        .references_to(&def_again, &RefFilter::default())?;
     if def_again != def || hits_again != hits {
         return Err(CommandError::Conflict {
             path: def.path.clone(),
-            reason: "its references changed while the rename started; nothing was changed, run it again".into(),
+            reason:
+                "its references changed while the rename started; nothing was changed, run it again"
+                    .into(),
         });
     }
     let mut files = Vec::new();
     for target in targets {
-        let seen = read_seen(&target.abs)?.ok_or_else(|| CommandError::NotFound(target.rel.clone()))?;
+        let seen =
+            read_seen(&target.abs)?.ok_or_else(|| CommandError::NotFound(target.rel.clone()))?;
         let row = project.db.get_file_by_path(project.id, &target.rel)?;
         if !row.is_some_and(|r| !r.deleted && r.meta.sha256 == seen.sha256) {
             return Err(CommandError::Conflict {
@@ -263,7 +268,10 @@ pub fn rename(
         validate(&target.rel, &content, &new_parsed)?;
         let new_sha = crate::durable::sha256_hex(content.as_bytes());
         if options.dry_run {
-            diffs.push((target.rel.clone(), unified_diff(&target.rel, text, &content)));
+            diffs.push((
+                target.rel.clone(),
+                unified_diff(&target.rel, text, &content),
+            ));
         }
         summary.files.push(RenamedFile {
             path: target.rel.clone(),
@@ -287,7 +295,10 @@ pub fn rename(
     if summary.definitions_changed == 0 {
         return Err(refused(
             &def.name,
-            format!("its definition's name was not found in {}; nothing was changed", def.path),
+            format!(
+                "its definition's name was not found in {}; nothing was changed",
+                def.path
+            ),
         ));
     }
     let report = |command_id, git_commit, backups, summary| CommandReport {
@@ -401,7 +412,10 @@ fn is_ident_char(c: char) -> bool {
 /// Whether `word` stands at `offset` of `text` as a whole identifier.
 fn is_word_at(text: &str, offset: usize, word: &str) -> bool {
     text.get(offset..).is_some_and(|t| t.starts_with(word))
-        && !text[..offset].chars().next_back().is_some_and(is_ident_char)
+        && !text[..offset]
+            .chars()
+            .next_back()
+            .is_some_and(is_ident_char)
         && !text[offset + word.len()..]
             .chars()
             .next()
@@ -413,7 +427,10 @@ fn starts_identifier(text: &str, offset: usize) -> bool {
     text.get(offset..)
         .and_then(|t| t.chars().next())
         .is_some_and(|c| c == '_' || c.is_alphabetic())
-        && !text[..offset].chars().next_back().is_some_and(is_ident_char)
+        && !text[..offset]
+            .chars()
+            .next_back()
+            .is_some_and(is_ident_char)
 }
 
 /// Whether the identifier at `offset` is a member or path segment (`x.name`, `T::name`,
@@ -439,7 +456,11 @@ fn definition_sites(
         _ => &[],
     };
     let mut out = Vec::new();
-    for e in parsed.entities.iter().filter(|e| e.qualified_name == qualname) {
+    for e in parsed
+        .entities
+        .iter()
+        .filter(|e| e.qualified_name == qualname)
+    {
         let (Ok(start), Ok(end)) = (usize::try_from(e.start_byte), usize::try_from(e.end_byte))
         else {
             continue;
@@ -484,7 +505,14 @@ fn check_scope(rel: &str, parsed: &Parsed, qualname: &str, new_name: &str) -> Re
         .entities
         .iter()
         .find(|e| e.qualified_name == sibling)
-        .map(|e| format!("{} {} (line {})", e.kind.as_str(), e.qualified_name, e.start_line))
+        .map(|e| {
+            format!(
+                "{} {} (line {})",
+                e.kind.as_str(),
+                e.qualified_name,
+                e.start_line
+            )
+        })
         .or_else(|| {
             parsed
                 .bindings
@@ -542,7 +570,10 @@ fn check_overrides(project: &Project, def: &codedb_core::store::Definition) -> R
         return Ok(());
     };
     let scope = Scope::Project(project.id);
-    let Ok(class_def) = project.db.definition(scope, &format!("{}:{class}", def.path)) else {
+    let Ok(class_def) = project
+        .db
+        .definition(scope, &format!("{}:{class}", def.path))
+    else {
         return Ok(());
     };
     let tree = project.db.hierarchy(&class_def, Confidence::Inferred)?;
@@ -628,52 +659,232 @@ fn keywords(language: &str) -> &'static [&'static str] {
     match language {
         "python" => &[
             "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
-            "continue", "def", "del", "elif", "else", "except", "finally", "for", "from",
-            "global", "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass",
-            "raise", "return", "try", "while", "with", "yield",
+            "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
+            "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise",
+            "return", "try", "while", "with", "yield",
         ],
         "rust" => &[
-            "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else",
-            "enum", "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match",
-            "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct",
-            "super", "trait", "true", "type", "unsafe", "use", "where", "while", "abstract",
-            "become", "box", "do", "final", "macro", "override", "priv", "typeof", "unsized",
-            "virtual", "yield", "try", "gen", "_",
+            "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+            "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod",
+            "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super",
+            "trait", "true", "type", "unsafe", "use", "where", "while", "abstract", "become",
+            "box", "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual",
+            "yield", "try", "gen", "_",
         ],
         "javascript" | "typescript" | "tsx" => &[
-            "break", "case", "catch", "class", "const", "continue", "debugger", "default",
-            "delete", "do", "else", "enum", "export", "extends", "false", "finally", "for",
-            "function", "if", "import", "in", "instanceof", "new", "null", "return", "super",
-            "switch", "this", "throw", "true", "try", "typeof", "var", "void", "while", "with",
-            "yield", "let", "static", "implements", "interface", "package", "private",
-            "protected", "public", "await",
+            "break",
+            "case",
+            "catch",
+            "class",
+            "const",
+            "continue",
+            "debugger",
+            "default",
+            "delete",
+            "do",
+            "else",
+            "enum",
+            "export",
+            "extends",
+            "false",
+            "finally",
+            "for",
+            "function",
+            "if",
+            "import",
+            "in",
+            "instanceof",
+            "new",
+            "null",
+            "return",
+            "super",
+            "switch",
+            "this",
+            "throw",
+            "true",
+            "try",
+            "typeof",
+            "var",
+            "void",
+            "while",
+            "with",
+            "yield",
+            "let",
+            "static",
+            "implements",
+            "interface",
+            "package",
+            "private",
+            "protected",
+            "public",
+            "await",
         ],
         "go" => &[
-            "break", "case", "chan", "const", "continue", "default", "defer", "else",
-            "fallthrough", "for", "func", "go", "goto", "if", "import", "interface", "map",
-            "package", "range", "return", "select", "struct", "switch", "type", "var", "_",
+            "break",
+            "case",
+            "chan",
+            "const",
+            "continue",
+            "default",
+            "defer",
+            "else",
+            "fallthrough",
+            "for",
+            "func",
+            "go",
+            "goto",
+            "if",
+            "import",
+            "interface",
+            "map",
+            "package",
+            "range",
+            "return",
+            "select",
+            "struct",
+            "switch",
+            "type",
+            "var",
+            "_",
         ],
         "java" => &[
-            "abstract", "assert", "boolean", "break", "byte", "case", "catch", "char", "class",
-            "const", "continue", "default", "do", "double", "else", "enum", "extends", "final",
-            "finally", "float", "for", "goto", "if", "implements", "import", "instanceof",
-            "int", "interface", "long", "native", "new", "package", "private", "protected",
-            "public", "return", "short", "static", "strictfp", "super", "switch",
-            "synchronized", "this", "throw", "throws", "transient", "try", "void", "volatile",
-            "while", "true", "false", "null", "_",
+            "abstract",
+            "assert",
+            "boolean",
+            "break",
+            "byte",
+            "case",
+            "catch",
+            "char",
+            "class",
+            "const",
+            "continue",
+            "default",
+            "do",
+            "double",
+            "else",
+            "enum",
+            "extends",
+            "final",
+            "finally",
+            "float",
+            "for",
+            "goto",
+            "if",
+            "implements",
+            "import",
+            "instanceof",
+            "int",
+            "interface",
+            "long",
+            "native",
+            "new",
+            "package",
+            "private",
+            "protected",
+            "public",
+            "return",
+            "short",
+            "static",
+            "strictfp",
+            "super",
+            "switch",
+            "synchronized",
+            "this",
+            "throw",
+            "throws",
+            "transient",
+            "try",
+            "void",
+            "volatile",
+            "while",
+            "true",
+            "false",
+            "null",
+            "_",
         ],
         "c" | "cpp" => &[
-            "auto", "break", "case", "char", "const", "continue", "default", "do", "double",
-            "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
-            "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
-            "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "bool",
-            "true", "false", "class", "namespace", "template", "typename", "this", "new",
-            "delete", "public", "private", "protected", "virtual", "operator", "friend",
-            "using", "try", "catch", "throw", "nullptr", "constexpr", "decltype", "explicit",
-            "mutable", "noexcept", "static_cast", "dynamic_cast", "reinterpret_cast",
-            "const_cast", "typeid", "alignas", "alignof", "concept", "requires", "co_await",
-            "co_return", "co_yield", "consteval", "constinit", "char8_t", "char16_t",
-            "char32_t", "wchar_t", "export", "static_assert", "thread_local",
+            "auto",
+            "break",
+            "case",
+            "char",
+            "const",
+            "continue",
+            "default",
+            "do",
+            "double",
+            "else",
+            "enum",
+            "extern",
+            "float",
+            "for",
+            "goto",
+            "if",
+            "inline",
+            "int",
+            "long",
+            "register",
+            "restrict",
+            "return",
+            "short",
+            "signed",
+            "sizeof",
+            "static",
+            "struct",
+            "switch",
+            "typedef",
+            "union",
+            "unsigned",
+            "void",
+            "volatile",
+            "while",
+            "bool",
+            "true",
+            "false",
+            "class",
+            "namespace",
+            "template",
+            "typename",
+            "this",
+            "new",
+            "delete",
+            "public",
+            "private",
+            "protected",
+            "virtual",
+            "operator",
+            "friend",
+            "using",
+            "try",
+            "catch",
+            "throw",
+            "nullptr",
+            "constexpr",
+            "decltype",
+            "explicit",
+            "mutable",
+            "noexcept",
+            "static_cast",
+            "dynamic_cast",
+            "reinterpret_cast",
+            "const_cast",
+            "typeid",
+            "alignas",
+            "alignof",
+            "concept",
+            "requires",
+            "co_await",
+            "co_return",
+            "co_yield",
+            "consteval",
+            "constinit",
+            "char8_t",
+            "char16_t",
+            "char32_t",
+            "wchar_t",
+            "export",
+            "static_assert",
+            "thread_local",
         ],
         _ => &[],
     }

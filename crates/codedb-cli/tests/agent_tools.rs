@@ -10,14 +10,13 @@ mod support;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use codedb_backends::testing::TestDatabase;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use serde_json::{Value, json};
-use support::{git, stderr, stdout};
+use support::{databases, git, json_on, run_on, stderr, stdout};
 
 const PARSER: &str = "\"\"\"Parsing.\"\"\"\n\n\nclass Parser:\n    \"\"\"Splits text into words.\n\n    More.\n    \"\"\"\n\n    def parse(self, text):\n        \"\"\"Parse TEXT.\"\"\"\n        return text.split()\n\n    def reset(self):\n        pass\n\n\ndef parse_all(texts):\n    return [Parser().parse(t) for t in texts]\n";
 
@@ -41,37 +40,12 @@ fn project() -> tempfile::TempDir {
     dir
 }
 
-/// The databases to run on: a SQLite file in `root`, and PostgreSQL when a server answers.
-fn databases(root: &Path) -> Vec<(&'static str, String, Option<TestDatabase>)> {
-    let mut dbs = vec![(
-        "sqlite",
-        root.join(".codedb/codedb.sqlite")
-            .to_str()
-            .unwrap()
-            .to_owned(),
-        None,
-    )];
-    if let Some(pg) = TestDatabase::postgres() {
-        dbs.push(("postgres", pg.arg(), Some(pg)));
-    }
-    dbs
-}
-
 fn run(root: &Path, db: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_codedb"))
-        .current_dir(root)
-        .args(args)
-        .args(["--db", db])
-        .output()
-        .unwrap()
+    run_on(root, db, args)
 }
 
 fn json(root: &Path, db: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let o = run(root, db, &all);
-    assert!(o.status.success(), "codedb {args:?}: {}", stderr(&o));
-    serde_json::from_slice(&o.stdout).unwrap()
+    json_on(root, db, args)
 }
 
 fn fails(root: &Path, db: &str, args: &[&str], code: i32, needle: &str) {
@@ -431,12 +405,7 @@ fn mcp_tools_are_bounded_and_give_outlines_search_and_symbol_edits() {
     // The PostgreSQL test database is made and dropped outside the runtime (its client
     // blocks).
     for (backend, db, _pg) in databases(Path::new("/nonexistent")) {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(mcp_on(backend, db));
+        support::block_on(mcp_on(backend, db));
     }
 }
 

@@ -12,12 +12,11 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use codedb_backends::testing::TestDatabase;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use serde_json::{Value, json};
-use support::{git, stderr, stdout};
+use support::{Rng, commit_all_new, databases, git, json_on, run_on, stderr, stdout};
 
 const LIB: &str = "def total(xs):\n    return sum(xs)\n\n\nclass Cart:\n    def add(self, x):\n        return total([x])\n";
 const APP: &str = "from lib import total, Cart\n\n\ndef main():\n    # total of the cart\n    print(total([1, 2]), 'total')\n    Cart().add(3)\n";
@@ -31,46 +30,16 @@ fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     for (path, text) in files {
         fs::write(root.join(path), text).unwrap();
     }
-    fs::write(root.join(".gitignore"), ".codedb/\n").unwrap();
-    git(root, &["init", "-q", "-b", "main"]);
-    git(root, &["config", "user.email", "test@example.com"]);
-    git(root, &["config", "user.name", "test"]);
-    git(root, &["add", "-A"]);
-    git(root, &["commit", "-q", "-m", "init"]);
+    commit_all_new(root);
     dir
 }
 
-/// The databases to run on: a SQLite file in `root`, and PostgreSQL when a server answers.
-fn databases(root: &Path) -> Vec<(&'static str, String, Option<TestDatabase>)> {
-    let mut dbs = vec![(
-        "sqlite",
-        root.join(".codedb/codedb.sqlite")
-            .to_str()
-            .unwrap()
-            .to_owned(),
-        None,
-    )];
-    if let Some(pg) = TestDatabase::postgres() {
-        dbs.push(("postgres", pg.arg(), Some(pg)));
-    }
-    dbs
-}
-
 fn run(root: &Path, db: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_codedb"))
-        .current_dir(root)
-        .args(args)
-        .args(["--db", db])
-        .output()
-        .unwrap()
+    run_on(root, db, args)
 }
 
 fn json_of(root: &Path, db: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let o = run(root, db, &all);
-    assert!(o.status.success(), "codedb {args:?}: {}", stderr(&o));
-    serde_json::from_slice(&o.stdout).unwrap()
+    json_on(root, db, args)
 }
 
 fn fails(root: &Path, db: &str, args: &[&str], code: i32, needle: &str) {
@@ -178,12 +147,7 @@ fn rename_over_mcp() {
     // The PostgreSQL test database is made and dropped outside the runtime (its client
     // blocks).
     for (backend, db, _pg) in databases(dir.path()) {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(mcp_on(dir.path(), backend, db));
+        support::block_on(mcp_on(dir.path(), backend, db));
     }
 }
 
@@ -259,18 +223,6 @@ async fn mcp_on(root: &Path, backend: &str, db: String) {
     }
 }
 
-/// A small xorshift generator: the kill moments differ from run to run (the seed is printed).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 #[test]
 fn kill_9_during_renames_leaves_all_files_renamed_or_none() {
     let callers: Vec<(String, String)> = (1..6)
@@ -297,13 +249,8 @@ fn kill_9_during_renames_leaves_all_files_renamed_or_none() {
     json_of(root, db, &["rename", "f0", "renamed_f0"]);
     json_of(root, db, &["rename", "renamed_f0", "f0"]);
     let span = (start.elapsed().as_micros() / 2).max(1000) as u64;
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
+    let (mut rng, seed) = Rng::from_clock();
     println!("seed {seed}, a rename takes {span} us");
-    let mut rng = Rng(seed);
     let mut current = 0;
     let (mut landed, mut undone) = (0, 0);
     for i in 0..40 {

@@ -23,8 +23,11 @@ use codedb_commands::{
 };
 use codedb_core::{CodeDatabase, SyncOptions};
 
+#[path = "support/figures.rs"]
+mod figures;
 #[path = "../tests/support/project.rs"]
 mod support;
+use figures::{figure, round, spread};
 use support::git;
 
 #[global_allocator]
@@ -61,27 +64,10 @@ fn make_project(dir: &Path) {
     git(dir, &["commit", "-q", "-m", "init"]);
 }
 
-/// Median, min and max.
-fn spread(mut xs: Vec<f64>) -> (f64, f64, f64) {
-    xs.sort_by(f64::total_cmp);
-    (xs[xs.len() / 2], xs[0], xs[xs.len() - 1])
-}
-
-fn figure(xs: &[f64]) -> serde_json::Value {
-    let (median, min, max) = spread(xs.to_vec());
-    let r = |x: f64| (x * 100.0).round() / 100.0;
-    serde_json::json!({"median": r(median), "min": r(min), "max": r(max)})
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let json = args.iter().any(|a| a == "--json");
-    let runs: usize = args
-        .iter()
-        .position(|a| a == "--runs")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(7);
+    let runs = figures::runs(&args, 7);
     let dir = tempfile::tempdir().unwrap();
     make_project(dir.path());
     std::fs::create_dir(dir.path().join(".codedb")).unwrap();
@@ -129,10 +115,10 @@ fn main() {
                 "runs": runs,
                 "files_changed": files,
                 "references": references,
-                "rename_ms": figure(&renames),
-                "edit_ms": figure(&edits),
-                "rename_vs_edit": (ratio * 100.0).round() / 100.0,
-                "rename_per_file_ms": (per_file * 100.0).round() / 100.0,
+                "rename_ms": figure("rename_ms", renames, 2).1,
+                "edit_ms": figure("edit_ms", edits, 2).1,
+                "rename_vs_edit": round(ratio, 2),
+                "rename_per_file_ms": round(per_file, 2),
             })
         );
     } else {

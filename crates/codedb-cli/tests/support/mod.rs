@@ -1,5 +1,5 @@
-//! What the CLI's test files share: running the `codedb` binary and git, and reading what
-//! they printed.
+//! What the CLI's test files share: running the `codedb` binary (on each backend this
+//! machine has) and git, reading what they printed, and a seeded generator for kill tests.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::path::Path;
@@ -35,4 +35,89 @@ pub fn git(root: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A fresh git repository in `root` with everything in it committed (`.codedb/` ignored).
+pub fn commit_all_new(root: &Path) {
+    std::fs::write(root.join(".gitignore"), ".codedb/\n").unwrap();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["config", "user.email", "test@example.com"]);
+    git(root, &["config", "user.name", "test"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "init"]);
+}
+
+/// The databases to run on: a SQLite file in `root`, and PostgreSQL when a server answers
+/// (name, `--db` value, the test database to drop afterwards).
+pub fn databases(
+    root: &Path,
+) -> Vec<(
+    &'static str,
+    String,
+    Option<codedb_backends::testing::TestDatabase>,
+)> {
+    let mut dbs = vec![(
+        "sqlite",
+        root.join(".codedb/codedb.sqlite")
+            .to_str()
+            .unwrap()
+            .to_owned(),
+        None,
+    )];
+    if let Some(pg) = codedb_backends::testing::TestDatabase::postgres() {
+        dbs.push(("postgres", pg.arg(), Some(pg)));
+    }
+    dbs
+}
+
+/// Runs `codedb ARGS --db DB` in `root`.
+pub fn run_on(root: &Path, db: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_codedb"))
+        .current_dir(root)
+        .args(args)
+        .args(["--db", db])
+        .output()
+        .unwrap()
+}
+
+/// `codedb ARGS --json --db DB` in `root`, which must succeed: its JSON.
+pub fn json_on(root: &Path, db: &str, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let o = run_on(root, db, &all);
+    assert!(o.status.success(), "codedb {args:?}: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// A small deterministic generator (xorshift), seeded from the clock and printed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A generator seeded from the clock, and its seed (print it: a failure replays with it).
+    pub fn from_clock() -> (Rng, u64) {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            | 1;
+        (Rng(seed), seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Runs `future` to its end on a runtime of two worker threads (a test that makes a
+/// PostgreSQL test database does so outside the runtime: its client blocks).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
 }

@@ -246,3 +246,20 @@ fn is_stale(path: &Path) -> bool {
         .and_then(|t| t.elapsed().ok())
         .is_some_and(|age| age.as_secs() > 60)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_of_one_action_reads_as_a_list_of_one() {
+        let old = r#"{"id": "x", "kind": "edit", "message": "m", "git": true, "pid": 1,
+            "created_at": 2, "action": {"op": "delete", "path": "a.py", "old_sha256": "s"}}"#;
+        let intent: Intent = serde_json::from_str(old).unwrap();
+        assert_eq!(intent.paths(), ["a.py"]);
+        assert!(!intent.is_batch() && !intent.committed);
+        let again: Intent =
+            serde_json::from_slice(&serde_json::to_vec(&intent).unwrap()).unwrap();
+        assert_eq!(again, intent);
+    }
+}

@@ -12,9 +12,6 @@ use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-use rmcp::ServiceExt;
-use rmcp::model::CallToolRequestParams;
-use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use serde_json::{Value, json};
 use support::{databases, git, json_on, run_on, stderr, stdout};
 
@@ -396,10 +393,6 @@ fn insert_and_delete_symbol_are_write_commands_on_the_command_line() {
     }
 }
 
-fn args(v: Value) -> serde_json::Map<String, Value> {
-    v.as_object().unwrap().clone()
-}
-
 #[test]
 fn mcp_tools_are_bounded_and_give_outlines_search_and_symbol_edits() {
     // The PostgreSQL test database is made and dropped outside the runtime (its client
@@ -432,33 +425,8 @@ async fn mcp_on(backend: &str, db: String) {
         } else {
             db
         };
-        let transport = TokioChildProcess::new(
-            tokio::process::Command::new(env!("CARGO_BIN_EXE_codedb")).configure(|cmd| {
-                cmd.arg("serve")
-                    .arg("--root")
-                    .arg(&root)
-                    .arg("--db")
-                    .arg(&db);
-            }),
-        )
-        .unwrap();
-        let client = ().serve(transport).await.unwrap();
-        let call = |name: &'static str, a: Value| {
-            let client = &client;
-            async move {
-                client
-                    .call_tool(CallToolRequestParams::new(name).with_arguments(args(a)))
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| {
-                        if r.is_error == Some(true) {
-                            Err(format!("{:?}", r.content))
-                        } else {
-                            Ok(r.structured_content.unwrap_or_default())
-                        }
-                    })
-            }
-        };
+        let client = support::serve_mcp(&root, &db).await;
+        let call = |name: &'static str, a: Value| support::call_tool(&client, name, a);
         call("index", json!({})).await.unwrap();
 
         // The budget cuts, and says where to go on.

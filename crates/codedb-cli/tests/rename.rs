@@ -9,12 +9,9 @@ mod support;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rmcp::ServiceExt;
-use rmcp::model::CallToolRequestParams;
-use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use serde_json::{Value, json};
 use support::{Rng, commit_all_new, databases, git, json_on, run_on, stderr, stdout};
 
@@ -34,21 +31,13 @@ fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-fn run(root: &Path, db: &str, args: &[&str]) -> Output {
-    run_on(root, db, args)
-}
-
-fn json_of(root: &Path, db: &str, args: &[&str]) -> Value {
-    json_on(root, db, args)
-}
-
 fn fails(root: &Path, db: &str, args: &[&str], code: i32, needle: &str) {
     let before = (
         fs::read(root.join("lib.py")).unwrap(),
         fs::read(root.join("app.py")).unwrap(),
         git(root, &["rev-parse", "HEAD"]),
     );
-    let o = run(root, db, args);
+    let o = run_on(root, db, args);
     assert_eq!(
         o.status.code(),
         Some(code),
@@ -73,9 +62,9 @@ fn rename_on_the_command_line() {
     let dir = project(&[]);
     let root = dir.path();
     for (backend, db, _pg) in databases(root) {
-        json_of(root, &db, &["index", "."]);
+        json_on(root, &db, &["index", "."]);
         // The dry run: the diff of both files, nothing changed.
-        let o = run(root, &db, &["rename", "total", "grand_total", "--dry-run"]);
+        let o = run_on(root, &db, &["rename", "total", "grand_total", "--dry-run"]);
         assert!(o.status.success(), "{backend}: {}", stderr(&o));
         let text = stdout(&o);
         assert!(
@@ -102,7 +91,7 @@ fn rename_on_the_command_line() {
         );
         fails(root, &db, &["rename", "nothing", "x"], 2, "nothing");
         // The rename itself.
-        let r = json_of(
+        let r = json_on(
             root,
             &db,
             &["rename", "total", "grand_total", "-m", "rename total"],
@@ -120,12 +109,12 @@ fn rename_on_the_command_line() {
         );
         assert_eq!(git(root, &["log", "-1", "--format=%s"]), "rename total");
         assert_eq!(git(root, &["status", "--porcelain"]), "");
-        let refs = json_of(root, &db, &["query", "refs", "lib.py:grand_total"]);
+        let refs = json_on(root, &db, &["query", "refs", "lib.py:grand_total"]);
         assert_eq!(refs["total"], 3, "{backend}: {refs}");
-        let o = run(root, &db, &["verify"]);
+        let o = run_on(root, &db, &["verify"]);
         assert!(o.status.success(), "{backend}: {}", stdout(&o));
         // The text report.
-        let o = run(root, &db, &["rename", "grand_total", "total"]);
+        let o = run_on(root, &db, &["rename", "grand_total", "total"]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert!(
             stdout(&o).contains("rename lib.py:grand_total -> total: 1 definition(s), 3 reference(s) (0 by name) in 2 file(s)"),
@@ -154,29 +143,8 @@ fn rename_over_mcp() {
 async fn mcp_on(root: &Path, backend: &str, db: String) {
     let root = root.to_owned();
     {
-        let transport = TokioChildProcess::new(
-            tokio::process::Command::new(env!("CARGO_BIN_EXE_codedb")).configure(|cmd| {
-                cmd.arg("serve")
-                    .arg("--root")
-                    .arg(&root)
-                    .arg("--db")
-                    .arg(&db);
-            }),
-        )
-        .unwrap();
-        let client = ().serve(transport).await.unwrap();
-        let call = |name: &'static str, a: Value| {
-            let client = &client;
-            async move {
-                client
-                    .call_tool(
-                        CallToolRequestParams::new(name)
-                            .with_arguments(a.as_object().unwrap().clone()),
-                    )
-                    .await
-                    .map(|r| r.structured_content.unwrap_or_default())
-            }
-        };
+        let client = support::serve_mcp(&root, &db).await;
+        let call = |name: &'static str, a: Value| support::call_tool(&client, name, a);
         call("index", json!({})).await.unwrap();
         let r = call(
             "rename",
@@ -242,12 +210,12 @@ fn kill_9_during_renames_leaves_all_files_renamed_or_none() {
     let root = dir.path();
     let db = root.join(".codedb/codedb.sqlite");
     let db = db.to_str().unwrap();
-    json_of(root, db, &["index", "."]);
+    json_on(root, db, &["index", "."]);
     let names = ["f0", "renamed_f0"];
     // How long an uncontended rename takes, to spread the kills over all of it.
     let start = Instant::now();
-    json_of(root, db, &["rename", "f0", "renamed_f0"]);
-    json_of(root, db, &["rename", "renamed_f0", "f0"]);
+    json_on(root, db, &["rename", "f0", "renamed_f0"]);
+    json_on(root, db, &["rename", "renamed_f0", "f0"]);
     let span = (start.elapsed().as_micros() / 2).max(1000) as u64;
     let (mut rng, seed) = Rng::from_clock();
     println!("seed {seed}, a rename takes {span} us");
@@ -265,13 +233,13 @@ fn kill_9_during_renames_leaves_all_files_renamed_or_none() {
         std::thread::sleep(Duration::from_micros(rng.next() % (span + span / 4)));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        let o = run(root, db, &["recover"]);
+        let o = run_on(root, db, &["recover"]);
         assert!(
             o.status.success(),
             "iteration {i} (seed {seed}): recover: {}",
             stderr(&o)
         );
-        let o = run(root, db, &["verify", "--json"]);
+        let o = run_on(root, db, &["verify", "--json"]);
         assert!(
             o.status.success(),
             "iteration {i} (seed {seed}): {}",
@@ -300,7 +268,7 @@ fn kill_9_during_renames_leaves_all_files_renamed_or_none() {
             current = now;
         }
         assert_eq!(git(root, &["status", "--porcelain"]), "", "iteration {i}");
-        let refs = json_of(root, db, &["query", "refs", &format!("m0.py:{name}")]);
+        let refs = json_on(root, db, &["query", "refs", &format!("m0.py:{name}")]);
         assert_eq!(refs["total"], 10, "iteration {i}: {refs}");
     }
     println!("40 kills: {landed} renames landed, {undone} rolled back");

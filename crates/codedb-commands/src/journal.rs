@@ -258,8 +258,7 @@ mod tests {
         let intent: Intent = serde_json::from_str(old).unwrap();
         assert_eq!(intent.paths(), ["a.py"]);
         assert!(!intent.is_batch() && !intent.committed);
-        let again: Intent =
-            serde_json::from_slice(&serde_json::to_vec(&intent).unwrap()).unwrap();
+        let again: Intent = serde_json::from_slice(&serde_json::to_vec(&intent).unwrap()).unwrap();
         assert_eq!(again, intent);
     }
 }

@@ -121,3 +121,35 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .unwrap()
         .block_on(future)
 }
+
+/// An MCP client of `codedb serve --root ROOT --db DB`, over the child's stdio.
+pub async fn serve_mcp(
+    root: &Path,
+    db: &str,
+) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+    use rmcp::ServiceExt;
+    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+    let transport = TokioChildProcess::new(
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_codedb")).configure(|cmd| {
+            cmd.arg("serve").arg("--root").arg(root).arg("--db").arg(db);
+        }),
+    )
+    .unwrap();
+    ().serve(transport).await.unwrap()
+}
+
+/// Calls the tool `name` with `args` (an object): its structured answer, or the error as
+/// text (a protocol error, or a tool error's content).
+pub async fn call_tool(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    name: &'static str,
+    args: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let params = rmcp::model::CallToolRequestParams::new(name)
+        .with_arguments(args.as_object().unwrap().clone());
+    let r = client.call_tool(params).await.map_err(|e| e.to_string())?;
+    if r.is_error == Some(true) {
+        return Err(format!("{:?}", r.content));
+    }
+    Ok(r.structured_content.unwrap_or_default())
+}

@@ -46,18 +46,7 @@ fn json(root: &Path, db: &str, args: &[&str]) -> Value {
 }
 
 fn fails(root: &Path, db: &str, args: &[&str], code: i32, needle: &str) {
-    let o = run(root, db, args);
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "codedb {args:?}: {}",
-        stderr(&o)
-    );
-    assert!(
-        stderr(&o).contains(needle),
-        "codedb {args:?}: {} lacks {needle:?}",
-        stderr(&o)
-    );
+    support::fails_on(root, db, args, code, needle);
 }
 
 #[test]

@@ -242,16 +242,9 @@ fn kill_9_at_random_moments_then_recover_and_verify() {
         let before = fs::read_to_string(root.join("m0.py")).unwrap();
         let next = versions[(i + 1) % 2];
         let file = &files[(i + 1) % 2];
-        let mut child = Command::new(env!("CARGO_BIN_EXE_codedb"))
-            .current_dir(root)
-            .args(["edit", "m0.py", "--content-file", file.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_micros(rng.next() % (span + span / 4)));
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+        let delay = Duration::from_micros(rng.next() % (span + span / 4));
+        let args = ["edit", "m0.py", "--content-file", file.to_str().unwrap()];
+        support::kill_9_after(root, &args, delay);
         let o = codedb(root, &["recover"]);
         assert!(
             o.status.success(),

@@ -9,7 +9,6 @@ mod support;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -37,18 +36,7 @@ fn fails(root: &Path, db: &str, args: &[&str], code: i32, needle: &str) {
         fs::read(root.join("app.py")).unwrap(),
         git(root, &["rev-parse", "HEAD"]),
     );
-    let o = run_on(root, db, args);
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "codedb {args:?}: {}",
-        stderr(&o)
-    );
-    assert!(
-        stderr(&o).contains(needle),
-        "codedb {args:?}: {}",
-        stderr(&o)
-    );
+    support::fails_on(root, db, args, code, needle);
     let after = (
         fs::read(root.join("lib.py")).unwrap(),
         fs::read(root.join("app.py")).unwrap(),
@@ -223,16 +211,8 @@ fn kill_9_during_renames_leaves_all_files_renamed_or_none() {
     let (mut landed, mut undone) = (0, 0);
     for i in 0..40 {
         let (from, to) = (names[current], names[1 - current]);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_codedb"))
-            .current_dir(root)
-            .args(["rename", from, to, "--db", db])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_micros(rng.next() % (span + span / 4)));
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+        let delay = Duration::from_micros(rng.next() % (span + span / 4));
+        support::kill_9_after(root, &["rename", from, to, "--db", db], delay);
         let o = run_on(root, db, &["recover"]);
         assert!(
             o.status.success(),

@@ -153,3 +153,34 @@ pub async fn call_tool(
     }
     Ok(r.structured_content.unwrap_or_default())
 }
+
+/// Runs `codedb ARGS --db DB` in `root`, which must fail with exit `code` and say `needle`.
+pub fn fails_on(root: &Path, db: &str, args: &[&str], code: i32, needle: &str) {
+    let o = run_on(root, db, args);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "codedb {args:?}: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains(needle),
+        "codedb {args:?}: {} lacks {needle:?}",
+        stderr(&o)
+    );
+}
+
+/// Starts `codedb ARGS` in `root` (output discarded) and kills it with SIGKILL after
+/// `delay`, waiting for it to end.
+pub fn kill_9_after(root: &Path, args: &[&str], delay: std::time::Duration) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codedb"))
+        .current_dir(root)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+}

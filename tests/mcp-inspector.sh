@@ -30,7 +30,7 @@ check() { python3 -c "import json,sys; d=json.load(sys.stdin); $1" || { echo "mc
 
 call --method tools/list | check '
 names = sorted(t["name"] for t in d["tools"])
-assert names == sorted(["index","stats","symbol","search","usages","refs","callers","callees","deps","rdeps","hierarchy","file","edit","replace_symbol","create","delete","move","history","restore","schema_plan","verify","status","projects","map","outline","insert","delete_symbol"]), names'
+assert names == sorted(["index","stats","symbol","search","usages","refs","callers","callees","deps","rdeps","hierarchy","file","edit","replace_symbol","create","delete","move","history","restore","schema_plan","verify","status","projects","map","outline","insert","delete_symbol","rename"]), names'
 call --method tools/call --tool-name index | check '
 s = d["structuredContent"]; assert s["files_indexed"] + s["files_unchanged"] == 1, s'
 call --method tools/call --tool-name search --tool-arg "query=Splits text" | check '

@@ -11,6 +11,7 @@
 //! | `search` | regex search over the stored source of sympy vs ripgrep over the same tree | `crates/codedb-commands/benches/search.rs` |
 //! | `serve` | `codedb serve` over stdio: startup, a search tool call, an edit tool call; symbol/search latency alone and while sympy is indexed cold in the same server | `crates/codedb-cli/benches/serve.rs` |
 //! | `edit` | a whole-file edit and a symbol replacement with git commit vs `cp` + `git add` + `git commit` | `crates/codedb-commands/benches/edit.rs` |
+//! | `rename` | `rename` of a function with 180 references in 61 files vs a one-file `edit` of the same tree (`--runs N`) | `crates/codedb-commands/benches/rename.rs` |
 
 /// Benchmarks: name -> (package, bench target).
 const BENCHES: &[(&str, &str, &str)] = &[
@@ -21,6 +22,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("refs", "codedb-commands", "refs"),
     ("map", "codedb-commands", "map"),
     ("search", "codedb-commands", "search"),
+    ("rename", "codedb-commands", "rename"),
     ("serve", "codedb-cli", "serve"),
 ];
 

@@ -68,6 +68,9 @@ pub(crate) enum Command {
     /// Delete one class, function or method (with its decorators and doc comments), with
     /// every guarantee of `edit`.
     DeleteSymbol(commands::symbol_edit::DeleteSymbolArgs),
+    /// Rename a definition and every exact or inferred reference to it across files: one
+    /// command (all files or none, one git commit), with every guarantee of `edit`.
+    Rename(commands::rename::Args),
     /// Create a file (it must not exist).
     Create(commands::create::Args),
     /// Delete a file (a backup is kept).
@@ -102,6 +105,7 @@ pub(crate) fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Edit(a) => commands::edit::run(ctx, a),
         Command::Insert(a) => commands::symbol_edit::run_insert(ctx, a),
         Command::DeleteSymbol(a) => commands::symbol_edit::run_delete(ctx, a),
+        Command::Rename(a) => commands::rename::run(ctx, a),
         Command::Create(a) => commands::create::run(ctx, a),
         Command::Delete(a) => commands::delete::run(ctx, a),
         Command::Move(a) => commands::move_file::run(ctx, a),

@@ -82,6 +82,10 @@ impl From<codedb_commands::CommandError> for CliError {
         use codedb_commands::ErrorKind;
         let kind = match (e.kind(), &e) {
             (_, codedb_commands::CommandError::InvalidArgument { .. }) => Failure::Usage,
+            // A definition name that names none or several (listed), as `query refs` says.
+            (_, codedb_commands::CommandError::Database(codedb_core::Error::Symbol(_))) => {
+                Failure::Usage
+            }
             (ErrorKind::Conflict, _) => Failure::Conflict,
             (ErrorKind::Landed, _) => Failure::Landed,
             _ => Failure::Failed,

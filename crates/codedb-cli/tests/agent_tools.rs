@@ -10,14 +10,10 @@ mod support;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use codedb_backends::testing::TestDatabase;
-use rmcp::ServiceExt;
-use rmcp::model::CallToolRequestParams;
-use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use serde_json::{Value, json};
-use support::{git, stderr, stdout};
+use support::{databases, git, json_on, run_on, stderr, stdout};
 
 const PARSER: &str = "\"\"\"Parsing.\"\"\"\n\n\nclass Parser:\n    \"\"\"Splits text into words.\n\n    More.\n    \"\"\"\n\n    def parse(self, text):\n        \"\"\"Parse TEXT.\"\"\"\n        return text.split()\n\n    def reset(self):\n        pass\n\n\ndef parse_all(texts):\n    return [Parser().parse(t) for t in texts]\n";
 
@@ -41,52 +37,16 @@ fn project() -> tempfile::TempDir {
     dir
 }
 
-/// The databases to run on: a SQLite file in `root`, and PostgreSQL when a server answers.
-fn databases(root: &Path) -> Vec<(&'static str, String, Option<TestDatabase>)> {
-    let mut dbs = vec![(
-        "sqlite",
-        root.join(".codedb/codedb.sqlite")
-            .to_str()
-            .unwrap()
-            .to_owned(),
-        None,
-    )];
-    if let Some(pg) = TestDatabase::postgres() {
-        dbs.push(("postgres", pg.arg(), Some(pg)));
-    }
-    dbs
-}
-
 fn run(root: &Path, db: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_codedb"))
-        .current_dir(root)
-        .args(args)
-        .args(["--db", db])
-        .output()
-        .unwrap()
+    run_on(root, db, args)
 }
 
 fn json(root: &Path, db: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let o = run(root, db, &all);
-    assert!(o.status.success(), "codedb {args:?}: {}", stderr(&o));
-    serde_json::from_slice(&o.stdout).unwrap()
+    json_on(root, db, args)
 }
 
 fn fails(root: &Path, db: &str, args: &[&str], code: i32, needle: &str) {
-    let o = run(root, db, args);
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "codedb {args:?}: {}",
-        stderr(&o)
-    );
-    assert!(
-        stderr(&o).contains(needle),
-        "codedb {args:?}: {} lacks {needle:?}",
-        stderr(&o)
-    );
+    support::fails_on(root, db, args, code, needle);
 }
 
 #[test]
@@ -422,21 +382,12 @@ fn insert_and_delete_symbol_are_write_commands_on_the_command_line() {
     }
 }
 
-fn args(v: Value) -> serde_json::Map<String, Value> {
-    v.as_object().unwrap().clone()
-}
-
 #[test]
 fn mcp_tools_are_bounded_and_give_outlines_search_and_symbol_edits() {
     // The PostgreSQL test database is made and dropped outside the runtime (its client
     // blocks).
     for (backend, db, _pg) in databases(Path::new("/nonexistent")) {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(mcp_on(backend, db));
+        support::block_on(mcp_on(backend, db));
     }
 }
 
@@ -463,33 +414,8 @@ async fn mcp_on(backend: &str, db: String) {
         } else {
             db
         };
-        let transport = TokioChildProcess::new(
-            tokio::process::Command::new(env!("CARGO_BIN_EXE_codedb")).configure(|cmd| {
-                cmd.arg("serve")
-                    .arg("--root")
-                    .arg(&root)
-                    .arg("--db")
-                    .arg(&db);
-            }),
-        )
-        .unwrap();
-        let client = ().serve(transport).await.unwrap();
-        let call = |name: &'static str, a: Value| {
-            let client = &client;
-            async move {
-                client
-                    .call_tool(CallToolRequestParams::new(name).with_arguments(args(a)))
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| {
-                        if r.is_error == Some(true) {
-                            Err(format!("{:?}", r.content))
-                        } else {
-                            Ok(r.structured_content.unwrap_or_default())
-                        }
-                    })
-            }
-        };
+        let client = support::serve_mcp(&root, &db).await;
+        let call = |name: &'static str, a: Value| support::call_tool(&client, name, a);
         call("index", json!({})).await.unwrap();
 
         // The budget cuts, and says where to go on.

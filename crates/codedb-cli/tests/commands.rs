@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::{codedb, git};
+use support::{Rng, codedb, git};
 
 fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
@@ -209,18 +209,6 @@ fn commands_print_reports_and_exit_with_their_codes() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--root"));
 }
 
-/// A small deterministic generator (xorshift), seeded from the clock and printed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 #[test]
 fn kill_9_at_random_moments_then_recover_and_verify() {
     let t = project(20);
@@ -247,28 +235,16 @@ fn kill_9_at_random_moments_then_recover_and_verify() {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let span = start.elapsed().as_micros().max(1000) as u64;
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
+    let (mut rng, seed) = Rng::from_clock();
     println!("seed {seed}, an edit takes {span} us");
-    let mut rng = Rng(seed);
     let (mut landed, mut undone) = (0, 0);
     for i in 0..100 {
         let before = fs::read_to_string(root.join("m0.py")).unwrap();
         let next = versions[(i + 1) % 2];
         let file = &files[(i + 1) % 2];
-        let mut child = Command::new(env!("CARGO_BIN_EXE_codedb"))
-            .current_dir(root)
-            .args(["edit", "m0.py", "--content-file", file.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_micros(rng.next() % (span + span / 4)));
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+        let delay = Duration::from_micros(rng.next() % (span + span / 4));
+        let args = ["edit", "m0.py", "--content-file", file.to_str().unwrap()];
+        support::kill_9_after(root, &args, delay);
         let o = codedb(root, &["recover"]);
         assert!(
             o.status.success(),

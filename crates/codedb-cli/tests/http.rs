@@ -31,12 +31,7 @@ fn git_project(config: &str) -> tempfile::TempDir {
     )
     .unwrap();
     std::fs::write(root.join("codedb.toml"), config).unwrap();
-    std::fs::write(root.join(".gitignore"), ".codedb/\n").unwrap();
-    git(root, &["init", "-q", "-b", "main"]);
-    git(root, &["config", "user.email", "test@example.com"]);
-    git(root, &["config", "user.name", "test"]);
-    git(root, &["add", "-A"]);
-    git(root, &["commit", "-q", "-m", "init"]);
+    support::commit_all_new(root);
     dir
 }
 

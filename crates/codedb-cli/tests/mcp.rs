@@ -23,12 +23,7 @@ fn git_project() -> tempfile::TempDir {
         "class Parser:\n    \"\"\"Splits text into words.\"\"\"\n\n    def parse(self, text):\n        return text.split()\n",
     )
     .unwrap();
-    std::fs::write(root.join(".gitignore"), ".codedb/\n").unwrap();
-    git(root, &["init", "-q", "-b", "main"]);
-    git(root, &["config", "user.email", "test@example.com"]);
-    git(root, &["config", "user.name", "test"]);
-    git(root, &["add", "-A"]);
-    git(root, &["commit", "-q", "-m", "init"]);
+    support::commit_all_new(root);
     dir
 }
 
@@ -76,6 +71,7 @@ async fn an_mcp_client_lists_the_tools_and_indexes_searches_and_edits() {
             "projects",
             "rdeps",
             "refs",
+            "rename",
             "replace_symbol",
             "restore",
             "schema_plan",

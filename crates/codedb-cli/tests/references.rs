@@ -13,7 +13,7 @@ use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use serde_json::{Value, json};
-use support::{codedb, git, stderr, stdout};
+use support::{codedb, stderr, stdout};
 
 const A_PY: &str = "class Base:\n    def run(self):\n        return helper()\n\n\nclass Child(Base):\n    def run(self):\n        return super().run()\n\n\ndef helper():\n    return 1\n";
 const B_PY: &str =
@@ -24,12 +24,7 @@ fn project() -> tempfile::TempDir {
     let root = dir.path();
     std::fs::write(root.join("a.py"), A_PY).unwrap();
     std::fs::write(root.join("b.py"), B_PY).unwrap();
-    std::fs::write(root.join(".gitignore"), ".codedb/\n").unwrap();
-    git(root, &["init", "-q", "-b", "main"]);
-    git(root, &["config", "user.email", "test@example.com"]);
-    git(root, &["config", "user.name", "test"]);
-    git(root, &["add", "-A"]);
-    git(root, &["commit", "-q", "-m", "init"]);
+    support::commit_all_new(root);
     dir
 }
 

@@ -28,6 +28,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "../tests/support/corpus.rs"]
 mod corpus;
+#[path = "support/figures.rs"]
+mod figures;
 
 const BUDGET: usize = 4000;
 
@@ -113,11 +115,7 @@ print((time.time() - t) * 1000)
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let json = args.iter().any(|a| a == "--json");
-    let runs: usize = args
-        .iter()
-        .position(|a| a == "--runs")
-        .and_then(|i| args.get(i + 1))
-        .map_or(5, |n| n.parse().expect("--runs N"));
+    let runs = figures::runs(&args, 5);
     let corpus = corpus::corpus("sympy", "1.13.3");
     let work = tempfile::tempdir().unwrap();
     let mut out = serde_json::Map::new();

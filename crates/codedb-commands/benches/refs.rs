@@ -35,6 +35,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "../tests/support/corpus.rs"]
 mod corpus;
+#[path = "support/figures.rs"]
+mod figures;
+use figures::{figure, round, spread};
 
 fn open(path: &Path, dir: &Path) -> (Backend, CodeDatabase) {
     let backend = Backend::open(&DatabaseSpec::Sqlite(path.to_owned())).unwrap();
@@ -112,29 +115,6 @@ fn parse_only_s(root: &Path) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
-/// Median, min and max.
-fn spread(mut xs: Vec<f64>) -> (f64, f64, f64) {
-    xs.sort_by(f64::total_cmp);
-    (xs[xs.len() / 2], xs[0], xs[xs.len() - 1])
-}
-
-fn round(x: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (x * f).round() / f
-}
-
-fn figure(name: &str, xs: Vec<f64>, digits: i32) -> (String, serde_json::Value) {
-    let (median, min, max) = spread(xs);
-    (
-        name.to_owned(),
-        serde_json::json!({
-            "median": round(median, digits),
-            "min": round(min, digits),
-            "max": round(max, digits),
-        }),
-    )
-}
-
 #[derive(Default)]
 struct Run {
     cold: f64,
@@ -207,11 +187,7 @@ fn one_run(tree: &Path, work: &Path, full: bool) -> Run {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let json = args.iter().any(|a| a == "--json");
-    let runs: usize = args
-        .iter()
-        .position(|a| a == "--runs")
-        .and_then(|i| args.get(i + 1))
-        .map_or(3, |n| n.parse().expect("--runs N"));
+    let runs = figures::runs(&args, 3);
     let corpus = corpus::corpus("sympy", "1.13.3");
     let work = tempfile::tempdir().unwrap();
     let mut out = serde_json::Map::new();

@@ -222,6 +222,8 @@ impl CommandError {
             | CommandError::Syntax { .. }
             | CommandError::Symbol { .. }
             | CommandError::GitRefused(_) => ErrorKind::User,
+            // A definition not found, or a name that picks several (listed).
+            CommandError::Database(codedb_core::Error::Symbol(_)) => ErrorKind::User,
             CommandError::Conflict { .. } => ErrorKind::Conflict,
             CommandError::Landed { .. } => ErrorKind::Landed,
             CommandError::RolledBack { error } => error.kind(),

@@ -4,9 +4,11 @@
 //! record left behind means the command died half-way; [`crate::recover`] reads it and
 //! rolls the command forward or back.
 //!
-//! The commit point of every command is one atomic file-system operation (the rename of the
-//! new content over the target, the unlink of a deleted file, the rename of a moved one):
-//! `recover` looks at the disk, and the database and git are brought to agree with it.
+//! The commit point of every command is one atomic file-system operation: for a command on
+//! one file, the rename of the new content over the target, the unlink of a deleted file,
+//! the rename of a moved one; for a command on several files (a rename across files), the
+//! rewrite of its intent record as `committed`, once every file was replaced. `recover`
+//! looks at the disk, and the database and git are brought to agree with it.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -102,8 +104,44 @@ pub struct Intent {
     pub pid: u32,
     /// Unix milliseconds.
     pub created_at: i64,
-    /// What it does.
-    pub action: Action,
+    /// What it does, file by file: one action, or several (all of them land or none).
+    /// Records written with one `action` read as a list of one.
+    #[serde(alias = "action", deserialize_with = "one_or_many")]
+    pub actions: Vec<Action>,
+    /// For several actions: whether the command passed its commit point (every file was
+    /// replaced, and the record rewritten saying so). Unused for one action, whose own
+    /// file-system operation is the commit point.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub committed: bool,
+}
+
+impl Intent {
+    /// Every path the actions touch, in order.
+    pub fn paths(&self) -> Vec<&str> {
+        self.actions.iter().flat_map(Action::paths).collect()
+    }
+
+    /// Whether the commit point is this record's `committed` mark (several actions) rather
+    /// than its one action's own file-system operation.
+    pub fn is_batch(&self) -> bool {
+        self.actions.len() > 1
+    }
+}
+
+/// An intent's `action` (one, as records before batches were written) or `actions`.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<Action>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(Action),
+        Many(Vec<Action>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(a) => vec![a],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -235,11 +273,12 @@ mod tests {
             git: false,
             pid: std::process::id(),
             created_at: now_ms(),
-            action: Action::Move {
+            actions: vec![Action::Move {
                 from: "a".into(),
                 to: "b".into(),
                 sha256: String::new(),
-            },
+            }],
+            committed: false,
         };
         std::thread::scope(|s| {
             s.spawn(|| {
@@ -262,5 +301,16 @@ mod tests {
                 journal.pending().unwrap();
             }
         });
+    }
+
+    #[test]
+    fn a_record_of_one_action_reads_as_a_list_of_one() {
+        let old = r#"{"id": "x", "kind": "edit", "message": "m", "git": true, "pid": 1,
+            "created_at": 2, "action": {"op": "delete", "path": "a.py", "old_sha256": "s"}}"#;
+        let intent: Intent = serde_json::from_str(old).unwrap();
+        assert_eq!(intent.paths(), ["a.py"]);
+        assert!(!intent.is_batch() && !intent.committed);
+        let again: Intent = serde_json::from_slice(&serde_json::to_vec(&intent).unwrap()).unwrap();
+        assert_eq!(again, intent);
     }
 }

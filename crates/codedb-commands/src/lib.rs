@@ -7,7 +7,7 @@
 //! * [`lang`] holds the languages: each a grammar plus an extractor; a new language is one
 //!   module and one table entry.
 //! * The write commands ([`edit`], [`replace_symbol`], [`create`], [`delete`],
-//!   [`move_file`], [`restore`]) run one pipeline (see [`pipeline`]): validate the new
+//!   [`move_file`], [`restore`], and [`rename`] over many files) run one pipeline (see [`pipeline`]): validate the new
 //!   content's syntax tree, back the old bytes up ([`backups`]), write a temp file, journal
 //!   the intent ([`journal`]), update the database in the command's transaction, replace
 //!   the target at the commit point without losing another program's bytes (`swap`),
@@ -78,8 +78,9 @@ pub use error::{CommandError, ErrorKind, LeftOver};
 pub use indexer::{IndexError, IndexOptions, IndexSummary, Skipped, index};
 pub use map::{DEFAULT_MAP_TOKENS, MAP_ENCODING, RepoMap, count_tokens, focus_of, repo_map};
 pub use pipeline::{
-    CommandKind, CommandReport, EditOptions, Placement, create, delete, delete_symbol, edit,
-    history, insert_symbol, move_file, replace_symbol, restore,
+    CommandKind, CommandReport, EditOptions, Placement, RenameOptions, RenameSummary, RenamedFile,
+    create, delete, delete_symbol, edit, history, insert_symbol, move_file, rename, replace_symbol,
+    restore,
 };
 pub use project::{CommandOptions, Project};
 pub use recover::{

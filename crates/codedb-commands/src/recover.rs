@@ -1,11 +1,12 @@
 //! `recover` and `verify`.
 //!
 //! `recover` resolves every intent a dead command left in the journal. The disk decides:
-//! if the command's commit point (its rename or unlink) happened, the command is rolled
-//! forward (the database is brought to the file's bytes, its backup and log rows are
+//! if the command's commit point (its rename or unlink; for a command on several files, its
+//! intent rewritten as `committed`) happened, the command is rolled forward (the database is brought to the file's bytes, its backup and log rows are
 //! written if they were lost, the paths are committed to git if they are not); otherwise it
-//! is rolled back (its temp file removed; the database, whose transaction never committed,
-//! already agrees). Intents whose files are locked by a live command are left alone. Every
+//! is rolled back (its temp file removed, and the files of a command on several files that
+//! were already replaced put back; the database, whose transaction never committed, already
+//! agrees). Intents whose files are locked by a live command are left alone. Every
 //! write command runs it first.
 //!
 //! `verify` checks the invariant: for every live file row, the sha256 of the file on disk is
@@ -103,10 +104,12 @@ fn sweep(project: &Project) -> Result<usize> {
     let pending = journal.pending()?;
     let mut removed = 0;
     for temp in temp_files(&project.root) {
-        let named = |i: &Intent| match &i.action {
-            Action::Write { temp: t, .. } => t.as_deref() == Some(temp.name.as_str()),
-            Action::Delete { aside, .. } => aside.as_deref() == Some(temp.name.as_str()),
-            Action::Move { .. } => false,
+        let named = |i: &Intent| {
+            i.actions.iter().any(|a| match a {
+                Action::Write { temp: t, .. } => t.as_deref() == Some(temp.name.as_str()),
+                Action::Delete { aside, .. } => aside.as_deref() == Some(temp.name.as_str()),
+                Action::Move { .. } => false,
+            })
         };
         if pending.iter().any(named) || temp_file_held(&temp.path) || journal.is_pending(&temp.id) {
             continue;
@@ -118,7 +121,11 @@ fn sweep(project: &Project) -> Result<usize> {
     let store = BackupStore::new(&project.state);
     let claimed: Vec<&str> = pending
         .iter()
-        .filter_map(|i| i.action.backup().map(|(_, sha)| sha))
+        .flat_map(|i| {
+            i.actions
+                .iter()
+                .filter_map(|a| a.backup().map(|(_, sha)| sha))
+        })
         .collect();
     for (sha, age) in store.list()? {
         if age.as_secs() > 60
@@ -193,12 +200,7 @@ pub(crate) fn recover_intents(project: &Project) -> Result<RecoverReport> {
                 tracing::warn!(id = %intent.id, kind = %intent.kind, "recover: cannot finish: {e}");
                 report.failed.push(Unfinished {
                     id: intent.id.clone(),
-                    paths: intent
-                        .action
-                        .paths()
-                        .into_iter()
-                        .map(str::to_owned)
-                        .collect(),
+                    paths: intent.paths().into_iter().map(str::to_owned).collect(),
                     error: e.to_string(),
                 });
                 continue;
@@ -226,8 +228,9 @@ fn lock_intent(
     intent: &Intent,
     report: &mut RecoverReport,
 ) -> Result<Option<Vec<FileLock>>> {
-    let mut paths: Vec<&str> = intent.action.paths();
+    let mut paths: Vec<&str> = intent.paths();
     paths.sort_unstable();
+    paths.dedup();
     let mut locks = Vec::new();
     for p in paths {
         match try_lock_at(state, p)? {
@@ -253,11 +256,15 @@ fn disk_sha(root: &Path, rel: &str) -> Result<Option<String>> {
 ///   after it, and is gone once the command cleaned up (or after a plain rename);
 /// * a delete: the file taken aside, or gone;
 /// * a move: the file gone from `from`, or at `to` with the moved bytes.
+/// * several files: the intent's `committed` mark, written once every file was replaced.
 fn passed_commit_point(root: &Path, intent: &Intent, landed: bool) -> Result<bool> {
     if landed {
         return Ok(true);
     }
-    Ok(match &intent.action {
+    let [action] = intent.actions.as_slice() else {
+        return Ok(intent.committed);
+    };
+    Ok(match action {
         Action::Write {
             path,
             new_sha256,
@@ -285,11 +292,55 @@ fn passed_commit_point(root: &Path, intent: &Intent, landed: bool) -> Result<boo
 
 /// Whether the file `intent`'s command backed up still holds those bytes: only then can a
 /// rolled-back command's backup go (else it is the only copy of what the file held).
-fn still_holds_backup(root: &Path, intent: &Intent) -> Result<bool> {
-    match intent.action.backup() {
-        Some((path, sha)) => Ok(disk_sha(root, path)?.as_deref() == Some(sha)),
-        None => Ok(true),
+fn still_holds_backup(root: &Path, path: &str, sha: &str) -> Result<bool> {
+    Ok(disk_sha(root, path)?.as_deref() == Some(sha))
+}
+
+/// Puts back every file of `intent` (a command on several files that did not reach its
+/// commit point) that its command already replaced: where the temp file holds the bytes
+/// the replacement displaced, the two are swapped back (the temp name then holds the new
+/// content, or what another program wrote to the file since, for [`discard`]); where a
+/// plain rename replaced the file (no exchange on this file system) and it still holds the
+/// command's bytes, the backed-up bytes are written back. A file never replaced is left.
+/// The in-process undo of such a command runs this too.
+pub(crate) fn put_back(project: &Project, intent: &Intent) -> Result<()> {
+    put_back_files(&project.root, &project.state, intent)
+}
+
+/// Removes what `intent`'s command left beside its files (its temp files, the bytes it
+/// displaced); another program's bytes found there are kept as backups first.
+pub(crate) fn discard_leftovers(project: &Project, intent: &Intent) -> Result<()> {
+    let known = known_shas(intent);
+    for (path, rel) in leftovers(&project.root, intent) {
+        discard(project, &path, &rel, &known, &intent.id, intent.kind)?;
     }
+    Ok(())
+}
+
+fn put_back_files(root: &Path, state: &Path, intent: &Intent) -> Result<()> {
+    for action in &intent.actions {
+        let Action::Write {
+            path,
+            old_sha256: Some(old_sha256),
+            new_sha256,
+            temp: Some(temp),
+        } = action
+        else {
+            continue;
+        };
+        let target = root.join(path);
+        let temp = target.with_file_name(temp);
+        match read_if_present(&temp)? {
+            Some(bytes) if sha256_hex(&bytes) == *new_sha256 => {}
+            Some(_) => crate::swap::put_back(&temp, &target)?,
+            None if disk_sha(root, path)?.as_deref() == Some(new_sha256.as_str()) => {
+                let old = BackupStore::new(state).get(old_sha256)?;
+                crate::durable::replace_durably(&target, &temp, &old, "put back")?;
+            }
+            None => {}
+        }
+    }
+    Ok(())
 }
 
 /// The files beside its target an interrupted command may have left: its temp file (the
@@ -300,29 +351,33 @@ fn leftovers(root: &Path, intent: &Intent) -> Vec<(std::path::PathBuf, String)> 
         name.as_ref()
             .map(|n| (root.join(path).with_file_name(n), path.to_owned()))
     };
-    match &intent.action {
-        Action::Write { path, temp, .. } => beside(path, temp).into_iter().collect(),
-        Action::Delete { path, aside, .. } => beside(path, aside).into_iter().collect(),
-        Action::Move { .. } => Vec::new(),
-    }
+    intent
+        .actions
+        .iter()
+        .filter_map(|action| match action {
+            Action::Write { path, temp, .. } => beside(path, temp),
+            Action::Delete { path, aside, .. } => beside(path, aside),
+            Action::Move { .. } => None,
+        })
+        .collect()
 }
 
 /// The sha256s of the bytes `intent`'s command wrote or backed up: a leftover holding
 /// anything else holds another program's bytes.
 fn known_shas(intent: &Intent) -> Vec<String> {
-    match &intent.action {
-        Action::Write {
-            old_sha256,
-            new_sha256,
-            ..
-        } => old_sha256
-            .iter()
-            .chain(std::iter::once(new_sha256))
-            .cloned()
-            .collect(),
-        Action::Delete { old_sha256, .. } => vec![old_sha256.clone()],
-        Action::Move { sha256, .. } => vec![sha256.clone()],
+    let mut known = Vec::new();
+    for action in &intent.actions {
+        match action {
+            Action::Write {
+                old_sha256,
+                new_sha256,
+                ..
+            } => known.extend(old_sha256.iter().chain([new_sha256]).cloned()),
+            Action::Delete { old_sha256, .. } => known.push(old_sha256.clone()),
+            Action::Move { sha256, .. } => known.push(sha256.clone()),
+        }
     }
+    known
 }
 
 /// The part of [`recover`] that needs no database, for a server's startup before it opens
@@ -345,6 +400,9 @@ pub fn recover_files(root: &Path) -> Result<RecoverReport> {
         };
         if passed_commit_point(&root, &intent, false)? {
             continue;
+        }
+        if intent.is_batch() {
+            put_back_files(&root, &state, &intent)?;
         }
         // Rolled back: its leftovers go, unless one holds bytes that must be kept as a
         // backup, which needs the database (`recover` does it).
@@ -369,14 +427,13 @@ pub fn recover_files(root: &Path) -> Result<RecoverReport> {
 fn resolve(project: &Project, intent: &Intent) -> Result<bool> {
     let landed = project.db.command_landed(&intent.id)?;
     let forward = passed_commit_point(&project.root, intent, landed)?;
-    let paths: Vec<String> = intent
-        .action
-        .paths()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    if !forward && intent.is_batch() {
+        // Files already replaced go back before the database is brought to the disk.
+        put_back(project, intent)?;
+    }
+    let paths: Vec<String> = intent.paths().into_iter().map(str::to_owned).collect();
     let tx = project.db.begin_project_transaction(project.id)?;
-    if forward && let Action::Move { from, to, .. } = &intent.action {
+    if forward && let [Action::Move { from, to, .. }] = intent.actions.as_slice() {
         let moved_row = tx
             .get_file_by_path(project.id, from)?
             .filter(|r| !r.deleted);
@@ -393,9 +450,10 @@ fn resolve(project: &Project, intent: &Intent) -> Result<bool> {
     }
     if forward && !tx.command_landed(&intent.id)? {
         let store = BackupStore::new(&project.state);
-        if let Some((path, sha)) = intent
-            .action
-            .backup()
+        for (path, sha) in intent
+            .actions
+            .iter()
+            .filter_map(Action::backup)
             .filter(|(_, sha)| store.contains(sha))
         {
             let size = store.get(sha).map_or(0, |b| b.len());
@@ -452,14 +510,13 @@ fn resolve(project: &Project, intent: &Intent) -> Result<bool> {
             project.db.set_command_git_commit(&intent.id, &commit.new)?;
         }
     }
-    // Its temp file or the bytes it displaced go; another program's bytes are kept.
-    let known = known_shas(intent);
-    for (path, rel) in leftovers(&project.root, intent) {
-        discard(project, &path, &rel, &known, &intent.id, intent.kind)?;
-    }
-    if !forward && let Some((path, sha)) = intent.action.backup() {
+    discard_leftovers(project, intent)?;
+    for (path, sha) in intent.actions.iter().filter_map(Action::backup) {
+        if forward {
+            break;
+        }
         let store = BackupStore::new(&project.state);
-        if still_holds_backup(&project.root, intent)? {
+        if still_holds_backup(&project.root, path, sha)? {
             // A backup taken for a command that did not land is not history.
             if !project.db.backup_referenced(sha)? {
                 store.remove(sha)?;

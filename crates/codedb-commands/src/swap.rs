@@ -222,6 +222,22 @@ pub(crate) fn replace(
     }
 }
 
+/// Swaps `temp` and `target` back after [`replace`] exchanged them: the target gets the
+/// displaced inode again, `temp` what the target held (the new content, or what another
+/// program wrote there since). Putting back a file of a command on several files that did
+/// not reach its commit point.
+pub(crate) fn put_back(temp: &Path, target: &Path) -> Result<()> {
+    match exchange(temp, target) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(CommandError::io(
+            "put back",
+            target,
+            std::io::Error::other("the exchange stopped working"),
+        )),
+        Err(e) => Err(CommandError::io("put back", target, e)),
+    }
+}
+
 /// Moves `from` to `to` (which must not exist) without ever replacing a file that appeared
 /// there; `Ok(false)` when one did.
 pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> Result<bool> {

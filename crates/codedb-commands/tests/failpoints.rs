@@ -8,21 +8,36 @@
 //! `recover` finishes; a crash there (the command stops without undoing anything, as
 //! `kill -9` would stop it) followed by `recover` leaves the invariant holding, with the
 //! file at its old content when the crash came before the commit point and at its new
-//! content after it.
+//! content after it. `rename` changes two files in one command: its extra step `swap`
+//! (after each file's replacement, before its commit point, the intent marked committed)
+//! rolls back too, the file already replaced put back: all the files change or none.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 #[path = "support/project.rs"]
 mod support;
 
 use codedb_commands::{
-    CommandError, CommandReport, EditOptions, Placement, Project, create, delete, delete_symbol,
-    edit, insert_symbol, move_file, recover, replace_symbol, restore, verify,
+    CommandError, CommandReport, EditOptions, Placement, Project, RenameOptions, create, delete,
+    delete_symbol, edit, insert_symbol, move_file, recover, rename, replace_symbol, restore,
+    verify,
 };
 use support::{Snapshot, TestProject};
 
 const STEPS: [&str; 8] = [
     "validate", "backup", "temp", "intent", "db", "rename", "git", "commit",
 ];
+
+/// The steps of `command`: a command on several files has `swap` too.
+fn steps(command: &str) -> Vec<&'static str> {
+    let mut steps = STEPS.to_vec();
+    if command == "rename" {
+        steps.insert(5, "swap");
+    }
+    steps
+}
+
+/// A file referring to `Parser.parse`, so that renaming it changes two files.
+const USES_PY: &str = "from a import Parser\n\nParser().parse('a b')\n";
 
 /// Steps at or after the commit point: a crash there rolls forward.
 fn after_commit_point(step: &str) -> bool {
@@ -68,6 +83,9 @@ fn commands() -> Vec<(&'static str, Run)> {
         ("restore", |p| {
             restore(p, "pkg/c.py", None, &EditOptions::default())
         }),
+        ("rename", |p| {
+            rename(p, "Parser.parse", "parse_text", &RenameOptions::default())
+        }),
     ]
 }
 
@@ -77,6 +95,7 @@ fn project(backend: &str) -> TestProject {
     {
         let p = t.project();
         edit(&p, "pkg/c.py", "VALUE = 2\n", &EditOptions::default()).unwrap();
+        codedb_commands::create(&p, "uses.py", USES_PY, &EditOptions::default()).unwrap();
     }
     t
 }
@@ -98,10 +117,17 @@ fn every_step_of_every_command() {
 }
 
 fn every_step_on(backend: &str) {
-    for (name, run) in commands() {
-        let name = format!("{backend} {name}");
+    for (command, run) in commands() {
+        let name = format!("{backend} {command}");
         let expected_after = landed(run, backend);
-        for step in STEPS {
+        if command == "rename" {
+            assert_eq!(
+                expected_after.files["uses.py"],
+                USES_PY.replace(".parse(", ".parse_text(").as_bytes(),
+                "{name}: two files"
+            );
+        }
+        for step in steps(command) {
             let fp = format!("cmd-after-{step}");
             // A failure after the commit point: landed, the step left to `recover`.
             if matches!(step, "rename" | "git") {
@@ -190,7 +216,7 @@ fn every_step_on(backend: &str) {
         }
         println!(
             "{name}: {} steps x (failure, crash + recover) ok",
-            STEPS.len()
+            steps(command).len()
         );
     }
 }
@@ -390,6 +416,61 @@ fn an_index_stopped_before_resolution_is_resolved_by_the_next_run() {
             ["use_helper.py:1:15 exact", "use_helper.py:3:1 exact"],
             "{backend}"
         );
+    }
+    scenario.teardown();
+}
+
+/// A rename over two files where another program changes the second file after the first
+/// was replaced: a conflict, the first file put back, nothing changed but the other
+/// program's bytes; a crash there, then `recover`, puts the first file back too.
+#[test]
+fn a_file_changed_mid_rename_refuses_it_and_puts_back_the_files_already_replaced() {
+    let scenario = fail::FailScenario::setup();
+    for backend in TestProject::backends() {
+        let t = project(backend);
+        let p = t.project();
+        let before = t.snapshot();
+        let uses = t.root().join("uses.py");
+        let err = with_callback("cmd-after-swap", append(uses.clone(), "# theirs\n"), || {
+            rename(&p, "Parser.parse", "parse_text", &RenameOptions::default())
+        })
+        .unwrap_err();
+        assert!(err.is_conflict(), "{backend}: {err}");
+        let mut after = t.snapshot();
+        assert_eq!(
+            std::fs::read_to_string(&uses).unwrap(),
+            format!("{USES_PY}# theirs\n")
+        );
+        after
+            .files
+            .insert("uses.py".into(), USES_PY.as_bytes().to_vec());
+        after.status = before.status.clone();
+        assert_eq!(after.files, before.files, "{backend}: a.py put back");
+        assert_eq!(after.db_files, before.db_files, "{backend}");
+        assert_eq!(after.counts, before.counts, "{backend}");
+        assert_eq!(after.head, before.head, "{backend}");
+        assert_eq!(after.intents, 0, "{backend}");
+
+        // Killed after the first file was replaced: `recover` puts it back.
+        let t = project(backend);
+        let p = t.project();
+        let before = t.snapshot();
+        fail::cfg("cmd-after-swap", "return(crash)").unwrap();
+        let err = rename(&p, "Parser.parse", "parse_text", &RenameOptions::default()).unwrap_err();
+        fail::remove("cmd-after-swap");
+        assert!(matches!(err, CommandError::SimulatedCrash("swap")), "{err}");
+        assert_ne!(
+            t.read("a.py"),
+            Some(support::A_PY.to_owned()),
+            "{backend}: a.py was replaced before the crash"
+        );
+        let r = recover(&p).unwrap();
+        assert_eq!(r.rolled_back.len(), 1, "{backend}: {r:?}");
+        assert!(verify(&p).unwrap().is_clean(), "{backend}");
+        let now = t.snapshot();
+        assert_eq!(now.files, before.files, "{backend}");
+        assert_eq!(now.db_files, before.db_files, "{backend}");
+        assert_eq!(now.head, before.head, "{backend}");
     }
     scenario.teardown();
 }

@@ -36,7 +36,8 @@ pub struct FileBackup {
 pub struct CommandRecord {
     /// Its journal id.
     pub id: String,
-    /// `edit`, `replace_symbol`, `create`, `delete`, `move`, `restore`.
+    /// `edit`, `replace_symbol`, `insert_symbol`, `delete_symbol`, `create`, `delete`, `move`,
+    /// `restore`, `rename`.
     pub kind: String,
     /// The paths it changed.
     pub paths: Vec<String>,

@@ -191,6 +191,27 @@ pub struct DeleteSymbolArgs {
     pub project: Option<String>,
 }
 
+/// `rename {qualname, new_name, include_name_matches?, dry_run?, message?}`
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RenameArgs {
+    /// The definition: `QUALNAME` or `PATH:QUALNAME` (as `refs` takes it).
+    pub qualname: String,
+    /// Its new name (an identifier of its language, not a keyword).
+    pub new_name: String,
+    /// Rename references resolved by name only (`name`, `ambiguous`) too; without it, any
+    /// such reference refuses the rename.
+    #[serde(default)]
+    pub include_name_matches: bool,
+    /// Answer the unified diff (`rename.diff`) and change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Commit message.
+    pub message: Option<String>,
+    /// The project, by its name from `projects`; default: the server's only project (with
+    /// several, required).
+    pub project: Option<String>,
+}
+
 /// `history {path, limit?, offset?, count?}`
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct HistoryArgs {
@@ -1039,6 +1060,35 @@ impl CodedbMcp {
             write_result(codedb_commands::delete_symbol(
                 s.project, &a.path, &a.symbol, &options,
             ))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Rename a definition (QUALNAME or PATH:QUALNAME) and every exact or inferred reference to it across files, as one command: all files change or none, one git commit, recoverable. Refuses name-only references unless include_name_matches, a new name that collides in an affected scope, a keyword. dry_run answers the unified diff and changes nothing."
+    )]
+    async fn rename(&self, Parameters(a): Parameters<RenameArgs>) -> Result<Json<Out>, ErrorData> {
+        self.blocking(a.project.clone(), move |s| {
+            let options = codedb_commands::RenameOptions {
+                include_name_matches: a.include_name_matches,
+                dry_run: a.dry_run,
+                message: a.message,
+            };
+            let mut r = codedb_commands::rename(s.project, &a.qualname, &a.new_name, &options);
+            // A dry run's diff is cut at a line to fit the answer's budget.
+            if let Ok(report) = &mut r
+                && let Some(diff) = report.rename.as_mut().and_then(|x| x.diff.as_mut())
+                && diff.len() > s.budget()
+            {
+                let mut end = s.budget();
+                while !diff.is_char_boundary(end) {
+                    end -= 1;
+                }
+                let cut = diff[..end].rfind('\n').map_or(0, |i| i + 1);
+                diff.truncate(cut);
+                diff.push_str("... (diff cut to fit the answer's budget)\n");
+            }
+            write_result(r)
         })
         .await
     }

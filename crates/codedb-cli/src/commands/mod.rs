@@ -13,6 +13,7 @@ mod project;
 pub(crate) mod query;
 pub(crate) mod recover;
 pub(crate) mod references;
+pub(crate) mod rename;
 pub(crate) mod restore;
 pub(crate) mod schema;
 pub(crate) mod serve;

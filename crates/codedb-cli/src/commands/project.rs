@@ -123,6 +123,9 @@ pub(crate) fn report(ctx: &Context, r: &CommandReport) -> Result<(), CliError> {
     if ctx.json {
         return emit(true, r, Vec::new);
     }
+    if let Some(rename) = &r.rename {
+        return rename_report(r, rename);
+    }
     let what = if r.unchanged {
         format!(
             "{}: unchanged (the content was already that)",
@@ -144,4 +147,49 @@ pub(crate) fn report(ctx: &Context, r: &CommandReport) -> Result<(), CliError> {
     }
     emit_lines(&lines)?;
     Ok(())
+}
+
+/// A rename's text report: its diff (dry run), or what it changed.
+fn rename_report(
+    r: &CommandReport,
+    rename: &codedb_commands::RenameSummary,
+) -> Result<(), CliError> {
+    let mut lines = Vec::new();
+    if let Some(diff) = &rename.diff {
+        lines.extend(diff.lines().map(str::to_owned));
+    }
+    lines.push(format!(
+        "{}rename {} -> {}: {} definition(s), {} reference(s) ({} by name) in {} file(s){}",
+        if rename.dry_run { "dry run: " } else { "" },
+        rename.definition,
+        rename.qualified_name,
+        rename.definitions_changed,
+        rename.references_changed,
+        rename.name_matches_changed,
+        rename.files.len(),
+        if rename.references_kept > 0 {
+            format!(
+                "; {} reference(s) through another name kept",
+                rename.references_kept
+            )
+        } else {
+            String::new()
+        }
+    ));
+    if !rename.dry_run {
+        for f in &rename.files {
+            lines.push(format!(
+                "{} ({} occurrence(s)) sha256 {}",
+                f.path, f.occurrences, f.sha256
+            ));
+        }
+    }
+    if !r.backups.is_empty() {
+        let ids: Vec<String> = r.backups.iter().map(i64::to_string).collect();
+        lines.push(format!("backup {}", ids.join(", ")));
+    }
+    if let Some(c) = &r.git_commit {
+        lines.push(format!("git commit {c}"));
+    }
+    emit_lines(&lines)
 }

@@ -1,7 +1,8 @@
-//! The write commands (edit, replace a symbol, create, delete, move, restore): each checks
-//! its paths, locks them, reads what it replaces, prepares its new content (parsed and
-//! validated) into a `Plan`, and hands it to the one pipeline every command runs through
-//! (`steps`: back up, temp file, intent, database, commit point, git, commit).
+//! The write commands (edit, replace a symbol, create, delete, move, restore, and
+//! `rename`, which changes many files): each checks its paths, locks them, reads what it
+//! replaces, prepares its new content (parsed and validated) into a `Plan` of one change
+//! per file, and hands it to the one pipeline every command runs through (`steps`: back
+//! up, temp files, intent, database, commit point, git, commit).
 //!
 //! A command whose content is already on disk changes nothing when the database and git
 //! agree with the file too (`unchanged: true`); when they do not (an earlier writer left
@@ -10,6 +11,9 @@
 mod steps;
 
 pub(crate) use steps::{discard, keep_bytes};
+mod rename;
+
+pub use rename::{RenameOptions, RenameSummary, RenamedFile, rename};
 
 use std::path::Path;
 
@@ -57,11 +61,13 @@ pub enum CommandKind {
     InsertSymbol,
     /// Delete one class, function or method.
     DeleteSymbol,
+    /// Rename a definition and its references across files.
+    Rename,
 }
 
 impl CommandKind {
     /// Its name: `edit`, `replace_symbol`, `create`, `delete`, `move`, `restore`,
-    /// `insert_symbol`, `delete_symbol`.
+    /// `insert_symbol`, `delete_symbol`, `rename`.
     pub fn as_str(self) -> &'static str {
         match self {
             CommandKind::Edit => "edit",
@@ -72,6 +78,7 @@ impl CommandKind {
             CommandKind::Restore => "restore",
             CommandKind::InsertSymbol => "insert_symbol",
             CommandKind::DeleteSymbol => "delete_symbol",
+            CommandKind::Rename => "rename",
         }
     }
 }
@@ -100,6 +107,9 @@ pub struct CommandReport {
     pub git_commit: Option<String>,
     /// True when file, database and git already held what was asked: nothing was changed.
     pub unchanged: bool,
+    /// What a rename changed, file by file (rename only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rename: Option<RenameSummary>,
 }
 
 /// Replaces the whole content of the existing file `path`.
@@ -273,7 +283,7 @@ pub fn create(
 pub fn delete(project: &Project, path: &str, options: &EditOptions) -> Result<CommandReport> {
     let (target, locks, old) = open_existing(project, path, options)?;
     let message = message(options, CommandKind::Delete, &target.rel);
-    let plan = Plan::Delete { path: target, old };
+    let plan = Plan::one(Change::Delete { path: target, old });
     steps::run(project, CommandKind::Delete, message, plan, locks)
 }
 
@@ -310,13 +320,13 @@ pub fn move_file(
         .message
         .clone()
         .unwrap_or_else(|| format!("codedb: move {} -> {}", from.rel, to.rel));
-    let plan = Plan::Move {
+    let plan = Plan::one(Change::Move {
         from,
         to,
         old,
         lang,
         parsed,
-    };
+    });
     steps::run(project, CommandKind::Move, message, plan, locks)
 }
 
@@ -503,29 +513,30 @@ fn write(
                 backups: Vec::new(),
                 git_commit: None,
                 unchanged: true,
+                rename: None,
             });
         }
         let parsed = lang::parse(lang, &old.bytes);
-        let plan = Plan::Sync {
+        let plan = Plan::one(Change::Sync {
             path: w.target,
             seen: old.clone(),
             lang,
             parsed,
-        };
+        });
         return steps::run(project, w.kind, message, plan, locks);
     }
     let parsed = lang::parse(lang, w.content.as_bytes());
     if w.check_syntax {
         validate(&w.target.rel, &w.content, &parsed)?;
     }
-    let plan = Plan::Write {
+    let plan = Plan::one(Change::Write {
         path: w.target,
         old: w.old,
         content: w.content,
         new_sha,
         lang,
         parsed,
-    };
+    });
     steps::run(project, w.kind, message, plan, locks)
 }
 
@@ -542,8 +553,15 @@ fn agrees(project: &Project, target: &ProjectPath, sha256: &str) -> Result<bool>
     }
 }
 
-/// What a command will do, fully prepared (read, parsed, validated).
-enum Plan {
+/// What a command will do, fully prepared (read, parsed, validated): one change per file.
+/// A plan of several changes (a rename) writes files that exist; their commit point is
+/// the intent marked `committed` once all are replaced (see `steps`).
+struct Plan {
+    changes: Vec<Change>,
+}
+
+/// One file's change.
+enum Change {
     /// Write `content` to `path` (which holds `old`, or does not exist).
     Write {
         path: ProjectPath,
@@ -574,47 +592,73 @@ enum Plan {
 }
 
 impl Plan {
-    fn paths(&self) -> Vec<&ProjectPath> {
-        match self {
-            Plan::Write { path, .. } | Plan::Delete { path, .. } | Plan::Sync { path, .. } => {
-                vec![path]
-            }
-            Plan::Move { from, to, .. } => vec![from, to],
+    /// A plan of one change.
+    fn one(change: Change) -> Plan {
+        Plan {
+            changes: vec![change],
         }
     }
 
-    /// What was parsed from the content the command stores (none for a delete).
-    fn parsed(&self) -> Option<&codedb_core::store::Parsed> {
-        match self {
-            Plan::Write { parsed, .. } | Plan::Sync { parsed, .. } | Plan::Move { parsed, .. } => {
-                Some(parsed)
-            }
-            Plan::Delete { .. } => None,
-        }
+    /// Whether the plan changes several files (its commit point is the intent's mark).
+    fn is_batch(&self) -> bool {
+        self.changes.len() > 1
+    }
+
+    fn paths(&self) -> Vec<&ProjectPath> {
+        self.changes.iter().flat_map(Change::paths).collect()
+    }
+
+    /// What was parsed from the contents the command stores (none for a delete).
+    fn parsed(&self) -> impl Iterator<Item = &codedb_core::store::Parsed> {
+        self.changes.iter().filter_map(|c| match c {
+            Change::Write { parsed, .. }
+            | Change::Sync { parsed, .. }
+            | Change::Move { parsed, .. } => Some(parsed),
+            Change::Delete { .. } => None,
+        })
     }
 
     /// The references parsed from the content each path gets, by relative path.
     fn parsed_refs(
         &self,
     ) -> std::collections::HashMap<String, Vec<codedb_core::store::SymbolicRef>> {
+        self.changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Write { path, parsed, .. } | Change::Sync { path, parsed, .. } => {
+                    Some((path.rel.clone(), parsed.refs.clone()))
+                }
+                Change::Move { to, parsed, .. } => Some((to.rel.clone(), parsed.refs.clone())),
+                Change::Delete { .. } => None,
+            })
+            .collect()
+    }
+
+    /// The bytes to back up, and the path they belong to, file by file.
+    fn backups(&self) -> Vec<(&ProjectPath, &Seen)> {
+        self.changes.iter().filter_map(Change::backup).collect()
+    }
+}
+
+impl Change {
+    fn paths(&self) -> Vec<&ProjectPath> {
         match self {
-            Plan::Write { path, parsed, .. } | Plan::Sync { path, parsed, .. } => {
-                std::collections::HashMap::from([(path.rel.clone(), parsed.refs.clone())])
+            Change::Write { path, .. }
+            | Change::Delete { path, .. }
+            | Change::Sync { path, .. } => {
+                vec![path]
             }
-            Plan::Move { to, parsed, .. } => {
-                std::collections::HashMap::from([(to.rel.clone(), parsed.refs.clone())])
-            }
-            Plan::Delete { .. } => std::collections::HashMap::new(),
+            Change::Move { from, to, .. } => vec![from, to],
         }
     }
 
     /// The bytes to back up, and the path they belong to.
     fn backup(&self) -> Option<(&ProjectPath, &Seen)> {
         match self {
-            Plan::Write { path, old, .. } => old.as_ref().map(|o| (path, o)),
-            Plan::Delete { path, old } => Some((path, old)),
-            Plan::Move { from, old, .. } => Some((from, old)),
-            Plan::Sync { .. } => None,
+            Change::Write { path, old, .. } => old.as_ref().map(|o| (path, o)),
+            Change::Delete { path, old } => Some((path, old)),
+            Change::Move { from, old, .. } => Some((from, old)),
+            Change::Sync { .. } => None,
         }
     }
 }

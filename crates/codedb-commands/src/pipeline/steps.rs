@@ -8,7 +8,10 @@
 //! 5. `update_database`: the rows, inside the command's transaction (not committed yet);
 //! 6. `commit_point`: the file is checked once more and replaced (or removed, or moved) in
 //!    one atomic step that tells which bytes it displaced ([`crate::swap`]); another
-//!    program's change found there refuses the command as a conflict;
+//!    program's change found there refuses the command as a conflict. A plan of several
+//!    files (a rename across files) replaces each the same way, then rewrites its intent
+//!    as `committed`: that rewrite is its commit point, and a failure before it puts back
+//!    every file already replaced ([`crate::recover::put_back`], which `recover` runs too);
 //! 7. `finish`: git commit of exactly the touched paths, the transaction committed, the
 //!    displaced bytes removed, the intent cleared.
 //!
@@ -22,10 +25,11 @@
 //! a displaced inode that holds anything else is kept as a backup of its file first.
 //!
 //! With the `failpoints` feature, a failpoint after each step (`cmd-after-<step>`, steps
-//! `validate`, `backup`, `temp`, `intent`, `db`, `rename`, `git`, `commit`) makes the step
-//! fail (`return`) or simulates a crash there (`return(crash)`: the command stops without
-//! undoing anything, as if killed); `cmd-disk-full` makes writing the temp file fail with
-//! ENOSPC.
+//! `validate`, `backup`, `temp`, `intent`, `db`, `rename`, `git`, `commit`; and `swap`
+//! after each file's replacement in a plan of several files, before its commit point)
+//! makes the step fail (`return`) or simulates a crash there (`return(crash)`: the command
+//! stops without undoing anything, as if killed); `cmd-disk-full` makes writing the temp
+//! file fail with ENOSPC.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -34,11 +38,11 @@ use codedb_core::history::{CommandRecord, FileBackup, HistoryStore};
 use codedb_core::store::FileMeta;
 use codedb_core::{CodeStore, Transaction};
 
-use super::{CommandKind, CommandReport, Plan};
+use super::{Change, CommandKind, CommandReport, Plan};
 use crate::backups::BackupStore;
 use crate::durable::{TempFile, now_ms, remove_if_present, sha256_hex, sync_dir, temp_name};
 use crate::error::{CommandError, LeftOver, Result};
-use crate::git::{Blob, Change};
+use crate::git::{Blob, Change as GitChange};
 use crate::journal::{Action, Intent, Journal, new_id};
 use crate::lang::LanguageDef;
 use crate::locks::FileLock;
@@ -62,6 +66,7 @@ pub(super) fn run(
         message,
         plan,
         done: Done::default(),
+        intent: None,
         left: Vec::new(),
     };
     let result = command.steps();
@@ -144,17 +149,25 @@ fn after(step: &'static str) -> std::result::Result<(), Fault> {
 /// What has been done so far, for the undo.
 #[derive(Default)]
 struct Done {
-    blob_created: Option<String>,
+    blobs_created: Vec<String>,
     created_dirs: Vec<PathBuf>,
-    temp: Option<TempFile>,
+    /// The temp file of each change that has one (by its index in the plan), until the
+    /// commit point takes it.
+    temps: Vec<(usize, TempFile)>,
     intent: bool,
+    /// A plan of several files started replacing them: the undo puts them back.
+    swapping: bool,
 }
 
 impl Done {
     fn anything(&self) -> bool {
-        self.blob_created.is_some() || self.temp.is_some() || self.intent
+        !self.blobs_created.is_empty() || !self.temps.is_empty() || self.intent
     }
 }
+
+/// An inode displaced at the commit point: the index of its change in the plan, the name
+/// it is at (the temp file's or the aside name), the open inode.
+type DisplacedAt = (usize, PathBuf, Displaced);
 
 /// One running command.
 struct Command<'p> {
@@ -164,6 +177,8 @@ struct Command<'p> {
     message: String,
     plan: Plan,
     done: Done,
+    /// The intent once written (a plan of several files rewrites it at its commit point).
+    intent: Option<Intent>,
     /// Steps after the commit point that failed (left for `recover`).
     left: Vec<LeftOver>,
 }
@@ -179,17 +194,17 @@ impl Command<'_> {
     fn steps(&mut self) -> std::result::Result<CommandReport, Fault> {
         after("validate")?;
         self.preflight()?;
-        let backup = self.back_up()?;
+        let backups = self.back_up()?;
         after("backup")?;
-        let action = self.write_temp()?;
+        let actions = self.write_temp()?;
         after("temp")?;
-        let intent = self.write_intent(action)?;
+        let created_at = self.write_intent(actions)?;
         after("intent")?;
         // New identifiers go into the shared `names` table before the transaction, so that
         // it never waits for another project's writer (PostgreSQL; nothing on SQLite).
         self.project.db.commit_names(self.plan.parsed())?;
         let tx = self.project.db.begin_project_transaction(self.project.id)?;
-        let backups = self.update_database(&tx, &intent, backup.as_ref())?;
+        let backups = self.update_database(&tx, created_at, &backups)?;
         after("db")?;
         let displaced = self.commit_point()?;
         // The command has landed: from here nothing is undone.
@@ -212,28 +227,38 @@ impl Command<'_> {
         Ok(())
     }
 
-    /// Step 2: the old bytes into the backup store.
-    fn back_up(&mut self) -> Result<Option<Backup>> {
-        let Some((path, seen)) = self.plan.backup() else {
-            return Ok(None);
-        };
-        let (sha256, created) = BackupStore::new(&self.project.state).put(&seen.bytes)?;
-        let backup = Backup {
-            rel: path.rel.clone(),
-            sha256,
-            size: seen.bytes.len(),
-        };
-        if created {
-            self.done.blob_created = Some(backup.sha256.clone());
+    /// Step 2: the old bytes of each file into the backup store.
+    fn back_up(&mut self) -> Result<Vec<Backup>> {
+        let store = BackupStore::new(&self.project.state);
+        let mut backups = Vec::new();
+        for (path, seen) in self.plan.backups() {
+            let (sha256, created) = store.put(&seen.bytes)?;
+            if created {
+                self.done.blobs_created.push(sha256.clone());
+            }
+            backups.push(Backup {
+                rel: path.rel.clone(),
+                sha256,
+                size: seen.bytes.len(),
+            });
         }
-        Ok(Some(backup))
+        Ok(backups)
     }
 
-    /// Step 3: the new content into a temp file beside the target (missing directories
-    /// made); returns what the intent records.
-    fn write_temp(&mut self) -> Result<Action> {
-        Ok(match &self.plan {
-            Plan::Write {
+    /// Step 3: the new content of each file into a temp file beside it (missing
+    /// directories made); returns what the intent records.
+    fn write_temp(&mut self) -> Result<Vec<Action>> {
+        let mut actions = Vec::with_capacity(self.plan.changes.len());
+        for i in 0..self.plan.changes.len() {
+            let action = self.write_temp_of(i)?;
+            actions.push(action);
+        }
+        Ok(actions)
+    }
+
+    fn write_temp_of(&mut self, i: usize) -> Result<Action> {
+        Ok(match &self.plan.changes[i] {
+            Change::Write {
                 path,
                 old,
                 content,
@@ -254,7 +279,7 @@ impl Command<'_> {
                     content.as_bytes(),
                     old.as_ref().map(|o| o.permissions.clone()),
                 )?;
-                self.done.temp = Some(temp);
+                self.done.temps.push((i, temp));
                 Action::Write {
                     path: path.rel.clone(),
                     old_sha256: old.as_ref().map(|o| o.sha256.clone()),
@@ -262,18 +287,18 @@ impl Command<'_> {
                     temp: Some(name),
                 }
             }
-            Plan::Sync { path, seen, .. } => Action::Write {
+            Change::Sync { path, seen, .. } => Action::Write {
                 path: path.rel.clone(),
                 old_sha256: Some(seen.sha256.clone()),
                 new_sha256: seen.sha256.clone(),
                 temp: None,
             },
-            Plan::Delete { path, old } => Action::Delete {
+            Change::Delete { path, old } => Action::Delete {
                 path: path.rel.clone(),
                 old_sha256: old.sha256.clone(),
                 aside: Some(temp_name(&path.abs, &self.id)),
             },
-            Plan::Move { from, to, old, .. } => {
+            Change::Move { from, to, old, .. } => {
                 create_dirs(to.dir(), &self.project.root, &mut self.done.created_dirs)?;
                 Action::Move {
                     from: from.rel.clone(),
@@ -284,8 +309,8 @@ impl Command<'_> {
         })
     }
 
-    /// Step 4: the intent record, fsynced.
-    fn write_intent(&mut self, action: Action) -> Result<Intent> {
+    /// Step 4: the intent record, fsynced; returns its time.
+    fn write_intent(&mut self, actions: Vec<Action>) -> Result<i64> {
         let intent = Intent {
             id: self.id.clone(),
             kind: self.kind,
@@ -293,24 +318,27 @@ impl Command<'_> {
             git: self.project.git.is_some(),
             pid: std::process::id(),
             created_at: now_ms(),
-            action,
+            actions,
+            committed: false,
         };
         Journal::new(&self.project.state).write(&intent)?;
         self.done.intent = true;
-        Ok(intent)
+        let created_at = intent.created_at;
+        self.intent = Some(intent);
+        Ok(created_at)
     }
 
-    /// Step 5: the rows, in the command's transaction: the backup, the file's data, the
-    /// log.
+    /// Step 5: the rows, in the command's transaction: the backups, the files' data (and
+    /// the references that depend on them), the log.
     fn update_database(
         &self,
         tx: &Transaction<'_>,
-        intent: &Intent,
-        backup: Option<&Backup>,
+        created_at: i64,
+        backup: &[Backup],
     ) -> Result<Vec<i64>> {
         let project = self.project;
         let mut backups = Vec::new();
-        if let Some(b) = backup {
+        for b in backup {
             backups.push(tx.add_file_backup(
                 project.id,
                 &FileBackup {
@@ -320,7 +348,7 @@ impl Command<'_> {
                     size: i64::try_from(b.size).unwrap_or(i64::MAX),
                     command_id: self.id.clone(),
                     command: self.kind.as_str().to_owned(),
-                    created_at: intent.created_at,
+                    created_at,
                 },
             )?);
         }
@@ -328,19 +356,41 @@ impl Command<'_> {
         // are resolved again in this transaction.
         let paths: Vec<&str> = self.plan.paths().iter().map(|p| p.rel.as_str()).collect();
         let before = crate::resolve::snapshot(tx, project.id, &paths)?;
-        match &self.plan {
-            Plan::Write {
+        for (i, change) in self.plan.changes.iter().enumerate() {
+            self.store_change(tx, i, change)?;
+        }
+        let fresh = self.plan.parsed_refs();
+        crate::resolve::resolve_stored(tx, project.id, before, &paths, fresh)?;
+        tx.record_command(
+            project.id,
+            &CommandRecord {
+                id: self.id.clone(),
+                kind: self.kind.as_str().to_owned(),
+                paths: self.rel_paths(),
+                message: self.message.clone(),
+                git_commit: None,
+                created_at,
+            },
+        )?;
+        Ok(backups)
+    }
+
+    /// The rows of one change (the `i`th of the plan).
+    fn store_change(&self, tx: &Transaction<'_>, i: usize, change: &Change) -> Result<()> {
+        let project = self.project;
+        match change {
+            Change::Write {
                 path,
                 content,
                 lang,
                 parsed,
                 ..
             } => {
-                let temp = self.done.temp.as_ref().map_or(&path.abs, |t| &t.path);
+                let temp = self.temp_of(i).map_or(&path.abs, |t| &t.path);
                 let meta = file_meta(&path.rel, lang, content.as_bytes(), temp)?;
                 tx.update_file_data_atomic(project.id, &meta, content, parsed)?;
             }
-            Plan::Sync {
+            Change::Sync {
                 path,
                 seen,
                 lang,
@@ -350,7 +400,7 @@ impl Command<'_> {
                 let text = String::from_utf8_lossy(&seen.bytes);
                 tx.update_file_data_atomic(project.id, &meta, &text, parsed)?;
             }
-            Plan::Delete { path, .. } => {
+            Change::Delete { path, .. } => {
                 if let Some(row) = tx
                     .get_file_by_path(project.id, &path.rel)?
                     .filter(|r| !r.deleted)
@@ -358,7 +408,7 @@ impl Command<'_> {
                     tx.mark_file_deleted(row.id)?;
                 }
             }
-            Plan::Move {
+            Change::Move {
                 from,
                 to,
                 old,
@@ -387,37 +437,58 @@ impl Command<'_> {
                 }
             }
         }
-        let fresh = self.plan.parsed_refs();
-        crate::resolve::resolve_stored(tx, project.id, before, &paths, fresh)?;
-        tx.record_command(
-            project.id,
-            &CommandRecord {
-                id: self.id.clone(),
-                kind: self.kind.as_str().to_owned(),
-                paths: self.rel_paths(),
-                message: self.message.clone(),
-                git_commit: None,
-                created_at: intent.created_at,
-            },
-        )?;
-        Ok(backups)
+        Ok(())
+    }
+
+    /// The temp file of the `i`th change, until the commit point takes it.
+    fn temp_of(&self, i: usize) -> Option<&TempFile> {
+        self.done
+            .temps
+            .iter()
+            .find(|(j, _)| *j == i)
+            .map(|(_, t)| t)
     }
 
     fn rel_paths(&self) -> Vec<String> {
         self.plan.paths().iter().map(|p| p.rel.clone()).collect()
     }
 
-    /// Step 6: the commit point (see [`crate::swap`]); returns the displaced inode to
-    /// remove once the command has landed.
-    fn commit_point(&mut self) -> std::result::Result<Option<(PathBuf, Displaced)>, Fault> {
+    /// Step 6: the commit point (see [`crate::swap`]); returns the displaced inodes to
+    /// remove once the command has landed. One file: its replacement is the commit point.
+    /// Several: each is replaced (checked again, as one file is), then the intent is
+    /// rewritten as `committed`, the commit point; a failure before that puts every file
+    /// back (in `undo`).
+    fn commit_point(&mut self) -> std::result::Result<Vec<DisplacedAt>, Fault> {
+        if !self.plan.is_batch() {
+            return Ok(self.replace(0)?.into_iter().collect());
+        }
+        self.done.swapping = true;
+        let mut displaced = Vec::new();
+        for i in 0..self.plan.changes.len() {
+            displaced.extend(self.replace(i)?);
+            after("swap")?;
+        }
+        // The commit point: the intent rewritten (temp file, fsync, rename) as committed.
+        if let Some(intent) = &mut self.intent {
+            intent.committed = true;
+            Journal::new(&self.project.state).write(intent)?;
+        }
+        // The command has landed: nothing is put back any more.
+        self.done.swapping = false;
+        Ok(displaced)
+    }
+
+    /// Replaces (or removes, or moves) the file of the `i`th change, checked once more;
+    /// returns the displaced inode, if any.
+    fn replace(&mut self, i: usize) -> std::result::Result<Option<DisplacedAt>, Fault> {
         let refused = |r: Refused, rel: &str| match r {
             Refused::Changed => Fault::Fail(swap::changed_meanwhile(rel)),
             Refused::Failed(e) => Fault::Fail(e),
             Refused::Stuck(e) => Fault::Stuck(e),
         };
-        let displaced = match &self.plan {
-            Plan::Write { path, old, .. } => {
-                let temp = match &self.done.temp {
+        let displaced = match &self.plan.changes[i] {
+            Change::Write { path, old, .. } => {
+                let temp = match self.temp_of(i) {
                     Some(t) => {
                         if old.is_some() {
                             t.take_metadata_of(&path.abs)?;
@@ -429,7 +500,7 @@ impl Command<'_> {
                 let displaced = match old {
                     Some(old) => swap::replace(&temp, &path.abs, old)
                         .map_err(|r| refused(r, &path.rel))?
-                        .map(|d| (temp, d)),
+                        .map(|d| (i, temp, d)),
                     None => {
                         if !swap::rename_noreplace(&temp, &path.abs)? {
                             return Err(Fault::Fail(CommandError::Conflict {
@@ -443,28 +514,28 @@ impl Command<'_> {
                     }
                 };
                 // The temp file's name now holds the displaced inode, or nothing.
-                self.done.temp = None;
+                self.done.temps.retain(|(j, _)| *j != i);
                 if let Err(e) = sync_dir(path.dir()) {
                     self.left.push(LeftOver::new("rename", e));
                 }
                 displaced
             }
-            Plan::Sync { path, seen, .. } => {
+            Change::Sync { path, seen, .. } => {
                 if !swap::still_as_seen(&path.abs, seen)? {
                     return Err(Fault::Fail(swap::changed_meanwhile(&path.rel)));
                 }
                 None
             }
-            Plan::Delete { path, old } => {
+            Change::Delete { path, old } => {
                 let aside = path.dir().join(temp_name(&path.abs, &self.id));
                 let displaced =
                     swap::take_away(&path.abs, &aside, old).map_err(|r| refused(r, &path.rel))?;
                 if let Err(e) = sync_dir(path.dir()) {
                     self.left.push(LeftOver::new("rename", e));
                 }
-                Some((aside, displaced))
+                Some((i, aside, displaced))
             }
-            Plan::Move { from, to, old, .. } => {
+            Change::Move { from, to, old, .. } => {
                 // The moved inode is the file itself at its new name: nothing to remove.
                 swap::take_away(&from.abs, &to.abs, old).map_err(|r| match r {
                     Refused::Failed(CommandError::AlreadyExists(_)) => {
@@ -489,10 +560,13 @@ impl Command<'_> {
     }
 
     fn report(&self, backups: Vec<i64>, git_commit: Option<String>) -> CommandReport {
-        let sha256 = match &self.plan {
-            Plan::Write { new_sha, .. } => Some(new_sha.clone()),
-            Plan::Sync { seen, .. } | Plan::Move { old: seen, .. } => Some(seen.sha256.clone()),
-            Plan::Delete { .. } => None,
+        // One file's new sha256 (several files' are the caller's to report).
+        let sha256 = match self.plan.changes.as_slice() {
+            [Change::Write { new_sha, .. }] => Some(new_sha.clone()),
+            [Change::Sync { seen, .. } | Change::Move { old: seen, .. }] => {
+                Some(seen.sha256.clone())
+            }
+            _ => None,
         };
         CommandReport {
             command_id: Some(self.id.clone()),
@@ -502,6 +576,7 @@ impl Command<'_> {
             backups,
             git_commit,
             unchanged: false,
+            rename: None,
         }
     }
 
@@ -511,7 +586,7 @@ impl Command<'_> {
     fn finish(
         &mut self,
         tx: Transaction<'_>,
-        mut displaced: Option<(PathBuf, Displaced)>,
+        mut displaced: Vec<DisplacedAt>,
         mut backups: Vec<i64>,
     ) -> std::result::Result<CommandReport, Fault> {
         let mut left = std::mem::take(&mut self.left);
@@ -527,9 +602,9 @@ impl Command<'_> {
         let mut git_commit = None;
         if let Some(git) = &self.project.git {
             let changes = self.git_changes();
-            let committed = match &self.plan {
+            let committed = match self.plan.changes.as_slice() {
                 // The file already held these bytes: git may have them too.
-                Plan::Sync { .. } => git.commit_if_changed(&changes, &self.message),
+                [Change::Sync { .. }] => git.commit_if_changed(&changes, &self.message),
                 _ => git.commit(&changes, &self.message).map(Some),
             };
             match committed {
@@ -544,15 +619,15 @@ impl Command<'_> {
             }
         }
         note("git", after("git"))?;
-        if let Some((_, d)) = &mut displaced {
-            let kept = self.keep_late_bytes(&tx, d, &mut backups);
+        for (i, _, d) in &mut displaced {
+            let kept = self.keep_late_bytes(&tx, *i, d, &mut backups);
             note("keeping late bytes", kept.map_err(Fault::Fail))?;
         }
         let stored = note("database", tx.commit().map_err(|e| Fault::Fail(e.into())))?;
         note("commit", after("commit"))?;
         // The displaced bytes are backed up (or, when the database failed, left for
         // `recover`, which keeps what is not).
-        if stored && let Some((aside, _)) = &displaced {
+        for (_, aside, _) in displaced.iter().filter(|_| stored) {
             note(
                 "cleanup",
                 remove_if_present(aside, "remove the displaced file")
@@ -577,39 +652,43 @@ impl Command<'_> {
     /// What the git commit makes of each touched path: exactly the bytes this command
     /// wrote (never re-read from the work tree, where another program may have written
     /// since), or the path removed.
-    fn git_changes(&self) -> Vec<Change<'_>> {
+    fn git_changes(&self) -> Vec<GitChange<'_>> {
         fn blob<'a>(bytes: &'a [u8], seen: Option<&Seen>) -> Blob<'a> {
             Blob {
                 bytes,
                 executable: seen.is_some_and(|s| s.permissions.mode() & 0o111 != 0),
             }
         }
-        match &self.plan {
-            Plan::Write {
-                path, content, old, ..
-            } => vec![Change {
-                path: &path.rel,
-                content: Some(blob(content.as_bytes(), old.as_ref())),
-            }],
-            Plan::Sync { path, seen, .. } => vec![Change {
-                path: &path.rel,
-                content: Some(blob(&seen.bytes, Some(seen))),
-            }],
-            Plan::Delete { path, .. } => vec![Change {
-                path: &path.rel,
-                content: None,
-            }],
-            Plan::Move { from, to, old, .. } => vec![
-                Change {
-                    path: &from.rel,
+        let mut changes = Vec::new();
+        for change in &self.plan.changes {
+            match change {
+                Change::Write {
+                    path, content, old, ..
+                } => changes.push(GitChange {
+                    path: &path.rel,
+                    content: Some(blob(content.as_bytes(), old.as_ref())),
+                }),
+                Change::Sync { path, seen, .. } => changes.push(GitChange {
+                    path: &path.rel,
+                    content: Some(blob(&seen.bytes, Some(seen))),
+                }),
+                Change::Delete { path, .. } => changes.push(GitChange {
+                    path: &path.rel,
                     content: None,
-                },
-                Change {
-                    path: &to.rel,
-                    content: Some(blob(&old.bytes, Some(old))),
-                },
-            ],
+                }),
+                Change::Move { from, to, old, .. } => changes.extend([
+                    GitChange {
+                        path: &from.rel,
+                        content: None,
+                    },
+                    GitChange {
+                        path: &to.rel,
+                        content: Some(blob(&old.bytes, Some(old))),
+                    },
+                ]),
+            }
         }
+        changes
     }
 
     /// Bytes written into the displaced inode after the swap by a program that had it
@@ -617,10 +696,11 @@ impl Command<'_> {
     fn keep_late_bytes(
         &self,
         tx: &Transaction<'_>,
+        i: usize,
         displaced: &mut Displaced,
         backups: &mut Vec<i64>,
     ) -> Result<()> {
-        let Some((path, seen)) = self.plan.backup() else {
+        let Some((path, seen)) = self.plan.changes[i].backup() else {
             return Ok(());
         };
         if let Some(bytes) = displaced.late_bytes()?
@@ -644,9 +724,24 @@ impl Command<'_> {
     fn undo(&mut self) -> Result<()> {
         let project = self.project;
         let mut first_error = None;
-        if let Some(temp) = self.done.temp.take() {
-            let known = self.known_shas();
-            let rel = self.first_path();
+        if self.done.swapping
+            && let Some(intent) = &self.intent
+        {
+            // Files already replaced go back (as `recover` puts them back), and every temp
+            // name, holding the new content again, is discarded.
+            let put_back = crate::recover::put_back(project, intent)
+                .and_then(|()| crate::recover::discard_leftovers(project, intent));
+            if let Err(e) = put_back {
+                first_error.get_or_insert(e);
+            }
+        }
+        let known = self.known_shas();
+        for (i, temp) in std::mem::take(&mut self.done.temps) {
+            let rel = self.plan.changes[i]
+                .paths()
+                .first()
+                .map(|p| p.rel.clone())
+                .unwrap_or_default();
             if let Err(e) = discard(project, &temp.path, &rel, &known, &self.id, self.kind) {
                 first_error.get_or_insert(e);
             }
@@ -660,7 +755,7 @@ impl Command<'_> {
             }
             self.done.intent = false;
         }
-        if let Some(sha) = &self.done.blob_created {
+        for sha in &self.done.blobs_created {
             match project.db.backup_referenced(sha) {
                 Ok(false) => {
                     if let Err(e) = BackupStore::new(&project.state).remove(sha) {
@@ -680,12 +775,14 @@ impl Command<'_> {
     fn known_shas(&self) -> Vec<String> {
         let mut known: Vec<String> = self
             .plan
-            .backup()
-            .map(|(_, s)| s.sha256.clone())
+            .backups()
             .into_iter()
+            .map(|(_, s)| s.sha256.clone())
             .collect();
-        if let Plan::Write { new_sha, .. } = &self.plan {
-            known.push(new_sha.clone());
+        for change in &self.plan.changes {
+            if let Change::Write { new_sha, .. } = change {
+                known.push(new_sha.clone());
+            }
         }
         known
     }
@@ -693,23 +790,26 @@ impl Command<'_> {
     /// Keeps the newest backups of each touched path, per the retention setting; best
     /// effort (a failure is logged: the command itself has landed).
     fn prune(&self) {
-        let Some((path, _)) = self.plan.backup() else {
-            return;
-        };
+        for (path, _) in self.plan.backups() {
+            self.prune_path(&path.rel);
+        }
+    }
+
+    fn prune_path(&self, rel: &str) {
         let project = self.project;
         let store = BackupStore::new(&project.state);
         match project
             .db
-            .prune_file_backups(project.id, &path.rel, project.options.keep_backups)
+            .prune_file_backups(project.id, rel, project.options.keep_backups)
         {
             Ok(freed) => {
                 for sha in freed {
                     if let Err(e) = store.remove(&sha) {
-                        tracing::warn!("pruning backups of {}: {e}", path.rel);
+                        tracing::warn!("pruning backups of {rel}: {e}");
                     }
                 }
             }
-            Err(e) => tracing::warn!("pruning backups of {}: {e}", path.rel),
+            Err(e) => tracing::warn!("pruning backups of {rel}: {e}"),
         }
     }
 }

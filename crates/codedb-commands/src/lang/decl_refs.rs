@@ -27,6 +27,7 @@
 //! from './m'` binds `b` to `M:./m|a`; `export * from './m'` binds `*` to `M:./m|`;
 //! `export {a}` of an imported `a` binds `a` to the import's spec.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use codedb_core::store::{Binding, Entity, RefKind, SymbolicRef};
@@ -50,8 +51,12 @@ pub(crate) enum Family {
 /// One stored reference row before its positions are gathered: spec, kind, name.
 type Group = (String, RefKind, String);
 
-struct Scanner<'s> {
+struct Scanner<'s, 't> {
     family: Family,
+    /// The nodes from the root down to the one being visited: a node's parent is read here,
+    /// as tree-sitter's own `parent()` walks down from the root (quadratic in a file of
+    /// many top-level items).
+    ancestors: RefCell<Vec<Node<'t>>>,
     source: &'s [u8],
     /// Names an import binds at file level -> the spec of what they name.
     imported: HashMap<&'s str, String>,
@@ -73,6 +78,7 @@ pub(super) fn scan(
     }
     let mut s = Scanner {
         family,
+        ancestors: RefCell::new(Vec::new()),
         source,
         imported: HashMap::new(),
         groups: BTreeMap::new(),
@@ -104,9 +110,18 @@ struct Frame<'e> {
     entity: &'e Entity,
 }
 
-impl<'s> Scanner<'s> {
+impl<'s, 't> Scanner<'s, 't> {
     fn text(&self, node: Node<'_>) -> &'s str {
         text(node, self.source)
+    }
+
+    /// `node`'s parent: from the visit's ancestors when `node` is among them.
+    fn parent(&self, node: Node<'t>) -> Option<Node<'t>> {
+        let ancestors = self.ancestors.borrow();
+        match ancestors.iter().rposition(|a| a.id() == node.id()) {
+            Some(i) => i.checked_sub(1).map(|j| ancestors[j]),
+            None => node.parent(),
+        }
     }
 
     fn add(&mut self, spec: String, kind: RefKind, name: &str, node: Node<'_>) {
@@ -437,7 +452,7 @@ impl<'s> Scanner<'s> {
     }
 
     /// Every name that can refer to a definition, outside the imports.
-    fn names(&mut self, tree: &Tree, entities: &[Entity], def_names: &[usize]) {
+    fn names(&mut self, tree: &'t Tree, entities: &[Entity], def_names: &[usize]) {
         let mut sorted: Vec<&Entity> = entities.iter().collect();
         sorted.sort_by_key(|e| (e.start_byte, std::cmp::Reverse(e.end_byte)));
         let mut next = 0;
@@ -448,6 +463,11 @@ impl<'s> Scanner<'s> {
         let mut issues = Vec::new();
         let mut sites: Vec<(String, RefKind, &'s str, (u32, u32))> = Vec::new();
         traverse(tree, &mut issues, |node, depth| {
+            {
+                let mut ancestors = self.ancestors.borrow_mut();
+                ancestors.truncate(depth);
+                ancestors.push(node);
+            }
             let start = node.start_byte();
             while scopes.last().is_some_and(|(d, _)| *d >= depth) {
                 scopes.pop();
@@ -605,8 +625,8 @@ impl<'s> Scanner<'s> {
 
     /// Whether the name `node` is declared here (a parameter, a local variable, a
     /// destructured name, a type parameter), not used.
-    fn declares(&self, node: Node<'_>) -> bool {
-        let Some(parent) = node.parent() else {
+    fn declares(&self, node: Node<'t>) -> bool {
+        let Some(parent) = self.parent(node) else {
             return false;
         };
         let is = |field: &str| parent.child_by_field_name(field) == Some(node);
@@ -628,7 +648,7 @@ impl<'s> Scanner<'s> {
                 "parameter_declaration" | "variadic_parameter_declaration" => is("name"),
                 "var_spec" | "const_spec" => is("name"),
                 "type_parameter_declaration" => is("name"),
-                "expression_list" => parent.parent().is_some_and(|g| {
+                "expression_list" => self.parent(parent).is_some_and(|g| {
                     matches!(g.kind(), "short_var_declaration" | "range_clause")
                         && g.child_by_field_name("left") == Some(parent)
                 }),
@@ -673,7 +693,7 @@ impl<'s> Scanner<'s> {
                         _ => return false,
                     }
                     child = p;
-                    match p.parent() {
+                    match self.parent(p) {
                         Some(pp) => p = pp,
                         None => return false,
                     }
@@ -684,8 +704,8 @@ impl<'s> Scanner<'s> {
     }
 
     /// Whether `node` is a member name after a receiver (`x.name`, `x->name`).
-    fn is_member(&self, node: Node<'_>) -> bool {
-        let Some(parent) = node.parent() else {
+    fn is_member(&self, node: Node<'t>) -> bool {
+        let Some(parent) = self.parent(node) else {
             return false;
         };
         let field = match (self.family, parent.kind()) {
@@ -707,11 +727,11 @@ impl<'s> Scanner<'s> {
     /// `this`, else by name.
     fn member_spec(
         &self,
-        node: Node<'_>,
+        node: Node<'t>,
         frames: &[Frame<'_>],
         scopes: &[(usize, HashSet<&'s str>)],
     ) -> Option<String> {
-        let parent = node.parent()?;
+        let parent = self.parent(node)?;
         let object = match self.family {
             Family::Ecma | Family::Java => parent.child_by_field_name("object"),
             Family::Go if parent.kind() == "qualified_type" => {
@@ -750,14 +770,14 @@ impl<'s> Scanner<'s> {
 
     /// Whether `node` is the receiver of a member through an import (`ns` of `ns.f`):
     /// the member is the reference.
-    fn is_receiver_of_import(&self, node: Node<'_>) -> bool {
+    fn is_receiver_of_import(&self, node: Node<'t>) -> bool {
         let Some(spec) = self.imported.get(self.text(node)) else {
             return false;
         };
         if !spec.ends_with('|') {
             return false;
         }
-        node.parent().is_some_and(|p| {
+        self.parent(node).is_some_and(|p| {
             let field = match p.kind() {
                 "member_expression" | "method_invocation" | "field_access" => "object",
                 "selector_expression" => "operand",
@@ -769,8 +789,8 @@ impl<'s> Scanner<'s> {
     }
 
     /// How the name at `node` is used.
-    fn kind_of(&self, node: Node<'_>) -> RefKind {
-        let Some(parent) = node.parent() else {
+    fn kind_of(&self, node: Node<'t>) -> RefKind {
+        let Some(parent) = self.parent(node) else {
             return RefKind::Read;
         };
         if parent.kind() == "method_invocation" && parent.child_by_field_name("name") == Some(node)
@@ -783,7 +803,7 @@ impl<'s> Scanner<'s> {
         } else {
             node
         };
-        if let Some(p) = callee.parent() {
+        if let Some(p) = self.parent(callee) {
             let called = match p.kind() {
                 "call_expression" => p.child_by_field_name("function") == Some(callee),
                 "new_expression" => p.child_by_field_name("constructor") == Some(callee),
@@ -811,7 +831,7 @@ impl<'s> Scanner<'s> {
             ) {
                 return RefKind::Inheritance;
             }
-            a = n.parent();
+            a = self.parent(n);
         }
         if node.kind() == "type_identifier" {
             return RefKind::Annotation;

@@ -166,10 +166,10 @@ fn failed(message: &str) -> Parsed {
 /// Visits every node of `tree` depth-first, in source order, with its depth (root = 0),
 /// through one cursor (no allocation per node). ERROR and MISSING nodes are recorded in
 /// `issues` (up to [`MAX_ISSUES`]) before `visit` sees them.
-pub(crate) fn traverse(
-    tree: &Tree,
+pub(crate) fn traverse<'t>(
+    tree: &'t Tree,
     issues: &mut Vec<Issue>,
-    mut visit: impl FnMut(Node<'_>, usize),
+    mut visit: impl FnMut(Node<'t>, usize),
 ) {
     let mut cursor = tree.walk();
     let mut depth = 0;

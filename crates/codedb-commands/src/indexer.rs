@@ -138,6 +138,10 @@ enum Prepared {
     Skipped(Skipped),
 }
 
+/// An index run that stores at least this many files refreshes the planner's statistics
+/// ([`Dialect::refresh_statistics`]).
+const BULK_FILES: usize = 256;
+
 /// Indexes the tree at `root` into `db` (whose schema must be the code schema).
 pub fn index(
     db: &CodeDatabase,
@@ -331,6 +335,13 @@ pub fn index(
                 refs: None,
             });
         }
+    }
+    // A bulk load leaves the planner's statistics behind (PostgreSQL): refresh them before
+    // resolution and the queries after it read what was stored.
+    if files >= BULK_FILES
+        && let Some(sql) = dialect.refresh_statistics()
+    {
+        db.execute(sql, Vec::new())?;
     }
     // Every stored file is marked pending (`ref_pending`) in the batch that stored it: a
     // run stopped here (killed, failed) leaves them for the next run to resolve.

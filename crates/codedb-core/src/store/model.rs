@@ -81,6 +81,13 @@ impl EntityKind {
             EntityKind::Method => 3,
         }
     }
+
+    /// The kind whose [`search_code`](Self::search_code) is `code`.
+    pub fn from_search_code(code: i64) -> Option<EntityKind> {
+        EntityKind::ALL
+            .into_iter()
+            .find(|k| k.search_code() == code)
+    }
 }
 
 /// A definition found in a file.

@@ -117,9 +117,7 @@ pub(crate) fn rank_definitions(
     for r in &ex.query(&sql, params![project_id])? {
         let code: i64 = r.get(0)?;
         let (Some(kind), Some(&file)) = (
-            EntityKind::ALL
-                .into_iter()
-                .find(|k| k.search_code() == code),
+            EntityKind::from_search_code(code),
             index.get(&r.get::<i64>(2)?),
         ) else {
             continue;
@@ -274,22 +272,19 @@ pub(crate) fn rank_definitions(
             .filter(|&&d| defs[d].kind == kind)
             .map(|&d| def_ids[d])
             .collect();
-        for chunk in ids.chunks(500) {
-            let list = (1..=chunk.len())
-                .map(|i| format!("?{i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let rows = ex.query(
+        let found = super::refs::chunked(&ids, |list, args| {
+            ex.query(
                 &format!(
                     "SELECT id, signature FROM {} WHERE id IN ({list}) AND signature IS NOT NULL",
                     kind.table()
                 ),
-                chunk.iter().map(|id| (*id).into()).collect(),
-            )?;
-            for r in &rows {
-                signatures.insert((kind, r.get(0)?), r.get(1)?);
-            }
-        }
+                args,
+            )?
+            .iter()
+            .map(|r| Ok(((kind, r.get(0)?), r.get(1)?)))
+            .collect()
+        })?;
+        signatures.extend(found);
     }
     let mut slots: Vec<Option<RankedDefinition>> = defs.into_iter().map(Some).collect();
     let definitions = order

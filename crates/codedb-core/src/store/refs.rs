@@ -108,9 +108,7 @@ fn definition_rows(ex: &impl Executor, filter: &str, args: &[Value]) -> Result<V
         .iter()
         .map(|r| {
             let code: i64 = r.get(0)?;
-            let kind = EntityKind::ALL
-                .into_iter()
-                .find(|k| k.search_code() == code)
+            let kind = EntityKind::from_search_code(code)
                 .ok_or_else(|| crate::Error::Internal(format!("unknown definition code {code}")))?;
             Ok(DefinitionRow {
                 file_id: r.get(1)?,
@@ -149,7 +147,7 @@ fn binding_rows(ex: &impl Executor, filter: &str, args: &[Value]) -> Result<Vec<
 }
 
 /// Runs `f` over `ids` in chunks, with `?1..?n` the chunk's ids.
-fn chunked<T>(
+pub(super) fn chunked<T>(
     ids: &[i64],
     mut f: impl FnMut(&str, Vec<Value>) -> Result<Vec<T>>,
 ) -> Result<Vec<T>> {

@@ -49,6 +49,9 @@ pub struct IndexOptions {
     pub batch_files: usize,
     /// Called after each stored batch with (files stored so far, files found by the walk).
     pub progress: Option<fn(usize, usize)>,
+    /// Bytes of parsed references held in memory until the run resolves them; beyond it
+    /// they wait in a temporary file, so that a run's memory does not grow with the tree.
+    pub refs_memory_bytes: usize,
 }
 
 impl Default for IndexOptions {
@@ -57,6 +60,7 @@ impl Default for IndexOptions {
             max_file_bytes: crate::DEFAULT_MAX_FILE_BYTES,
             batch_files: 64,
             progress: None,
+            refs_memory_bytes: crate::resolve::DEFAULT_REFS_MEMORY_BYTES,
         }
     }
 }
@@ -188,7 +192,10 @@ pub fn index(
     let outcome = std::thread::scope(|scope| {
         let storer = scope.spawn(move || -> Result<Stored, IndexError> {
             let mut writer = BulkWriter::new();
-            let mut out = Stored::default();
+            let mut out = Stored {
+                changes: Changes::with_memory_budget(options.refs_memory_bytes),
+                ..Stored::default()
+            };
             let mut pending: Vec<ParsedFile> = Vec::with_capacity(batch);
             let mut flush = |pending: &mut Vec<ParsedFile>, out: &mut Stored| {
                 if pending.is_empty() {

@@ -25,7 +25,7 @@ use std::process::Command;
 
 use codedb_commands::{IndexOptions, index};
 use codedb_core::store::{Confidence, RefFilter, RefHit};
-use codedb_core::{CodeDatabase, ReferenceGraph, Scope, SyncOptions};
+use codedb_core::{CodeDatabase, Executor, ReferenceGraph, Scope, SyncOptions};
 
 #[path = "support/corpus.rs"]
 mod corpus;
@@ -288,6 +288,63 @@ fn every_python_construct_resolves_as_the_language_rules_say_on_every_backend() 
             .unwrap();
         let deps: Vec<&str> = deps.iter().map(|d| d.path.as_str()).collect();
         assert_eq!(deps, ["app.py", "pkg/__init__.py", "pkg/util.py"]);
+    }
+}
+
+/// Every resolved reference of the project, as rows naming files by path (ids differ
+/// between databases).
+fn all_refs(db: &CodeDatabase) -> Vec<Vec<codedb_core::Value>> {
+    db.query(
+        "SELECT f.path, r.spec, r.kind, r.name, r.count, r.positions, r.confidence, \
+         t.path, r.target_name FROM refs r JOIN files f ON f.id = r.file_id \
+         LEFT JOIN files t ON t.id = r.target_file_id \
+         ORDER BY f.path, r.spec, r.kind, r.name",
+        Vec::new(),
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.values().to_vec())
+    .collect()
+}
+
+#[test]
+fn references_held_in_a_temporary_file_resolve_as_those_held_in_memory() {
+    // Enough files for an index run's resolution to load the whole project (more than 64),
+    // the fixture copied into packages of its own and beside each other.
+    let tree = tempfile::tempdir().unwrap();
+    for i in 0..20 {
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/refs_python"),
+            &tree.path().join(format!("copy{i}")),
+        );
+    }
+    // Per backend (their text orders may differ): what each budget stored.
+    let mut stored: BTreeMap<usize, Vec<(usize, Vec<Vec<codedb_core::Value>>)>> = BTreeMap::new();
+    for budget in [usize::MAX, 0, 4_000] {
+        for (backend, db) in databases().into_iter().enumerate() {
+            let summary = index(
+                &db.db,
+                tree.path(),
+                &IndexOptions {
+                    refs_memory_bytes: budget,
+                    ..IndexOptions::default()
+                },
+            )
+            .unwrap();
+            assert!(summary.files_resolved > 64, "{}", summary.files_resolved);
+            let rows = all_refs(&db.db);
+            assert!(rows.len() > 500, "{} references", rows.len());
+            stored.entry(backend).or_default().push((budget, rows));
+        }
+    }
+    for (backend, runs) in &stored {
+        let (_, first) = &runs[0];
+        for (budget, rows) in &runs[1..] {
+            assert!(
+                rows == first,
+                "backend {backend}: a budget of {budget} bytes resolves differently"
+            );
+        }
     }
 }
 

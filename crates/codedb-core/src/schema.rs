@@ -185,7 +185,10 @@ CREATE INDEX imports_file ON imports(file_id);
 CREATE INDEX usages_name ON usages(name_id);
 CREATE INDEX issues_file ON issues(file_id);
 CREATE INDEX refs_target ON refs(target_file_id, target_name);
-CREATE INDEX refs_name ON refs(name);
+-- Only the unsure references are looked up by name (their candidates change when a
+-- definition of the name comes or goes): written as the queries write it, term for term,
+-- for SQLite to see that they imply it.
+CREATE INDEX refs_name ON refs(name) WHERE confidence IS NULL OR confidence = 'name' OR confidence = 'ambiguous';
 CREATE INDEX ref_deps_file ON ref_deps(file_id);
 "#
     };

@@ -17,6 +17,7 @@
 //! Resolution never fails a file: a spec it cannot follow yields a by-name answer or none.
 
 pub(crate) mod decl;
+mod parsed_refs;
 pub(crate) mod python;
 pub(crate) mod rust;
 
@@ -32,6 +33,8 @@ use codedb_core::{CodeStore, Executor, RefStore};
 use rayon::prelude::*;
 
 use crate::lang;
+pub use parsed_refs::DEFAULT_REFS_MEMORY_BYTES;
+use parsed_refs::ParsedRefs;
 
 /// A live file of the project.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -451,19 +454,57 @@ pub(crate) fn resolve_files(
         .collect()
 }
 
-/// [`resolve_files`] on every core, over the project in memory.
-pub(crate) fn resolve_files_parallel(
+/// Files resolved at a time by [`resolve_and_write_parallel`], and written in one
+/// transaction: enough for every core to stay busy and for the indexes' pages to be
+/// written once for many files, few enough that what waits to be written stays small
+/// whatever the project's size.
+const RESOLVE_CHUNK_FILES: usize = 512;
+
+/// [`resolve_files`] on every core, over the project in memory, handing each chunk of
+/// resolved files to `write` (on the caller's thread) while the next ones are resolved.
+/// Memory stays bounded: a file's references are read when its chunk comes and dropped
+/// once it is resolved, and at most two chunks wait for the writer. Returns the files whose
+/// references `parsed` could not give back.
+pub(crate) fn resolve_and_write_parallel(
     project: &Loaded,
-    files: Vec<(i64, Vec<SymbolicRef>)>,
-) -> Vec<ResolvedFile> {
-    files
-        .into_par_iter()
-        .with_max_len(1)
-        .filter_map(|(id, refs)| {
-            let file = project.files().get(id)?;
-            Some(resolve_file(project, file, refs))
-        })
-        .collect()
+    mut parsed: ParsedRefs,
+    write: &dyn Fn(&[ResolvedFile]) -> codedb_core::Result<()>,
+) -> codedb_core::Result<Vec<i64>> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<ResolvedFile>>(2);
+    std::thread::scope(|scope| {
+        let resolver = scope.spawn(move || {
+            let mut unread = Vec::new();
+            for ids in parsed.ids().chunks(RESOLVE_CHUNK_FILES) {
+                let mut next = Vec::with_capacity(ids.len());
+                for id in ids {
+                    match parsed.take(*id) {
+                        Ok(refs) => next.push((*id, refs.unwrap_or_default())),
+                        Err(e) => {
+                            tracing::warn!(file_id = id, error = %e, "parsed references unreadable: parsing the file again");
+                            unread.push(*id);
+                        }
+                    }
+                }
+                let resolved: Vec<ResolvedFile> = next
+                    .into_par_iter()
+                    .with_max_len(1)
+                    .filter_map(|(id, refs)| {
+                        let file = project.files().get(id)?;
+                        Some(resolve_file(project, file, refs))
+                    })
+                    .collect();
+                // The writer stopped on an error: it is reported there.
+                if sender.send(resolved).is_err() {
+                    break;
+                }
+            }
+            unread
+        });
+        for resolved in receiver {
+            write(&resolved)?;
+        }
+        Ok(resolver.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    })
 }
 
 /// A file stored (or removed) since the last resolution.
@@ -480,10 +521,13 @@ pub struct Change {
     pub refs: Option<Vec<SymbolicRef>>,
 }
 
-/// The files stored since the last resolution, gathered by an index run or a command.
+/// The files stored since the last resolution, gathered by an index run or a command. The
+/// references each change brings are held apart ([`ParsedRefs`]): in memory up to a
+/// budget, beyond it in a temporary file.
 #[derive(Debug, Default)]
 pub struct Changes {
     changes: Vec<Change>,
+    parsed: ParsedRefs,
 }
 
 impl Changes {
@@ -492,8 +536,22 @@ impl Changes {
         Self::default()
     }
 
+    /// No changes yet; holding at most about `bytes` of parsed references in memory.
+    pub fn with_memory_budget(bytes: usize) -> Self {
+        Changes {
+            changes: Vec::new(),
+            parsed: ParsedRefs::new(bytes),
+        }
+    }
+
     /// Adds one.
-    pub fn push(&mut self, change: Change) {
+    pub fn push(&mut self, mut change: Change) {
+        match (&change.after, change.refs.take()) {
+            (Some(_), Some(refs)) => self.parsed.insert(change.file_id, refs),
+            // Removed: nothing of its own to resolve.
+            (None, Some(_)) => {}
+            (_, None) => {}
+        }
         self.changes.push(change);
     }
 
@@ -607,56 +665,77 @@ pub fn resolve_changes<E: Executor>(
     write: &dyn Fn(&[ResolvedFile]) -> codedb_core::Result<()>,
 ) -> codedb_core::Result<ResolveSummary> {
     let started = std::time::Instant::now();
-    let changes = changes.changes;
-    let mut fresh: BTreeMap<i64, Vec<SymbolicRef>> = BTreeMap::new();
-    let mut stale: BTreeSet<i64> = BTreeSet::new();
-    for c in &changes {
-        match (&c.after, &c.refs) {
-            (Some(_), Some(refs)) => {
-                fresh.insert(c.file_id, refs.clone());
-            }
-            (Some(_), None) => {
-                stale.insert(c.file_id);
-            }
-            (None, _) => {}
-        }
-    }
+    let Changes {
+        changes,
+        mut parsed,
+    } = changes;
+    let fresh = parsed.ids().len();
+    let mut stale: BTreeSet<i64> = changes
+        .iter()
+        .filter(|c| c.after.is_some() && !parsed.contains(c.file_id))
+        .map(|c| c.file_id)
+        .collect();
     let deps = dependents(ex, project_id, &changes)?;
-    let dependents_count = deps.iter().filter(|id| !fresh.contains_key(id)).count();
-    stale.extend(deps.into_iter().filter(|id| !fresh.contains_key(id)));
+    let dependents_count = deps.iter().filter(|id| !parsed.contains(**id)).count();
+    stale.extend(deps.into_iter().filter(|id| !parsed.contains(*id)));
     if pending {
         stale.extend(
             ex.pending_ref_files(project_id)?
                 .into_iter()
-                .filter(|id| !fresh.contains_key(id)),
+                .filter(|id| !parsed.contains(*id)),
         );
     }
-    let total = fresh.len() + stale.len();
+    let total = fresh + stale.len();
     if total == 0 {
         return Ok(ResolveSummary::default());
     }
-    let mut work: Vec<(i64, Vec<SymbolicRef>)> = fresh.into_iter().collect();
-    work.extend(stored_or_reparsed(ex, project_id, &stale)?);
-    tracing::debug!(elapsed = ?started.elapsed(), files = total, "resolution: work gathered");
+    for (id, refs) in stored_or_reparsed(ex, project_id, &stale)? {
+        parsed.insert(id, refs);
+    }
+    tracing::debug!(
+        elapsed = ?started.elapsed(),
+        files = total,
+        spilled = parsed.spilled(),
+        "resolution: work gathered"
+    );
     // Many files: load the whole project once and use every core; a few: read what they
     // need.
-    let resolved = if total > 64 {
+    if total > 64 {
         let loaded = Loaded::load(ex, project_id)?;
         tracing::debug!(elapsed = ?started.elapsed(), "resolution: project loaded");
-        resolve_files_parallel(&loaded, work)
+        let unread = resolve_and_write_parallel(&loaded, parsed, write)?;
+        // References the temporary file could not give back: parsed again from the
+        // stored source.
+        let mut again = Vec::new();
+        for id in unread {
+            if let Some(file) = loaded.files().get(id) {
+                let refs = reparse(ex, project_id, &file.path)?.unwrap_or_default();
+                again.push(resolve_file(&loaded, file, refs));
+            }
+        }
+        for chunk in again.chunks(batch.max(1)) {
+            write(chunk)?;
+        }
     } else {
         let lazy = Lazy::new(ex, project_id)?;
+        let mut work = Vec::new();
+        for id in parsed.ids() {
+            let refs = match (parsed.take(id), lazy.files().get(id)) {
+                (Ok(refs), _) => refs.unwrap_or_default(),
+                (Err(_), Some(file)) => reparse(ex, project_id, &file.path)?.unwrap_or_default(),
+                (Err(_), None) => Vec::new(),
+            };
+            work.push((id, refs));
+        }
         let resolved = resolve_files(&lazy, work);
         if let Some(e) = lazy.error() {
             return Err(e);
         }
-        resolved
-    };
-    tracing::debug!(elapsed = ?started.elapsed(), "resolution: resolved");
-    for chunk in resolved.chunks(batch.max(1)) {
-        write(chunk)?;
+        for chunk in resolved.chunks(batch.max(1)) {
+            write(chunk)?;
+        }
     }
-    tracing::debug!(elapsed = ?started.elapsed(), "resolution: written");
+    tracing::debug!(elapsed = ?started.elapsed(), "resolution: resolved and written");
     Ok(ResolveSummary {
         files: total,
         dependents: dependents_count,

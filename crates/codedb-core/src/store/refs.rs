@@ -349,7 +349,8 @@ pub trait RefStore: Executor + Sized {
                 &format!(
                     "SELECT DISTINCT r.file_id FROM refs r JOIN files f ON f.id = r.file_id \
                      WHERE f.project_id = ?1 AND f.deleted = 0 AND r.name IN ({}) \
-                     AND (r.confidence IS NULL OR r.confidence IN ('name', 'ambiguous'))",
+                     AND (r.confidence IS NULL OR r.confidence = 'name' \
+                     OR r.confidence = 'ambiguous')",
                     placeholders(2, chunk.len())
                 ),
                 args,

@@ -291,9 +291,12 @@ fn every_python_construct_resolves_as_the_language_rules_say_on_every_backend() 
     }
 }
 
+/// One stored row's values.
+type Row = Vec<codedb_core::Value>;
+
 /// Every resolved reference of the project, as rows naming files by path (ids differ
 /// between databases).
-fn all_refs(db: &CodeDatabase) -> Vec<Vec<codedb_core::Value>> {
+fn all_refs(db: &CodeDatabase) -> Vec<Row> {
     db.query(
         "SELECT f.path, r.spec, r.kind, r.name, r.count, r.positions, r.confidence, \
          t.path, r.target_name FROM refs r JOIN files f ON f.id = r.file_id \
@@ -319,7 +322,7 @@ fn references_held_in_a_temporary_file_resolve_as_those_held_in_memory() {
         );
     }
     // Per backend (their text orders may differ): what each budget stored.
-    let mut stored: BTreeMap<usize, Vec<(usize, Vec<Vec<codedb_core::Value>>)>> = BTreeMap::new();
+    let mut stored: BTreeMap<usize, Vec<(usize, Vec<Row>)>> = BTreeMap::new();
     for budget in [usize::MAX, 0, 4_000] {
         for (backend, db) in databases().into_iter().enumerate() {
             let summary = index(

@@ -503,7 +503,9 @@ pub(crate) fn resolve_and_write_parallel(
         for resolved in receiver {
             write(&resolved)?;
         }
-        Ok(resolver.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        Ok(resolver
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     })
 }
 

@@ -378,6 +378,48 @@ pub fn index(
     Ok(summary)
 }
 
+/// How much lower than the process's the CPU priority of [`index_in_background`]'s threads
+/// is (a nice value: 10 gives a thread about a tenth of the CPU time of one at the
+/// process's own priority when both want it).
+pub const BACKGROUND_NICE: i32 = 10;
+
+/// [`index`], run on threads of its own at a lower CPU priority ([`BACKGROUND_NICE`], on
+/// Linux; elsewhere at the process's), for a server that indexes beside its answers: a
+/// query that wants a core gets it at once, and the index takes what the queries leave. The
+/// parse threads, the storer and resolution all run there; `index` itself is unchanged.
+pub fn index_in_background(
+    db: &CodeDatabase,
+    root: &Path,
+    options: &IndexOptions,
+) -> Result<IndexSummary, IndexError> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("codedb-index-{i}"))
+            .start_handler(|_| lower_this_threads_priority())
+            .build()
+            .map_err(|e| tracing::warn!(error = %e, "no background index threads: indexing on the shared ones"))
+            .ok()
+    });
+    match pool {
+        // Threads started from a pool thread (the storer) inherit its priority.
+        Some(pool) => pool.install(|| index(db, root, options)),
+        None => index(db, root, options),
+    }
+}
+
+/// Lowers the calling thread's CPU priority by [`BACKGROUND_NICE`] (Linux keeps a nice
+/// value per thread); a failure leaves it as it was.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let now = rustix::process::getpriority_process(None).unwrap_or(0);
+        if let Err(e) = rustix::process::setpriority_process(None, now + BACKGROUND_NICE) {
+            tracing::debug!(error = %e, "background index thread keeps its priority");
+        }
+    }
+}
+
 fn check_root(root: &Path) -> Result<PathBuf, IndexError> {
     let fail = |message: &str| {
         Err(IndexError::Root {

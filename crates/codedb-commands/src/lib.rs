@@ -75,7 +75,9 @@ pub mod visibility;
 
 pub use durable::{TEMP_MARKER, is_temp_name};
 pub use error::{CommandError, ErrorKind, LeftOver};
-pub use indexer::{IndexError, IndexOptions, IndexSummary, Skipped, index};
+pub use indexer::{
+    BACKGROUND_NICE, IndexError, IndexOptions, IndexSummary, Skipped, index, index_in_background,
+};
 pub use map::{DEFAULT_MAP_TOKENS, MAP_ENCODING, RepoMap, count_tokens, focus_of, repo_map};
 pub use pipeline::{
     CommandKind, CommandReport, EditOptions, Placement, RenameOptions, RenameSummary, RenamedFile,

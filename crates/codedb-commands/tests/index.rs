@@ -347,3 +347,40 @@ fn a_bulk_index_on_postgresql_refreshes_the_planner_statistics() {
         println!("SKIP the PostgreSQL half: no server answers");
     }
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_background_index_runs_below_the_callers_priority_and_stores_the_same() {
+    use std::sync::atomic::{AtomicI32, Ordering};
+    // The storer reports progress: its thread's nice value, seen from inside.
+    static STORER_NICE: AtomicI32 = AtomicI32::new(i32::MIN);
+    fn progress(_: usize, _: usize) {
+        let nice = rustix::process::getpriority_process(None).unwrap();
+        STORER_NICE.store(nice, Ordering::SeqCst);
+    }
+    let before = rustix::process::getpriority_process(None).unwrap();
+    let d = &databases()[0];
+    let tree = tempfile::tempdir().unwrap();
+    fs::write(tree.path().join("a.py"), "def f():\n    return g()\n").unwrap();
+    fs::write(tree.path().join("b.py"), "def g():\n    return 1\n").unwrap();
+    let options = IndexOptions {
+        progress: Some(progress),
+        ..IndexOptions::default()
+    };
+    let summary = codedb_commands::index_in_background(&d.db, tree.path(), &options).unwrap();
+    assert_eq!(summary.files_indexed, 2);
+    assert_eq!(summary.files_resolved, 2);
+    assert_eq!(
+        STORER_NICE.load(Ordering::SeqCst),
+        (before + codedb_commands::BACKGROUND_NICE).min(19),
+        "the storer runs at the background priority"
+    );
+    assert_eq!(
+        rustix::process::getpriority_process(None).unwrap(),
+        before,
+        "the caller keeps its own priority"
+    );
+    // A second run (the pool's threads are made once) is a no-op like any other.
+    let again = codedb_commands::index_in_background(&d.db, tree.path(), &options).unwrap();
+    assert_eq!((again.files_indexed, again.files_unchanged), (0, 2));
+}

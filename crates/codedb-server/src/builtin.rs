@@ -128,7 +128,7 @@ impl Worker for FileWatcher {
 
 impl FileWatcher {
     fn reindex(&self, changes: usize) -> Result<(), String> {
-        let summary = codedb_commands::index(&self.db, &self.root, &self.options)
+        let summary = codedb_commands::index_in_background(&self.db, &self.root, &self.options)
             .map_err(|e| format!("re-indexing failed: {e}"))?;
         tracing::info!(
             changes,

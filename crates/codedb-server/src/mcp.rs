@@ -691,8 +691,10 @@ impl CodedbMcp {
                     )));
                 }
             }
+            // Beside the other clients' answers: at a lower CPU priority.
             let summary =
-                codedb_commands::index(s.db, s.root, &s.config.index_options()).map_err(failed)?;
+                codedb_commands::index_in_background(s.db, s.root, &s.config.index_options())
+                    .map_err(failed)?;
             to_value(summary)
         })
         .await

@@ -326,3 +326,72 @@ pub fn sync_dir(dir: &Path) {
         let _ = d.sync_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
+
+    /// `n` backups of `backups`, each a file of SQLite's header alone.
+    fn take(backups: &Backups, n: usize) -> Vec<PathBuf> {
+        (0..n)
+            .map(|_| {
+                backups
+                    .create_with("f00d", |tmp| {
+                        fs::write(tmp, SQLITE_HEADER).map_err(|e| Error::backup(tmp, e.to_string()))
+                    })
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pruning_removes_only_this_databases_own_backup_files() {
+        let dir = tempfile::tempdir().unwrap();
+        // Two databases of the same file name, backed up into one directory.
+        let ours = Backups::new(
+            Path::new("/a/codedb.sqlite"),
+            "/a/codedb.sqlite",
+            dir.path(),
+            "sqlite",
+        );
+        let theirs = Backups::new(
+            Path::new("/b/codedb.sqlite"),
+            "/b/codedb.sqlite",
+            dir.path(),
+            "sqlite",
+        );
+        let mine = take(&ours, 3);
+        let others = take(&theirs, 3);
+        // A directory named exactly like one of our backups (the newest, by its name), and
+        // a backup named before the database id was part of the name.
+        let lookalike = dir
+            .path()
+            .join(format!("{}20991231T235959Z.f00d.sqlite", ours.prefix));
+        fs::create_dir(&lookalike).unwrap();
+        let legacy = dir.path().join("codedb.20200101T000000Z.f00d.sqlite");
+        fs::write(&legacy, SQLITE_HEADER).unwrap();
+
+        let pruned = ours.prune(1).unwrap();
+        assert_eq!(pruned.failed, Vec::new());
+        assert_eq!(pruned.removed.len(), 2, "{pruned:?}");
+        assert!(
+            pruned.removed.iter().all(|p| mine.contains(p)),
+            "{pruned:?}"
+        );
+        let kept: Vec<&PathBuf> = mine.iter().filter(|p| p.is_file()).collect();
+        assert_eq!(kept.len(), 1, "one of our own is kept");
+        for path in others.iter().chain([&legacy]) {
+            assert!(path.is_file(), "{} was pruned", path.display());
+        }
+        assert!(lookalike.is_dir());
+        let listed: Vec<PathBuf> = ours.list().unwrap().into_iter().map(|e| e.path).collect();
+        assert_eq!(listed, vec![kept[0].clone(), legacy.clone()]);
+        assert_eq!(
+            theirs.list().unwrap().len(),
+            4,
+            "its three and the legacy one"
+        );
+    }
+}

@@ -459,3 +459,34 @@ fn postgres_connections_carry_a_statement_timeout_unless_the_url_sets_one() {
         "7s"
     );
 }
+
+#[test]
+fn a_statement_over_the_configured_timeout_fails_saying_it_timed_out() {
+    let Some(pg) = TestDatabase::postgres() else {
+        return; // the reason is printed
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = codedb_server::Config::parse(
+        &format!(
+            "[database]\ndriver = \"postgres\"\nurl = \"{}\"\nstatement_timeout_ms = 200\n",
+            pg.arg()
+        ),
+        Path::new("codedb.toml"),
+    )
+    .unwrap();
+    let backend = config.open_database(dir.path()).unwrap();
+    let start = Instant::now();
+    let err = backend
+        .driver()
+        .query("SELECT pg_sleep(5)", vec![])
+        .unwrap_err();
+    let took = start.elapsed();
+    backend.stop().unwrap();
+    assert_eq!(err.kind(), codedb_driver::ErrorKind::Timeout, "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("timed out") && message.contains("statement_timeout_ms"),
+        "{message}"
+    );
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+}

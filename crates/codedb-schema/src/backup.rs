@@ -218,7 +218,8 @@ impl Backups {
     }
 
     /// This database's backups, newest first. A missing directory has none. Only complete
-    /// regular files count; temporary files and anything else in the directory are left out.
+    /// regular files count (starting with their format's header); temporary files, files
+    /// left empty or cut short by older versions, and anything else are left out.
     pub fn list(&self) -> Result<Vec<BackupEntry>> {
         Ok(self
             .scan(true)?
@@ -261,7 +262,11 @@ impl Backups {
             let Ok(meta) = fs::symlink_metadata(entry.path()) else {
                 continue;
             };
-            if !is_stamp || !id.ends_with(&suffix) || !meta.file_type().is_file() {
+            if !is_stamp
+                || !id.ends_with(&suffix)
+                || !meta.file_type().is_file()
+                || !has_header(&entry.path(), self.extension)
+            {
                 continue;
             }
             let modified = meta.modified().unwrap_or(UNIX_EPOCH);
@@ -318,6 +323,21 @@ impl Backups {
             )),
         }
     }
+}
+
+/// Whether the file at `path` starts as a complete backup of `extension` does (SQLite's
+/// header, pg_dump's archive signature; any byte for another extension): a file that older
+/// versions left empty or cut short under a backup's name does not.
+fn has_header(path: &Path, extension: &str) -> bool {
+    let magic: &[u8] = match extension {
+        "sqlite" => b"SQLite format 3\0",
+        "pgdump" => b"PGDMP",
+        _ => b"",
+    };
+    let mut head = vec![0; magic.len().max(1)];
+    fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok_and(|()| head.starts_with(magic))
 }
 
 /// Flushes a directory's entries (best effort: not every platform can).

@@ -318,3 +318,38 @@ fn backups_list_newest_first_within_a_second_and_prune_only_their_own() {
         );
     }
 }
+
+/// Older versions wrote backups in place: a killed one left a 0-byte (or partly written) file
+/// under a real backup name. `list` leaves such a file out (so it is never offered to
+/// restore) and shows the complete backups.
+#[test]
+fn a_file_with_a_backup_name_but_no_database_header_is_not_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    seed(&dir.path().join("d.sqlite"), 1);
+    let taken = create(dir.path(), "d.sqlite");
+    let name = taken.file_name().unwrap().to_str().unwrap().to_owned();
+    // `d.<db id>.<time>.<fingerprint>.sqlite`: the same name, newer times.
+    let parts: Vec<&str> = name.split('.').collect();
+    let named = |stamp: &str| {
+        let mut parts = parts.clone();
+        parts[2] = stamp;
+        taken.with_file_name(parts.join("."))
+    };
+    let empty = named("20991231T235959Z");
+    fs::write(&empty, b"").unwrap();
+    let headerless = named("20991231T235958Z");
+    fs::write(&headerless, b"not a database, cut short").unwrap();
+    let listed = json(&codedb(
+        dir.path(),
+        &["backup", "list", "--db", "d.sqlite", "--json"],
+    ));
+    let paths: Vec<&str> = listed["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, [taken.to_str().unwrap()], "{listed}");
+    let text = support::stdout(&codedb(dir.path(), &["backup", "list", "--db", "d.sqlite"]));
+    assert!(text.contains(&name) && !text.contains("2099"), "{text}");
+}

@@ -184,3 +184,79 @@ fn a_rename_hint_binds_to_the_column_it_documents_and_a_stray_one_is_an_error() 
         assert!(stderr(&o).contains(says), "{text}: {}", stderr(&o));
     }
 }
+
+/// PostgreSQL's catalog keeps no comments, so a hint there would be lost: it is refused,
+/// saying how to rename instead, and nothing changes.
+#[test]
+fn a_rename_hint_is_refused_on_postgres_with_what_to_do_instead() {
+    let Some(pg) = TestDatabase::postgres() else {
+        return; // the reason is printed
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let arg = pg.arg();
+    fs::write(
+        dir.path().join("want.sql"),
+        "CREATE TABLE t (id integer primary key,\n-- @renamed from=name\ntitle text);",
+    )
+    .unwrap();
+    let dump = || codedb(dir.path(), &["schema", "dump", "--db", &arg]).stdout;
+    let before = dump();
+    for command in ["plan", "sync"] {
+        let o = codedb(
+            dir.path(),
+            &[
+                "schema",
+                command,
+                "--db",
+                &arg,
+                "--desired",
+                "want.sql",
+                "--allow-drop",
+                "--no-backup",
+            ],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{command}: {err}");
+        assert!(
+            err.contains("`@renamed from=` hints are not read on PostgreSQL")
+                && err.contains("ALTER TABLE ... RENAME"),
+            "{command}: {err}"
+        );
+        assert_eq!(dump(), before, "{command} changed the database");
+    }
+}
+
+#[test]
+fn a_desired_schema_of_more_than_5000_tables_is_refused_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("d.sqlite");
+    codedb_sqlite::open(&db).unwrap().stop().unwrap();
+    let bytes = fs::read(&db).unwrap();
+    let ddl: String = (1..=5_001)
+        .map(|i| format!("CREATE TABLE t{i} (a INTEGER);\n"))
+        .collect();
+    fs::write(dir.path().join("many.sql"), ddl).unwrap();
+    let o = codedb(
+        dir.path(),
+        &[
+            "schema",
+            "plan",
+            "--db",
+            "d.sqlite",
+            "--desired",
+            "many.sql",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("statement 5001")
+            && err.contains("a desired schema holds at most 5000 tables"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read(&db).unwrap(),
+        bytes,
+        "the plan changed the database"
+    );
+}

@@ -2,16 +2,14 @@
 //! hierarchy`) and as MCP tools of `codedb serve` (rmcp's client over the child's stdio),
 //! on one small project: the same answers both ways, ambiguity and absence refused with the
 //! candidates or the name (exit 2 at the CLI, an error result over MCP), bad arguments
-//! refused, and the answers kept current by a write command.
+//! refused, and the answers kept current by a write command; the MCP tools on every backend.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 mod support;
 
 use std::path::Path;
 
-use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
-use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use serde_json::{Value, json};
 use support::{codedb, stderr, stdout};
 
@@ -201,17 +199,28 @@ fn args(v: Value) -> serde_json::Map<String, Value> {
     v.as_object().unwrap().clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_reference_tools_answer_over_mcp() {
+#[test]
+fn the_reference_tools_answer_over_mcp() {
+    // A project of its own per backend: the tools edit it. The PostgreSQL test database is
+    // made and dropped outside the runtime (its client blocks).
     let dir = project();
-    let root = dir.path().to_owned();
-    let transport = TokioChildProcess::new(
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_codedb")).configure(|cmd| {
-            cmd.arg("serve").arg("--root").arg(&root);
-        }),
-    )
-    .unwrap();
-    let client = ().serve(transport).await.unwrap();
+    let sqlite = dir.path().join(".codedb/codedb.sqlite");
+    support::block_on(reference_tools_over_mcp(
+        "sqlite",
+        dir.path(),
+        sqlite.to_str().unwrap(),
+    ));
+    let Some(pg) = codedb_backends::testing::TestDatabase::postgres() else {
+        return; // the reason is printed
+    };
+    let dir = project();
+    support::block_on(reference_tools_over_mcp("postgres", dir.path(), &pg.arg()));
+}
+
+/// The reference tools of a server on `root` and the database `db`.
+async fn reference_tools_over_mcp(backend: &str, root: &Path, db: &str) {
+    eprintln!("on {backend}"); // a failure's output says which backend it happened on
+    let client = support::serve_mcp(root, db).await;
     let call = |name: &'static str, a: Value| {
         let client = &client;
         async move {

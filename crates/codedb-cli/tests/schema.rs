@@ -384,11 +384,10 @@ fn a_plan_and_a_dry_run_change_no_byte_of_the_database() {
     writer.stop().unwrap();
 }
 
-#[test]
-fn a_refused_db_init_leaves_the_database_as_it_was_journal_mode_included() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("d.sqlite");
-    // The user's own `files` and `classes` tables, in rollback-journal mode.
+/// `d.sqlite` in `dir` holding the user's own `files` and `classes` tables (which only a
+/// rebuild could bring to the code schema), in rollback-journal mode; its bytes.
+fn rollback_journal_database_needing_a_rebuild(dir: &Path) -> Vec<u8> {
+    let db = dir.join("d.sqlite");
     seed(
         &db,
         "CREATE TABLE files (name TEXT); CREATE TABLE classes (x INTEGER); \
@@ -403,24 +402,45 @@ fn a_refused_db_init_leaves_the_database_as_it_was_journal_mode_included() {
         .query("PRAGMA journal_mode=DELETE", vec![])
         .unwrap();
     m.stop().unwrap();
-    let bytes = fs::read(&db).unwrap();
-    let info = json(&codedb(
-        dir.path(),
-        &["db", "info", "--db", "d.sqlite", "--json"],
-    ));
+    let info = json(&codedb(dir, &["db", "info", "--db", "d.sqlite", "--json"]));
     assert_eq!(info["journal_mode"], "delete");
+    fs::read(&db).unwrap()
+}
+
+/// `d.sqlite` in `dir` is still `bytes`, in rollback-journal mode, with no WAL beside it.
+fn assert_unchanged(dir: &Path, bytes: &[u8], what: &str) {
+    let info = json(&codedb(dir, &["db", "info", "--db", "d.sqlite", "--json"]));
+    assert_eq!(
+        info["journal_mode"], "delete",
+        "{what} switched the journal mode"
+    );
+    assert_eq!(fs::read(dir.join("d.sqlite")).unwrap(), bytes, "{what}");
+    assert!(!dir.join("d.sqlite-wal").exists(), "{what} left a WAL");
+}
+
+#[test]
+fn a_refused_db_init_leaves_the_database_as_it_was_journal_mode_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = rollback_journal_database_needing_a_rebuild(dir.path());
     let o = codedb(dir.path(), &["db", "init", "--db", "d.sqlite"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("database unchanged"), "{}", stderr(&o));
-    let info = json(&codedb(
-        dir.path(),
-        &["db", "info", "--db", "d.sqlite", "--json"],
-    ));
-    assert_eq!(
-        info["journal_mode"], "delete",
-        "the refused init switched the journal mode"
+    assert_unchanged(dir.path(), &bytes, "the refused init");
+}
+
+#[test]
+fn a_refused_serve_leaves_the_database_as_it_was_journal_mode_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = rollback_journal_database_needing_a_rebuild(dir.path());
+    // No input: a startup that went through would serve and end at once.
+    let o = codedb(dir.path(), &["serve", "--root", ".", "--db", "d.sqlite"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("schema sync --allow-rebuild"),
+        "{}",
+        stderr(&o)
     );
-    assert_eq!(fs::read(&db).unwrap(), bytes);
+    assert_unchanged(dir.path(), &bytes, "the refused serve");
 }
 
 #[test]

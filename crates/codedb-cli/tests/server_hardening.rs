@@ -180,12 +180,16 @@ fn index_and_the_first_command_keep_codedb_out_of_git_status() {
     );
 }
 
-/// Every output channel, searched for `secret`.
+/// Every output channel, searched for `secret`, its URL-encoded form and each of its halves
+/// around its `@` (a password half-masked shows one of them).
 fn assert_hidden(secret: &str, channel: &str, text: &str) {
-    assert!(
-        !text.contains(secret),
-        "the password is in {channel}: {text}"
-    );
+    let encoded = secret.replace('@', "%40");
+    for part in [secret, &encoded].into_iter().chain(secret.split('@')) {
+        assert!(
+            !text.contains(part),
+            "the password (or {part}) is in {channel}: {text}"
+        );
+    }
 }
 
 #[test]
@@ -194,15 +198,21 @@ fn a_password_appears_on_no_output_channel() {
         return; // the reason is printed
     };
     // The test server trusts local connections: any password is accepted, and none may show.
-    let secret = "Pw_s3cret_9f2";
+    // It holds an `@`: URL-encoded in the user information (where the client library needs
+    // it so), as it is in the query.
+    let secret = "Pw_s3cret@Tail_7q";
     let plain = pg.arg();
-    let with_userinfo = plain.replacen("postgres@", &format!("postgres:{secret}@"), 1);
+    let with_userinfo = plain.replacen(
+        "postgres@",
+        &format!("postgres:{}@", secret.replace('@', "%40")),
+        1,
+    );
     let with_query = format!("{plain}?password={secret}&application_name=codedb-test");
     let with_at = plain.replacen("postgres@", &format!("postgres:{secret}@x@"), 1);
     let dir = git_project();
     let root = dir.path();
     for url in [&with_userinfo, &with_query] {
-        assert!(url.contains(secret));
+        assert!(url.contains(secret.split('@').next().unwrap()));
         for args in [
             vec!["db", "info", "--db", url],
             vec!["db", "info", "--db", url, "--json", "-vvv"],
@@ -222,6 +232,7 @@ fn a_password_appears_on_no_output_channel() {
             "/no_such_db_x",
         ),
         format!("postgres://postgres:{secret}@127.0.0.1:1/x?password={secret}"),
+        format!("postgres://127.0.0.1:1/x?password={secret}"),
         with_at.clone(),
         format!("postgres://:{secret}@@@/?password={secret}&&"),
     ] {
@@ -447,4 +458,35 @@ fn postgres_connections_carry_a_statement_timeout_unless_the_url_sets_one() {
         ),
         "7s"
     );
+}
+
+#[test]
+fn a_statement_over_the_configured_timeout_fails_saying_it_timed_out() {
+    let Some(pg) = TestDatabase::postgres() else {
+        return; // the reason is printed
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = codedb_server::Config::parse(
+        &format!(
+            "[database]\ndriver = \"postgres\"\nurl = \"{}\"\nstatement_timeout_ms = 200\n",
+            pg.arg()
+        ),
+        Path::new("codedb.toml"),
+    )
+    .unwrap();
+    let backend = config.open_database(dir.path()).unwrap();
+    let start = Instant::now();
+    let err = backend
+        .driver()
+        .query("SELECT pg_sleep(5)", vec![])
+        .unwrap_err();
+    let took = start.elapsed();
+    backend.stop().unwrap();
+    assert_eq!(err.kind(), codedb_driver::ErrorKind::Timeout, "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("timed out") && message.contains("statement_timeout_ms"),
+        "{message}"
+    );
+    assert!(took < Duration::from_secs(4), "took {took:?}");
 }

@@ -26,8 +26,8 @@ use codedb_driver::{
 type Pool = r2d2::Pool<Manager>;
 type Conn = r2d2::PooledConnection<Manager>;
 
-/// How to reach the server.
-#[derive(Debug, Clone)]
+/// How to reach the server. Its `Debug` shows the URL redacted.
+#[derive(Clone)]
 pub struct PostgresConfig {
     /// `postgres://user@host:port/database` (or a key=value connection string).
     pub url: String,
@@ -39,6 +39,17 @@ pub struct PostgresConfig {
     /// The server-side limit on one statement (`statement_timeout`); `None`: no limit. The
     /// URL's `options=-c statement_timeout=...` takes precedence.
     pub statement_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for PostgresConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresConfig")
+            .field("url", &redact(&self.url))
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .finish()
+    }
 }
 
 impl PostgresConfig {

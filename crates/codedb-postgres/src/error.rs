@@ -1,6 +1,7 @@
 //! PostgreSQL errors as codedb's backend-neutral [`ErrorKind`]s, by SQLSTATE: a
 //! serialization failure or a deadlock is `SerializationFailure` (retry the transaction),
-//! constraint violations keep their kind, a lock that is not available is `Busy`, and a
+//! constraint violations keep their kind, a lock that is not available is `Busy`, a
+//! statement cancelled by its `statement_timeout` is `Timeout` (and says it timed out), and a
 //! connection that cannot be made or was lost is `CannotOpen` / `Io`.
 
 use codedb_driver::{Error, ErrorKind};
@@ -19,6 +20,13 @@ pub(crate) fn map_err(e: &postgres::Error, sql: &str) -> Error {
             if let Some(detail) = db.detail() {
                 m.push_str(": ");
                 m.push_str(detail);
+            }
+            if *db.code() == SqlState::QUERY_CANCELED && m.contains("statement timeout") {
+                m.push_str(
+                    ": the statement timed out; if it needs longer, raise \
+                     `database.statement_timeout_ms` (or the URL's \
+                     `options=-c statement_timeout=...`)",
+                );
             }
             m
         }

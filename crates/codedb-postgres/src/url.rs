@@ -3,7 +3,8 @@
 //! command line, the password going through its environment instead).
 //!
 //! Both understand `postgres://user:password@host/db?password=...` URLs, an unencoded `@` in
-//! the password (the user information ends at the last `@`), `password` and `sslpassword`
+//! the password (the user information ends at the last `@` before the query, so that an `@`
+//! in a query value is not taken for it), `password` and `sslpassword`
 //! query parameters, `key=value` connection strings, and anything malformed: they err on the
 //! side of hiding too much.
 
@@ -25,9 +26,12 @@ fn rewrite(url: &str, mask: Option<&str>) -> String {
         return key_values(url, mask);
     };
     let (head, rest) = url.split_at(scheme_end + 3);
-    // The user information ends at the last `@`: a password may hold an unencoded `@`
-    // (and at worst a later `@` hides more than needed, never less).
-    let (userinfo, after) = match rest.rfind('@') {
+    // The user information ends at the last `@` before the query: a password may hold an
+    // unencoded `@` (or `/`, which the client library takes too), and at worst a later `@`
+    // in the path hides more than needed, never less. An `@` in the query (`?password=p@ss`)
+    // is a value's, which the query's own redaction below hides.
+    let query = rest.find('?').unwrap_or(rest.len());
+    let (userinfo, after) = match rest[..query].rfind('@') {
         Some(at) => (Some(&rest[..at]), &rest[at..]),
         None => (None, rest),
     };
@@ -196,5 +200,52 @@ mod tests {
             without_password("postgres://u@h/db?password=x"),
             "postgres://u@h/db"
         );
+    }
+
+    #[test]
+    fn an_at_sign_in_the_query_or_the_path_is_no_user_information() {
+        let cases = [
+            (
+                "postgres://u@h/db?password=s3@cret",
+                "postgres://u@h/db?password=***",
+                "postgres://u@h/db",
+            ),
+            (
+                "postgres://h/db?password=s3@cret",
+                "postgres://h/db?password=***",
+                "postgres://h/db",
+            ),
+            (
+                "postgres://h/db?application_name=a@b&password=s3@cret",
+                "postgres://h/db?application_name=a@b&password=***",
+                "postgres://h/db?application_name=a@b",
+            ),
+            (
+                "postgres://u:s3@cret@h/db?sslpassword=s3@cret",
+                "postgres://u:***@h/db?sslpassword=***",
+                "postgres://u@h/db",
+            ),
+            // A password holding an unencoded `/` (the client library takes it): hidden.
+            (
+                "postgres://u:s3/cret@h/db",
+                "postgres://u:***@h/db",
+                "postgres://u@h/db",
+            ),
+        ];
+        for (url, shown, passed) in cases {
+            assert_eq!(redact(url), shown, "{url}");
+            assert_eq!(without_password(url), passed, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_config_shows_its_url_redacted() {
+        let config = crate::PostgresConfig::new("postgres://u:s3cret@h/db?password=s3@cret");
+        let shown = format!("{config:?}");
+        assert!(
+            shown.contains("postgres://u:***@h/db?password=***"),
+            "{shown}"
+        );
+        assert!(!shown.contains("s3"), "{shown}");
     }
 }

@@ -218,7 +218,8 @@ impl Backups {
     }
 
     /// This database's backups, newest first. A missing directory has none. Only complete
-    /// regular files count; temporary files and anything else in the directory are left out.
+    /// regular files count (starting with their format's header); temporary files, files
+    /// left empty or cut short by older versions, and anything else are left out.
     pub fn list(&self) -> Result<Vec<BackupEntry>> {
         Ok(self
             .scan(true)?
@@ -261,7 +262,11 @@ impl Backups {
             let Ok(meta) = fs::symlink_metadata(entry.path()) else {
                 continue;
             };
-            if !is_stamp || !id.ends_with(&suffix) || !meta.file_type().is_file() {
+            if !is_stamp
+                || !id.ends_with(&suffix)
+                || !meta.file_type().is_file()
+                || !has_header(&entry.path(), self.extension)
+            {
                 continue;
             }
             let modified = meta.modified().unwrap_or(UNIX_EPOCH);
@@ -320,9 +325,93 @@ impl Backups {
     }
 }
 
+/// Whether the file at `path` starts as a complete backup of `extension` does (SQLite's
+/// header, pg_dump's archive signature; any byte for another extension): a file that older
+/// versions left empty or cut short under a backup's name does not.
+fn has_header(path: &Path, extension: &str) -> bool {
+    let magic: &[u8] = match extension {
+        "sqlite" => b"SQLite format 3\0",
+        "pgdump" => b"PGDMP",
+        _ => b"",
+    };
+    let mut head = vec![0; magic.len().max(1)];
+    fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok_and(|()| head.starts_with(magic))
+}
+
 /// Flushes a directory's entries (best effort: not every platform can).
 pub fn sync_dir(dir: &Path) {
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
+
+    /// `n` backups of `backups`, each a file of SQLite's header alone.
+    fn take(backups: &Backups, n: usize) -> Vec<PathBuf> {
+        (0..n)
+            .map(|_| {
+                backups
+                    .create_with("f00d", |tmp| {
+                        fs::write(tmp, SQLITE_HEADER).map_err(|e| Error::backup(tmp, e.to_string()))
+                    })
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pruning_removes_only_this_databases_own_backup_files() {
+        let dir = tempfile::tempdir().unwrap();
+        // Two databases of the same file name, backed up into one directory.
+        let ours = Backups::new(
+            Path::new("/a/codedb.sqlite"),
+            "/a/codedb.sqlite",
+            dir.path(),
+            "sqlite",
+        );
+        let theirs = Backups::new(
+            Path::new("/b/codedb.sqlite"),
+            "/b/codedb.sqlite",
+            dir.path(),
+            "sqlite",
+        );
+        let mine = take(&ours, 3);
+        let others = take(&theirs, 3);
+        // A directory named exactly like one of our backups (the newest, by its name), and
+        // a backup named before the database id was part of the name.
+        let lookalike = dir
+            .path()
+            .join(format!("{}20991231T235959Z.f00d.sqlite", ours.prefix));
+        fs::create_dir(&lookalike).unwrap();
+        let legacy = dir.path().join("codedb.20200101T000000Z.f00d.sqlite");
+        fs::write(&legacy, SQLITE_HEADER).unwrap();
+
+        let pruned = ours.prune(1).unwrap();
+        assert_eq!(pruned.failed, Vec::new());
+        assert_eq!(pruned.removed.len(), 2, "{pruned:?}");
+        assert!(
+            pruned.removed.iter().all(|p| mine.contains(p)),
+            "{pruned:?}"
+        );
+        let kept: Vec<&PathBuf> = mine.iter().filter(|p| p.is_file()).collect();
+        assert_eq!(kept.len(), 1, "one of our own is kept");
+        for path in others.iter().chain([&legacy]) {
+            assert!(path.is_file(), "{} was pruned", path.display());
+        }
+        assert!(lookalike.is_dir());
+        let listed: Vec<PathBuf> = ours.list().unwrap().into_iter().map(|e| e.path).collect();
+        assert_eq!(listed, vec![kept[0].clone(), legacy.clone()]);
+        assert_eq!(
+            theirs.list().unwrap().len(),
+            4,
+            "its three and the legacy one"
+        );
     }
 }

@@ -139,8 +139,8 @@ impl Default for Storage {
     }
 }
 
-/// `[database]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `[database]`. Its `Debug` shows the URL redacted.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Database {
     /// `sqlite` (the embedded default: `storage.database`) or `postgres` (`url`).
@@ -156,6 +156,18 @@ pub struct Database {
     /// The PostgreSQL server's limit on one statement; 0: none (the URL's
     /// `options=-c statement_timeout=...` takes precedence).
     pub statement_timeout_ms: u64,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("driver", &self.driver)
+            .field("url", &self.url.as_deref().map(codedb_backends::redact))
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .finish()
+    }
 }
 
 impl Default for Database {
@@ -601,6 +613,20 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, String> {
         Config::parse(text, Path::new("codedb.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn debug_shows_the_database_url_redacted() {
+        let c = parse(
+            "[database]\ndriver = \"postgres\"\nurl = \"postgres://u:s3cret@h/db?password=s3@cret\"\n",
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("postgres://u:***@h/db?password=***"),
+            "{shown}"
+        );
+        assert!(!shown.contains("s3"), "{shown}");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! 1. `config`: load and validate the configuration (an error starts nothing);
 //! 2. `recover`: resolve command intents left by a crash, as far as the files go: a command
 //!    that died before its commit point is rolled back (this needs no database);
-//! 3. `database`: start the DB worker from the configuration and open `CodeDatabase`;
+//! 3. `database`: start the DB worker from the configuration and open `CodeDatabase` (an
+//!    existing SQLite file is planned through a read-only open first, so that a startup
+//!    that step 4 would refuse does not even change its journal mode);
 //! 4. `schema`: `ensure_schema_synced` (a backup first when something changes); a change a
 //!    safe sync cannot make (a table that needs a rebuild) refuses startup with the reason,
 //!    before any worker starts;
@@ -186,6 +188,27 @@ impl Server {
                 StartError::Database(format!("creating {}: {e}", dir.display()).into())
             })?;
         }
+        let backup_dir = root.join(&config.storage.backup_dir);
+        let sync_options = SyncOptions {
+            backup_dir: Some(backup_dir.clone()),
+            keep_backups: config.storage.keep_backups,
+            ..SyncOptions::default()
+        };
+        // An existing SQLite file is planned through a read-only open first: the read-write
+        // open sets WAL mode, which a startup that will refuse must leave as it was.
+        if let Some(path) = spec.sqlite_path().filter(|p| p.is_file()) {
+            let reader = codedb_backends::Backend::open_sqlite(codedb_sqlite::SqliteConfig {
+                read_only: true,
+                readers: 0,
+                ..config.sqlite(path.to_owned())
+            })
+            .map_err(|e| StartError::Database(Box::new(e)))?;
+            let planned = CodeDatabase::open_with_schema(reader.driver(), reader.schema_backend())
+                .map_err(|e| StartError::Database(Box::new(e)))
+                .and_then(|db| refuse_a_rebuild(&db, &sync_options, &spec, &backup_dir));
+            let _ = reader.stop();
+            planned?;
+        }
         let manager = Arc::new(
             config
                 .open_database(&root)
@@ -206,25 +229,9 @@ impl Server {
             let _ = manager.stop();
             e
         };
-        let backup_dir = root.join(&config.storage.backup_dir);
-        let sync_options = SyncOptions {
-            backup_dir: Some(backup_dir.clone()),
-            keep_backups: config.storage.keep_backups,
-            ..SyncOptions::default()
-        };
-        // Plan first: a startup that will refuse changes nothing (no backup, no safe step).
-        let plan = db
-            .ensure_schema_synced(&SyncOptions {
-                dry_run: true,
-                ..sync_options.clone()
-            })
-            .map_err(|e| stop_db(StartError::Schema(e)))?;
-        if let Some(why) = plan.rebuild_needed() {
-            return Err(stop_db(StartError::RebuildNeeded {
-                why,
-                command: rebuild_command(&spec, &backup_dir),
-            }));
-        }
+        // Plan first (again, for SQLite: the file may have been created meanwhile): a startup
+        // that will refuse changes nothing (no backup, no safe step).
+        refuse_a_rebuild(&db, &sync_options, &spec, &backup_dir).map_err(stop_db)?;
         let report = db
             .ensure_schema_synced(&sync_options)
             .map_err(|e| stop_db(StartError::Schema(e)))?;
@@ -427,6 +434,29 @@ fn project_roots(root: &Path, config: &Config) -> Result<Vec<(String, PathBuf)>,
         roots.push((p.name.clone(), dir));
     }
     Ok(roots)
+}
+
+/// Plans the sync of `db` by `options` without changing anything, and refuses (naming the
+/// command that makes it) when it needs a table rebuild, which a startup never makes.
+fn refuse_a_rebuild(
+    db: &CodeDatabase,
+    options: &SyncOptions,
+    spec: &codedb_backends::DatabaseSpec,
+    backup_dir: &Path,
+) -> Result<(), StartError> {
+    let plan = db
+        .ensure_schema_synced(&SyncOptions {
+            dry_run: true,
+            ..options.clone()
+        })
+        .map_err(StartError::Schema)?;
+    match plan.rebuild_needed() {
+        Some(why) => Err(StartError::RebuildNeeded {
+            why,
+            command: rebuild_command(spec, backup_dir),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The command that makes the rebuild a refused startup needs, for this very database

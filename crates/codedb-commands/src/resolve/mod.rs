@@ -548,11 +548,9 @@ impl Changes {
 
     /// Adds one.
     pub fn push(&mut self, mut change: Change) {
-        match (&change.after, change.refs.take()) {
-            (Some(_), Some(refs)) => self.parsed.insert(change.file_id, refs),
-            // Removed: nothing of its own to resolve.
-            (None, Some(_)) => {}
-            (_, None) => {}
+        // A removed file has nothing of its own to resolve.
+        if let (Some(_), Some(refs)) = (&change.after, change.refs.take()) {
+            self.parsed.insert(change.file_id, refs);
         }
         self.changes.push(change);
     }

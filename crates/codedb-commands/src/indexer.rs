@@ -567,7 +567,7 @@ fn prepare(
     };
     let language = lang::refine(c.lang, path, source.as_bytes());
     let mut parsed = lang::parse(language, source.as_bytes());
-    if dialect == Dialect::Postgres {
+    if dialect.stores_search_words() {
         // Split here, on every core, rather than in the one thread that stores.
         parsed.tsvector = Some(codedb_core::search::tsvector(&source));
     }

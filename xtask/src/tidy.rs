@@ -115,8 +115,9 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     problems.extend(check_no_ignored_tests(root, &files));
     problems.extend(check_backend_names_in_source(root, &files));
     problems.extend(check_no_domain_sql_above_core(root, &files));
+    problems.extend(check_dialect_named_only_in_dialect(root, &files));
     if problems.is_empty() {
-        println!("tidy: {} checks passed over {} files", 6, files.len());
+        println!("tidy: {} checks passed over {} files", 7, files.len());
         Ok(())
     } else {
         Err(format!(
@@ -329,6 +330,50 @@ fn check_backend_names_in_source(root: &Path, files: &[PathBuf]) -> Vec<String> 
     problems
 }
 
+/// Every backend difference of the domain code is a method of `Dialect`: outside
+/// `dialect.rs`, `schema.rs` (which renders the code tables per backend) and tests, no code
+/// names `Dialect::Sqlite` or `Dialect::Postgres`. Tests are a crate's `tests/` and
+/// `benches/`, and what follows a file's first `#[cfg(test)]`.
+fn check_dialect_named_only_in_dialect(root: &Path, files: &[PathBuf]) -> Vec<String> {
+    let core = root.join("crates").join("codedb-core").join("src");
+    let allowed = [core.join("dialect.rs"), core.join("schema.rs")];
+    let crates = root.join("crates");
+    let mut problems = Vec::new();
+    for file in files.iter().filter(|f| {
+        f.starts_with(&crates)
+            && !allowed.contains(f)
+            && !f.strip_prefix(&crates).is_ok_and(|inside| {
+                inside
+                    .components()
+                    .any(|c| matches!(c.as_os_str().to_str(), Some("tests" | "benches")))
+            })
+    }) {
+        let Ok(text) = fs::read_to_string(file) else {
+            continue;
+        };
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("#[cfg(test)]") {
+                break;
+            }
+            if code.starts_with("//") {
+                continue;
+            }
+            if let Some(variant) = ["Dialect::Sqlite", "Dialect::Postgres"]
+                .iter()
+                .find(|v| code.contains(**v))
+            {
+                problems.push(format!(
+                    "{}:{}: names `{variant}`; ask a `Dialect` method instead (dialect.rs)",
+                    relative(root, file),
+                    n + 1
+                ));
+            }
+        }
+    }
+    problems
+}
+
 /// The code tables, which only codedb-core's store queries.
 const CODE_TABLES: &[&str] = &[
     "projects",
@@ -435,6 +480,13 @@ mod tests {
     }
 
     #[test]
+    fn only_dialect_rs_names_a_backend_of_the_dialect() {
+        let root = workspace_root();
+        let problems = check_dialect_named_only_in_dialect(&root, &rust_files(&root));
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
     fn no_test_is_ignored() {
         let root = workspace_root();
         let problems = check_no_ignored_tests(&root, &rust_files(&root));
@@ -518,6 +570,26 @@ mod tests {
         assert!(
             sql[0].contains("sql.rs:2") && sql[0].contains("`files`"),
             "{sql:?}"
+        );
+
+        fs::write(
+            dir.join("crates/codedb-server/src/dialect_use.rs"),
+            "//! x\nif d == codedb_core::Dialect::Sqlite {}\n// Dialect::Postgres in a comment\n\
+             #[cfg(test)]\nmod tests { const D: Dialect = Dialect::Postgres; }\n",
+        )
+        .unwrap();
+        fs::create_dir_all(dir.join("crates/codedb-server/tests")).unwrap();
+        fs::write(
+            dir.join("crates/codedb-server/tests/t.rs"),
+            "//! x\nlet d = Dialect::Postgres;\n",
+        )
+        .unwrap();
+        let files = rust_files(&dir);
+        let dialect = check_dialect_named_only_in_dialect(&dir, &files);
+        assert_eq!(dialect.len(), 1, "{dialect:?}");
+        assert!(
+            dialect[0].contains("dialect_use.rs:2") && dialect[0].contains("Dialect::Sqlite"),
+            "{dialect:?}"
         );
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -755,12 +755,9 @@ impl CodedbMcp {
                 .unwrap_or_default()
                 .iter()
                 .map(|k| {
-                    codedb_core::store::EntityKind::ALL
-                        .into_iter()
-                        .find(|e| e.as_str() == k)
-                        .ok_or_else(|| {
-                            invalid(format!("kind {k:?}: not one of class, function, method"))
-                        })
+                    codedb_core::store::EntityKind::from_name(k).ok_or_else(|| {
+                        invalid(format!("kind {k:?}: not one of class, function, method"))
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let case = match args.case.as_deref() {

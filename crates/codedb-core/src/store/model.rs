@@ -72,6 +72,12 @@ impl EntityKind {
         }
     }
 
+    /// The kind whose [`as_str`](Self::as_str) is `name` (`class`, `function`, `method`), as
+    /// a command-line or tool argument names it.
+    pub fn from_name(name: &str) -> Option<EntityKind> {
+        EntityKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     /// The code it has in the full-text index (SQLite's `symbol_fts` row ids are a
     /// definition's id times 4 plus this).
     pub fn search_code(self) -> i64 {

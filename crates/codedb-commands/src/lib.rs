@@ -73,7 +73,7 @@ mod swap;
 mod symbol;
 pub mod visibility;
 
-pub use durable::{TEMP_MARKER, is_temp_name};
+pub use durable::{TEMP_MARKER, hex, is_temp_name};
 pub use error::{CommandError, ErrorKind, LeftOver};
 pub use indexer::{IndexError, IndexOptions, IndexSummary, Skipped, index};
 pub use map::{DEFAULT_MAP_TOKENS, MAP_ENCODING, RepoMap, count_tokens, focus_of, repo_map};

@@ -48,12 +48,7 @@ use inserts::Inserts;
 use crate::error::Result;
 use crate::executor::Executor;
 
-/// Unix milliseconds now: the one unit of every timestamp codedb stores.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+pub use codedb_schema::backup::now_ms;
 
 const FILE_COLUMNS: &str =
     "id, project_id, path, language, size, mtime_ns, sha256, lines, deleted, indexed_at";

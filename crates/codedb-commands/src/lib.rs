@@ -43,7 +43,7 @@
 //!     &project,
 //!     "a.py",
 //!     "def f():\n    return 2\n\ndef g():\n    pass\n",
-//!     &EditOptions { expect_sha256: Some(read.0.meta.sha256), ..Default::default() },
+//!     &EditOptions { expect_sha256: Some(read.file.meta.sha256), ..Default::default() },
 //! )?;
 //! assert!(report.sha256.is_some()); // chain it as the next `expect_sha256`
 //! assert_eq!(db.find_symbol(Scope::Project(project.id()), "g")?.len(), 1);

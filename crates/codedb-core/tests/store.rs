@@ -450,9 +450,9 @@ fn every_query_is_scoped_to_a_project_or_spans_all_of_them() {
         assert_eq!(found.symbols.len(), 4, "{name}: {found:?}");
         assert_eq!(found.files.len(), 2, "{name}: {found:?}");
         assert!(found.files.iter().all(|f| f.project.is_some()), "{name}");
-        let (file, source) = db.file_with_source(b, "m.py").unwrap().unwrap();
-        assert_eq!(file.project_id, b, "{name}");
-        assert!(source.unwrap().contains("runner runs"), "{name}");
+        let read = db.file_with_source(b, "m.py").unwrap().unwrap();
+        assert_eq!(read.file.project_id, b, "{name}");
+        assert!(read.source.unwrap().contains("runner runs"), "{name}");
         let roots: Vec<String> = db
             .list_projects()
             .unwrap()

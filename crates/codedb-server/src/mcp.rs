@@ -927,7 +927,7 @@ impl CodedbMcp {
     async fn file(&self, Parameters(args): Parameters<FileArgs>) -> Result<Json<Out>, ErrorData> {
         self.blocking(args.project.clone(), move |s| {
             let project = s.project.id();
-            let Some((file, source)) =
+            let Some(codedb_core::store::FileWithSource { file, source }) =
                 s.db.file_with_source(project, &args.path).map_err(failed)?
             else {
                 return Err(invalid(format!("path {:?}: not in the index", args.path)));

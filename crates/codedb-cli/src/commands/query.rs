@@ -401,7 +401,9 @@ fn query(ctx: &Context, db: &CodeDatabase, scope: Scope, args: &Args) -> Result<
                     "query file names a file of one project: drop --all-projects".into(),
                 ));
             };
-            let Some((file, _)) = db.file_with_source(project, path)? else {
+            let Some(codedb_core::store::FileWithSource { file, .. }) =
+                db.file_with_source(project, path)?
+            else {
                 return Err(CliError(format!("{path}: not in the index")));
             };
             let hits = Page::of(db.find_symbol_in_file(scope, path)?, offset, limit);

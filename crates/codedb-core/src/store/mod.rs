@@ -31,9 +31,10 @@ pub use graph::{
     ReferenceGraph, split_locator,
 };
 pub use model::{
-    Binding, Confidence, DefinitionText, Entity, EntityKind, FileMeta, FileRecord, Import, Issue,
-    MAX_CANDIDATES, OutlineNode, Page, Parsed, ParsedFile, ProjectRecord, RefKind, Resolution,
-    ResolvedRef, Scope, SearchHits, SourceText, Stats, SymbolHit, SymbolicRef, TextHit, UsageHit,
+    Binding, Confidence, DefinitionText, Entity, EntityKind, FileMeta, FileRecord, FileWithSource,
+    Import, Issue, MAX_CANDIDATES, OutlineNode, Page, Parsed, ParsedFile, ProjectRecord, RefKind,
+    Resolution, ResolvedRef, Scope, SearchHits, SourceText, Stats, SymbolHit, SymbolicRef, TextHit,
+    UsageHit,
 };
 pub use positions::{pack_positions, unpack_positions};
 pub use rank::{Focus, RankedDefinition, Ranking};
@@ -317,11 +318,7 @@ pub trait CodeStore: Executor + Sized {
     }
 
     /// The live file at `path` of project `project_id` and its source text.
-    fn file_with_source(
-        &self,
-        project_id: i64,
-        path: &str,
-    ) -> Result<Option<(FileRecord, Option<String>)>> {
+    fn file_with_source(&self, project_id: i64, path: &str) -> Result<Option<FileWithSource>> {
         let sql = format!(
             "SELECT {}, src.text FROM files f LEFT JOIN source src ON src.file_id = f.id \
              WHERE f.project_id = ?1 AND f.path = ?2 AND f.deleted = 0",
@@ -334,7 +331,10 @@ pub trait CodeStore: Executor + Sized {
         let Some(row) = self.query_row(&sql, params![project_id, path])? else {
             return Ok(None);
         };
-        Ok(Some((file_record(&row)?, row.get(10)?)))
+        Ok(Some(FileWithSource {
+            file: file_record(&row)?,
+            source: row.get(10)?,
+        }))
     }
 
     /// Full-text search over definition names, qualified names and docstrings, and over

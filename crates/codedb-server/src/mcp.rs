@@ -441,11 +441,13 @@ fn invalid(message: impl Into<String>) -> ErrorData {
     ErrorData::invalid_params(message.into(), None)
 }
 
-/// A query's failure: a symbol that names no single definition is the caller's to fix.
+/// A query's failure: the caller's to fix ([`codedb_core::Error::is_callers`]: a symbol that
+/// names no single definition) is `invalid_params`, anything else an internal error.
 fn query_failed(e: codedb_core::Error) -> ErrorData {
-    match e {
-        codedb_core::Error::Symbol(s) => invalid(s.to_string()),
-        e => failed(e),
+    if e.is_callers() {
+        invalid(e.to_string())
+    } else {
+        failed(e)
     }
 }
 

@@ -771,7 +771,7 @@ impl Command<'_> {
             self.done.intent = false;
         }
         for sha in &self.done.blobs_created {
-            match project.db.backup_referenced(sha) {
+            match project.db.backup_referenced(project.id, sha) {
                 Ok(false) => {
                     if let Err(e) = BackupStore::new(&project.state).remove(sha) {
                         first_error.get_or_insert(e);

@@ -115,8 +115,9 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     problems.extend(check_no_ignored_tests(root, &files));
     problems.extend(check_backend_names_in_source(root, &files));
     problems.extend(check_no_domain_sql_above_core(root, &files));
+    problems.extend(check_dialect_named_only_in_dialect(root, &files));
     if problems.is_empty() {
-        println!("tidy: {} checks passed over {} files", 6, files.len());
+        println!("tidy: {} checks passed over {} files", 7, files.len());
         Ok(())
     } else {
         Err(format!(
@@ -329,6 +330,50 @@ fn check_backend_names_in_source(root: &Path, files: &[PathBuf]) -> Vec<String> 
     problems
 }
 
+/// Every backend difference of the domain code is a method of `Dialect`: outside
+/// `dialect.rs`, `schema.rs` (which renders the code tables per backend) and tests, no code
+/// names `Dialect::Sqlite` or `Dialect::Postgres`. Tests are a crate's `tests/` and
+/// `benches/`, and what follows a file's first `#[cfg(test)]`.
+fn check_dialect_named_only_in_dialect(root: &Path, files: &[PathBuf]) -> Vec<String> {
+    let core = root.join("crates").join("codedb-core").join("src");
+    let allowed = [core.join("dialect.rs"), core.join("schema.rs")];
+    let crates = root.join("crates");
+    let mut problems = Vec::new();
+    for file in files.iter().filter(|f| {
+        f.starts_with(&crates)
+            && !allowed.contains(f)
+            && !f.strip_prefix(&crates).is_ok_and(|inside| {
+                inside
+                    .components()
+                    .any(|c| matches!(c.as_os_str().to_str(), Some("tests" | "benches")))
+            })
+    }) {
+        let Ok(text) = fs::read_to_string(file) else {
+            continue;
+        };
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("#[cfg(test)]") {
+                break;
+            }
+            if code.starts_with("//") {
+                continue;
+            }
+            if let Some(variant) = ["Dialect::Sqlite", "Dialect::Postgres"]
+                .iter()
+                .find(|v| code.contains(**v))
+            {
+                problems.push(format!(
+                    "{}:{}: names `{variant}`; ask a `Dialect` method instead (dialect.rs)",
+                    relative(root, file),
+                    n + 1
+                ));
+            }
+        }
+    }
+    problems
+}
+
 /// The code tables, which only codedb-core's store queries.
 const CODE_TABLES: &[&str] = &[
     "projects",
@@ -345,16 +390,72 @@ const CODE_TABLES: &[&str] = &[
     "ref_deps",
     "ref_pending",
     "issues",
+    "meta",
     "commands",
     "file_backups",
     "symbol_fts",
     "source_fts",
 ];
 
+/// For each line of `text`, whether it ends inside a string literal (`"..."` or a raw
+/// `r#"..."#`), read by a small lexer that knows comments and `'"'`.
+fn lines_ending_in_a_string(text: &str) -> Vec<bool> {
+    enum State {
+        Code,
+        Str,
+        Raw(usize),
+        Comment,
+    }
+    let bytes = text.as_bytes();
+    let mut state = State::Code;
+    let mut open = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        match state {
+            _ if rest[0] == b'\n' => {
+                if matches!(state, State::Comment) {
+                    state = State::Code;
+                }
+                open.push(matches!(state, State::Str | State::Raw(_)));
+            }
+            State::Code if rest.starts_with(b"//") => state = State::Comment,
+            State::Code if rest.starts_with(b"'\"'") => i += 2,
+            State::Code if rest.starts_with(b"'\\\"'") => i += 3,
+            State::Code if rest[0] == b'"' => state = State::Str,
+            State::Code
+                if rest[0] == b'r'
+                    && !text[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_') =>
+            {
+                let hashes = rest[1..].iter().take_while(|b| **b == b'#').count();
+                if rest.get(1 + hashes) == Some(&b'"') {
+                    state = State::Raw(hashes);
+                    i += 1 + hashes;
+                }
+            }
+            State::Str if rest[0] == b'\\' && rest.get(1) != Some(&b'\n') => i += 1,
+            State::Str if rest[0] == b'"' => state = State::Code,
+            State::Raw(hashes)
+                if rest[0] == b'"'
+                    && rest[1..].iter().take_while(|b| **b == b'#').count() >= hashes =>
+            {
+                state = State::Code;
+                i += hashes;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    open.push(false);
+    open
+}
+
 /// No crate above codedb-core runs SQL on the code tables: the sources (not the tests) of
 /// codedb-commands, codedb-server and codedb-cli never say `FROM files`, `INSERT INTO
 /// usages`, `UPDATE commands` and the like; `CodeStore` and `HistoryStore` have a method for
-/// what they need.
+/// what they need. A line that ends inside a string literal is read on into the next, so a
+/// statement split over lines (`"... FROM \` then `files f ..."`) is seen too; comment lines
+/// are left out.
 fn check_no_domain_sql_above_core(root: &Path, files: &[PathBuf]) -> Vec<String> {
     let above: Vec<PathBuf> = ["codedb-commands", "codedb-server", "codedb-cli"]
         .iter()
@@ -368,27 +469,34 @@ fn check_no_domain_sql_above_core(root: &Path, files: &[PathBuf]) -> Vec<String>
         let Ok(text) = fs::read_to_string(file) else {
             continue;
         };
-        for (n, line) in text.lines().enumerate() {
-            let code = line.trim_start();
-            if code.starts_with("//") {
-                continue;
-            }
-            let words: Vec<String> = code
-                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .filter(|w| !w.is_empty())
-                .map(str::to_ascii_lowercase)
-                .collect();
-            let hit = words.windows(2).find(|w| {
-                matches!(w[0].as_str(), "from" | "join" | "into" | "update" | "table")
-                    && CODE_TABLES.contains(&w[1].as_str())
-            });
-            if let Some(w) = hit {
+        let open = lines_ending_in_a_string(&text);
+        // Every word of the file's code lines, with its line number, in one sequence.
+        let words: Vec<(usize, String)> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim_start().starts_with("//"))
+            .flat_map(|(n, line)| {
+                line.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .filter(|w| !w.is_empty())
+                    .map(move |w| (n + 1, w.to_ascii_lowercase()))
+            })
+            .collect();
+        for w in words.windows(2) {
+            // Words of two lines follow each other only inside a string literal.
+            let adjacent = w[0].0 == w[1].0 || (w[0].0..w[1].0).all(|n| open[n - 1]);
+            if adjacent
+                && matches!(
+                    w[0].1.as_str(),
+                    "from" | "join" | "into" | "update" | "table"
+                )
+                && CODE_TABLES.contains(&w[1].1.as_str())
+            {
                 problems.push(format!(
                     "{}:{}: SQL on the code table `{}` above codedb-core; add a CodeStore or \
                      HistoryStore method instead",
                     relative(root, file),
-                    n + 1,
-                    w[1]
+                    w[0].0,
+                    w[1].1
                 ));
             }
         }
@@ -431,6 +539,13 @@ mod tests {
     fn no_crate_above_core_runs_sql_on_the_code_tables() {
         let root = workspace_root();
         let problems = check_no_domain_sql_above_core(&root, &rust_files(&root));
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn only_dialect_rs_names_a_backend_of_the_dialect() {
+        let root = workspace_root();
+        let problems = check_dialect_named_only_in_dialect(&root, &rust_files(&root));
         assert!(problems.is_empty(), "{problems:#?}");
     }
 
@@ -518,6 +633,47 @@ mod tests {
         assert!(
             sql[0].contains("sql.rs:2") && sql[0].contains("`files`"),
             "{sql:?}"
+        );
+        // A statement split over lines, and the `meta` table.
+        fs::write(
+            dir.join("crates/codedb-server/src/sql_lines.rs"),
+            "//! x\nlet q = \"SELECT id FROM \\\n    files WHERE deleted = 0\";\n\
+             let u = \"UPDATE\n  commands SET git_commit = ?1\";\n\
+             let m = \"SELECT value FROM meta\";\n",
+        )
+        .unwrap();
+        let files = rust_files(&dir);
+        let sql = check_no_domain_sql_above_core(&dir, &files);
+        let lines: Vec<&String> = sql.iter().filter(|p| p.contains("sql_lines.rs")).collect();
+        assert_eq!(lines.len(), 3, "{sql:?}");
+        assert!(
+            lines[0].contains("sql_lines.rs:2") && lines[0].contains("`files`"),
+            "{sql:?}"
+        );
+        assert!(
+            lines[1].contains("sql_lines.rs:4") && lines[1].contains("`commands`"),
+            "{sql:?}"
+        );
+        assert!(lines[2].contains("`meta`"), "{sql:?}");
+
+        fs::write(
+            dir.join("crates/codedb-server/src/dialect_use.rs"),
+            "//! x\nif d == codedb_core::Dialect::Sqlite {}\n// Dialect::Postgres in a comment\n\
+             #[cfg(test)]\nmod tests { const D: Dialect = Dialect::Postgres; }\n",
+        )
+        .unwrap();
+        fs::create_dir_all(dir.join("crates/codedb-server/tests")).unwrap();
+        fs::write(
+            dir.join("crates/codedb-server/tests/t.rs"),
+            "//! x\nlet d = Dialect::Postgres;\n",
+        )
+        .unwrap();
+        let files = rust_files(&dir);
+        let dialect = check_dialect_named_only_in_dialect(&dir, &files);
+        assert_eq!(dialect.len(), 1, "{dialect:?}");
+        assert!(
+            dialect[0].contains("dialect_use.rs:2") && dialect[0].contains("Dialect::Sqlite"),
+            "{dialect:?}"
         );
         fs::remove_dir_all(&dir).unwrap();
     }

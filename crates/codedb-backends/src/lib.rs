@@ -23,6 +23,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use codedb_driver::{Result, SpecificDriver};
+/// Read-only facts about a PostgreSQL database, for `codedb db info` (SQLite's are
+/// `codedb_sqlite::inspect`, read from the file).
+pub use codedb_postgres::{DatabaseInfo as PostgresInfo, inspect as inspect_postgres};
 pub use codedb_postgres::{PostgresConfig, redact};
 use codedb_postgres::{PostgresDriver, PostgresSchema};
 use codedb_schema::SchemaBackend;

@@ -83,9 +83,7 @@ impl From<codedb_commands::CommandError> for CliError {
         let kind = match (e.kind(), &e) {
             (_, codedb_commands::CommandError::InvalidArgument { .. }) => Failure::Usage,
             // A definition name that names none or several (listed), as `query refs` says.
-            (_, codedb_commands::CommandError::Database(codedb_core::Error::Symbol(_))) => {
-                Failure::Usage
-            }
+            (_, codedb_commands::CommandError::Database(e)) if e.is_callers() => Failure::Usage,
             (ErrorKind::Conflict, _) => Failure::Conflict,
             (ErrorKind::Landed, _) => Failure::Landed,
             _ => Failure::Failed,
@@ -115,10 +113,10 @@ impl From<codedb_schema::Error> for CliError {
 
 impl From<codedb_core::Error> for CliError {
     fn from(e: codedb_core::Error) -> Self {
-        match e {
-            // A symbol that names no single definition is the caller's to fix.
-            codedb_core::Error::Symbol(s) => CliError::usage(s.to_string()),
-            e => CliError::database(e.kind(), e.to_string()),
+        if e.is_callers() {
+            CliError::usage(e.to_string())
+        } else {
+            CliError::database(e.kind(), e.to_string())
         }
     }
 }

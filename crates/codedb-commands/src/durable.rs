@@ -34,8 +34,8 @@ pub(crate) fn relative_path(root: &Path, path: &Path) -> String {
     parts.join("/")
 }
 
-/// Lowercase hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex (also the server's bearer token).
+pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes
         .iter()

@@ -223,7 +223,7 @@ impl CommandError {
             | CommandError::Symbol { .. }
             | CommandError::GitRefused(_) => ErrorKind::User,
             // A definition not found, or a name that picks several (listed).
-            CommandError::Database(codedb_core::Error::Symbol(_)) => ErrorKind::User,
+            CommandError::Database(e) if e.is_callers() => ErrorKind::User,
             CommandError::Conflict { .. } => ErrorKind::Conflict,
             CommandError::Landed { .. } => ErrorKind::Landed,
             CommandError::RolledBack { error } => error.kind(),

@@ -38,6 +38,13 @@ pub enum IndexError {
     /// The database failed.
     #[error(transparent)]
     Database(#[from] codedb_core::Error),
+    /// The thread that stores the parsed files panicked (a bug); what it committed stays,
+    /// and the next run indexes the rest.
+    #[error("the storer thread panicked")]
+    StorerPanicked,
+    /// A fault injected by a failpoint (tests only).
+    #[error("injected fault {0}")]
+    InjectedFault(&'static str),
 }
 
 /// How to index.
@@ -125,10 +132,6 @@ struct Stored {
     skipped: Vec<Skipped>,
     /// What the stored files offered the others before and after, for resolution.
     changes: Changes,
-}
-
-fn codedb_driver_error(message: &str) -> codedb_core::DriverError {
-    codedb_core::DriverError::new(codedb_core::ErrorKind::Other, message)
 }
 
 enum Prepared {
@@ -301,11 +304,7 @@ pub fn index(
                     .send(prepare(c, known.get(&c.rel), dialect))
                     .map_err(drop)
             });
-        storer.join().unwrap_or_else(|_| {
-            Err(IndexError::Database(codedb_core::Error::Database(
-                codedb_driver_error("the storer thread panicked"),
-            )))
-        })
+        storer.join().unwrap_or(Err(IndexError::StorerPanicked))
     })?;
     let Stored {
         files,
@@ -353,8 +352,8 @@ pub fn index(
     // Every stored file is marked pending (`ref_pending`) in the batch that stored it: a
     // run stopped here (killed, failed) leaves them for the next run to resolve.
     #[cfg(feature = "failpoints")]
-    fail::fail_point!("index-before-resolve", |_| Err(IndexError::Database(
-        codedb_core::Error::Database(codedb_driver_error("injected fault before resolution"))
+    fail::fail_point!("index-before-resolve", |_| Err(IndexError::InjectedFault(
+        "before resolution"
     )));
     let resolving = Instant::now();
     let resolved = crate::resolve::resolve_changes(db, project, changes, true, batch, &|files| {
@@ -616,7 +615,7 @@ fn prepare(
     };
     let language = lang::refine(c.lang, path, source.as_bytes());
     let mut parsed = lang::parse(language, source.as_bytes());
-    if dialect == Dialect::Postgres {
+    if dialect.stores_search_words() {
         // Split here, on every core, rather than in the one thread that stores.
         parsed.tsvector = Some(codedb_core::search::tsvector(&source));
     }

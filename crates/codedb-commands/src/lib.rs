@@ -43,7 +43,7 @@
 //!     &project,
 //!     "a.py",
 //!     "def f():\n    return 2\n\ndef g():\n    pass\n",
-//!     &EditOptions { expect_sha256: Some(read.0.meta.sha256), ..Default::default() },
+//!     &EditOptions { expect_sha256: Some(read.file.meta.sha256), ..Default::default() },
 //! )?;
 //! assert!(report.sha256.is_some()); // chain it as the next `expect_sha256`
 //! assert_eq!(db.find_symbol(Scope::Project(project.id()), "g")?.len(), 1);
@@ -73,7 +73,7 @@ mod swap;
 mod symbol;
 pub mod visibility;
 
-pub use durable::{TEMP_MARKER, is_temp_name};
+pub use durable::{TEMP_MARKER, hex, is_temp_name};
 pub use error::{CommandError, ErrorKind, LeftOver};
 pub use indexer::{
     BACKGROUND_NICE, IndexError, IndexOptions, IndexSummary, Skipped, index, index_in_background,

@@ -130,7 +130,7 @@ fn sweep(project: &Project) -> Result<usize> {
     for (sha, age) in store.list()? {
         if age.as_secs() > 60
             && !claimed.contains(&sha.as_str())
-            && !project.db.backup_referenced(&sha)?
+            && !project.db.backup_referenced(project.id, &sha)?
         {
             store.remove(&sha)?;
             removed += 1;
@@ -518,10 +518,10 @@ fn resolve(project: &Project, intent: &Intent) -> Result<bool> {
         let store = BackupStore::new(&project.state);
         if still_holds_backup(&project.root, path, sha)? {
             // A backup taken for a command that did not land is not history.
-            if !project.db.backup_referenced(sha)? {
+            if !project.db.backup_referenced(project.id, sha)? {
                 store.remove(sha)?;
             }
-        } else if store.contains(sha) && !project.db.backup_referenced(sha)? {
+        } else if store.contains(sha) && !project.db.backup_referenced(project.id, sha)? {
             // The file no longer holds them (another program changed it): these bytes
             // exist nowhere else, so they stay, as a backup of the file.
             let bytes = store.get(sha)?;

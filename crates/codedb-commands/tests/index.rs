@@ -12,7 +12,7 @@ use codedb_core::{CodeDatabase, CodeStore, Executor, SyncOptions, params};
 struct Db {
     db: CodeDatabase,
     _backend: codedb_backends::Backend,
-    _test: codedb_backends::testing::TestDatabase,
+    test: codedb_backends::testing::TestDatabase,
     _dir: tempfile::TempDir,
 }
 
@@ -34,11 +34,24 @@ fn databases() -> Vec<Db> {
             Db {
                 db,
                 _backend: backend,
-                _test: test,
+                test,
                 _dir: dir,
             }
         })
         .collect()
+}
+
+impl Db {
+    /// `"sqlite"` or `"postgres"`, which a failure names.
+    fn name(&self) -> &'static str {
+        self.test.name()
+    }
+}
+
+/// Runs `body` on a database at the code schema on each backend available here; a failure
+/// says which backend it happened on.
+fn each_database(body: impl Fn(Db)) {
+    codedb_backends::testing::for_each_backend(databases(), Db::name, body);
 }
 
 fn run(db: &CodeDatabase, root: &Path) -> IndexSummary {
@@ -60,7 +73,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn rust_items_of_a_fixture_crate_are_all_found() {
-    for d in databases() {
+    each_database(|d| {
         let tree = tempfile::tempdir().unwrap();
         copy_dir(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rust_crate"),
@@ -115,7 +128,7 @@ fn rust_items_of_a_fixture_crate_are_all_found() {
                 .unwrap()
                 .is_empty()
         );
-    }
+    });
 }
 
 fn files_table(db: &CodeDatabase) -> Vec<Vec<codedb_core::Value>> {
@@ -131,7 +144,7 @@ fn files_table(db: &CodeDatabase) -> Vec<Vec<codedb_core::Value>> {
 
 #[test]
 fn re_indexing_follows_edits_additions_deletions_renames_and_syntax_errors() {
-    for d in databases() {
+    each_database(|d| {
         let tree = tempfile::tempdir().unwrap();
         let root = tree.path();
         fs::write(
@@ -245,12 +258,12 @@ fn re_indexing_follows_edits_additions_deletions_renames_and_syntax_errors() {
                 .unwrap(),
             0
         );
-    }
+    });
 }
 
 #[test]
 fn bad_input_is_reported_per_file_and_loses_nothing_else() {
-    for d in databases() {
+    each_database(|d| {
         let err = index(&d.db, Path::new("/no/such/root"), &IndexOptions::default()).unwrap_err();
         assert!(err.to_string().contains("no such directory"), "{err}");
         let tree = tempfile::tempdir().unwrap();
@@ -309,7 +322,7 @@ fn bad_input_is_reported_per_file_and_loses_nothing_else() {
             1
         );
         fs::set_permissions(&locked, fs::Permissions::from_mode(0o644)).ok();
-    }
+    });
 }
 
 /// A bulk index refreshes PostgreSQL's planner statistics (`ANALYZE`): right after a bulk
@@ -326,14 +339,14 @@ fn a_bulk_index_on_postgresql_refreshes_the_planner_statistics() {
         )
         .unwrap();
     }
-    let mut postgres = 0;
-    for t in databases() {
+    let postgres = std::cell::Cell::new(0);
+    each_database(|t| {
         let summary = run(&t.db, tree.path());
         assert_eq!(summary.files_indexed, 300);
         if t.db.dialect() != codedb_core::Dialect::Postgres {
-            continue;
+            return;
         }
-        postgres += 1;
+        postgres.set(postgres.get() + 1);
         let tuples: f64 =
             t.db.query_scalar(
                 "SELECT reltuples::float8 FROM pg_class WHERE relname = 'files' \
@@ -342,8 +355,8 @@ fn a_bulk_index_on_postgresql_refreshes_the_planner_statistics() {
             )
             .unwrap();
         assert!(tuples >= 300.0, "files.reltuples = {tuples}");
-    }
-    if postgres == 0 {
+    });
+    if postgres.get() == 0 {
         println!("SKIP the PostgreSQL half: no server answers");
     }
 }

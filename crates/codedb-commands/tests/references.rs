@@ -33,7 +33,7 @@ mod corpus;
 struct Db {
     db: CodeDatabase,
     _backend: codedb_backends::Backend,
-    _test: codedb_backends::testing::TestDatabase,
+    test: codedb_backends::testing::TestDatabase,
     _dir: tempfile::TempDir,
 }
 
@@ -49,7 +49,7 @@ fn open(test: codedb_backends::testing::TestDatabase) -> Db {
     Db {
         db,
         _backend: backend,
-        _test: test,
+        test,
         _dir: dir,
     }
 }
@@ -60,6 +60,19 @@ fn databases() -> Vec<Db> {
         .into_iter()
         .map(open)
         .collect()
+}
+
+impl Db {
+    /// `"sqlite"` or `"postgres"`, which a failure names.
+    fn name(&self) -> &'static str {
+        self.test.name()
+    }
+}
+
+/// Runs `body` on a database at the code schema on each backend available here; a failure
+/// says which backend it happened on.
+fn each_database(body: impl Fn(Db)) {
+    codedb_backends::testing::for_each_backend(databases(), Db::name, body);
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -218,7 +231,7 @@ fn expected() -> Vec<(&'static str, Vec<String>)> {
 
 #[test]
 fn every_python_construct_resolves_as_the_language_rules_say_on_every_backend() {
-    for db in databases() {
+    each_database(|db| {
         let tree = fixture();
         index(&db.db, tree.path(), &IndexOptions::default()).unwrap();
         for (locator, mut want) in expected() {
@@ -288,7 +301,7 @@ fn every_python_construct_resolves_as_the_language_rules_say_on_every_backend() 
             .unwrap();
         let deps: Vec<&str> = deps.iter().map(|d| d.path.as_str()).collect();
         assert_eq!(deps, ["app.py", "pkg/__init__.py", "pkg/util.py"]);
-    }
+    });
 }
 
 /// One stored row's values.
@@ -353,7 +366,7 @@ fn references_held_in_a_temporary_file_resolve_as_those_held_in_memory() {
 
 #[test]
 fn references_follow_edits_deletions_and_moves_in_other_files() {
-    for db in databases() {
+    each_database(|db| {
         let tree = fixture();
         let root = tree.path();
         index(&db.db, root, &IndexOptions::default()).unwrap();
@@ -418,7 +431,7 @@ fn references_follow_edits_deletions_and_moves_in_other_files() {
                 "pkg/util.py:22:14 call exact"
             ]
         );
-    }
+    });
 }
 
 #[cfg(unix)]

@@ -17,7 +17,7 @@ use codedb_core::{CodeDatabase, ReferenceGraph, Scope, SyncOptions};
 struct Db {
     db: CodeDatabase,
     _backend: codedb_backends::Backend,
-    _test: codedb_backends::testing::TestDatabase,
+    test: codedb_backends::testing::TestDatabase,
     _dir: tempfile::TempDir,
 }
 
@@ -33,7 +33,7 @@ fn open(test: codedb_backends::testing::TestDatabase) -> Db {
     Db {
         db,
         _backend: backend,
-        _test: test,
+        test,
         _dir: dir,
     }
 }
@@ -44,6 +44,19 @@ fn databases() -> Vec<Db> {
         .into_iter()
         .map(open)
         .collect()
+}
+
+impl Db {
+    /// `"sqlite"` or `"postgres"`, which a failure names.
+    fn name(&self) -> &'static str {
+        self.test.name()
+    }
+}
+
+/// Runs `body` on a database at the code schema on each backend available here; a failure
+/// says which backend it happened on.
+fn each_database(body: impl Fn(Db)) {
+    codedb_backends::testing::for_each_backend(databases(), Db::name, body);
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -108,7 +121,7 @@ fn deps(db: &CodeDatabase, path: &str, outgoing: bool) -> Vec<String> {
 /// Indexes the fixture `name` on every backend and checks each definition's references,
 /// and each file's dependencies (`path`, the files it depends on exactly).
 fn check(name: &str, expected: &[(&str, &[&str])], file_deps: &[(&str, &[&str])]) {
-    for db in databases() {
+    each_database(|db| {
         let tree = fixture(name);
         let summary = index(&db.db, tree.path(), &IndexOptions::default()).unwrap();
         assert_eq!(summary.files_skipped, 0, "{:?}", summary.skipped);
@@ -128,7 +141,7 @@ fn check(name: &str, expected: &[(&str, &[&str])], file_deps: &[(&str, &[&str])]
             }
         }
         assert!(wrong.is_empty(), "{name}:\n{}", wrong.join("\n"));
-    }
+    });
 }
 
 #[test]
@@ -486,7 +499,7 @@ fn hostile_inputs_never_fail_an_index_in_any_language() {
 
 #[test]
 fn references_in_other_languages_follow_edits_of_the_files_they_name() {
-    for db in databases() {
+    each_database(|db| {
         // Rust: `helper` renamed away in util.rs; lib.rs, unchanged, no longer resolves
         // to it, and does again when it comes back.
         let tree = fixture("refs_rust");
@@ -523,5 +536,5 @@ fn references_in_other_languages_follow_edits_of_the_files_they_name() {
                 "src/lib.js:3:17 call exact"
             ]
         );
-    }
+    });
 }

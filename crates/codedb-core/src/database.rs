@@ -165,6 +165,15 @@ impl CodeDatabase {
         Ok(problems)
     }
 
+    /// Trims the write-ahead log if the backend keeps one for codedb to trim (see
+    /// [`Dialect::checkpoint`]); does nothing otherwise.
+    pub fn checkpoint(&self) -> Result<()> {
+        if let Some(sql) = self.dialect().checkpoint() {
+            self.driver.query(sql, Vec::new())?;
+        }
+        Ok(())
+    }
+
     /// Writes a consistent copy of the database to `dest` (which must not exist).
     pub fn backup_to(&self, dest: &Path) -> Result<()> {
         Ok(self.driver.backup_to(dest)?)

@@ -7,7 +7,15 @@
 //! the column a row carries its words in, and how definitions enter the index), reading a
 //! JSON array, case-insensitive `LIKE`, which writers a write transaction waits for, whether
 //! writers of different projects run at once (and so where new ids come from), the settings
-//! of a bulk write, how many rows one `INSERT` carries, and the integrity check.
+//! of a bulk write, how many rows one `INSERT` carries, the integrity check and the WAL
+//! checkpoint.
+//!
+//! One other place names the backends: `schema.rs` renders the code tables per backend
+//! (`code_schema`). The tables are declared once, in SQLite's words, and each backend's
+//! schema is that declaration rewritten (types, identity ids) plus its own full-text
+//! search; the rewrite is a property of that one text, so it lives beside it rather than
+//! here. Outside these two files and tests, no code names `Dialect::Sqlite` or
+//! `Dialect::Postgres` (`cargo xtask tidy` checks it): it asks a method of its dialect.
 
 use codedb_driver::SpecificDriver;
 
@@ -180,6 +188,17 @@ impl Dialect {
                 "ANALYZE files, classes, functions, methods, imports, usages, names, refs, \
                  bindings, ref_deps",
             ),
+        }
+    }
+
+    /// The statement a long-running process sends now and then so that the write-ahead log
+    /// does not grow without bound, if the backend keeps one for codedb to trim: SQLite's
+    /// passive WAL checkpoint (it copies what no reader still needs and never waits).
+    /// PostgreSQL checkpoints on its own.
+    pub fn checkpoint(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => Some("PRAGMA wal_checkpoint(PASSIVE)"),
+            Dialect::Postgres => None,
         }
     }
 

@@ -49,6 +49,13 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         self.kind().is_some_and(ErrorKind::is_retryable)
     }
+
+    /// `true` when the caller is the one to fix it, not the database: a symbol that names no
+    /// single definition ([`Error::Symbol`]). The command line's usage exit code and the MCP
+    /// server's `invalid_params` are both derived from this one answer.
+    pub fn is_callers(&self) -> bool {
+        matches!(self, Error::Symbol(_))
+    }
 }
 
 /// Why a `[PATH:]QUALNAME` names no single definition.

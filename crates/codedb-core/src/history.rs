@@ -136,7 +136,8 @@ pub trait HistoryStore: Executor + Sized {
     }
 
     /// Deletes all but the newest `keep` backups of `path`; returns the sha256 of each
-    /// removed backup that no row references any more (its bytes can go).
+    /// removed backup that no row of the project references any more (its bytes, kept in
+    /// the project's own store, can go; another project's rows name its own copy).
     fn prune_file_backups(&self, project_id: i64, path: &str, keep: usize) -> Result<Vec<String>> {
         let old = backups(
             self,
@@ -146,22 +147,20 @@ pub trait HistoryStore: Executor + Sized {
         let mut freed = Vec::new();
         for b in old.into_iter().skip(keep) {
             self.execute("DELETE FROM file_backups WHERE id = ?1", params![b.id])?;
-            let left: i64 = self.query_scalar(
-                "SELECT count(*) FROM file_backups WHERE sha256 = ?1",
-                params![b.sha256.as_str()],
-            )?;
-            if left == 0 {
+            if !self.backup_referenced(project_id, &b.sha256)? {
                 freed.push(b.sha256);
             }
         }
         Ok(freed)
     }
 
-    /// Whether any backup row references the bytes `sha256`.
-    fn backup_referenced(&self, sha256: &str) -> Result<bool> {
+    /// Whether a backup row of project `project_id` references the bytes `sha256`. Each
+    /// project keeps its backups' bytes in its own store, so a row of another project with
+    /// the same sha256 says nothing about this project's copy.
+    fn backup_referenced(&self, project_id: i64, sha256: &str) -> Result<bool> {
         let n: i64 = self.query_scalar(
-            "SELECT count(*) FROM file_backups WHERE sha256 = ?1",
-            params![sha256],
+            "SELECT count(*) FROM file_backups WHERE project_id = ?1 AND sha256 = ?2",
+            params![project_id, sha256],
         )?;
         Ok(n > 0)
     }

@@ -450,9 +450,9 @@ fn every_query_is_scoped_to_a_project_or_spans_all_of_them() {
         assert_eq!(found.symbols.len(), 4, "{name}: {found:?}");
         assert_eq!(found.files.len(), 2, "{name}: {found:?}");
         assert!(found.files.iter().all(|f| f.project.is_some()), "{name}");
-        let (file, source) = db.file_with_source(b, "m.py").unwrap().unwrap();
-        assert_eq!(file.project_id, b, "{name}");
-        assert!(source.unwrap().contains("runner runs"), "{name}");
+        let read = db.file_with_source(b, "m.py").unwrap().unwrap();
+        assert_eq!(read.file.project_id, b, "{name}");
+        assert!(read.source.unwrap().contains("runner runs"), "{name}");
         let roots: Vec<String> = db
             .list_projects()
             .unwrap()
@@ -460,5 +460,40 @@ fn every_query_is_scoped_to_a_project_or_spans_all_of_them() {
             .map(|p| p.root)
             .collect();
         assert_eq!(roots, ["/src/a", "/src/b"], "{name}");
+    });
+}
+
+#[test]
+fn a_file_backup_is_referenced_and_freed_within_its_own_project() {
+    use codedb_core::HistoryStore;
+    use codedb_core::history::FileBackup;
+    common::each_code_database(|c| {
+        let db = &c.db;
+        let name = c.name();
+        let a = db.get_or_create_project("/src/a", "a").unwrap();
+        let b = db.get_or_create_project("/src/b", "b").unwrap();
+        // The same bytes backed up in both projects, each into its own store.
+        for (project, command_id) in [(a, "cmd-a"), (b, "cmd-b")] {
+            let backup = FileBackup {
+                id: 0,
+                path: "m.py".into(),
+                sha256: "same-bytes".into(),
+                size: 5,
+                command_id: command_id.into(),
+                command: "edit".into(),
+                created_at: 1,
+            };
+            db.transaction(|tx| tx.add_file_backup(project, &backup))
+                .unwrap();
+        }
+        assert!(db.backup_referenced(a, "same-bytes").unwrap(), "{name}");
+        // Project a keeps none: its copy is freed although project b still names the sha256.
+        let freed = db
+            .transaction(|tx| tx.prune_file_backups(a, "m.py", 0))
+            .unwrap();
+        assert_eq!(freed, vec!["same-bytes".to_owned()], "{name}");
+        assert!(!db.backup_referenced(a, "same-bytes").unwrap(), "{name}");
+        assert!(db.backup_referenced(b, "same-bytes").unwrap(), "{name}");
+        assert_eq!(db.file_backups(b, "m.py").unwrap().len(), 1, "{name}");
     });
 }

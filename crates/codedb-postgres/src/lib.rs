@@ -29,6 +29,7 @@
 //! ```
 //!
 //! * [`PostgresSchema`]: the same schema sync as SQLite (introspection from `pg_catalog`).
+//! * [`inspect`]: read-only facts about the database, for `codedb db info`.
 //!
 //! Most callers open it through `codedb_backends`, which also picks SQLite for a path.
 
@@ -37,10 +38,12 @@ mod convert;
 mod ddl;
 mod driver;
 mod error;
+mod info;
 mod schema;
 mod url;
 
 pub use driver::{PgTransaction, PostgresConfig, PostgresDriver};
+pub use info::{DatabaseInfo, inspect};
 pub use schema::PostgresSchema;
 pub use url::redact;
 

@@ -30,14 +30,17 @@ pub fn default_dir(db: &Path) -> PathBuf {
         .join("backups")
 }
 
-/// Unix milliseconds now.
+/// Unix milliseconds now: the one unit of every timestamp codedb stores (the sync log,
+/// backup names, the code tables' `indexed_at`, the command log), defined once here, the
+/// lowest crate that needs it.
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// FNV-1a (64 bits) of `bytes`: stable across runs and platforms.
+/// FNV-1a (64 bits) of `bytes`: stable across runs and platforms. The one hash of the
+/// crate's ids and keys (backup ids, schema fingerprints, DDL keys).
 pub(crate) fn fnv64(bytes: impl IntoIterator<Item = u8>) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in bytes {

@@ -142,11 +142,7 @@ impl Schema {
     /// log. Equal schemas have equal fingerprints.
     pub fn fingerprint(&self) -> String {
         // FNV-1a over the normalized DDL: stable across runs and platforms.
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in crate::sql::normalize(&self.ddl()).bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
+        let hash = crate::backup::fnv64(crate::sql::normalize(&self.ddl()).bytes());
         format!("{hash:016x}")
     }
 }

@@ -78,12 +78,7 @@ pub trait SchemaBackend: Send + Sync + std::fmt::Debug {
 
 /// A key of the desired schema's DDL text (FNV-1a, hex): what a remembered sync is keyed by.
 pub fn ddl_key(ddl: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in ddl.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
+    format!("{:016x}", crate::backup::fnv64(ddl.bytes()))
 }
 
 /// Whether `backend`'s live schema is, as last remembered, the desired schema of key

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use codedb_core::{CodeDatabase, Executor, params};
+use codedb_core::CodeDatabase;
 use parking_lot::Mutex;
 
 use crate::workers::{Worker, WorkerContext};
@@ -193,11 +193,9 @@ impl Worker for Maintenance {
                     tracing::warn!("pruning backups failed: {e}");
                 }
             }
-            if self.db.dialect() == codedb_core::Dialect::Sqlite {
-                self.db
-                    .query("PRAGMA wal_checkpoint(PASSIVE)", params![])
-                    .map_err(|e| format!("checkpoint failed: {e}"))?;
-            }
+            self.db
+                .checkpoint()
+                .map_err(|e| format!("checkpoint failed: {e}"))?;
         }
         Ok(())
     }

@@ -176,7 +176,7 @@ fn token_file(root: &Path) -> Result<String, StartError> {
             std::fs::File::open("/dev/urandom")
                 .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
                 .map_err(|e| fail("generate a token from /dev/urandom", e))?;
-            let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let token = codedb_commands::hex(&bytes);
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create_new(true);
             #[cfg(unix)]

@@ -441,11 +441,13 @@ fn invalid(message: impl Into<String>) -> ErrorData {
     ErrorData::invalid_params(message.into(), None)
 }
 
-/// A query's failure: a symbol that names no single definition is the caller's to fix.
+/// A query's failure: the caller's to fix ([`codedb_core::Error::is_callers`]: a symbol that
+/// names no single definition) is `invalid_params`, anything else an internal error.
 fn query_failed(e: codedb_core::Error) -> ErrorData {
-    match e {
-        codedb_core::Error::Symbol(s) => invalid(s.to_string()),
-        e => failed(e),
+    if e.is_callers() {
+        invalid(e.to_string())
+    } else {
+        failed(e)
     }
 }
 
@@ -757,12 +759,9 @@ impl CodedbMcp {
                 .unwrap_or_default()
                 .iter()
                 .map(|k| {
-                    codedb_core::store::EntityKind::ALL
-                        .into_iter()
-                        .find(|e| e.as_str() == k)
-                        .ok_or_else(|| {
-                            invalid(format!("kind {k:?}: not one of class, function, method"))
-                        })
+                    codedb_core::store::EntityKind::from_name(k).ok_or_else(|| {
+                        invalid(format!("kind {k:?}: not one of class, function, method"))
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let case = match args.case.as_deref() {
@@ -932,7 +931,7 @@ impl CodedbMcp {
     async fn file(&self, Parameters(args): Parameters<FileArgs>) -> Result<Json<Out>, ErrorData> {
         self.blocking(args.project.clone(), move |s| {
             let project = s.project.id();
-            let Some((file, source)) =
+            let Some(codedb_core::store::FileWithSource { file, source }) =
                 s.db.file_with_source(project, &args.path).map_err(failed)?
             else {
                 return Err(invalid(format!("path {:?}: not in the index", args.path)));

@@ -1,7 +1,6 @@
 //! `codedb db init` and `codedb db info`.
 
 use codedb_backends::DatabaseSpec;
-use codedb_core::{Executor, params};
 use codedb_sqlite::inspect;
 
 use crate::context::Context;
@@ -81,42 +80,28 @@ fn info(ctx: &Context) -> Result<(), CliError> {
     })
 }
 
-/// What `db info` says of a PostgreSQL database.
+/// What `db info` says of a PostgreSQL database: its URL (password blanked), then the facts.
 #[derive(serde::Serialize)]
 struct PostgresInfo {
     url: String,
-    server_version: String,
-    database: String,
-    size_bytes: i64,
-    schema_objects: i64,
+    #[serde(flatten)]
+    facts: codedb_backends::PostgresInfo,
 }
 
 fn postgres_info(ctx: &Context, spec: &DatabaseSpec) -> Result<(), CliError> {
-    let (backend, db) = crate::open::open(spec)?;
-    let row = db
-        .query_row(
-            "SELECT current_setting('server_version'), current_database(), \
-             pg_database_size(current_database()), \
-             (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i', 'v'))",
-            params![],
-        )?
-        .ok_or_else(|| CliError("the server returned no row".into()))?;
+    let (backend, _db) = crate::open::open(spec)?;
     let info = PostgresInfo {
         url: spec.to_string(),
-        server_version: row.get(0)?,
-        database: row.get(1)?,
-        size_bytes: row.get(2)?,
-        schema_objects: row.get(3)?,
+        facts: codedb_backends::inspect_postgres(backend.driver().as_ref())?,
     };
     backend.stop()?;
     emit(ctx.json, &info, || {
         vec![
             ("url", info.url.clone()),
-            ("postgresql version", info.server_version.clone()),
-            ("database", info.database.clone()),
-            ("size", format!("{} bytes", info.size_bytes)),
-            ("schema objects", info.schema_objects.to_string()),
+            ("postgresql version", info.facts.server_version.clone()),
+            ("database", info.facts.database.clone()),
+            ("size", format!("{} bytes", info.facts.size_bytes)),
+            ("schema objects", info.facts.schema_objects.to_string()),
         ]
     })
 }

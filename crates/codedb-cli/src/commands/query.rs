@@ -131,7 +131,7 @@ impl SearchArgs {
             .kinds
             .iter()
             .map(|k| {
-                entity_kind(k).ok_or_else(|| {
+                EntityKind::from_name(k).ok_or_else(|| {
                     CliError::usage(format!(
                         "unknown kind {k:?}; known: class, function, method"
                     ))
@@ -157,11 +157,6 @@ impl SearchArgs {
             limit: Some(limit.unwrap_or(50)),
         })
     }
-}
-
-/// The definition kind called `name`.
-pub(crate) fn entity_kind(name: &str) -> Option<EntityKind> {
-    EntityKind::ALL.into_iter().find(|k| k.as_str() == name)
 }
 
 /// Prints one page of a list answer: with `--json` one object, the items under `key` with
@@ -406,7 +401,9 @@ fn query(ctx: &Context, db: &CodeDatabase, scope: Scope, args: &Args) -> Result<
                     "query file names a file of one project: drop --all-projects".into(),
                 ));
             };
-            let Some((file, _)) = db.file_with_source(project, path)? else {
+            let Some(codedb_core::store::FileWithSource { file, .. }) =
+                db.file_with_source(project, path)?
+            else {
                 return Err(CliError(format!("{path}: not in the index")));
             };
             let hits = Page::of(db.find_symbol_in_file(scope, path)?, offset, limit);

@@ -165,9 +165,16 @@ impl Done {
     }
 }
 
-/// An inode displaced at the commit point: the index of its change in the plan, the name
-/// it is at (the temp file's or the aside name), the open inode.
-type DisplacedAt = (usize, PathBuf, Displaced);
+/// An inode displaced at the commit point, to be kept (if it holds late bytes) and removed
+/// once the command has landed.
+struct DisplacedAt {
+    /// The index of its change in the plan.
+    change: usize,
+    /// The name it is at: the temp file's, or the aside name of a deleted file.
+    path: PathBuf,
+    /// The open inode.
+    inode: Displaced,
+}
 
 /// One running command.
 struct Command<'p> {
@@ -500,7 +507,11 @@ impl Command<'_> {
                 let displaced = match old {
                     Some(old) => swap::replace(&temp, &path.abs, old)
                         .map_err(|r| refused(r, &path.rel))?
-                        .map(|d| (i, temp, d)),
+                        .map(|inode| DisplacedAt {
+                            change: i,
+                            path: temp,
+                            inode,
+                        }),
                     None => {
                         if !swap::rename_noreplace(&temp, &path.abs)? {
                             return Err(Fault::Fail(CommandError::Conflict {
@@ -528,12 +539,16 @@ impl Command<'_> {
             }
             Change::Delete { path, old } => {
                 let aside = path.dir().join(temp_name(&path.abs, &self.id));
-                let displaced =
+                let inode =
                     swap::take_away(&path.abs, &aside, old).map_err(|r| refused(r, &path.rel))?;
                 if let Err(e) = sync_dir(path.dir()) {
                     self.left.push(LeftOver::new("rename", e));
                 }
-                Some((i, aside, displaced))
+                Some(DisplacedAt {
+                    change: i,
+                    path: aside,
+                    inode,
+                })
             }
             Change::Move { from, to, old, .. } => {
                 // The moved inode is the file itself at its new name: nothing to remove.
@@ -619,18 +634,18 @@ impl Command<'_> {
             }
         }
         note("git", after("git"))?;
-        for (i, _, d) in &mut displaced {
-            let kept = self.keep_late_bytes(&tx, *i, d, &mut backups);
+        for d in &mut displaced {
+            let kept = self.keep_late_bytes(&tx, d.change, &mut d.inode, &mut backups);
             note("keeping late bytes", kept.map_err(Fault::Fail))?;
         }
         let stored = note("database", tx.commit().map_err(|e| Fault::Fail(e.into())))?;
         note("commit", after("commit"))?;
         // The displaced bytes are backed up (or, when the database failed, left for
         // `recover`, which keeps what is not).
-        for (_, aside, _) in displaced.iter().filter(|_| stored) {
+        for d in displaced.iter().filter(|_| stored) {
             note(
                 "cleanup",
-                remove_if_present(aside, "remove the displaced file")
+                remove_if_present(&d.path, "remove the displaced file")
                     .map(drop)
                     .map_err(Fault::Fail),
             )?;
@@ -756,7 +771,7 @@ impl Command<'_> {
             self.done.intent = false;
         }
         for sha in &self.done.blobs_created {
-            match project.db.backup_referenced(sha) {
+            match project.db.backup_referenced(project.id, sha) {
                 Ok(false) => {
                     if let Err(e) = BackupStore::new(&project.state).remove(sha) {
                         first_error.get_or_insert(e);

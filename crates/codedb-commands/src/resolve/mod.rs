@@ -641,7 +641,11 @@ fn reparse(
     project_id: i64,
     path: &str,
 ) -> codedb_core::Result<Option<Vec<SymbolicRef>>> {
-    let Some((row, Some(text))) = ex.file_with_source(project_id, path)? else {
+    let Some(codedb_core::store::FileWithSource {
+        file: row,
+        source: Some(text),
+    }) = ex.file_with_source(project_id, path)?
+    else {
         return Ok(None);
     };
     let lang = row

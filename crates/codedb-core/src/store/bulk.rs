@@ -32,21 +32,9 @@ pub(super) fn clear_file_data(ex: &impl Executor, file_id: i64) -> Result<()> {
 
 /// Deletes everything derived from a file (its row stays).
 fn push_clear_file(batch: &mut Batch, file_id: i64) {
-    for table in [
-        "methods",
-        "classes",
-        "functions",
-        "imports",
-        "usages",
-        "issues",
-        "source",
-        "refs",
-        "bindings",
-        "ref_deps",
-        "ref_pending",
-    ] {
+    for table in Table::OF_A_FILE {
         batch.push(
-            format!("DELETE FROM {table} WHERE file_id = ?1"),
+            format!("DELETE FROM {} WHERE file_id = ?1", table.name()),
             params![file_id],
         );
     }

@@ -6,6 +6,7 @@
 
 use codedb_driver::{Batch, Value, params};
 
+use super::model::EntityKind;
 use crate::Dialect;
 
 /// The tables [`Inserts`] fills, in the order their rows are sent (names before the usages
@@ -42,13 +43,30 @@ impl Table {
         Table::RefDeps,
     ];
 
-    fn name(self) -> &'static str {
+    /// Every table that holds rows derived from a file (all but `names`, which files
+    /// share), in the order a file's rows are deleted: methods before the classes they
+    /// point to.
+    pub(super) const OF_A_FILE: [Table; 11] = [
+        Table::Methods,
+        Table::Classes,
+        Table::Functions,
+        Table::Imports,
+        Table::Usages,
+        Table::Issues,
+        Table::Source,
+        Table::Refs,
+        Table::Bindings,
+        Table::RefDeps,
+        Table::RefPending,
+    ];
+
+    pub(super) fn name(self) -> &'static str {
         match self {
             Table::Names => "names",
             Table::Source => "source",
-            Table::Classes => "classes",
-            Table::Functions => "functions",
-            Table::Methods => "methods",
+            Table::Classes => EntityKind::Class.table(),
+            Table::Functions => EntityKind::Function.table(),
+            Table::Methods => EntityKind::Method.table(),
             Table::Imports => "imports",
             Table::Usages => "usages",
             Table::Issues => "issues",

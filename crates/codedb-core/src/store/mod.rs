@@ -31,9 +31,10 @@ pub use graph::{
     ReferenceGraph, split_locator,
 };
 pub use model::{
-    Binding, Confidence, DefinitionText, Entity, EntityKind, FileMeta, FileRecord, Import, Issue,
-    MAX_CANDIDATES, OutlineNode, Page, Parsed, ParsedFile, ProjectRecord, RefKind, Resolution,
-    ResolvedRef, Scope, SearchHits, SourceText, Stats, SymbolHit, SymbolicRef, TextHit, UsageHit,
+    Binding, Confidence, DefinitionText, Entity, EntityKind, FileMeta, FileRecord, FileWithSource,
+    Import, Issue, MAX_CANDIDATES, OutlineNode, Page, Parsed, ParsedFile, ProjectRecord, RefKind,
+    Resolution, ResolvedRef, Scope, SearchHits, SourceText, Stats, SymbolHit, SymbolicRef, TextHit,
+    UsageHit,
 };
 pub use positions::{pack_positions, unpack_positions};
 pub use rank::{Focus, RankedDefinition, Ranking};
@@ -48,12 +49,7 @@ use inserts::Inserts;
 use crate::error::Result;
 use crate::executor::Executor;
 
-/// Unix milliseconds now: the one unit of every timestamp codedb stores.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+pub use codedb_schema::backup::now_ms;
 
 const FILE_COLUMNS: &str =
     "id, project_id, path, language, size, mtime_ns, sha256, lines, deleted, indexed_at";
@@ -322,11 +318,7 @@ pub trait CodeStore: Executor + Sized {
     }
 
     /// The live file at `path` of project `project_id` and its source text.
-    fn file_with_source(
-        &self,
-        project_id: i64,
-        path: &str,
-    ) -> Result<Option<(FileRecord, Option<String>)>> {
+    fn file_with_source(&self, project_id: i64, path: &str) -> Result<Option<FileWithSource>> {
         let sql = format!(
             "SELECT {}, src.text FROM files f LEFT JOIN source src ON src.file_id = f.id \
              WHERE f.project_id = ?1 AND f.path = ?2 AND f.deleted = 0",
@@ -339,7 +331,10 @@ pub trait CodeStore: Executor + Sized {
         let Some(row) = self.query_row(&sql, params![project_id, path])? else {
             return Ok(None);
         };
-        Ok(Some((file_record(&row)?, row.get(10)?)))
+        Ok(Some(FileWithSource {
+            file: file_record(&row)?,
+            source: row.get(10)?,
+        }))
     }
 
     /// Full-text search over definition names, qualified names and docstrings, and over

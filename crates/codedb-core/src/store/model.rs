@@ -38,6 +38,17 @@ pub struct FileRecord {
     pub indexed_at: Option<i64>,
 }
 
+/// A live file's row and its stored source text ([`CodeStore::file_with_source`]).
+///
+/// [`CodeStore::file_with_source`]: crate::CodeStore::file_with_source
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileWithSource {
+    /// The file's row.
+    pub file: FileRecord,
+    /// Its source text (`None`: none stored, as for a file that is not text).
+    pub source: Option<String>,
+}
+
 /// The kind of a definition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -70,6 +81,12 @@ impl EntityKind {
             EntityKind::Function => "function",
             EntityKind::Method => "method",
         }
+    }
+
+    /// The kind whose [`as_str`](Self::as_str) is `name` (`class`, `function`, `method`), as
+    /// a command-line or tool argument names it.
+    pub fn from_name(name: &str) -> Option<EntityKind> {
+        EntityKind::ALL.into_iter().find(|k| k.as_str() == name)
     }
 
     /// The code it has in the full-text index (SQLite's `symbol_fts` row ids are a

@@ -346,6 +346,16 @@ fn one_size_limit_for_the_index_and_every_command() {
             skipped.contains("big_by_hand.py") && skipped.contains("limit of 1000 bytes"),
             "{skipped}"
         );
+        // A move would index it under its new name: refused for the same reason.
+        let o = p.run(&["move", "big_by_hand.py", "moved.py"]);
+        assert_eq!(o.status.code(), Some(1), "{}: {}", p.backend, stderr(&o));
+        assert!(
+            stderr(&o).contains("limits.max_file_bytes"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(root.join("big_by_hand.py").exists() && !root.join("moved.py").exists());
+        p.verify_clean();
         // A bad value is a usage error naming the key.
         fs::write(root.join("codedb.toml"), "[limits]\nmax_file_bytes = 0\n").unwrap();
         let o = p.run(&["edit", "pkg/a.py", "--content-file", &file]);

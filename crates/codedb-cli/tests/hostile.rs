@@ -1,9 +1,9 @@
 //! What a hostile user found in the write commands, each a test through the `codedb`
 //! binary, on SQLite and (when a server answers) on PostgreSQL: another program appending
-//! to a file while edits and symbol replacements run loses nothing; paths git refuses, names too long for a temp
-//! suffix, moves into another language, content over the size limit, an edit whose bytes
-//! are already on disk, byte order marks and CRLF files, ignored files, a closed pipe, a
-//! corrupt database and a failure after the commit point.
+//! to a file while edits and symbol replacements run loses nothing; paths git refuses,
+//! names too long for a temp suffix, moves into another language, content over the size
+//! limit, an edit whose bytes are already on disk, byte order marks and CRLF files, ignored
+//! files, a closed pipe, a corrupt database and a failure after the commit point.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 mod support;

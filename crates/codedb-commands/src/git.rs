@@ -708,5 +708,19 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("leaves .GIT/x.py out"), "{err}");
         assert_eq!(repo.branch_tip("refs/heads/main").unwrap(), Some(first.new));
+        // Asked before the commit point, in a scratch index that is then removed.
+        let paths = |v: &[&str]| v.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>();
+        repo.check_paths(&paths(&["ok.py", "new/y.py"])).unwrap();
+        let err = repo
+            .check_paths(&paths(&["ok.py", ".GIT/x.py"]))
+            .unwrap_err();
+        assert!(err.to_string().contains("leaves .GIT/x.py out"), "{err}");
+        let scratch: Vec<String> = std::fs::read_dir(root.join(".git"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("codedb-index-"))
+            .collect();
+        assert!(scratch.is_empty(), "{scratch:?}");
     }
 }

@@ -22,6 +22,7 @@ fn hostile_desired_files_are_refused_before_anything_runs_on_every_backend() {
         let before = dump();
         let attached = dir.path().join("attached.db");
         let touched = dir.path().join("touched");
+        let zip = dir.path().join("x.zip");
         let own = match db.spec().sqlite_path() {
             Some(p) => p.display().to_string(),
             None => dir.path().join("none.db").display().to_string(),
@@ -59,6 +60,21 @@ fn hostile_desired_files_are_refused_before_anything_runs_on_every_backend() {
                 ),
                 1,
             ),
+            // Functions with side effects, in a query or as a virtual table's arguments.
+            (
+                format!(
+                    "CREATE TABLE t AS SELECT load_extension('{}');",
+                    dir.path().join("x").display()
+                ),
+                1,
+            ),
+            (
+                format!(
+                    "CREATE TABLE ok (a INTEGER);\nCREATE VIRTUAL TABLE z USING zipfile('{}');",
+                    zip.display()
+                ),
+                2,
+            ),
             // PostgreSQL refuses CREATE TABLE ... AS already (it runs a query).
             (
                 "CREATE TABLE t2 AS SELECT 1 AS x;\nDROP TABLE files;".to_owned(),
@@ -95,6 +111,11 @@ fn hostile_desired_files_are_refused_before_anything_runs_on_every_backend() {
                 );
                 assert!(!attached.exists(), "{}: {text} created a file", db.name());
                 assert!(!touched.exists(), "{}: {text} ran a program", db.name());
+                assert!(!zip.exists(), "{}: {text} created a zip file", db.name());
+                if text.contains("load_extension") || text.contains("zipfile") {
+                    // Refused for what it is, not failing for want of the extension.
+                    assert!(err.contains("refused"), "{} {text}: {err}", db.name());
+                }
                 assert_eq!(dump(), before, "{}: {text} changed the database", db.name());
             }
         }

@@ -1,9 +1,9 @@
 //! What a hostile user found in the write commands, each a test through the `codedb`
 //! binary, on SQLite and (when a server answers) on PostgreSQL: another program appending
-//! to a file while edits run loses nothing; paths git refuses, names too long for a temp
-//! suffix, moves into another language, content over the size limit, an edit whose bytes
-//! are already on disk, byte order marks and CRLF files, ignored files, a closed pipe, a
-//! corrupt database and a failure after the commit point.
+//! to a file while edits and symbol replacements run loses nothing; paths git refuses,
+//! names too long for a temp suffix, moves into another language, content over the size
+//! limit, an edit whose bytes are already on disk, byte order marks and CRLF files, ignored
+//! files, a closed pipe, a corrupt database and a failure after the commit point.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 mod support;
@@ -151,84 +151,118 @@ fn backups(root: &Path) -> String {
 
 #[test]
 fn another_program_appending_during_edits_loses_nothing() {
-    const APPENDS: usize = 120;
-    const EDITS: usize = 40;
     for p in Project::all() {
-        let root = p.root();
-        // Every backup is kept, so that every byte an edit replaced can be looked for.
-        fs::write(
-            root.join("codedb.toml"),
-            "[storage]\nkeep_file_backups = 1000\n",
-        )
-        .unwrap();
-        let target = root.join("pkg/a.py");
-        let appender = {
-            let target = target.clone();
-            std::thread::spawn(move || {
-                for n in 0..APPENDS {
-                    let mut f = fs::OpenOptions::new().append(true).open(&target).unwrap();
-                    writeln!(f, "# m{n}").unwrap();
-                    drop(f);
-                    std::thread::sleep(std::time::Duration::from_millis(20 + (n as u64 % 7) * 5));
-                }
-            })
-        };
-        let (mut landed, mut refused) = (0, 0);
-        for e in 0..EDITS {
-            let bytes = fs::read(&target).unwrap();
-            let mut new = bytes.clone();
+        appending_during(&p, 120, 40, |p, e, bytes| {
+            let mut new = bytes.to_vec();
             new.extend_from_slice(format!("# e{e}\n").as_bytes());
             let file = p.content(&format!("c{e}.py"), &new);
+            let mut args = vec![
+                "edit".into(),
+                "pkg/a.py".into(),
+                "--content-file".into(),
+                file,
+            ];
             // Half of them name the version they read; the others replace whatever is there
             // (what they replace must then be in a backup).
-            let expect = sha256(&bytes);
-            let mut args = vec!["edit", "pkg/a.py", "--content-file", &file];
             if e % 2 == 0 {
-                args.extend(["--expect-sha256", &expect]);
+                args.extend(["--expect-sha256".into(), sha256(bytes)]);
             }
-            let o = p.run(&args);
-            match o.status.code() {
-                Some(0) => landed += 1,
-                Some(3) => {
-                    refused += 1;
-                    assert!(stderr(&o).contains("conflict"), "{}", stderr(&o));
-                }
-                other => panic!("{}: edit {e} exited {other:?}: {}", p.backend, stderr(&o)),
-            }
-        }
-        appender.join().unwrap();
-        let final_text = fs::read_to_string(&target).unwrap();
-        let kept = backups(&root);
-        let lost: Vec<usize> = (0..APPENDS)
-            .filter(|n| {
-                let line = format!("# m{n}\n");
-                !final_text.contains(&line) && !kept.contains(&line)
-            })
-            .collect();
-        println!(
-            "{}: {landed} edits landed, {refused} refused as conflicts, lost appends: {lost:?}",
-            p.backend
-        );
-        assert!(
-            lost.is_empty(),
-            "{}: appended lines lost: {lost:?}",
-            p.backend
-        );
-        assert!(landed > 0, "{}: no edit landed", p.backend);
-        // The appender's last bytes are the file's: the database and git catch up.
-        p.ok(&["index", "."]);
-        git(
-            &root,
-            &[
-                "commit",
-                "-q",
-                "--allow-empty",
-                "-am",
-                "the appender's lines",
-            ],
-        );
-        p.verify_clean();
+            args
+        });
     }
+}
+
+#[test]
+fn another_program_appending_during_symbol_replacements_loses_nothing() {
+    for p in Project::all() {
+        appending_during(&p, 60, 20, |p, e, _| {
+            let file = p.content(
+                &format!("s{e}.py"),
+                format!("def a():\n    return {e}\n").as_bytes(),
+            );
+            ["edit", "pkg/a.py", "--replace-symbol", "a", "--with", &file]
+                .map(String::from)
+                .to_vec()
+        });
+    }
+}
+
+/// Runs `edits` write commands on `pkg/a.py` (`args(project, e, bytes read)` says which)
+/// while another program appends `appends` lines to it: each command lands or is refused
+/// as a conflict, and every appended line ends in the file or in a backup; afterwards, the
+/// appender's bytes indexed and committed, `verify` is clean.
+fn appending_during(
+    p: &Project,
+    appends: usize,
+    edits: usize,
+    args: impl Fn(&Project, usize, &[u8]) -> Vec<String>,
+) {
+    let root = p.root();
+    // Every backup is kept, so that every byte a command replaced can be looked for.
+    fs::write(
+        root.join("codedb.toml"),
+        "[storage]\nkeep_file_backups = 1000\n",
+    )
+    .unwrap();
+    let target = root.join("pkg/a.py");
+    let appender = {
+        let target = target.clone();
+        std::thread::spawn(move || {
+            for n in 0..appends {
+                let mut f = fs::OpenOptions::new().append(true).open(&target).unwrap();
+                writeln!(f, "# m{n}").unwrap();
+                drop(f);
+                std::thread::sleep(std::time::Duration::from_millis(20 + (n as u64 % 7) * 5));
+            }
+        })
+    };
+    let (mut landed, mut refused) = (0, 0);
+    for e in 0..edits {
+        let bytes = fs::read(&target).unwrap();
+        let args = args(p, e, &bytes);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = p.run(&args);
+        match o.status.code() {
+            Some(0) => landed += 1,
+            Some(3) => {
+                refused += 1;
+                assert!(stderr(&o).contains("conflict"), "{}", stderr(&o));
+            }
+            other => panic!("{}: {args:?} exited {other:?}: {}", p.backend, stderr(&o)),
+        }
+    }
+    appender.join().unwrap();
+    let final_text = fs::read_to_string(&target).unwrap();
+    let kept = backups(&root);
+    let lost: Vec<usize> = (0..appends)
+        .filter(|n| {
+            let line = format!("# m{n}\n");
+            !final_text.contains(&line) && !kept.contains(&line)
+        })
+        .collect();
+    println!(
+        "{}: {landed} commands landed, {refused} refused as conflicts, lost appends: {lost:?}",
+        p.backend
+    );
+    assert!(
+        lost.is_empty(),
+        "{}: appended lines lost: {lost:?}",
+        p.backend
+    );
+    assert!(landed > 0, "{}: no command landed", p.backend);
+    // The appender's last bytes are the file's: the database and git catch up.
+    p.ok(&["index", "."]);
+    git(
+        &root,
+        &[
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-am",
+            "the appender's lines",
+        ],
+    );
+    p.verify_clean();
 }
 
 #[test]
@@ -346,6 +380,16 @@ fn one_size_limit_for_the_index_and_every_command() {
             skipped.contains("big_by_hand.py") && skipped.contains("limit of 1000 bytes"),
             "{skipped}"
         );
+        // A move would index it under its new name: refused for the same reason.
+        let o = p.run(&["move", "big_by_hand.py", "moved.py"]);
+        assert_eq!(o.status.code(), Some(1), "{}: {}", p.backend, stderr(&o));
+        assert!(
+            stderr(&o).contains("limits.max_file_bytes"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(root.join("big_by_hand.py").exists() && !root.join("moved.py").exists());
+        p.verify_clean();
         // A bad value is a usage error naming the key.
         fs::write(root.join("codedb.toml"), "[limits]\nmax_file_bytes = 0\n").unwrap();
         let o = p.run(&["edit", "pkg/a.py", "--content-file", &file]);
@@ -479,6 +523,33 @@ fn ignored_and_hidden_files_are_refused_by_every_command_and_left_out_by_the_ind
             "{}",
             stdout(&o)
         );
+        p.verify_clean();
+    }
+}
+
+/// A file indexed, then ignored by a new `.gitignore` rule: `verify` reports it `ignored`
+/// (exit 1), a command refuses it naming the rule, and the next `index` removes its row,
+/// after which `verify` is clean again.
+#[test]
+fn a_file_ignored_after_indexing_is_reported_by_verify_until_the_next_index() {
+    for p in Project::all() {
+        let root = p.root();
+        fs::write(root.join(".gitignore"), ".codedb/\nignored/\nb.py\n").unwrap();
+        git(&root, &["add", ".gitignore"]);
+        git(&root, &["commit", "-q", "-m", "ignore b.py"]);
+        let o = p.run(&["verify", "--json"]);
+        assert_eq!(o.status.code(), Some(1), "{}: {}", p.backend, stdout(&o));
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let mismatches = report["mismatches"].as_array().unwrap();
+        assert_eq!(mismatches.len(), 1, "{}: {report}", p.backend);
+        assert_eq!(mismatches[0]["path"], "b.py", "{report}");
+        assert_eq!(mismatches[0]["problem"], "ignored", "{report}");
+        let file = p.content("b2.py", b"b = 2\n");
+        let o = p.run(&["edit", "b.py", "--content-file", &file]);
+        assert_eq!(o.status.code(), Some(1), "{}: {}", p.backend, stderr(&o));
+        assert!(stderr(&o).contains("b.py"), "{}", stderr(&o));
+        let summary = p.json(&["index", "."]);
+        assert_eq!(summary["files_removed"], 1, "{}: {summary}", p.backend);
         p.verify_clean();
     }
 }

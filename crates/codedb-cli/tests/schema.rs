@@ -445,37 +445,55 @@ fn a_refused_serve_leaves_the_database_as_it_was_journal_mode_included() {
 
 #[test]
 fn the_sync_log_stays_out_of_plans_and_the_dump_says_what_it_is() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("d.sqlite");
-    seed(&db, "CREATE TABLE t (id INTEGER PRIMARY KEY);");
-    fs::write(
-        dir.path().join("want.sql"),
-        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);",
-    )
-    .unwrap();
-    let args = [
-        "schema",
-        "sync",
-        "--db",
-        "d.sqlite",
-        "--desired",
-        "want.sql",
-        "--allow-drop",
-        "--json",
-    ];
-    let first = json(&codedb(dir.path(), &args));
-    assert!(first["backup_path"].is_string(), "{first}");
-    // The log now exists; a sync that allows drops neither drops nor reports it.
-    let again = json(&codedb(dir.path(), &args));
-    assert_eq!(again["steps"], serde_json::json!([]), "{again}");
-    assert!(!again.to_string().contains("_codedb_schema_log"), "{again}");
-    let dump = String::from_utf8_lossy(
-        &codedb(dir.path(), &["schema", "dump", "--db", "d.sqlite"]).stdout,
-    )
-    .into_owned();
-    assert!(!dump.contains("CREATE TABLE _codedb_schema_log"), "{dump}");
-    assert!(
-        dump.contains("-- _codedb_schema_log: codedb's log of applied schema syncs"),
-        "{dump}"
-    );
+    for test in codedb_backends::testing::TestDatabase::all() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = test.arg();
+        let name = test.name();
+        fs::write(
+            dir.path().join("seed.sql"),
+            "CREATE TABLE t (id INTEGER PRIMARY KEY);",
+        )
+        .unwrap();
+        fs::write(
+            dir.path().join("want.sql"),
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);",
+        )
+        .unwrap();
+        let sync = |desired: &str| {
+            json(&codedb(
+                dir.path(),
+                &[
+                    "schema",
+                    "sync",
+                    "--db",
+                    &db,
+                    "--desired",
+                    desired,
+                    "--allow-drop",
+                    "--json",
+                ],
+            ))
+        };
+        sync("seed.sql");
+        let first = sync("want.sql");
+        assert!(first["backup_path"].is_string(), "{name}: {first}");
+        // The log now exists; a sync that allows drops neither drops nor reports it.
+        let again = sync("want.sql");
+        assert_eq!(again["steps"], serde_json::json!([]), "{name}: {again}");
+        assert!(
+            !again.to_string().contains("_codedb_schema_log"),
+            "{name}: {again}"
+        );
+        let dump =
+            String::from_utf8_lossy(&codedb(dir.path(), &["schema", "dump", "--db", &db]).stdout)
+                .into_owned();
+        assert!(
+            !dump.contains("CREATE TABLE _codedb_schema_log"),
+            "{name}: {dump}"
+        );
+        assert!(
+            dump.contains("-- _codedb_schema_log: codedb's log of applied schema syncs"),
+            "{name}: {dump}"
+        );
+    }
 }

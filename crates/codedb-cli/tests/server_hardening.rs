@@ -1,7 +1,8 @@
 //! `codedb serve` and the commands around it as a hostile user meets them: every MCP tool
 //! on every backend (the `status` tool once aborted the server on PostgreSQL), a password
 //! that must appear on no output channel, a server that accepts connections and never
-//! answers, configuration values out of range, and `.codedb/` kept out of `git status`.
+//! answers, configuration values out of range, `.codedb/` kept out of `git status`, writes
+//! over the size limit, and an edit that landed with its git commit left for `recover`.
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod support;
@@ -158,6 +159,92 @@ fn every_tool_answers_on_every_backend_and_codedb_stays_out_of_git_status() {
         mcp.finish();
         // `.codedb/` holds its own `.gitignore`: the user's status stays clean.
         assert_eq!(git(root, &["status", "--porcelain"]), "", "{name}");
+    }
+}
+
+/// The size limit over MCP: an `edit` over `limits.max_file_bytes` and a `move` of a file
+/// over it (written by another program, so never indexed) are refused naming the key, with
+/// nothing changed; `verify` stays clean.
+#[test]
+fn mcp_writes_over_the_size_limit_are_refused_naming_the_key() {
+    for db in TestDatabase::all() {
+        let dir = git_project();
+        let root = dir.path();
+        fs::write(
+            root.join("codedb.toml"),
+            "[limits]\nmax_file_bytes = 1000\n",
+        )
+        .unwrap();
+        let big = format!("X = 1\n{}", "# padding\n".repeat(150));
+        fs::write(root.join("big.py"), &big).unwrap();
+        let arg = db.arg();
+        let name = db.name();
+        let mut mcp = Mcp::start(root, &["--root", ".", "--db", &arg]);
+        mcp.call("index", json!({}));
+        for (tool, args) in [
+            ("edit", json!({"path": "parser.py", "content": big})),
+            ("move", json!({"from": "big.py", "to": "moved.py"})),
+        ] {
+            let answer = mcp.request("tools/call", json!({"name": tool, "arguments": args}));
+            let message = answer["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("over the file size limit of 1000 bytes")
+                    && message.contains("limits.max_file_bytes"),
+                "{name} {tool}: {answer}"
+            );
+        }
+        assert!(root.join("big.py").exists() && !root.join("moved.py").exists());
+        assert_eq!(
+            fs::read_to_string(root.join("parser.py")).unwrap(),
+            "class Parser:\n    def parse(self, text):\n        return text.split()\n"
+        );
+        assert_eq!(
+            mcp.call("verify", json!({}))["mismatches"],
+            json!([]),
+            "{name}"
+        );
+        mcp.finish();
+    }
+}
+
+/// An MCP `edit` whose git commit fails after the commit point (the branch's ref locked by
+/// another git) answers the report with `left_for_recover` and the new `sha256`, as the
+/// command line exits 4; once the lock is gone, `recover` finishes it and `verify` is clean.
+#[test]
+fn an_mcp_edit_that_landed_with_git_left_says_so_and_recover_finishes_it() {
+    for db in TestDatabase::all() {
+        let dir = git_project();
+        let root = dir.path();
+        let arg = db.arg();
+        let name = db.name();
+        let mut mcp = Mcp::start(root, &["--root", ".", "--db", &arg]);
+        mcp.call("index", json!({}));
+        let lock = root.join(".git/refs/heads/main.lock");
+        fs::write(&lock, "").unwrap();
+        let content = "class Parser:\n    def parse(self, text):\n        return [text]\n";
+        let answer = mcp.call("edit", json!({"path": "parser.py", "content": content}));
+        let sha: String = {
+            use sha2::Digest;
+            sha2::Sha256::digest(content.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        assert_eq!(answer["sha256"], json!(sha), "{name}: {answer}");
+        let left = answer["left_for_recover"].to_string();
+        assert!(left.contains("git commit failed"), "{name}: {answer}");
+        assert_eq!(fs::read_to_string(root.join("parser.py")).unwrap(), content);
+        mcp.finish();
+        fs::remove_file(&lock).unwrap();
+        let o = codedb(root, &["recover", "--db", &arg]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let o = codedb(root, &["verify", "--json", "--db", &arg]);
+        assert!(o.status.success(), "{name}: {}{}", stdout(&o), stderr(&o));
+        assert_eq!(
+            git(root, &["show", "HEAD:parser.py"]),
+            content.trim_end(),
+            "{name}"
+        );
     }
 }
 

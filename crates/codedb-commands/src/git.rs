@@ -260,6 +260,35 @@ impl Git {
         Some((SharedIndexLock(lock), tip))
     }
 
+    /// Fails unless git takes each of `paths` (written paths, relative to the project root)
+    /// into an index: tried in a scratch index with a placeholder blob, so that a path git
+    /// would leave out of the commit refuses the command before its commit point, while it
+    /// can still be undone. The commit checks again on the real entries.
+    pub(crate) fn check_paths(&self, paths: &[String]) -> Result<()> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let top: Vec<String> = paths.iter().map(|p| self.top_path(p)).collect();
+        // The empty blob: git does not look the object up to take an entry.
+        let entries: String = top
+            .iter()
+            .map(|p| format!("100644 e69de29bb2d1d6434b8b29ae5391d69c8e0a3f30\t{p}\n"))
+            .collect();
+        let index = self.git_dir.join(format!(
+            "codedb-index-{}-{}",
+            std::process::id(),
+            INDEX_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let added = self.git_with_input(
+            "checking the paths",
+            &["update-index", "--verbose", "--index-info"],
+            Some(&index),
+            entries.as_bytes(),
+        );
+        let _ = std::fs::remove_file(&index);
+        check_all_added("checking the paths", &added?, &top)
+    }
+
     /// Commits `changes` with `message`, touching nothing else. Before the branch moves,
     /// git must have taken every written path into the commit's index (it leaves out a path
     /// it refuses with only a warning): a path it left out fails the commit.
@@ -338,7 +367,7 @@ impl Git {
                     Some(&index),
                     entries.as_bytes(),
                 )?;
-                check_all_added(&added, &written)?;
+                check_all_added("building the commit", &added, &written)?;
                 let tree = self.git("building the commit", &["write-tree"], Some(&index))?;
                 if skip_unchanged {
                     let unchanged = match &old {
@@ -606,16 +635,24 @@ fn process_alive(pid: u32) -> bool {
 /// Fails unless `update-index --verbose` said `add '<path>'` for each of `top_paths` (the
 /// paths written): a path git refuses to track is left out with only a warning ("Ignoring
 /// path"), and its commit would silently miss it.
-fn check_all_added(verbose: &str, top_paths: &[String]) -> Result<()> {
+///
+/// With the `failpoints` feature, `git-leaves-out` makes git leave out the first path (no
+/// path git refuses on Linux gets past [`crate::gitpath::git_refuses`]).
+fn check_all_added(step: &str, verbose: &str, top_paths: &[String]) -> Result<()> {
     let out = format!("{verbose}\n");
-    match top_paths
+    #[allow(unused_mut)]
+    let mut left_out = top_paths
         .iter()
-        .find(|p| !out.contains(&format!("add '{p}'\n")))
-    {
+        .find(|p| !out.contains(&format!("add '{p}'\n")));
+    #[cfg(feature = "failpoints")]
+    if fail::eval("git-leaves-out", |_| ()).is_some() {
+        left_out = top_paths.first();
+    }
+    match left_out {
         None => Ok(()),
         Some(p) => Err(CommandError::Git {
-            step: "building the commit".into(),
-            message: format!("git left {p} out of the commit (a path git refuses to track)"),
+            step: step.into(),
+            message: format!("git leaves {p} out of the commit (a path git refuses to track)"),
         }),
     }
 }
@@ -669,7 +706,21 @@ mod tests {
         let err = repo
             .commit(&[write("ok.py"), write(".GIT/x.py")], "second")
             .unwrap_err();
-        assert!(err.to_string().contains("left .GIT/x.py out"), "{err}");
+        assert!(err.to_string().contains("leaves .GIT/x.py out"), "{err}");
         assert_eq!(repo.branch_tip("refs/heads/main").unwrap(), Some(first.new));
+        // Asked before the commit point, in a scratch index that is then removed.
+        let paths = |v: &[&str]| v.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>();
+        repo.check_paths(&paths(&["ok.py", "new/y.py"])).unwrap();
+        let err = repo
+            .check_paths(&paths(&["ok.py", ".GIT/x.py"]))
+            .unwrap_err();
+        assert!(err.to_string().contains("leaves .GIT/x.py out"), "{err}");
+        let scratch: Vec<String> = std::fs::read_dir(root.join(".git"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("codedb-index-"))
+            .collect();
+        assert!(scratch.is_empty(), "{scratch:?}");
     }
 }

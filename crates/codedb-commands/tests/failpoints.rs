@@ -474,3 +474,36 @@ fn a_file_changed_mid_rename_refuses_it_and_puts_back_the_files_already_replaced
     }
     scenario.teardown();
 }
+
+/// A path git would leave out of the commit (its warning "Ignoring path", which no path
+/// that gets past codedb's own rules draws on Linux, so the failpoint `git-leaves-out`
+/// plays it) refuses the command before its commit point: rolled back, the file, the
+/// database, git and the backups as they were, `verify` clean; never a command that
+/// landed with a commit that misses the path.
+#[test]
+fn a_path_git_leaves_out_refuses_the_command_before_anything_changes() {
+    let scenario = fail::FailScenario::setup();
+    for backend in TestProject::backends() {
+        // `delete` writes no path.
+        for (command, run) in commands().into_iter().filter(|(c, _)| *c != "delete") {
+            let name = format!("{backend} {command}");
+            let t = project(backend);
+            let p = t.project();
+            let before = t.snapshot();
+            fail::cfg("git-leaves-out", "return").unwrap();
+            let err = run(&p).unwrap_err();
+            fail::remove("git-leaves-out");
+            assert!(
+                matches!(err, CommandError::RolledBack { .. }),
+                "{name}: {err}"
+            );
+            assert!(
+                err.to_string().contains("out of the commit"),
+                "{name}: {err}"
+            );
+            assert_eq!(t.snapshot(), before, "{name}: nothing changed");
+            assert!(verify(&p).unwrap().is_clean(), "{name}");
+        }
+    }
+    scenario.teardown();
+}

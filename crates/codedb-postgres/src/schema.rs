@@ -10,7 +10,8 @@
 //! * Apply runs the plan in one transaction (PostgreSQL's DDL is transactional). A change the
 //!   SQLite backend makes by rebuilding a table is made in place when it only touches
 //!   column types, NOT NULL or defaults (`ALTER COLUMN ... TYPE ... USING`, which keeps the
-//!   data, and fails, rolling everything back, where a value does not convert); other
+//!   data; refused before anything changes, naming them, where values would not convert
+//!   exactly, as on SQLite: `'042'` or `' 7'` into INTEGER); other
 //!   rebuilds, views and triggers are refused for now, saying so.
 //! * Backups are `pg_dump` archives (`.pgdump`), taken by `sync` before anything changes.
 
@@ -288,6 +289,80 @@ fn statements(ddl: &str) -> Vec<String> {
     out
 }
 
+/// A column type without the identity that introspection folds into it.
+fn base_type(decl: &str) -> &str {
+    decl.split(" GENERATED ").next().unwrap_or(decl)
+}
+
+/// Refuses a type change of `old` into `table` (same columns, in place) when a stored value
+/// would not survive it, before anything changes: one that does not convert (`'abc'` into
+/// INTEGER) or does not read back as itself (`'042'`, `' 7'` into INTEGER, `'4.50'` into
+/// REAL, a DOUBLE PRECISION that REAL rounds), as the SQLite backend refuses them. A value is
+/// exact when converting it and back gives the same text; a temporary function per column
+/// catches the cast that fails, so every such value is named (at most five per column).
+fn check_conversions(client: &mut impl GenericClient, old: &Table, table: &Table) -> Result<()> {
+    let mut problems = Vec::new();
+    for (a, b) in old.columns.iter().zip(&table.columns) {
+        let (from, to) = (base_type(&a.decl_type), base_type(&b.decl_type));
+        if from == to {
+            continue;
+        }
+        let function = format!(
+            "CREATE FUNCTION pg_temp.codedb_exact(v {from}) RETURNS boolean LANGUAGE plpgsql AS $f$ \
+             BEGIN RETURN v::{to}::{from}::text IS NOT DISTINCT FROM v::text; \
+             EXCEPTION WHEN others THEN RETURN false; END $f$"
+        );
+        let inexact = format!(
+            "SELECT DISTINCT v::text COLLATE \"C\" AS k FROM (SELECT {col} AS v FROM {t}) s \
+             WHERE v IS NOT NULL AND NOT pg_temp.codedb_exact(v) ORDER BY k LIMIT 6",
+            col = ident(&b.name),
+            t = ident(&table.name)
+        );
+        let drop = format!("DROP FUNCTION pg_temp.codedb_exact({from})");
+        client
+            .batch_execute(&function)
+            .map_err(|e| db_err(&e, &function))?;
+        let found = client
+            .query(&inexact, &[])
+            .map_err(|e| db_err(&e, &inexact))?;
+        client.batch_execute(&drop).map_err(|e| db_err(&e, &drop))?;
+        if found.is_empty() {
+            continue;
+        }
+        let text = ["TEXT", "CHARACTER VARYING", "CHARACTER", "NAME"]
+            .iter()
+            .any(|t| from == *t || from.starts_with(&format!("{t}(")));
+        let shown: Vec<String> = found
+            .iter()
+            .take(5)
+            .map(|row| {
+                let v: String = row.get(0);
+                if text {
+                    format!("'{}'", v.replace('\'', "''"))
+                } else {
+                    v
+                }
+            })
+            .collect();
+        let more = if found.len() > 5 { ", ..." } else { "" };
+        problems.push(format!(
+            "column {} ({from} -> {to}): {}{more}",
+            b.name,
+            shown.join(", ")
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Refused(format!(
+            "rebuilding table {} would change stored values (they do not convert exactly \
+             or cannot be stored): {}; convert or fix them first",
+            table.name,
+            problems.join("; ")
+        )))
+    }
+}
+
 /// Applies one change inside the open transaction.
 fn run_step(client: &mut impl GenericClient, change: &Change, live: &Schema) -> Result<()> {
     let mut exec = |sql: &str| client.batch_execute(sql).map_err(|e| db_err(&e, sql));
@@ -341,6 +416,8 @@ fn run_step(client: &mut impl GenericClient, change: &Change, live: &Schema) -> 
                     table.name
                 )));
             }
+            check_conversions(client, old, table)?;
+            let mut exec = |sql: &str| client.batch_execute(sql).map_err(|e| db_err(&e, sql));
             for (a, b) in old.columns.iter().zip(&table.columns) {
                 let col = format!(
                     "ALTER TABLE {} ALTER COLUMN {}",

@@ -2,8 +2,8 @@
 //! `CODEDB_TEST_POSTGRES`; a database created and dropped per test; skipped with a printed
 //! reason when no server answers): the same `sync` as on SQLite creates a schema, finds
 //! nothing to do the second time, adds a column keeping the rows, changes a column's type in
-//! place keeping the data, refuses a change whose cast fails (nothing changed), and backs up
-//! with pg_dump first.
+//! place keeping the data, refuses a change whose cast fails or is not exact (nothing changed,
+//! the values named), and backs up with pg_dump first.
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 use std::sync::Arc;
@@ -153,4 +153,74 @@ fn invalid_ddl_names_the_statement() {
     );
     // The scratch work left nothing behind.
     assert!(backend.introspect().unwrap().tables.is_empty());
+}
+
+#[test]
+fn a_type_change_converts_only_exact_values_and_names_the_others() {
+    let Some(db) = database() else { return };
+    let backend = PostgresSchema::new(Arc::clone(&db.driver)).unwrap();
+    let backups = tempfile::tempdir().unwrap();
+    let v1 = "CREATE TABLE t (id INTEGER PRIMARY KEY, code TEXT, price TEXT);";
+    sync(
+        &backend,
+        &backend.schema_from_ddl(v1).unwrap(),
+        &options(backups.path(), false),
+    )
+    .unwrap();
+    let v2 = "CREATE TABLE t (id INTEGER PRIMARY KEY, code INTEGER, price REAL);";
+    let desired = backend.schema_from_ddl(v2).unwrap();
+
+    // Text that reads back as the same number converts.
+    db.driver
+        .execute(
+            "INSERT INTO t VALUES (1, '42', '4.5'), (2, '7', NULL), (3, NULL, '-1.25')",
+            params![],
+        )
+        .unwrap();
+    let r = sync(&backend, &desired, &options(backups.path(), true)).unwrap();
+    assert_eq!(r.tables_rebuilt, ["t"], "{r:?}");
+    let codes: Vec<Option<i32>> = db
+        .driver
+        .query("SELECT code FROM t ORDER BY id", params![])
+        .unwrap()
+        .rows
+        .iter()
+        .map(|row| row.get(0).unwrap())
+        .collect();
+    assert_eq!(codes, [Some(42), Some(7), None]);
+
+    // Back to text, then values that would not read back the same: refused, each named.
+    sync(
+        &backend,
+        &backend.schema_from_ddl(v1).unwrap(),
+        &options(backups.path(), true),
+    )
+    .unwrap();
+    db.driver
+        .execute(
+            "INSERT INTO t VALUES (4, '042', '4.50'), (5, ' 7', '1e3'), (6, 'abc', NULL)",
+            params![],
+        )
+        .unwrap();
+    let before = backend.introspect().unwrap();
+    let err = sync(&backend, &desired, &options(backups.path(), true)).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("database unchanged")
+            && msg.contains("column code (TEXT -> INTEGER): ' 7', '042', 'abc'")
+            && msg.contains("column price (TEXT -> REAL): '1e3', '4.50'"),
+        "{msg}"
+    );
+    assert_eq!(backend.introspect().unwrap(), before);
+    let codes: Vec<Option<String>> = db
+        .driver
+        .query("SELECT code FROM t ORDER BY id", params![])
+        .unwrap()
+        .rows
+        .iter()
+        .map(|row| row.get(0).unwrap())
+        .collect();
+    let want = ["42", "7", "", "042", " 7", "abc"];
+    let got: Vec<String> = codes.into_iter().map(Option::unwrap_or_default).collect();
+    assert_eq!(got, want);
 }

@@ -1,7 +1,8 @@
 //! The server in-process: its startup order (a database that needs a schema change is
 //! backed up and synced before any worker starts; a refused sync starts none), the file
 //! watcher (an edit by another program is indexed within 2 s; a burst of 1,000 changes is
-//! coalesced and none is lost), and the status of the workers.
+//! coalesced and none is lost; a file over the size limit is skipped), and the status of the
+//! workers.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use std::path::Path;
@@ -219,6 +220,45 @@ fn the_watcher_indexes_changes_by_other_programs_and_coalesces_bursts() {
         .is_some()
     );
     assert!(server.status().iter().all(|w| w.state == State::Running));
+}
+
+/// The watcher keeps the one size limit (`limits.max_file_bytes`): a file another program
+/// writes over it is not indexed, a file under it written with it is, and `verify` stays
+/// clean (the file over the limit is one the index leaves out, not a missing row).
+#[test]
+fn the_watcher_skips_a_file_over_the_size_limit_and_verify_stays_clean() {
+    let dir = project();
+    let config = dir.path().join("codedb.toml");
+    std::fs::write(
+        &config,
+        "[limits]\nmax_file_bytes = 1000\n\n[watcher]\ndebounce_ms = 100\n",
+    )
+    .unwrap();
+    let server = Server::start(dir.path(), Some(&config)).unwrap();
+    let db = server.database();
+    let big = format!("def big():\n    return 1\n{}", "# padding\n".repeat(150));
+    std::fs::write(dir.path().join("big.py"), big).unwrap();
+    std::fs::write(dir.path().join("small.py"), "def small():\n    return 2\n").unwrap();
+    let found = |name: &str| {
+        !db.find_symbol(codedb_core::Scope::All, name)
+            .unwrap()
+            .is_empty()
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || found("small")).is_some(),
+        "small.py was not indexed within 5 s"
+    );
+    // Both files were written before the burst that indexed small.py ended.
+    assert!(!found("big"), "a file over the limit was indexed");
+    let project = codedb_commands::Project::open(
+        db,
+        &dir.path().canonicalize().unwrap(),
+        server.config().command_options(),
+    )
+    .unwrap();
+    let report = codedb_commands::verify(&project).unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    server.shutdown();
 }
 
 #[test]

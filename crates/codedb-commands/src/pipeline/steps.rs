@@ -1,7 +1,8 @@
 //! The one pipeline every write command runs, one function per step, in this order:
 //!
 //! 1. `preflight`: git refusals (a merge in progress, a detached HEAD) before anything
-//!    changes;
+//!    changes; whether git takes every written path into its index is asked meanwhile, the
+//!    answer awaited before the commit point;
 //! 2. `back_up`: the old bytes into the backup store ([`BackupStore`]);
 //! 3. `write_temp`: the new content into a temp file beside the target, fsynced;
 //! 4. `write_intent`: the intent record, fsynced ([`Journal`]);
@@ -68,6 +69,7 @@ pub(super) fn run(
         done: Done::default(),
         intent: None,
         left: Vec::new(),
+        path_check: None,
     };
     let result = command.steps();
     let outcome = match result {
@@ -188,6 +190,8 @@ struct Command<'p> {
     intent: Option<Intent>,
     /// Steps after the commit point that failed (left for `recover`).
     left: Vec<LeftOver>,
+    /// Git's answer on the written paths, asked in `preflight`.
+    path_check: Option<std::thread::JoinHandle<Result<()>>>,
 }
 
 /// The backup a command took: the path, the bytes' sha256, their size.
@@ -213,6 +217,7 @@ impl Command<'_> {
         let tx = self.project.db.begin_project_transaction(self.project.id)?;
         let backups = self.update_database(&tx, created_at, &backups)?;
         after("db")?;
+        self.paths_checked()?;
         let displaced = self.commit_point()?;
         // The command has landed: from here nothing is undone.
         self.finish(tx, displaced, backups)
@@ -226,12 +231,35 @@ impl Command<'_> {
             .unwrap_or_default()
     }
 
-    /// Step 1: git refusals come before anything changes.
-    fn preflight(&self) -> Result<()> {
+    /// Step 1: git refusals come before anything changes. Whether git takes every written
+    /// path into its index is asked on a thread meanwhile ([`crate::git::Git::check_paths`]), and the
+    /// answer awaited before the commit point ([`Self::paths_checked`]).
+    fn preflight(&mut self) -> Result<()> {
         if let Some(git) = &self.project.git {
             git.preflight()?;
+            let git = git.clone();
+            let paths: Vec<String> = self
+                .git_changes()
+                .iter()
+                .filter(|c| c.content.is_some())
+                .map(|c| c.path.to_owned())
+                .collect();
+            self.path_check = Some(std::thread::spawn(move || git.check_paths(&paths)));
         }
         Ok(())
+    }
+
+    /// A path git would leave out of the commit fails the command here, before its commit
+    /// point: undone, instead of landed with a commit that misses it.
+    fn paths_checked(&mut self) -> Result<()> {
+        match self.path_check.take().map(std::thread::JoinHandle::join) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => Err(CommandError::Git {
+                step: "checking the paths".into(),
+                message: "the check panicked".into(),
+            }),
+        }
     }
 
     /// Step 2: the old bytes of each file into the backup store.

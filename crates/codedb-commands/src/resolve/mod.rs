@@ -524,7 +524,7 @@ pub struct Change {
 }
 
 /// The files stored since the last resolution, gathered by an index run or a command. The
-/// references each change brings are held apart ([`ParsedRefs`]): in memory up to a
+/// references each change brings are held apart (`resolve/parsed_refs.rs`): in memory up to a
 /// budget, beyond it in a temporary file.
 #[derive(Debug, Default)]
 pub struct Changes {

@@ -10,6 +10,11 @@
 //! those paths are set to what was committed. Nothing is read back from the work tree, where
 //! another program may have written since.
 //!
+//! A command prepares its commit ahead of its commit point ([`Git::prepare`], on a thread while
+//! it backs up and writes): the blobs are stored and git is asked, in a scratch index, to take
+//! every written path, so that what git refuses refuses the command while it can be undone.
+//! After the commit point only the private index, the commit and the ref are left to make.
+//!
 //! git runs with none of the variables that point it at another repository or index
 //! (`GIT_DIR`, `GIT_INDEX_FILE`, ... as `git rev-parse --local-env-vars` lists them): codedb
 //! run from a git hook commits to the project's repository all the same.
@@ -50,6 +55,14 @@ pub(crate) struct Blob<'a> {
     pub(crate) bytes: &'a [u8],
     /// Committed as mode 100755.
     pub(crate) executable: bool,
+}
+
+/// What a commit sets in the index ([`Git::prepare`]): the `update-index --index-info` lines
+/// (each written path's blob already stored) and the written paths, as git names them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Entries {
+    lines: String,
+    written: Vec<String>,
 }
 
 /// A commit a command made.
@@ -260,20 +273,21 @@ impl Git {
         Some((SharedIndexLock(lock), tip))
     }
 
-    /// Fails unless git takes each of `paths` (written paths, relative to the project root)
-    /// into an index: tried in a scratch index with a placeholder blob, so that a path git
-    /// would leave out of the commit refuses the command before its commit point, while it
-    /// can still be undone. The commit checks again on the real entries.
-    pub(crate) fn check_paths(&self, paths: &[String]) -> Result<()> {
-        if paths.is_empty() {
-            return Ok(());
+    /// What a commit of `changes` will set in the index, made ahead of the commit point: each
+    /// written path's bytes stored as a blob (`hash-object -w`), and git's word that it takes
+    /// every written path into an index (tried in a scratch index), so that a path git would
+    /// leave out of the commit, or bytes it cannot store, refuse the command while it can
+    /// still be undone. Run on a thread while the command backs up and writes; the blobs of a
+    /// command that then fails are unreferenced objects, which git's gc removes. The commit
+    /// checks the paths again on its own index.
+    pub(crate) fn prepare(&self, changes: &[Change<'_>]) -> Result<Entries> {
+        let entries = Entries {
+            lines: self.index_entries(changes)?,
+            written: self.written(changes),
+        };
+        if entries.written.is_empty() {
+            return Ok(entries);
         }
-        let top: Vec<String> = paths.iter().map(|p| self.top_path(p)).collect();
-        // The empty blob: git does not look the object up to take an entry.
-        let entries: String = top
-            .iter()
-            .map(|p| format!("100644 e69de29bb2d1d6434b8b29ae5391d69c8e0a3f30\t{p}\n"))
-            .collect();
         let index = self.git_dir.join(format!(
             "codedb-index-{}-{}",
             std::process::id(),
@@ -283,17 +297,36 @@ impl Git {
             "checking the paths",
             &["update-index", "--verbose", "--index-info"],
             Some(&index),
-            entries.as_bytes(),
+            entries.lines.as_bytes(),
         );
         let _ = std::fs::remove_file(&index);
-        check_all_added("checking the paths", &added?, &top)
+        check_all_added("checking the paths", &added?, &entries.written)?;
+        Ok(entries)
+    }
+
+    /// The written paths of `changes`, as git names them (from the top of the work tree).
+    fn written(&self, changes: &[Change<'_>]) -> Vec<String> {
+        changes
+            .iter()
+            .filter(|c| c.content.is_some())
+            .map(|c| self.top_path(c.path))
+            .collect()
     }
 
     /// Commits `changes` with `message`, touching nothing else. Before the branch moves,
     /// git must have taken every written path into the commit's index (it leaves out a path
     /// it refuses with only a warning): a path it left out fails the commit.
     pub(crate) fn commit(&self, changes: &[Change<'_>], message: &str) -> Result<Commit> {
-        self.commit_inner(changes, message, false)?
+        let entries = Entries {
+            lines: self.index_entries(changes)?,
+            written: self.written(changes),
+        };
+        self.commit_entries(&entries, message)
+    }
+
+    /// [`commit`](Self::commit) of what [`prepare`](Self::prepare) made.
+    pub(crate) fn commit_entries(&self, entries: &Entries, message: &str) -> Result<Commit> {
+        self.commit_inner(entries, message, false)?
             .ok_or_else(|| CommandError::Git {
                 step: "creating the commit".into(),
                 message: "no commit was made".into(),
@@ -307,22 +340,34 @@ impl Git {
         changes: &[Change<'_>],
         message: &str,
     ) -> Result<Option<Commit>> {
-        self.commit_inner(changes, message, true)
+        let entries = Entries {
+            lines: self.index_entries(changes)?,
+            written: self.written(changes),
+        };
+        self.commit_entries_if_changed(&entries, message)
+    }
+
+    /// [`commit_if_changed`](Self::commit_if_changed) of what [`prepare`](Self::prepare)
+    /// made.
+    pub(crate) fn commit_entries_if_changed(
+        &self,
+        entries: &Entries,
+        message: &str,
+    ) -> Result<Option<Commit>> {
+        self.commit_inner(entries, message, true)
     }
 
     fn commit_inner(
         &self,
-        changes: &[Change<'_>],
+        entries: &Entries,
         message: &str,
         skip_unchanged: bool,
     ) -> Result<Option<Commit>> {
         let branch = self.preflight()?;
-        let entries = self.index_entries(changes)?;
-        let written: Vec<String> = changes
-            .iter()
-            .filter(|c| c.content.is_some())
-            .map(|c| self.top_path(c.path))
-            .collect();
+        let Entries {
+            lines: entries,
+            written,
+        } = entries;
         // The shared index already holds the tip's tree when the last commit was ours: then
         // only the touched paths are updated in it (no `read-tree` of the whole tree).
         let shared = self.take_shared_index();
@@ -341,7 +386,7 @@ impl Git {
         // with building the commit (both are a git process; this machine has cores to spare
         // while one waits). They are what the command wrote, whether or not the commit then
         // succeeds; a commit left to `recover` finds them staged.
-        let refresh = self.spawn_set_entries(&entries);
+        let refresh = self.spawn_set_entries(entries);
         let result = (|| {
             for _attempt in 0..20 {
                 let old = self.branch_tip(&branch)?;
@@ -367,7 +412,7 @@ impl Git {
                     Some(&index),
                     entries.as_bytes(),
                 )?;
-                check_all_added("building the commit", &added, &written)?;
+                check_all_added("building the commit", &added, written)?;
                 let tree = self.git("building the commit", &["write-tree"], Some(&index))?;
                 if skip_unchanged {
                     let unchanged = match &old {
@@ -435,7 +480,7 @@ impl Git {
         let commit = result?;
         if !refreshed {
             // Its index.lock was taken, or it could not start: again, waiting this time.
-            self.set_entries(&entries)?;
+            self.set_entries(entries)?;
         }
         Ok(commit)
     }
@@ -707,14 +752,30 @@ mod tests {
             .commit(&[write("ok.py"), write(".GIT/x.py")], "second")
             .unwrap_err();
         assert!(err.to_string().contains("leaves .GIT/x.py out"), "{err}");
-        assert_eq!(repo.branch_tip("refs/heads/main").unwrap(), Some(first.new));
-        // Asked before the commit point, in a scratch index that is then removed.
-        let paths = |v: &[&str]| v.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>();
-        repo.check_paths(&paths(&["ok.py", "new/y.py"])).unwrap();
+        assert_eq!(
+            repo.branch_tip("refs/heads/main").unwrap(),
+            Some(first.new.clone())
+        );
+        // Asked before the commit point, in a scratch index that is then removed; what it
+        // prepared is what the commit then uses.
+        let prepared = repo.prepare(&[write("ok.py"), write("new/y.py")]).unwrap();
         let err = repo
-            .check_paths(&paths(&["ok.py", ".GIT/x.py"]))
+            .prepare(&[write("ok.py"), write(".GIT/x.py")])
             .unwrap_err();
         assert!(err.to_string().contains("leaves .GIT/x.py out"), "{err}");
+        assert_eq!(
+            repo.branch_tip("refs/heads/main").unwrap(),
+            Some(first.new.clone()),
+            "preparing moves nothing"
+        );
+        let second = repo.commit_entries(&prepared, "second").unwrap();
+        let tree = std::process::Command::new("git")
+            .current_dir(&root)
+            .args(["ls-tree", "-r", "--name-only", &second.new])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&tree.stdout), "new/y.py\nok.py\n");
+        assert_eq!(second.old, Some(first.new));
         let scratch: Vec<String> = std::fs::read_dir(root.join(".git"))
             .unwrap()
             .flatten()

@@ -43,7 +43,7 @@ use super::{Change, CommandKind, CommandReport, Plan};
 use crate::backups::BackupStore;
 use crate::durable::{TempFile, now_ms, remove_if_present, sha256_hex, sync_dir, temp_name};
 use crate::error::{CommandError, LeftOver, Result};
-use crate::git::{Blob, Change as GitChange};
+use crate::git::{Blob, Change as GitChange, Entries};
 use crate::journal::{Action, Intent, Journal, new_id};
 use crate::lang::LanguageDef;
 use crate::locks::FileLock;
@@ -69,7 +69,8 @@ pub(super) fn run(
         done: Done::default(),
         intent: None,
         left: Vec::new(),
-        path_check: None,
+        git_entries: None,
+        prepared: None,
     };
     let result = command.steps();
     let outcome = match result {
@@ -190,8 +191,10 @@ struct Command<'p> {
     intent: Option<Intent>,
     /// Steps after the commit point that failed (left for `recover`).
     left: Vec<LeftOver>,
-    /// Git's answer on the written paths, asked in `preflight`.
-    path_check: Option<std::thread::JoinHandle<Result<()>>>,
+    /// What the git commit will set, made in `preflight` on a thread (blobs stored, paths
+    /// checked), and once awaited before the commit point, the answer.
+    git_entries: Option<std::thread::JoinHandle<Result<Entries>>>,
+    prepared: Option<Entries>,
 }
 
 /// The backup a command took: the path, the bytes' sha256, their size.
@@ -231,29 +234,50 @@ impl Command<'_> {
             .unwrap_or_default()
     }
 
-    /// Step 1: git refusals come before anything changes. Whether git takes every written
-    /// path into its index is asked on a thread meanwhile ([`crate::git::Git::check_paths`]), and the
-    /// answer awaited before the commit point ([`Self::paths_checked`]).
+    /// Step 1: git refusals come before anything changes. The commit's blobs are stored and
+    /// whether git takes every written path into its index is asked on a thread meanwhile
+    /// ([`crate::git::Git::prepare`]), and the answer awaited before the commit point
+    /// ([`Self::paths_checked`]).
     fn preflight(&mut self) -> Result<()> {
         if let Some(git) = &self.project.git {
             git.preflight()?;
             let git = git.clone();
-            let paths: Vec<String> = self
+            // Owned for the thread: each path and the bytes the commit will hold.
+            let changes: Vec<(String, Option<(Vec<u8>, bool)>)> = self
                 .git_changes()
                 .iter()
-                .filter(|c| c.content.is_some())
-                .map(|c| c.path.to_owned())
+                .map(|c| {
+                    let content = c.content.map(|b| (b.bytes.to_vec(), b.executable));
+                    (c.path.to_owned(), content)
+                })
                 .collect();
-            self.path_check = Some(std::thread::spawn(move || git.check_paths(&paths)));
+            self.git_entries = Some(std::thread::spawn(move || {
+                let changes: Vec<GitChange<'_>> = changes
+                    .iter()
+                    .map(|(path, content)| GitChange {
+                        path,
+                        content: content.as_ref().map(|(bytes, executable)| Blob {
+                            bytes,
+                            executable: *executable,
+                        }),
+                    })
+                    .collect();
+                git.prepare(&changes)
+            }));
         }
         Ok(())
     }
 
-    /// A path git would leave out of the commit fails the command here, before its commit
-    /// point: undone, instead of landed with a commit that misses it.
+    /// A path git would leave out of the commit (or bytes it cannot store) fails the
+    /// command here, before its commit point: undone, instead of landed with a commit that
+    /// misses it.
     fn paths_checked(&mut self) -> Result<()> {
-        match self.path_check.take().map(std::thread::JoinHandle::join) {
-            None | Some(Ok(Ok(()))) => Ok(()),
+        match self.git_entries.take().map(std::thread::JoinHandle::join) {
+            None => Ok(()),
+            Some(Ok(Ok(entries))) => {
+                self.prepared = Some(entries);
+                Ok(())
+            }
             Some(Ok(Err(e))) => Err(e),
             Some(Err(_)) => Err(CommandError::Git {
                 step: "checking the paths".into(),
@@ -644,11 +668,13 @@ impl Command<'_> {
         note("rename", after("rename"))?;
         let mut git_commit = None;
         if let Some(git) = &self.project.git {
-            let changes = self.git_changes();
-            let committed = match self.plan.changes.as_slice() {
+            let sync = matches!(self.plan.changes.as_slice(), [Change::Sync { .. }]);
+            let committed = match (&self.prepared, sync) {
                 // The file already held these bytes: git may have them too.
-                [Change::Sync { .. }] => git.commit_if_changed(&changes, &self.message),
-                _ => git.commit(&changes, &self.message).map(Some),
+                (Some(entries), true) => git.commit_entries_if_changed(entries, &self.message),
+                (Some(entries), false) => git.commit_entries(entries, &self.message).map(Some),
+                (None, true) => git.commit_if_changed(&self.git_changes(), &self.message),
+                (None, false) => git.commit(&self.git_changes(), &self.message).map(Some),
             };
             match committed {
                 Ok(commit) => git_commit = commit.map(|c| c.new),

@@ -49,6 +49,32 @@ pub(crate) struct Change<'a> {
     pub(crate) content: Option<Blob<'a>>,
 }
 
+/// A [`Change`] that owns its path and bytes, to hand to another thread.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedChange {
+    path: String,
+    content: Option<(Vec<u8>, bool)>,
+}
+
+impl OwnedChange {
+    pub(crate) fn of(change: &Change<'_>) -> Self {
+        OwnedChange {
+            path: change.path.to_owned(),
+            content: change.content.map(|b| (b.bytes.to_vec(), b.executable)),
+        }
+    }
+
+    pub(crate) fn as_change(&self) -> Change<'_> {
+        Change {
+            path: &self.path,
+            content: self.content.as_ref().map(|(bytes, executable)| Blob {
+                bytes,
+                executable: *executable,
+            }),
+        }
+    }
+}
+
 /// A file's content as committed.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Blob<'a> {

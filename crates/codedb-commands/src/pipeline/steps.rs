@@ -43,7 +43,7 @@ use super::{Change, CommandKind, CommandReport, Plan};
 use crate::backups::BackupStore;
 use crate::durable::{TempFile, now_ms, remove_if_present, sha256_hex, sync_dir, temp_name};
 use crate::error::{CommandError, LeftOver, Result};
-use crate::git::{Blob, Change as GitChange, Entries};
+use crate::git::{Blob, Change as GitChange, Entries, OwnedChange};
 use crate::journal::{Action, Intent, Journal, new_id};
 use crate::lang::LanguageDef;
 use crate::locks::FileLock;
@@ -243,25 +243,11 @@ impl Command<'_> {
             git.preflight()?;
             let git = git.clone();
             // Owned for the thread: each path and the bytes the commit will hold.
-            let changes: Vec<(String, Option<(Vec<u8>, bool)>)> = self
-                .git_changes()
-                .iter()
-                .map(|c| {
-                    let content = c.content.map(|b| (b.bytes.to_vec(), b.executable));
-                    (c.path.to_owned(), content)
-                })
-                .collect();
+            let changes: Vec<OwnedChange> =
+                self.git_changes().iter().map(OwnedChange::of).collect();
             self.git_entries = Some(std::thread::spawn(move || {
-                let changes: Vec<GitChange<'_>> = changes
-                    .iter()
-                    .map(|(path, content)| GitChange {
-                        path,
-                        content: content.as_ref().map(|(bytes, executable)| Blob {
-                            bytes,
-                            executable: *executable,
-                        }),
-                    })
-                    .collect();
+                let changes: Vec<GitChange<'_>> =
+                    changes.iter().map(OwnedChange::as_change).collect();
                 git.prepare(&changes)
             }));
         }

@@ -414,29 +414,42 @@ fn clang_python() -> Option<PathBuf> {
 const LIBCLANG: &str = "18.1.1";
 
 /// The source directory of the crate `name` this workspace's lock file pins (the crate's
-/// sources, vendored C included, are in cargo's registry once the workspace builds).
+/// sources, vendored C included, are in cargo's registry once the workspace builds): read
+/// from `Cargo.lock` and looked up under `$CARGO_HOME/registry/src/`. Not `cargo metadata
+/// --offline`, which fails on a machine whose registry lacks the packages of other
+/// platforms (those it never builds) until an online `cargo metadata` fetched them.
 fn crate_source(name: &str) -> PathBuf {
-    let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--offline"])
-        .current_dir(workspace())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cargo metadata: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let package = meta["packages"]
-        .as_array()
+    let lock = std::fs::read_to_string(workspace().join("Cargo.lock")).unwrap();
+    let version = lock
+        .split("[[package]]")
+        .find_map(|package| {
+            let field = |key: &str| {
+                package.lines().find_map(|line| {
+                    line.strip_prefix(&format!("{key} = \""))
+                        .and_then(|rest| rest.strip_suffix('"'))
+                })
+            };
+            (field("name") == Some(name))
+                .then(|| field("version"))
+                .flatten()
+        })
+        .unwrap_or_else(|| panic!("{name} is not in Cargo.lock"));
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .expect("CARGO_HOME or HOME");
+    let wanted = format!("{name}-{version}");
+    std::fs::read_dir(cargo_home.join("registry/src"))
         .unwrap()
-        .iter()
-        .find(|p| p["name"] == name)
-        .unwrap_or_else(|| panic!("{name} is not in the workspace's dependencies"));
-    Path::new(package["manifest_path"].as_str().unwrap())
-        .parent()
-        .unwrap()
-        .to_owned()
+        .flatten()
+        .map(|index| index.path().join(&wanted))
+        .find(|dir| dir.join("Cargo.toml").exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "{wanted} is not in {}",
+                cargo_home.join("registry/src").display()
+            )
+        })
 }
 
 /// The C and C++ files under `from` copied to `target/corpora/NAME`, once.

@@ -307,10 +307,7 @@ impl Git {
     /// command that then fails are unreferenced objects, which git's gc removes. The commit
     /// checks the paths again on its own index.
     pub(crate) fn prepare(&self, changes: &[Change<'_>]) -> Result<Entries> {
-        let entries = Entries {
-            lines: self.index_entries(changes)?,
-            written: self.written(changes),
-        };
+        let entries = self.entries(changes)?;
         if entries.written.is_empty() {
             return Ok(entries);
         }
@@ -330,6 +327,15 @@ impl Git {
         Ok(entries)
     }
 
+    /// What a commit of `changes` sets in the index: their blobs stored, and the written
+    /// paths.
+    pub(crate) fn entries(&self, changes: &[Change<'_>]) -> Result<Entries> {
+        Ok(Entries {
+            lines: self.index_entries(changes)?,
+            written: self.written(changes),
+        })
+    }
+
     /// The written paths of `changes`, as git names them (from the top of the work tree).
     fn written(&self, changes: &[Change<'_>]) -> Vec<String> {
         changes
@@ -339,18 +345,10 @@ impl Git {
             .collect()
     }
 
-    /// Commits `changes` with `message`, touching nothing else. Before the branch moves,
-    /// git must have taken every written path into the commit's index (it leaves out a path
-    /// it refuses with only a warning): a path it left out fails the commit.
-    pub(crate) fn commit(&self, changes: &[Change<'_>], message: &str) -> Result<Commit> {
-        let entries = Entries {
-            lines: self.index_entries(changes)?,
-            written: self.written(changes),
-        };
-        self.commit_entries(&entries, message)
-    }
-
-    /// [`commit`](Self::commit) of what [`prepare`](Self::prepare) made.
+    /// Commits `entries` (made by [`prepare`](Self::prepare) or [`entries`](Self::entries))
+    /// with `message`, touching nothing else. Before the branch moves, git must have taken
+    /// every written path into the commit's index (it leaves out a path it refuses with only
+    /// a warning): a path it left out fails the commit.
     pub(crate) fn commit_entries(&self, entries: &Entries, message: &str) -> Result<Commit> {
         self.commit_inner(entries, message, false)?
             .ok_or_else(|| CommandError::Git {
@@ -359,18 +357,14 @@ impl Git {
             })
     }
 
-    /// [`commit`](Self::commit), or `None` when the branch's tree already holds `changes`
-    /// (no empty commit is made).
+    /// [`commit_entries`](Self::commit_entries) of `changes`, or `None` when the branch's tree
+    /// already holds them (no empty commit is made).
     pub(crate) fn commit_if_changed(
         &self,
         changes: &[Change<'_>],
         message: &str,
     ) -> Result<Option<Commit>> {
-        let entries = Entries {
-            lines: self.index_entries(changes)?,
-            written: self.written(changes),
-        };
-        self.commit_entries_if_changed(&entries, message)
+        self.commit_entries_if_changed(&self.entries(changes)?, message)
     }
 
     /// [`commit_if_changed`](Self::commit_if_changed) of what [`prepare`](Self::prepare)
@@ -773,10 +767,10 @@ mod tests {
                 executable: false,
             }),
         };
-        let first = repo.commit(&[write("ok.py")], "first").unwrap();
-        let err = repo
-            .commit(&[write("ok.py"), write(".GIT/x.py")], "second")
-            .unwrap_err();
+        let commit =
+            |changes: &[Change<'_>], message| repo.commit_entries(&repo.entries(changes)?, message);
+        let first = commit(&[write("ok.py")], "first").unwrap();
+        let err = commit(&[write("ok.py"), write(".GIT/x.py")], "second").unwrap_err();
         assert!(err.to_string().contains("leaves .GIT/x.py out"), "{err}");
         assert_eq!(
             repo.branch_tip("refs/heads/main").unwrap(),

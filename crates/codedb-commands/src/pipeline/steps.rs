@@ -655,13 +655,23 @@ impl Command<'_> {
         let mut git_commit = None;
         if let Some(git) = &self.project.git {
             let sync = matches!(self.plan.changes.as_slice(), [Change::Sync { .. }]);
-            let committed = match (&self.prepared, sync) {
-                // The file already held these bytes: git may have them too.
-                (Some(entries), true) => git.commit_entries_if_changed(entries, &self.message),
-                (Some(entries), false) => git.commit_entries(entries, &self.message).map(Some),
-                (None, true) => git.commit_if_changed(&self.git_changes(), &self.message),
-                (None, false) => git.commit(&self.git_changes(), &self.message).map(Some),
-            };
+            let committed = (|| {
+                let made_now;
+                let entries = match &self.prepared {
+                    Some(entries) => entries,
+                    // Not prepared ahead (no step awaited it): made now.
+                    None => {
+                        made_now = git.entries(&self.git_changes())?;
+                        &made_now
+                    }
+                };
+                if sync {
+                    // The file already held these bytes: git may have them too.
+                    git.commit_entries_if_changed(entries, &self.message)
+                } else {
+                    git.commit_entries(entries, &self.message).map(Some)
+                }
+            })();
             match committed {
                 Ok(commit) => git_commit = commit.map(|c| c.new),
                 Err(e) => {

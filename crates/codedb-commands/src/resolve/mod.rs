@@ -673,7 +673,7 @@ pub fn resolve_changes<E: Executor>(
         changes,
         mut parsed,
     } = changes;
-    let fresh = parsed.ids().len();
+    let fresh = parsed.len();
     let mut stale: BTreeSet<i64> = changes
         .iter()
         .filter(|c| c.after.is_some() && !parsed.contains(c.file_id))

@@ -82,6 +82,11 @@ impl ParsedRefs {
         ids
     }
 
+    /// How many files' references are kept.
+    pub(crate) fn len(&self) -> usize {
+        self.memory.len() + self.spilled()
+    }
+
     /// How many files' references went to the temporary file.
     pub(crate) fn spilled(&self) -> usize {
         self.spill.as_ref().map_or(0, |s| s.at.len())

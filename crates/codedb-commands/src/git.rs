@@ -10,10 +10,11 @@
 //! those paths are set to what was committed. Nothing is read back from the work tree, where
 //! another program may have written since.
 //!
-//! A command prepares its commit ahead of its commit point ([`Git::prepare`], on a thread while
-//! it backs up and writes): the blobs are stored and git is asked, in a scratch index, to take
-//! every written path, so that what git refuses refuses the command while it can be undone.
-//! After the commit point only the private index, the commit and the ref are left to make.
+//! A command builds its commit ahead of its commit point ([`Git::prepare`], on a thread while
+//! it backs up and writes): the blobs are stored, the tree is made in the private index (where
+//! git must take every written path, so that what git refuses refuses the command while it
+//! can be undone) and the commit object is written. After the commit point only the ref is
+//! left to move (and the commit built again should the branch have moved meanwhile).
 //!
 //! git runs with none of the variables that point it at another repository or index
 //! (`GIT_DIR`, `GIT_INDEX_FILE`, ... as `git rev-parse --local-env-vars` lists them): codedb
@@ -83,7 +84,7 @@ pub(crate) struct Blob<'a> {
     pub(crate) executable: bool,
 }
 
-/// What a commit sets in the index ([`Git::prepare`]): the `update-index --index-info` lines
+/// What a commit sets in the index ([`Git::entries`]): the `update-index --index-info` lines
 /// (each written path's blob already stored) and the written paths, as git names them.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Entries {
@@ -105,11 +106,66 @@ pub(crate) struct Commit {
 static INDEX_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// The shared private index's lock, released explicitly (see `project::FileLock`).
+#[derive(Debug)]
 struct SharedIndexLock(std::fs::File);
 
 impl Drop for SharedIndexLock {
     fn drop(&mut self) {
         let _ = self.0.unlock();
+    }
+}
+
+/// The private index a commit is built in ([`Git::commit_index`]).
+#[derive(Debug)]
+struct CommitIndex {
+    path: PathBuf,
+    /// The commit whose tree it holds, when known.
+    tip: Option<String>,
+    /// The shared index's lock and the file that names its tip; `None`: a throw-away index,
+    /// removed when dropped.
+    shared: Option<(SharedIndexLock, PathBuf)>,
+}
+
+impl CommitIndex {
+    /// Says, for the next command, that the shared index holds the tree of `commit`.
+    fn holds(&self, commit: &str) {
+        if let Some((_, tip_path)) = &self.shared {
+            let _ = std::fs::write(tip_path, commit);
+        }
+    }
+}
+
+impl Drop for CommitIndex {
+    fn drop(&mut self) {
+        if self.shared.is_none() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// A commit built ahead of the commit point ([`Git::prepare`]), published by
+/// [`Git::commit_prepared`].
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    entries: Entries,
+    skip_unchanged: bool,
+    built: Option<Built>,
+}
+
+/// A commit object written but not yet published, and the index it was built in.
+#[derive(Debug)]
+struct Built {
+    branch: String,
+    old: Option<String>,
+    /// `None`: the tip's tree already held the changes (with `skip_unchanged`).
+    new: Option<String>,
+    index: CommitIndex,
+}
+
+fn no_commit() -> CommandError {
+    CommandError::Git {
+        step: "creating the commit".into(),
+        message: "no commit was made".into(),
     }
 }
 
@@ -278,17 +334,30 @@ impl Git {
         }
     }
 
-    /// The shared private index (`codedb-index` in the git directory) and the commit its
-    /// content is the tree of, when no other command is using it; `None` when one is (the
-    /// caller then builds a throw-away index).
-    fn take_shared_index(&self) -> Option<(SharedIndexLock, Option<String>)> {
-        let lock = std::fs::OpenOptions::new()
+    /// The index a commit is built in: the shared private index (`codedb-index` in the git
+    /// directory, which holds the tree of the commit named in `codedb-index.tip` when the
+    /// last commit was codedb's) when no other command is using it, else a throw-away one.
+    fn commit_index(&self) -> CommitIndex {
+        let throw_away = || CommitIndex {
+            path: self.git_dir.join(format!(
+                "codedb-index-{}-{}",
+                std::process::id(),
+                INDEX_COUNTER.fetch_add(1, Ordering::Relaxed)
+            )),
+            tip: None,
+            shared: None,
+        };
+        let Ok(lock) = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(self.git_dir.join("codedb-index.flock"))
-            .ok()?;
-        lock.try_lock().ok()?;
+        else {
+            return throw_away();
+        };
+        if lock.try_lock().is_err() {
+            return throw_away();
+        }
         let tip_path = self.git_dir.join("codedb-index.tip");
         let tip = std::fs::read_to_string(&tip_path)
             .ok()
@@ -296,35 +365,43 @@ impl Git {
             .filter(|_| self.git_dir.join("codedb-index").exists());
         // From here until a commit succeeds the index is not known to match any commit.
         let _ = std::fs::remove_file(&tip_path);
-        Some((SharedIndexLock(lock), tip))
+        CommitIndex {
+            path: self.git_dir.join("codedb-index"),
+            tip,
+            shared: Some((SharedIndexLock(lock), tip_path)),
+        }
     }
 
-    /// What a commit of `changes` will set in the index, made ahead of the commit point: each
-    /// written path's bytes stored as a blob (`hash-object -w`), and git's word that it takes
-    /// every written path into an index (tried in a scratch index), so that a path git would
-    /// leave out of the commit, or bytes it cannot store, refuse the command while it can
-    /// still be undone. Run on a thread while the command backs up and writes; the blobs of a
-    /// command that then fails are unreferenced objects, which git's gc removes. The commit
-    /// checks the paths again on its own index.
-    pub(crate) fn prepare(&self, changes: &[Change<'_>]) -> Result<Entries> {
+    /// The commit of `changes`, built ahead of the commit point (on a thread while the
+    /// command backs up and writes): their blobs stored (`hash-object -w`), the tree made in
+    /// a private index from the branch's tip (where git must take every written path, so
+    /// that a path git would leave out of the commit, or bytes it cannot store, refuse the
+    /// command while it can still be undone), and the commit object written. Nothing is
+    /// published: after the commit point [`commit_prepared`](Self::commit_prepared) only
+    /// moves the branch (building again if it moved meanwhile). The objects of a command
+    /// that then fails are unreferenced, and git's gc removes them.
+    ///
+    /// With `skip_unchanged`, a tree equal to the tip's makes no commit.
+    pub(crate) fn prepare(
+        &self,
+        changes: &[Change<'_>],
+        message: &str,
+        skip_unchanged: bool,
+    ) -> Result<Prepared> {
         let entries = self.entries(changes)?;
-        if entries.written.is_empty() {
-            return Ok(entries);
-        }
-        let index = self.git_dir.join(format!(
-            "codedb-index-{}-{}",
-            std::process::id(),
-            INDEX_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let added = self.git_with_input(
-            "checking the paths",
-            &["update-index", "--verbose", "--index-info"],
-            Some(&index),
-            entries.lines.as_bytes(),
-        );
-        let _ = std::fs::remove_file(&index);
-        check_all_added("checking the paths", &added?, &entries.written)?;
-        Ok(entries)
+        let branch = self.preflight()?;
+        let mut index = self.commit_index();
+        let (old, new) = self.build(&branch, &entries, &mut index, message, skip_unchanged)?;
+        Ok(Prepared {
+            entries,
+            skip_unchanged,
+            built: Some(Built {
+                branch,
+                old,
+                new,
+                index,
+            }),
+        })
     }
 
     /// What a commit of `changes` sets in the index: their blobs stored, and the written
@@ -345,16 +422,12 @@ impl Git {
             .collect()
     }
 
-    /// Commits `entries` (made by [`prepare`](Self::prepare) or [`entries`](Self::entries))
-    /// with `message`, touching nothing else. Before the branch moves, git must have taken
-    /// every written path into the commit's index (it leaves out a path it refuses with only
-    /// a warning): a path it left out fails the commit.
+    /// Commits `entries` with `message`, touching nothing else. Before the branch moves, git
+    /// must have taken every written path into the commit's index (it leaves out a path it
+    /// refuses with only a warning): a path it left out fails the commit.
     pub(crate) fn commit_entries(&self, entries: &Entries, message: &str) -> Result<Commit> {
-        self.commit_inner(entries, message, false)?
-            .ok_or_else(|| CommandError::Git {
-                step: "creating the commit".into(),
-                message: "no commit was made".into(),
-            })
+        self.commit_inner(entries, message, false, None)?
+            .ok_or_else(no_commit)
     }
 
     /// [`commit_entries`](Self::commit_entries) of `changes`, or `None` when the branch's tree
@@ -364,17 +437,100 @@ impl Git {
         changes: &[Change<'_>],
         message: &str,
     ) -> Result<Option<Commit>> {
-        self.commit_entries_if_changed(&self.entries(changes)?, message)
+        self.commit_inner(&self.entries(changes)?, message, true, None)
     }
 
-    /// [`commit_if_changed`](Self::commit_if_changed) of what [`prepare`](Self::prepare)
-    /// made.
-    pub(crate) fn commit_entries_if_changed(
+    /// Publishes what [`prepare`](Self::prepare) built (`None` when it made no commit because
+    /// the tip already held the changes); built again on the new tip when the branch moved
+    /// since.
+    pub(crate) fn commit_prepared(
         &self,
-        entries: &Entries,
+        prepared: Prepared,
         message: &str,
     ) -> Result<Option<Commit>> {
-        self.commit_inner(entries, message, true)
+        let Prepared {
+            entries,
+            skip_unchanged,
+            built,
+        } = prepared;
+        let commit = self.commit_inner(&entries, message, skip_unchanged, built)?;
+        if commit.is_none() && !skip_unchanged {
+            return Err(no_commit());
+        }
+        Ok(commit)
+    }
+
+    /// Builds the commit of `entries` on `branch`'s tip in `index`: its previous commit and
+    /// the new one (`None`: with `skip_unchanged`, the tip's tree already holds them).
+    fn build(
+        &self,
+        branch: &str,
+        entries: &Entries,
+        index: &mut CommitIndex,
+        message: &str,
+        skip_unchanged: bool,
+    ) -> Result<(Option<String>, Option<String>)> {
+        let old = self.branch_tip(branch)?;
+        // The shared index already holds the tip's tree when the last commit was ours: then
+        // only the touched paths are updated in it (no `read-tree` of the whole tree).
+        if old.is_none() || index.tip != old {
+            let _ = std::fs::remove_file(&index.path);
+            let base = old.as_deref().unwrap_or("--empty");
+            self.git(
+                "building the commit",
+                &["read-tree", base],
+                Some(&index.path),
+            )?;
+        }
+        index.tip = None;
+        let added = self.git_with_input(
+            "building the commit",
+            &["update-index", "--verbose", "--index-info"],
+            Some(&index.path),
+            entries.lines.as_bytes(),
+        )?;
+        check_all_added("building the commit", &added, &entries.written)?;
+        let tree = self.git("building the commit", &["write-tree"], Some(&index.path))?;
+        if skip_unchanged
+            && let Some(old) = &old
+            && self.git(
+                "building the commit",
+                &["rev-parse", &format!("{old}^{{tree}}")],
+                None,
+            )? == tree
+        {
+            return Ok((Some(old.clone()), None));
+        }
+        let mut args = vec!["commit-tree", tree.as_str(), "-m", message];
+        if let Some(old) = &old {
+            args.extend(["-p", old.as_str()]);
+        }
+        let new = self.git("creating the commit", &args, None)?;
+        Ok((old, Some(new)))
+    }
+
+    /// Moves `branch` from `old` to `new` (a compare-and-swap): `false` when another commit
+    /// landed meanwhile.
+    fn publish(&self, branch: &str, old: Option<&str>, new: &str, message: &str) -> Result<bool> {
+        let moved = Self::output(
+            "moving the branch",
+            self.command(None).args([
+                "update-ref",
+                "-m",
+                &format!("codedb: {message}"),
+                branch,
+                new,
+                old.unwrap_or_default(),
+            ]),
+        )?;
+        if moved.status.success() {
+            return Ok(true);
+        }
+        if self.branch_tip(branch)?.as_deref() == old {
+            // Not a race: a real failure.
+            check("moving the branch", moved)?;
+        }
+        Ok(false)
     }
 
     fn commit_inner(
@@ -382,100 +538,48 @@ impl Git {
         entries: &Entries,
         message: &str,
         skip_unchanged: bool,
+        built: Option<Built>,
     ) -> Result<Option<Commit>> {
         let branch = self.preflight()?;
-        let Entries {
-            lines: entries,
-            written,
-        } = entries;
-        // The shared index already holds the tip's tree when the last commit was ours: then
-        // only the touched paths are updated in it (no `read-tree` of the whole tree).
-        let shared = self.take_shared_index();
-        let (index, mut index_tip) = match &shared {
-            Some((_, tip)) => (self.git_dir.join("codedb-index"), tip.clone()),
-            None => (
-                self.git_dir.join(format!(
-                    "codedb-index-{}-{}",
-                    std::process::id(),
-                    INDEX_COUNTER.fetch_add(1, Ordering::Relaxed)
-                )),
-                None,
-            ),
-        };
         // The user's index entries of these paths are set to the same blobs in parallel
-        // with building the commit (both are a git process; this machine has cores to spare
-        // while one waits). They are what the command wrote, whether or not the commit then
-        // succeeds; a commit left to `recover` finds them staged.
-        let refresh = self.spawn_set_entries(entries);
+        // with publishing the commit (both are a git process; this machine has cores to
+        // spare while one waits). They are what the command wrote, whether or not the commit
+        // then succeeds; a commit left to `recover` finds them staged.
+        let refresh = self.spawn_set_entries(&entries.lines);
+        let mut index = None;
         let result = (|| {
-            for _attempt in 0..20 {
-                let old = self.branch_tip(&branch)?;
-                if old.is_some() && index_tip == old {
-                    // Up to date: reuse it.
-                } else {
-                    let _ = std::fs::remove_file(&index);
-                    match &old {
-                        Some(old) => {
-                            self.git("building the commit", &["read-tree", old], Some(&index))?
-                        }
-                        None => self.git(
-                            "building the commit",
-                            &["read-tree", "--empty"],
-                            Some(&index),
-                        )?,
-                    };
-                }
-                index_tip = None;
-                let added = self.git_with_input(
-                    "building the commit",
-                    &["update-index", "--verbose", "--index-info"],
-                    Some(&index),
-                    entries.as_bytes(),
-                )?;
-                check_all_added("building the commit", &added, written)?;
-                let tree = self.git("building the commit", &["write-tree"], Some(&index))?;
-                if skip_unchanged {
-                    let unchanged = match &old {
-                        Some(old) => {
-                            self.git(
-                                "building the commit",
-                                &["rev-parse", &format!("{old}^{{tree}}")],
-                                None,
-                            )? == tree
-                        }
-                        None => false,
-                    };
-                    if unchanged {
-                        return Ok(None);
+            // Built ahead on this branch: published unless the branch moved since.
+            if let Some(built) = built.filter(|b| b.branch == branch) {
+                let Built {
+                    old,
+                    new,
+                    index: built_index,
+                    ..
+                } = built;
+                index = Some(built_index);
+                match new {
+                    None if self.branch_tip(&branch)? == old => return Ok(None),
+                    Some(new) if self.publish(&branch, old.as_deref(), &new, message)? => {
+                        return Ok(Some(Commit {
+                            branch: branch.clone(),
+                            old,
+                            new,
+                        }));
                     }
+                    // The branch moved meanwhile.
+                    _ => {}
                 }
-                let mut args = vec!["commit-tree", tree.as_str(), "-m", message];
-                if let Some(old) = &old {
-                    args.extend(["-p", old.as_str()]);
-                }
-                let new = self.git("creating the commit", &args, None)?;
-                let expected = old.clone().unwrap_or_default();
-                let moved = Self::output(
-                    "moving the branch",
-                    self.command(None).args([
-                        "update-ref",
-                        "-m",
-                        &format!("codedb: {message}"),
-                        &branch,
-                        &new,
-                        &expected,
-                    ]),
-                )?;
-                if moved.status.success() {
+            }
+            let index = index.get_or_insert_with(|| self.commit_index());
+            for _attempt in 0..20 {
+                let (old, new) = self.build(&branch, entries, index, message, skip_unchanged)?;
+                let Some(new) = new else { return Ok(None) };
+                if self.publish(&branch, old.as_deref(), &new, message)? {
                     return Ok(Some(Commit {
                         branch: branch.clone(),
                         old,
                         new,
                     }));
-                }
-                if self.branch_tip(&branch)? == old {
-                    // Not a race: a real failure.
-                    check("moving the branch", moved)?;
                 }
                 // Another commit landed meanwhile: build again on the new tip.
             }
@@ -484,27 +588,19 @@ impl Git {
                 message: "the branch kept moving under concurrent commits (20 attempts)".into(),
             })
         })();
-        match (&shared, &result) {
-            (Some(_), Ok(Some(commit))) => {
-                // The shared index is now the new commit's tree: say so for the next command.
-                let _ = std::fs::write(self.git_dir.join("codedb-index.tip"), &commit.new);
-            }
-            (Some(_), _) => {}
-            (None, _) => {
-                let _ = std::fs::remove_file(&index);
-            }
+        if let (Some(index), Ok(Some(commit))) = (&index, &result) {
+            index.holds(&commit.new);
         }
-        drop(shared);
+        drop(index);
         let refreshed =
             refresh.is_some_and(|child| child.wait_with_output().is_ok_and(|o| o.status.success()));
         let commit = result?;
         if !refreshed {
             // Its index.lock was taken, or it could not start: again, waiting this time.
-            self.set_entries(entries)?;
+            self.set_entries(&entries.lines)?;
         }
         Ok(commit)
     }
-
     /// The `update-index --index-info` lines of `changes`: each written path's bytes stored
     /// as a blob (with the path's attributes applied, as `git add` would), each removed path
     /// as mode 0.
@@ -776,11 +872,13 @@ mod tests {
             repo.branch_tip("refs/heads/main").unwrap(),
             Some(first.new.clone())
         );
-        // Asked before the commit point, in a scratch index that is then removed; what it
-        // prepared is what the commit then uses.
-        let prepared = repo.prepare(&[write("ok.py"), write("new/y.py")]).unwrap();
+        // Built before the commit point, in a private index; what it built is what the
+        // commit then publishes.
+        let prepared = repo
+            .prepare(&[write("ok.py"), write("new/y.py")], "second", false)
+            .unwrap();
         let err = repo
-            .prepare(&[write("ok.py"), write(".GIT/x.py")])
+            .prepare(&[write("ok.py"), write(".GIT/x.py")], "third", false)
             .unwrap_err();
         assert!(err.to_string().contains("leaves .GIT/x.py out"), "{err}");
         assert_eq!(
@@ -788,7 +886,7 @@ mod tests {
             Some(first.new.clone()),
             "preparing moves nothing"
         );
-        let second = repo.commit_entries(&prepared, "second").unwrap();
+        let second = repo.commit_prepared(prepared, "second").unwrap().unwrap();
         let tree = std::process::Command::new("git")
             .current_dir(&root)
             .args(["ls-tree", "-r", "--name-only", &second.new])
@@ -803,5 +901,66 @@ mod tests {
             .filter(|n| n.starts_with("codedb-index-"))
             .collect();
         assert!(scratch.is_empty(), "{scratch:?}");
+    }
+
+    #[test]
+    fn a_commit_built_ahead_is_built_again_on_the_tip_when_the_branch_moved_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        git(&root, &["init", "-q", "-b", "main"]);
+        git(&root, &["config", "user.email", "t@example.com"]);
+        git(&root, &["config", "user.name", "t"]);
+        let repo = Git::discover(&root).unwrap().unwrap();
+        let write = |path, bytes| Change {
+            path,
+            content: Some(Blob {
+                bytes,
+                executable: false,
+            }),
+        };
+        let tree_of = |commit: &str| {
+            let out = Command::new("git")
+                .current_dir(&root)
+                .args(["ls-tree", "-r", "--name-only", commit])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let first = repo
+            .commit_entries(&repo.entries(&[write("a.py", b"a = 1\n")]).unwrap(), "a")
+            .unwrap();
+
+        // Another program commits while the command runs: the commit built ahead is not
+        // published over it (the compare-and-swap fails) but built again on its commit.
+        let prepared = repo
+            .prepare(&[write("b.py", b"b = 1\n")], "b", false)
+            .unwrap();
+        std::fs::write(root.join("c.py"), "c = 1\n").unwrap();
+        git(&root, &["add", "c.py"]);
+        git(&root, &["commit", "-q", "-m", "c"]);
+        let theirs = repo.branch_tip("refs/heads/main").unwrap().unwrap();
+        assert_ne!(theirs, first.new);
+        let ours = repo.commit_prepared(prepared, "b").unwrap().unwrap();
+        assert_eq!(ours.old.as_deref(), Some(theirs.as_str()));
+        assert_eq!(tree_of(&ours.new), "a.py\nb.py\nc.py\n");
+
+        // Bytes the tip already holds make no commit; unless the branch moved meanwhile to
+        // a commit that no longer holds them.
+        let same = repo
+            .prepare(&[write("a.py", b"a = 1\n")], "sync", true)
+            .unwrap();
+        assert_eq!(repo.commit_prepared(same, "sync").unwrap(), None);
+        let same = repo
+            .prepare(&[write("a.py", b"a = 1\n")], "sync", true)
+            .unwrap();
+        std::fs::write(root.join("a.py"), "a = 2\n").unwrap();
+        git(&root, &["commit", "-q", "-am", "a2"]);
+        let synced = repo.commit_prepared(same, "sync").unwrap().unwrap();
+        let shown = Command::new("git")
+            .current_dir(&root)
+            .args(["show", &format!("{}:a.py", synced.new)])
+            .output()
+            .unwrap();
+        assert_eq!(shown.stdout, b"a = 1\n");
     }
 }

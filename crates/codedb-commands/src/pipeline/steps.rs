@@ -1,8 +1,8 @@
 //! The one pipeline every write command runs, one function per step, in this order:
 //!
 //! 1. `preflight`: git refusals (a merge in progress, a detached HEAD) before anything
-//!    changes; whether git takes every written path into its index is asked meanwhile, the
-//!    answer awaited before the commit point;
+//!    changes; the git commit is built meanwhile on a thread (blobs, tree, commit object:
+//!    a path git would leave out fails it), awaited before the commit point;
 //! 2. `back_up`: the old bytes into the backup store ([`BackupStore`]);
 //! 3. `write_temp`: the new content into a temp file beside the target, fsynced;
 //! 4. `write_intent`: the intent record, fsynced ([`Journal`]);
@@ -13,7 +13,8 @@
 //!    files (a rename across files) replaces each the same way, then rewrites its intent
 //!    as `committed`: that rewrite is its commit point, and a failure before it puts back
 //!    every file already replaced ([`crate::recover::put_back`], which `recover` runs too);
-//! 7. `finish`: git commit of exactly the touched paths, the transaction committed, the
+//! 7. `finish`: the git branch moved to the commit built in step 1 (of exactly the touched
+//!    paths; built again if the branch moved meanwhile), the transaction committed, the
 //!    displaced bytes removed, the intent cleared.
 //!
 //! A failure before the commit point undoes what was done (the transaction rolls back, the
@@ -43,7 +44,7 @@ use super::{Change, CommandKind, CommandReport, Plan};
 use crate::backups::BackupStore;
 use crate::durable::{TempFile, now_ms, remove_if_present, sha256_hex, sync_dir, temp_name};
 use crate::error::{CommandError, LeftOver, Result};
-use crate::git::{Blob, Change as GitChange, Entries, OwnedChange};
+use crate::git::{Blob, Change as GitChange, OwnedChange, Prepared};
 use crate::journal::{Action, Intent, Journal, new_id};
 use crate::lang::LanguageDef;
 use crate::locks::FileLock;
@@ -69,7 +70,7 @@ pub(super) fn run(
         done: Done::default(),
         intent: None,
         left: Vec::new(),
-        git_entries: None,
+        git_prepared: None,
         prepared: None,
     };
     let result = command.steps();
@@ -191,10 +192,10 @@ struct Command<'p> {
     intent: Option<Intent>,
     /// Steps after the commit point that failed (left for `recover`).
     left: Vec<LeftOver>,
-    /// What the git commit will set, made in `preflight` on a thread (blobs stored, paths
-    /// checked), and once awaited before the commit point, the answer.
-    git_entries: Option<std::thread::JoinHandle<Result<Entries>>>,
-    prepared: Option<Entries>,
+    /// The git commit, built in `preflight` on a thread (blobs, tree, commit object), and
+    /// once awaited before the commit point, what it built.
+    git_prepared: Option<std::thread::JoinHandle<Result<Prepared>>>,
+    prepared: Option<Prepared>,
 }
 
 /// The backup a command took: the path, the bytes' sha256, their size.
@@ -226,6 +227,12 @@ impl Command<'_> {
         self.finish(tx, displaced, backups)
     }
 
+    /// Whether the command only brings git and the database to bytes the file already
+    /// holds (git may have them too: no empty commit is made).
+    fn is_sync(&self) -> bool {
+        matches!(self.plan.changes.as_slice(), [Change::Sync { .. }])
+    }
+
     fn first_path(&self) -> String {
         self.plan
             .paths()
@@ -234,10 +241,9 @@ impl Command<'_> {
             .unwrap_or_default()
     }
 
-    /// Step 1: git refusals come before anything changes. The commit's blobs are stored and
-    /// whether git takes every written path into its index is asked on a thread meanwhile
-    /// ([`crate::git::Git::prepare`]), and the answer awaited before the commit point
-    /// ([`Self::paths_checked`]).
+    /// Step 1: git refusals come before anything changes. The commit is built on a thread
+    /// meanwhile (blobs, tree, commit object: [`crate::git::Git::prepare`]), and awaited
+    /// before the commit point ([`Self::paths_checked`]).
     fn preflight(&mut self) -> Result<()> {
         if let Some(git) = &self.project.git {
             git.preflight()?;
@@ -245,10 +251,12 @@ impl Command<'_> {
             // Owned for the thread: each path and the bytes the commit will hold.
             let changes: Vec<OwnedChange> =
                 self.git_changes().iter().map(OwnedChange::of).collect();
-            self.git_entries = Some(std::thread::spawn(move || {
+            let message = self.message.clone();
+            let skip_unchanged = self.is_sync();
+            self.git_prepared = Some(std::thread::spawn(move || {
                 let changes: Vec<GitChange<'_>> =
                     changes.iter().map(OwnedChange::as_change).collect();
-                git.prepare(&changes)
+                git.prepare(&changes, &message, skip_unchanged)
             }));
         }
         Ok(())
@@ -258,10 +266,10 @@ impl Command<'_> {
     /// command here, before its commit point: undone, instead of landed with a commit that
     /// misses it.
     fn paths_checked(&mut self) -> Result<()> {
-        match self.git_entries.take().map(std::thread::JoinHandle::join) {
+        match self.git_prepared.take().map(std::thread::JoinHandle::join) {
             None => Ok(()),
-            Some(Ok(Ok(entries))) => {
-                self.prepared = Some(entries);
+            Some(Ok(Ok(prepared))) => {
+                self.prepared = Some(prepared);
                 Ok(())
             }
             Some(Ok(Err(e))) => Err(e),
@@ -654,24 +662,15 @@ impl Command<'_> {
         note("rename", after("rename"))?;
         let mut git_commit = None;
         if let Some(git) = &self.project.git {
-            let sync = matches!(self.plan.changes.as_slice(), [Change::Sync { .. }]);
-            let committed = (|| {
-                let made_now;
-                let entries = match &self.prepared {
-                    Some(entries) => entries,
-                    // Not prepared ahead (no step awaited it): made now.
-                    None => {
-                        made_now = git.entries(&self.git_changes())?;
-                        &made_now
-                    }
-                };
-                if sync {
-                    // The file already held these bytes: git may have them too.
-                    git.commit_entries_if_changed(entries, &self.message)
-                } else {
-                    git.commit_entries(entries, &self.message).map(Some)
-                }
-            })();
+            let committed = match self.prepared.take() {
+                Some(prepared) => git.commit_prepared(prepared, &self.message),
+                // Not prepared ahead (no step awaited it): made now.
+                None if self.is_sync() => git.commit_if_changed(&self.git_changes(), &self.message),
+                None => git
+                    .entries(&self.git_changes())
+                    .and_then(|entries| git.commit_entries(&entries, &self.message))
+                    .map(Some),
+            };
             match committed {
                 Ok(commit) => git_commit = commit.map(|c| c.new),
                 Err(e) => {

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Instant, UNIX_EPOCH};
 
 use codedb_core::store::{BulkWriter, Written};
@@ -173,24 +174,31 @@ pub fn index(
         root: root_text,
         ..IndexSummary::default()
     };
-    let candidates = walk(&root, options, &mut summary.skipped);
-    tracing::debug!(elapsed = ?started.elapsed(), files = candidates.len(), "index: tree walked");
-    let seen: std::collections::HashSet<&str> = candidates.iter().map(|c| c.rel.as_str()).collect();
-    let vanished: Vec<i64> = known
-        .values()
-        .filter(|f| !f.deleted && !seen.contains(f.meta.path.as_str()))
-        .map(|f| f.id)
-        .collect();
-
-    // Both cores parse, largest files first (so that no big file is left for the end, one
-    // core busy and the other idle), and stream what they prepared to a storer thread that
-    // writes `batch_files` files per transaction while parsing goes on.
+    // Both cores parse and stream what they prepared to a storer thread that writes
+    // `batch_files` files per transaction while parsing goes on. A project indexed before
+    // (most files unchanged) prepares each file as the walk finds it, so that the few that
+    // changed are parsed while the walk goes on; a first index walks first and parses the
+    // largest files first (so that no big file is left for the end, one core busy and the
+    // other idle).
     let batch = options.batch_files.max(1);
-    let found = candidates.len();
-    let mut order: Vec<&Candidate> = candidates.iter().collect();
-    order.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.rel.cmp(&b.rel)));
+    let stream = !known.is_empty();
+    let found = AtomicUsize::new(0);
+    // Files found unchanged by size and modification time: counted here, not sent to the
+    // storer (a channel message each would cost a re-index of a large tree more than the
+    // walk).
+    let unchanged = AtomicUsize::new(0);
+    let hand_over = |sender: &std::sync::mpsc::SyncSender<Prepared>, prepared: Prepared| {
+        if let Prepared::Unchanged { touch: false, .. } = prepared {
+            unchanged.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        sender.send(prepared).is_ok()
+    };
+    let mut candidates = Vec::new();
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Prepared>(batch * 4);
     let known_ref = &known;
+    let found_ref = &found;
+    let unchanged_ref = &unchanged;
     let dialect = db.dialect();
     let outcome = std::thread::scope(|scope| {
         let storer = scope.spawn(move || -> Result<Stored, IndexError> {
@@ -264,7 +272,10 @@ pub fn index(
                     .count();
                 pending.clear();
                 if let Some(progress) = options.progress {
-                    progress(out.files + out.unchanged, found);
+                    progress(
+                        out.files + out.unchanged + unchanged_ref.load(Ordering::Relaxed),
+                        found_ref.load(Ordering::Relaxed),
+                    );
                 }
                 Ok(())
             };
@@ -294,23 +305,44 @@ pub fn index(
             Ok(out)
         });
         // A failed send means the storer stopped on an error, reported below.
-        // `with_max_len(1)`: rayon would otherwise hand each core a long run of files it
-        // cannot steal from, and one core would finish alone.
-        let _ = order
-            .par_iter()
-            .with_max_len(1)
-            .try_for_each_with(sender, |sender, c| {
-                sender
-                    .send(prepare(c, known.get(&c.rel), dialect))
-                    .map_err(drop)
-            });
+        if stream {
+            let prepare_each = |c: &Candidate| {
+                found.fetch_add(1, Ordering::Relaxed);
+                hand_over(&sender, prepare(c, known.get(&c.rel), dialect))
+            };
+            candidates = walk_each(&root, options, &mut summary.skipped, &prepare_each);
+            drop(sender);
+        } else {
+            candidates = walk(&root, options, &mut summary.skipped);
+            found.store(candidates.len(), Ordering::Relaxed);
+            tracing::debug!(elapsed = ?started.elapsed(), files = candidates.len(), "index: tree walked");
+            let mut order: Vec<&Candidate> = candidates.iter().collect();
+            order.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.rel.cmp(&b.rel)));
+            // `with_max_len(1)`: rayon would otherwise hand each core a long run of files it
+            // cannot steal from, and one core would finish alone.
+            let _ = order
+                .par_iter()
+                .with_max_len(1)
+                .try_for_each_with(sender, |sender, c| {
+                    hand_over(sender, prepare(c, known.get(&c.rel), dialect))
+                        .then_some(())
+                        .ok_or(())
+                });
+        }
         storer.join().unwrap_or(Err(IndexError::StorerPanicked))
     })?;
+    let unchanged = outcome.unchanged + unchanged.into_inner();
+    let seen: std::collections::HashSet<&str> = candidates.iter().map(|c| c.rel.as_str()).collect();
+    let vanished: Vec<i64> = known
+        .values()
+        .filter(|f| !f.deleted && !seen.contains(f.meta.path.as_str()))
+        .map(|f| f.id)
+        .collect();
     let Stored {
         files,
         superseded,
         with_errors,
-        unchanged,
+        unchanged: _,
         touched,
         skipped,
         mut changes,
@@ -447,12 +479,25 @@ pub(crate) fn walk(
     options: &IndexOptions,
     skipped: &mut Vec<Skipped>,
 ) -> Vec<Candidate> {
-    let rel = |p: &Path| crate::durable::relative_path(root, p);
+    walk_each(root, options, skipped, &|_| true)
+}
+
+/// [`walk`], calling `each` on every file as it is found, from the walk's threads; the
+/// walk stops early when `each` returns `false` (what it found so far is returned).
+fn walk_each(
+    root: &Path,
+    options: &IndexOptions,
+    skipped: &mut Vec<Skipped>,
+    each: &(dyn Fn(&Candidate) -> bool + Sync),
+) -> Vec<Candidate> {
     let visibility = Arc::new(Visibility::new(root));
     let filter_root = root.to_owned();
+    // Both cores walk (directories are shared out as they are found): the walk of a large
+    // tree that barely changed is most of what a re-index costs.
     let walker = ignore::WalkBuilder::new(root)
         .standard_filters(false)
         .follow_links(false)
+        .threads(WALK_THREADS)
         .filter_entry(move |e| {
             let Ok(rel) = e.path().strip_prefix(&filter_root) else {
                 return true;
@@ -465,74 +510,96 @@ pub(crate) fn walk(
                 .entry(&crate::durable::relative_path(Path::new(""), rel), is_dir)
                 .is_none()
         })
-        .build();
-    let mut out = Vec::new();
-    for entry in walker {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                let path = error_path(&e).map_or_else(|| "?".to_owned(), |p| rel(&p));
-                skipped.push(Skipped {
-                    path,
-                    reason: format!("cannot walk: {e}"),
-                });
-                continue;
+        .build_parallel();
+    let found = std::sync::Mutex::new((Vec::new(), Vec::new()));
+    walker.run(|| {
+        let found = &found;
+        Box::new(move |entry| {
+            let mut state = ignore::WalkState::Continue;
+            if let Some(seen) = walked(root, options, entry) {
+                if let Ok(candidate) = &seen
+                    && !each(candidate)
+                {
+                    state = ignore::WalkState::Quit;
+                }
+                let mut found = found
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                match seen {
+                    Ok(candidate) => found.0.push(candidate),
+                    Err(skip) => found.1.push(skip),
+                }
             }
-        };
-        let path = entry.path();
-        let Some(lang) = lang::detect(path) else {
-            continue;
-        };
-        let file_type = entry.file_type();
-        if file_type.is_some_and(|t| t.is_symlink()) {
-            skipped.push(Skipped {
-                path: rel(path),
-                reason: "symbolic link (not followed)".into(),
-            });
-            continue;
-        }
-        if file_type.is_some_and(|t| t.is_dir()) {
-            continue;
-        }
-        if !file_type.is_some_and(|t| t.is_file()) {
-            skipped.push(Skipped {
-                path: rel(path),
-                reason: "not a regular file (a pipe, socket or device)".into(),
-            });
-            continue;
-        }
-        let meta = match entry.metadata() {
-            Ok(m) => m,
-            Err(e) => {
-                skipped.push(Skipped {
-                    path: rel(path),
-                    reason: format!("cannot read metadata: {e}"),
-                });
-                continue;
-            }
-        };
-        if meta.len() > options.max_file_bytes {
-            skipped.push(Skipped {
-                path: rel(path),
-                reason: format!(
-                    "too large ({} bytes > limit of {} bytes)",
-                    meta.len(),
-                    options.max_file_bytes
-                ),
-            });
-            continue;
-        }
-        let mtime_ns = mtime_ns(&meta);
-        out.push(Candidate {
-            rel: rel(path),
-            abs: path.to_owned(),
-            lang,
-            size: meta.len(),
-            mtime_ns,
-        });
-    }
+            state
+        })
+    });
+    let (mut out, skips) = found
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    let mut skips: Vec<Skipped> = skips;
+    skips.sort_by(|a, b| a.path.cmp(&b.path));
+    skipped.extend(skips);
     out
+}
+
+/// The threads [`walk`] uses.
+const WALK_THREADS: usize = 2;
+
+/// What the walk makes of one entry: a file to index, one it skips (and why), or nothing
+/// (a directory, a file of no known language).
+fn walked(
+    root: &Path,
+    options: &IndexOptions,
+    entry: Result<ignore::DirEntry, ignore::Error>,
+) -> Option<Result<Candidate, Skipped>> {
+    let rel = |p: &Path| crate::durable::relative_path(root, p);
+    let entry = match entry {
+        Ok(e) => e,
+        Err(e) => {
+            let path = error_path(&e).map_or_else(|| "?".to_owned(), |p| rel(&p));
+            return Some(Err(Skipped {
+                path,
+                reason: format!("cannot walk: {e}"),
+            }));
+        }
+    };
+    let path = entry.path();
+    let lang = lang::detect(path)?;
+    let skip = |reason: String| {
+        Some(Err(Skipped {
+            path: rel(path),
+            reason,
+        }))
+    };
+    let file_type = entry.file_type();
+    if file_type.is_some_and(|t| t.is_symlink()) {
+        return skip("symbolic link (not followed)".into());
+    }
+    if file_type.is_some_and(|t| t.is_dir()) {
+        return None;
+    }
+    if !file_type.is_some_and(|t| t.is_file()) {
+        return skip("not a regular file (a pipe, socket or device)".into());
+    }
+    let meta = match entry.metadata() {
+        Ok(m) => m,
+        Err(e) => return skip(format!("cannot read metadata: {e}")),
+    };
+    if meta.len() > options.max_file_bytes {
+        return skip(format!(
+            "too large ({} bytes > limit of {} bytes)",
+            meta.len(),
+            options.max_file_bytes
+        ));
+    }
+    Some(Ok(Candidate {
+        rel: rel(path),
+        abs: path.to_owned(),
+        lang,
+        size: meta.len(),
+        mtime_ns: mtime_ns(&meta),
+    }))
 }
 
 /// A file's modification time in nanoseconds since the Unix epoch (0 when unknown): what

@@ -954,3 +954,181 @@ fn the_command_line_says_what_is_true() {
         stderr(&o)
     );
 }
+
+/// git's `--index-info` records end at a newline and unquote a name that starts with `"`:
+/// a file named `evil\n100644 <blob>\tb.py` read that way plants the blob as `b.py`, and
+/// deleting `"b.py".py` removes `b.py`. Each command commits exactly its own paths.
+#[test]
+fn names_holding_a_newline_or_starting_with_a_quote_commit_only_themselves() {
+    for p in Project::all() {
+        let root = p.root();
+        let planted = p.content("planted.py", b"import os\nos.system('echo pwned')\n");
+        let blob = git(&root, &["hash-object", "-w", &planted]);
+        let evil = format!("evil\n100644 {blob}\tb.py");
+        let quoted = "\"b.py\".py";
+        fs::write(root.join(&evil), "x = 1\n").unwrap();
+        fs::write(root.join(quoted), "q = 1\n").unwrap();
+        git(&root, &["add", "-A"]);
+        git(&root, &["commit", "-q", "-m", "odd names"]);
+        p.ok(&["index", "."]);
+        let b = git(&root, &["show", "HEAD:b.py"]);
+
+        p.ok(&["delete", &evil]);
+        p.ok(&["move", quoted, "moved.py"]);
+        p.ok(&[
+            "edit",
+            "moved.py",
+            "--content-file",
+            &p.content("m.py", b"q = 2\n"),
+        ]);
+
+        assert_eq!(git(&root, &["show", "HEAD:b.py"]), b, "{}", p.backend);
+        let tree: BTreeSet<String> = git(&root, &["ls-tree", "-r", "-z", "--name-only", "HEAD"])
+            .split('\0')
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let expected: BTreeSet<String> =
+            [".gitignore", "b.py", "moved.py", "pkg/a.py", "src/lib.rs"]
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+        assert_eq!(tree, expected, "{}", p.backend);
+        assert_eq!(git(&root, &["status", "--porcelain"]), "", "{}", p.backend);
+        p.verify_clean();
+    }
+}
+
+/// `git commit` holds the branch's ref lock for a moment: an edit whose commit meets it
+/// waits it out instead of landing without a commit.
+#[test]
+fn a_ref_lock_another_git_holds_for_a_moment_is_waited_out() {
+    for p in Project::all() {
+        let root = p.root();
+        let lock = root.join(".git/refs/heads/main.lock");
+        fs::write(&lock, "").unwrap();
+        let release = {
+            let lock = lock.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(600));
+                fs::remove_file(&lock).unwrap();
+            })
+        };
+        let file = p.content("new.py", b"def a():\n    return 8\n");
+        let o = p.run(&["edit", "pkg/a.py", "--content-file", &file]);
+        release.join().unwrap();
+        assert!(o.status.success(), "{}: {}", p.backend, stderr(&o));
+        assert_eq!(
+            git(&root, &["show", "HEAD:pkg/a.py"]),
+            "def a():\n    return 8"
+        );
+        assert_eq!(
+            git(&root, &["log", "-1", "--format=%s"]),
+            "codedb: edit pkg/a.py"
+        );
+        p.verify_clean();
+    }
+}
+
+/// What a command killed in the middle of git leaves in the git directory (the shared
+/// private index's `index.lock`, a throw-away index of a process that is gone, the user's
+/// `index.lock` it took) never blocks the next command, and is removed.
+#[test]
+fn index_files_a_killed_command_left_in_the_git_directory_are_cleaned_up() {
+    for p in Project::all() {
+        let git_dir = p.root().join(".git");
+        // A first edit makes the shared index.
+        p.ok(&[
+            "edit",
+            "b.py",
+            "--content-file",
+            &p.content("b1.py", b"b = 1\n"),
+        ]);
+        assert!(git_dir.join("codedb-index").exists());
+        let left = [
+            "codedb-index.lock",
+            "codedb-index-999999999-0",
+            "codedb-index-999999999-0.lock",
+        ];
+        for name in left {
+            fs::write(git_dir.join(name), "").unwrap();
+        }
+        // The user's index lock, as a killed codedb left it (its process is gone).
+        fs::write(git_dir.join("index.lock"), "codedb 999999999\n").unwrap();
+        p.ok(&[
+            "edit",
+            "b.py",
+            "--content-file",
+            &p.content("b2.py", b"b = 2\n"),
+        ]);
+        assert_eq!(git(&p.root(), &["show", "HEAD:b.py"]), "b = 2");
+        for name in left.iter().chain(&["index.lock"]) {
+            assert!(!git_dir.join(name).exists(), "{}: {name} stayed", p.backend);
+        }
+        assert_eq!(
+            git(&p.root(), &["status", "--porcelain"]),
+            "",
+            "{}",
+            p.backend
+        );
+        p.verify_clean();
+    }
+}
+
+/// The user's index entries of an edited path are set only once the branch holds the
+/// edit's commit: a `git commit` of the user's that lands in between would otherwise take
+/// the edit into the user's commit, and the edit's own commit would change nothing.
+#[test]
+fn a_users_commits_during_edits_never_take_an_edits_change() {
+    let p = Project::new(None);
+    let root = p.root();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let user = {
+        let (root, stop) = (root.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut k = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                k += 1;
+                fs::write(root.join("u.py"), format!("u = {k}\n")).unwrap();
+                // Either may meet a lock of the other's: the user sees git's refusal.
+                let _ = Command::new("git")
+                    .current_dir(&root)
+                    .args(["add", "u.py"])
+                    .output();
+                let _ = Command::new("git")
+                    .current_dir(&root)
+                    .args(["commit", "-q", "-m", &format!("user {k}")])
+                    .output();
+            }
+        })
+    };
+    for k in 0..12 {
+        let file = p.content("a.py", format!("def a():\n    return {k}\n").as_bytes());
+        let o = p.run(&["edit", "pkg/a.py", "--content-file", &file]);
+        assert!(o.status.success(), "edit {k}: {}", stderr(&o));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    user.join().unwrap();
+    let log = git(&root, &["log", "--format=%H %s"]);
+    let mut edits = 0;
+    for line in log.lines() {
+        let (commit, subject) = line.split_once(' ').unwrap();
+        if subject == "init" {
+            continue;
+        }
+        let changed = git(
+            &root,
+            &["diff", "--name-only", &format!("{commit}^"), commit],
+        );
+        if subject.starts_with("codedb:") {
+            edits += 1;
+            assert_eq!(changed, "pkg/a.py", "{subject}");
+        } else {
+            assert!(
+                changed.is_empty() || changed == "u.py",
+                "{subject}: {changed}"
+            );
+        }
+    }
+    assert_eq!(edits, 12);
+}

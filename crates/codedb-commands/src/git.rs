@@ -6,9 +6,12 @@
 //! (`GIT_INDEX_FILE` under the git directory) from the branch's current commit plus those
 //! entries (`update-index --index-info`), written with `write-tree` / `commit-tree`, and
 //! published with `update-ref <branch> <new> <old>`, a compare-and-swap: a concurrent commit
-//! makes it fail, and it is retried on the new tip. The user's index entries of exactly
-//! those paths are set to what was committed. Nothing is read back from the work tree, where
-//! another program may have written since.
+//! makes it fail, and it is built again on the new tip, this time with the branch held (an
+//! `update-ref --stdin` transaction prepared and left open) so that a faster committer
+//! cannot win every race. The user's index entries of exactly those paths are set to what
+//! was committed, in the user's `index.lock` (taken as git takes it), put in place once the
+//! branch holds the commit. Paths always travel in NUL-terminated records. Nothing is read
+//! back from the work tree, where another program may have written since.
 //!
 //! A command builds its commit ahead of its commit point ([`Git::prepare`], on a thread while
 //! it backs up and writes): the blobs are stored, the tree is made in the private index (where
@@ -26,6 +29,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use crate::error::{CommandError, Result};
 
@@ -160,6 +164,146 @@ struct Built {
     /// `None`: the tip's tree already held the changes (with `skip_unchanged`).
     new: Option<String>,
     index: CommitIndex,
+}
+
+/// A `git update-ref --stdin` session: a transaction it prepared holds its refs locked until
+/// it is aborted (or the session ends, which aborts it too).
+struct HeldBranch {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl HeldBranch {
+    fn start(cmd: &mut Command) -> Option<HeldBranch> {
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .ok()?;
+        let stdin = child.stdin.take();
+        let stdout = std::io::BufReader::new(child.stdout.take()?);
+        Some(HeldBranch {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    fn send(&mut self, commands: &str) -> bool {
+        use std::io::Write;
+        self.stdin.as_mut().is_some_and(|s| {
+            s.write_all(commands.as_bytes())
+                .and_then(|()| s.flush())
+                .is_ok()
+        })
+    }
+
+    /// Whether git's next line of output is `expected`.
+    fn answered(&mut self, expected: &str) -> bool {
+        use std::io::BufRead;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).is_ok_and(|n| n > 0) && line.trim_end() == expected
+    }
+
+    /// Aborts the transaction: the refs are free again.
+    fn release(mut self) {
+        if self.send("abort\n") {
+            let _ = self.answered("abort: ok");
+        }
+    }
+}
+
+impl Drop for HeldBranch {
+    fn drop(&mut self) {
+        // The end of its input ends the session, aborting what it holds.
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+impl std::fmt::Debug for HeldBranch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeldBranch")
+            .field("pid", &self.child.id())
+            .finish()
+    }
+}
+
+/// The user's index, locked (`index.lock`) and its update made in a private copy
+/// ([`Git::lock_user_index`]). Dropped unfinished, the copy and the lock are removed and the
+/// index stays as it was.
+#[derive(Debug)]
+struct UserIndexUpdate {
+    /// `index.lock`, while this update holds it.
+    lock: Option<PathBuf>,
+    /// The updated copy, until it is put in place.
+    private: Option<PathBuf>,
+    index: PathBuf,
+}
+
+/// What `index.lock` holds when codedb took it: this, then its process id.
+const INDEX_LOCK_MARK: &str = "codedb ";
+
+impl UserIndexUpdate {
+    /// Puts the updated index in place when `publish` (the commit moved the branch), else
+    /// leaves the index as it was; releases the lock. Whether it was put in place.
+    fn finish(mut self, publish: bool) -> bool {
+        let placed = publish
+            && self
+                .private
+                .take()
+                .is_some_and(|private| std::fs::rename(private, &self.index).is_ok());
+        drop(self);
+        placed
+    }
+}
+
+impl Drop for UserIndexUpdate {
+    fn drop(&mut self) {
+        if let Some(private) = self.private.take() {
+            let _ = std::fs::remove_file(private);
+        }
+        if let Some(lock) = self.lock.take() {
+            let _ = std::fs::remove_file(lock);
+        }
+    }
+}
+
+/// The user's index entries of a commit's paths, being set by a git process
+/// ([`Git::refreshed`] awaits it).
+#[derive(Debug)]
+#[must_use]
+pub(crate) struct IndexRefresh {
+    child: Option<std::process::Child>,
+    /// The entries, when they are still to be set (`None`: set with the commit).
+    records: Option<String>,
+}
+
+/// How long a ref lock held by another git process is waited out.
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+
+/// How long a commit is built again while other commits keep moving the branch.
+const BRANCH_WAIT: Duration = Duration::from_secs(10);
+
+/// Whether git failed because another git process holds a lock file.
+fn lock_busy(stderr: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(stderr);
+    text.contains(".lock") && (text.contains("File exists") || text.contains("cannot lock"))
+}
+
+/// Sleeps before the next attempt: a random moment, up to a ceiling that doubles with each
+/// attempt (1 ms to 64 ms).
+fn back_off(attempt: u32) {
+    let ceiling_us = 1000u64 << attempt.min(6);
+    let noise = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()))
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        >> 40;
+    std::thread::sleep(Duration::from_micros(
+        ceiling_us / 2 + noise % (ceiling_us / 2 + 1),
+    ));
 }
 
 fn no_commit() -> CommandError {
@@ -358,6 +502,9 @@ impl Git {
         if lock.try_lock().is_err() {
             return throw_away();
         }
+        // Only a command holding the lock uses the shared index: an `index.lock` of it is
+        // what a killed git left.
+        let _ = std::fs::remove_file(self.git_dir.join("codedb-index.lock"));
         let tip_path = self.git_dir.join("codedb-index.tip");
         let tip = std::fs::read_to_string(&tip_path)
             .ok()
@@ -426,8 +573,9 @@ impl Git {
     /// must have taken every written path into the commit's index (it leaves out a path it
     /// refuses with only a warning): a path it left out fails the commit.
     pub(crate) fn commit_entries(&self, entries: &Entries, message: &str) -> Result<Commit> {
-        self.commit_inner(entries, message, false, None)?
-            .ok_or_else(no_commit)
+        let (commit, refresh) = self.commit_inner(entries, message, false, None)?;
+        self.refreshed(refresh)?;
+        commit.ok_or_else(no_commit)
     }
 
     /// [`commit_entries`](Self::commit_entries) of `changes`, or `None` when the branch's tree
@@ -437,27 +585,44 @@ impl Git {
         changes: &[Change<'_>],
         message: &str,
     ) -> Result<Option<Commit>> {
-        self.commit_inner(&self.entries(changes)?, message, true, None)
+        let (commit, refresh) = self.commit_inner(&self.entries(changes)?, message, true, None)?;
+        self.refreshed(refresh)?;
+        Ok(commit)
     }
 
     /// Publishes what [`prepare`](Self::prepare) built (`None` when it made no commit because
     /// the tip already held the changes); built again on the new tip when the branch moved
-    /// since.
+    /// since. The user's index entries of the paths are then being set: the caller awaits
+    /// them with [`refreshed`](Self::refreshed) once it has done its own work meanwhile.
     pub(crate) fn commit_prepared(
         &self,
         prepared: Prepared,
         message: &str,
-    ) -> Result<Option<Commit>> {
+    ) -> Result<(Option<Commit>, IndexRefresh)> {
         let Prepared {
             entries,
             skip_unchanged,
             built,
         } = prepared;
-        let commit = self.commit_inner(&entries, message, skip_unchanged, built)?;
+        let (commit, refresh) = self.commit_inner(&entries, message, skip_unchanged, built)?;
         if commit.is_none() && !skip_unchanged {
             return Err(no_commit());
         }
-        Ok(commit)
+        Ok((commit, refresh))
+    }
+
+    /// Waits for the user's index entries of a commit's paths ([`IndexRefresh`]), setting
+    /// them again (waiting out another git's `index.lock`) if that failed.
+    pub(crate) fn refreshed(&self, refresh: IndexRefresh) -> Result<()> {
+        let IndexRefresh { child, records } = refresh;
+        let Some(records) = records else {
+            return Ok(());
+        };
+        let done = child.is_some_and(|c| c.wait_with_output().is_ok_and(|o| o.status.success()));
+        if !done {
+            self.set_entries(&records)?;
+        }
+        Ok(())
     }
 
     /// Builds the commit of `entries` on `branch`'s tip in `index`: its previous commit and
@@ -485,7 +650,7 @@ impl Git {
         index.tip = None;
         let added = self.git_with_input(
             "building the commit",
-            &["update-index", "--verbose", "--index-info"],
+            &["update-index", "-z", "--verbose", "--index-info"],
             Some(&index.path),
             entries.lines.as_bytes(),
         )?;
@@ -510,27 +675,97 @@ impl Git {
     }
 
     /// Moves `branch` from `old` to `new` (a compare-and-swap): `false` when another commit
-    /// landed meanwhile.
+    /// landed meanwhile. A ref lock another git process holds (as `git commit` does for a
+    /// moment) is waited out for up to [`LOCK_WAIT`].
     fn publish(&self, branch: &str, old: Option<&str>, new: &str, message: &str) -> Result<bool> {
-        let moved = Self::output(
-            "moving the branch",
-            self.command(None).args([
-                "update-ref",
-                "-m",
-                &format!("codedb: {message}"),
-                branch,
-                new,
-                old.unwrap_or_default(),
-            ]),
-        )?;
-        if moved.status.success() {
-            return Ok(true);
-        }
-        if self.branch_tip(branch)?.as_deref() == old {
-            // Not a race: a real failure.
-            check("moving the branch", moved)?;
+        let started = Instant::now();
+        for attempt in 0.. {
+            let moved = Self::output(
+                "moving the branch",
+                self.command(None).args([
+                    "update-ref",
+                    "-m",
+                    &format!("codedb: {message}"),
+                    branch,
+                    new,
+                    old.unwrap_or_default(),
+                ]),
+            )?;
+            if moved.status.success() {
+                return Ok(true);
+            }
+            if self.branch_tip(branch)?.as_deref() != old {
+                return Ok(false);
+            }
+            if !(lock_busy(&moved.stderr) && started.elapsed() < LOCK_WAIT) {
+                // Not a race: a real failure.
+                check("moving the branch", moved)?;
+                break;
+            }
+            back_off(attempt);
         }
         Ok(false)
+    }
+
+    /// Locks `branch` at its tip (a `git update-ref --stdin` transaction prepared with
+    /// `verify` and left open): no other git moves it until [`publish_held`] releases it.
+    /// `None` when it cannot be locked now (it moved, or another git holds it).
+    ///
+    /// [`publish_held`]: Self::publish_held
+    fn hold_branch(&self, branch: &str) -> Result<Option<HeldBranch>> {
+        let tip = self.branch_tip(branch)?;
+        let Some(mut held) = HeldBranch::start(self.command(None).args(["update-ref", "--stdin"]))
+        else {
+            return Ok(None);
+        };
+        let verify = format!(
+            "start\nverify {branch} {}\nprepare\n",
+            tip.as_deref().unwrap_or_default()
+        );
+        Ok(
+            (held.send(&verify) && held.answered("start: ok") && held.answered("prepare: ok"))
+                .then_some(held),
+        )
+    }
+
+    /// Moves `branch` from `old` to `new` the moment `held` releases it: the update is sent
+    /// to a `git update-ref --stdin` started beforehand, so that the branch is free for no
+    /// longer than a pipe takes. `false` when another commit took it meanwhile after all.
+    fn publish_held(
+        &self,
+        held: HeldBranch,
+        branch: &str,
+        old: Option<&str>,
+        new: &str,
+        message: &str,
+    ) -> Result<bool> {
+        let reflog = format!("codedb: {message}");
+        let Some(mut update) = HeldBranch::start(
+            self.command(None)
+                .args(["update-ref", "-m", &reflog, "--stdin"])
+                .stderr(std::process::Stdio::piped()),
+        ) else {
+            drop(held);
+            return self.publish(branch, old, new, message);
+        };
+        held.release();
+        let sent = update.send(&format!(
+            "start\nupdate {branch} {new} {}\nprepare\ncommit\n",
+            old.unwrap_or_default()
+        ));
+        if sent
+            && update.answered("start: ok")
+            && update.answered("prepare: ok")
+            && update.answered("commit: ok")
+        {
+            return Ok(true);
+        }
+        drop(update);
+        // Lost the moment after all (or git failed): as a plain compare-and-swap.
+        if self.branch_tip(branch)?.as_deref() != old {
+            return Ok(false);
+        }
+        self.publish(branch, old, new, message)
     }
 
     fn commit_inner(
@@ -539,14 +774,18 @@ impl Git {
         message: &str,
         skip_unchanged: bool,
         built: Option<Built>,
-    ) -> Result<Option<Commit>> {
-        let branch = self.preflight()?;
-        // The user's index entries of these paths are set to the same blobs in parallel
-        // with publishing the commit (both are a git process; this machine has cores to
-        // spare while one waits). They are what the command wrote, whether or not the commit
-        // then succeeds; a commit left to `recover` finds them staged.
-        let refresh = self.spawn_set_entries(&entries.lines);
+    ) -> Result<(Option<Commit>, IndexRefresh)> {
+        // After the commit point a refusal changes nothing any more: it fails the commit.
+        let branch = self.preflight().map_err(|e| match e {
+            CommandError::GitRefused(message) => CommandError::Git {
+                step: "moving the branch".into(),
+                message,
+            },
+            e => e,
+        })?;
         let mut index = None;
+        let built_ahead = built.is_some();
+        let user_index = self.lock_user_index(&entries.lines);
         let result = (|| {
             // Built ahead on this branch: published unless the branch moved since.
             if let Some(built) = built.filter(|b| b.branch == branch) {
@@ -571,39 +810,158 @@ impl Git {
                 }
             }
             let index = index.get_or_insert_with(|| self.commit_index());
-            for _attempt in 0..20 {
+            let started = Instant::now();
+            for attempt in 0.. {
+                // Once another commit has won the race, the branch is held while the commit
+                // is built: a committer faster than a build would otherwise win every time.
+                let held = if attempt > 0 || built_ahead {
+                    self.hold_branch(&branch)?
+                } else {
+                    None
+                };
                 let (old, new) = self.build(&branch, entries, index, message, skip_unchanged)?;
                 let Some(new) = new else { return Ok(None) };
-                if self.publish(&branch, old.as_deref(), &new, message)? {
+                let published = match held {
+                    Some(held) => {
+                        self.publish_held(held, &branch, old.as_deref(), &new, message)?
+                    }
+                    None => self.publish(&branch, old.as_deref(), &new, message)?,
+                };
+                if published {
                     return Ok(Some(Commit {
                         branch: branch.clone(),
                         old,
                         new,
                     }));
                 }
-                // Another commit landed meanwhile: build again on the new tip.
+                // Another commit landed meanwhile: build again on the new tip, after a
+                // moment of a random length (so that a busy committer leaves a gap).
+                if started.elapsed() >= BRANCH_WAIT {
+                    return Err(CommandError::Git {
+                        step: "moving the branch".into(),
+                        message: format!(
+                            "the branch kept moving under concurrent commits ({} attempts in {} s)",
+                            attempt + 1,
+                            BRANCH_WAIT.as_secs()
+                        ),
+                    });
+                }
+                back_off(attempt);
             }
-            Err(CommandError::Git {
-                step: "moving the branch".into(),
-                message: "the branch kept moving under concurrent commits (20 attempts)".into(),
-            })
+            unreachable!("the loop returns")
         })();
         if let (Some(index), Ok(Some(commit))) = (&index, &result) {
             index.holds(&commit.new);
         }
         drop(index);
-        let refreshed =
-            refresh.is_some_and(|child| child.wait_with_output().is_ok_and(|o| o.status.success()));
+        let set_with_the_commit = user_index.is_some_and(|u| u.finish(result.is_ok()));
         let commit = result?;
-        if !refreshed {
-            // Its index.lock was taken, or it could not start: again, waiting this time.
-            self.set_entries(&entries.lines)?;
-        }
-        Ok(commit)
+        let refresh = if set_with_the_commit {
+            IndexRefresh {
+                child: None,
+                records: None,
+            }
+        } else {
+            // Not locked: set now that the branch holds the commit (set before, a `git
+            // commit` of the user's landing in between would take this command's change
+            // into the user's commit).
+            IndexRefresh {
+                child: self.spawn_set_entries(&entries.lines),
+                records: Some(entries.lines.clone()),
+            }
+        };
+        Ok((commit, refresh))
     }
-    /// The `update-index --index-info` lines of `changes`: each written path's bytes stored
-    /// as a blob (with the path's attributes applied, as `git add` would), each removed path
-    /// as mode 0.
+
+    /// The user's index locked as git itself locks it (`index.lock`, created exclusively,
+    /// waiting out another git's for a moment), a copy of it in the lock file given the
+    /// commit's entries: [`UserIndexUpdate::finish`] puts it in place once the branch holds
+    /// the commit. No `git commit` of the user's reads an index between the
+    /// two (it would take the command's change into its own commit, or undo it). `None`
+    /// when there is no index yet or its lock stays taken: the entries are then set after
+    /// the branch moved.
+    fn lock_user_index(&self, records: &str) -> Option<UserIndexUpdate> {
+        use std::io::Write;
+        let index = self.git_dir.join("index");
+        let lock = self.git_dir.join("index.lock");
+        if !index.exists() {
+            return None;
+        }
+        let mut file = None;
+        for attempt in 0..40 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&lock)
+            {
+                Ok(f) => {
+                    file = Some(f);
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if attempt == 0 {
+                        self.remove_stale_index_lock();
+                    } else {
+                        back_off(attempt.min(5));
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+        // The lock says whose it is, so that one a killed command left can be told from
+        // another git's and removed (`clean_private_indexes`). The updated index is made in
+        // a private copy, put in place by a rename.
+        let mut update = UserIndexUpdate {
+            lock: file.is_some().then(|| lock.clone()),
+            private: None,
+            index: index.clone(),
+        };
+        writeln!(file?, "{INDEX_LOCK_MARK}{}", std::process::id()).ok()?;
+        let private = self.git_dir.join(format!(
+            "codedb-index-{}-{}",
+            std::process::id(),
+            INDEX_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        update.private = Some(private.clone());
+        std::fs::copy(&index, &private).ok()?;
+        let mut child = self
+            .command(Some(&private))
+            .args(["update-index", "-z", "--index-info"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let written = child
+            .stdin
+            .take()
+            .is_some_and(|mut stdin| stdin.write_all(records.as_bytes()).is_ok());
+        // Set before the branch moves, so that the index is put in place the moment after:
+        // a `git commit` that reads the branch and then the index in between (git's own
+        // commits leave the same moment to each other) finds it as short as it can be.
+        let set = child.wait_with_output().is_ok_and(|o| o.status.success());
+        (written && set).then_some(update)
+    }
+
+    /// Removes the user's `index.lock` when a codedb process that is gone left it.
+    fn remove_stale_index_lock(&self) {
+        let lock = self.git_dir.join("index.lock");
+        let Ok(text) = std::fs::read_to_string(&lock) else {
+            return;
+        };
+        let pid = text
+            .strip_prefix(INDEX_LOCK_MARK)
+            .and_then(|p| p.trim().parse::<u32>().ok());
+        if pid.is_some_and(|p| p != std::process::id() && !process_alive(p)) {
+            let _ = std::fs::remove_file(&lock);
+        }
+    }
+
+    /// The `update-index -z --index-info` records of `changes`: each written path's bytes
+    /// stored as a blob (with the path's attributes applied, as `git add` would), each removed
+    /// path as mode 0. NUL-terminated, so that git takes every path as it is: in
+    /// newline-terminated records a name holding a newline would read as two records, and
+    /// one starting with `"` as a quoted other name.
     fn index_entries(&self, changes: &[Change<'_>]) -> Result<String> {
         let mut lines = String::new();
         for change in changes {
@@ -617,10 +975,10 @@ impl Git {
                         blob.bytes,
                     )?;
                     let mode = if blob.executable { "100755" } else { "100644" };
-                    lines.push_str(&format!("{mode} {sha}\t{path}\n"));
+                    lines.push_str(&format!("{mode} {sha}\t{path}\0"));
                 }
                 None => {
-                    lines.push_str(&format!("0 {}\t{path}\n", "0".repeat(40)));
+                    lines.push_str(&format!("0 {}\t{path}\0", "0".repeat(40)));
                 }
             }
         }
@@ -631,7 +989,7 @@ impl Git {
         use std::io::Write;
         let mut child = self
             .command(None)
-            .args(["update-index", "--index-info"])
+            .args(["update-index", "-z", "--index-info"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -650,7 +1008,7 @@ impl Git {
         for attempt in 0..60u64 {
             match self.git_with_input(
                 "updating the index",
-                &["update-index", "--index-info"],
+                &["update-index", "-z", "--index-info"],
                 None,
                 entries.as_bytes(),
             ) {
@@ -740,6 +1098,7 @@ impl Git {
 
     /// Removes private index files a killed command left in the git directory.
     pub(crate) fn clean_private_indexes(&self) {
+        self.remove_stale_index_lock();
         if let Ok(entries) = std::fs::read_dir(&self.git_dir) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
@@ -800,11 +1159,22 @@ fn process_alive(pid: u32) -> bool {
 /// With the `failpoints` feature, `git-leaves-out` makes git leave out the first path (no
 /// path git refuses on Linux gets past [`crate::gitpath::git_refuses`]).
 fn check_all_added(step: &str, verbose: &str, top_paths: &[String]) -> Result<()> {
-    let out = format!("{verbose}\n");
+    // git reports each path it adds, in order, as `add '<path>'` (the path as it is): the
+    // report must start with that of every written path, in order, so that no name can pass
+    // for another. (`verbose` comes trimmed.)
+    let reported = format!("{verbose}\n");
+    let mut at = 0;
     #[allow(unused_mut)]
-    let mut left_out = top_paths
-        .iter()
-        .find(|p| !out.contains(&format!("add '{p}'\n")));
+    let mut left_out = None;
+    for p in top_paths {
+        let line = format!("add '{p}'\n");
+        if reported[at..].starts_with(&line) {
+            at += line.len();
+        } else {
+            left_out = Some(p);
+            break;
+        }
+    }
     #[cfg(feature = "failpoints")]
     if fail::eval("git-leaves-out", |_| ()).is_some() {
         left_out = top_paths.first();
@@ -833,6 +1203,13 @@ fn check(step: &str, out: Output) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Publishes what `prepare` built, the user's index entries set too.
+    fn publish(repo: &Git, prepared: Prepared, message: &str) -> Option<Commit> {
+        let (commit, refresh) = repo.commit_prepared(prepared, message).unwrap();
+        repo.refreshed(refresh).unwrap();
+        commit
+    }
 
     fn git(root: &Path, args: &[&str]) {
         let out = Command::new("git")
@@ -886,7 +1263,7 @@ mod tests {
             Some(first.new.clone()),
             "preparing moves nothing"
         );
-        let second = repo.commit_prepared(prepared, "second").unwrap().unwrap();
+        let second = publish(&repo, prepared, "second").unwrap();
         let tree = std::process::Command::new("git")
             .current_dir(&root)
             .args(["ls-tree", "-r", "--name-only", &second.new])
@@ -940,7 +1317,7 @@ mod tests {
         git(&root, &["commit", "-q", "-m", "c"]);
         let theirs = repo.branch_tip("refs/heads/main").unwrap().unwrap();
         assert_ne!(theirs, first.new);
-        let ours = repo.commit_prepared(prepared, "b").unwrap().unwrap();
+        let ours = publish(&repo, prepared, "b").unwrap();
         assert_eq!(ours.old.as_deref(), Some(theirs.as_str()));
         assert_eq!(tree_of(&ours.new), "a.py\nb.py\nc.py\n");
 
@@ -949,13 +1326,13 @@ mod tests {
         let same = repo
             .prepare(&[write("a.py", b"a = 1\n")], "sync", true)
             .unwrap();
-        assert_eq!(repo.commit_prepared(same, "sync").unwrap(), None);
+        assert_eq!(publish(&repo, same, "sync"), None);
         let same = repo
             .prepare(&[write("a.py", b"a = 1\n")], "sync", true)
             .unwrap();
         std::fs::write(root.join("a.py"), "a = 2\n").unwrap();
         git(&root, &["commit", "-q", "-am", "a2"]);
-        let synced = repo.commit_prepared(same, "sync").unwrap().unwrap();
+        let synced = publish(&repo, same, "sync").unwrap();
         let shown = Command::new("git")
             .current_dir(&root)
             .args(["show", &format!("{}:a.py", synced.new)])

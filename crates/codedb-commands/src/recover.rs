@@ -181,12 +181,13 @@ fn temp_files(root: &Path) -> Vec<TempFile> {
 pub(crate) fn recover_intents(project: &Project) -> Result<RecoverReport> {
     let journal = Journal::new(&project.state);
     let mut report = RecoverReport::default();
+    // Private indexes a killed command left, whether or not it recorded its intent.
+    if let Some(git) = &project.git {
+        git.clean_private_indexes();
+    }
     let pending = journal.pending()?;
     if pending.is_empty() {
         return Ok(report);
-    }
-    if let Some(git) = &project.git {
-        git.clean_private_indexes();
     }
     for intent in pending {
         let Some(locks) = lock_intent(&project.state, &journal, &intent, &mut report)? else {

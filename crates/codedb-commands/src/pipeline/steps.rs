@@ -661,9 +661,17 @@ impl Command<'_> {
         };
         note("rename", after("rename"))?;
         let mut git_commit = None;
+        // The user's index entries, set while the transaction commits; awaited below.
+        let mut index_refresh = None;
         if let Some(git) = &self.project.git {
             let committed = match self.prepared.take() {
-                Some(prepared) => git.commit_prepared(prepared, &self.message),
+                Some(prepared) => {
+                    git.commit_prepared(prepared, &self.message)
+                        .map(|(commit, refresh)| {
+                            index_refresh = Some(refresh);
+                            commit
+                        })
+                }
                 // Not prepared ahead (no step awaited it): made now.
                 None if self.is_sync() => git.commit_if_changed(&self.git_changes(), &self.message),
                 None => git
@@ -698,6 +706,9 @@ impl Command<'_> {
                     .map(drop)
                     .map_err(Fault::Fail),
             )?;
+        }
+        if let (Some(git), Some(refresh)) = (&self.project.git, index_refresh) {
+            note("git index", git.refreshed(refresh).map_err(Fault::Fail))?;
         }
         let report = self.report(backups, git_commit);
         if !left.is_empty() {

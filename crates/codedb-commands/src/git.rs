@@ -6,12 +6,13 @@
 //! (`GIT_INDEX_FILE` under the git directory) from the branch's current commit plus those
 //! entries (`update-index --index-info`), written with `write-tree` / `commit-tree`, and
 //! published with `update-ref <branch> <new> <old>`, a compare-and-swap: a concurrent commit
-//! makes it fail, and it is built again on the new tip, this time with the branch held (an
-//! `update-ref --stdin` transaction prepared and left open) so that a faster committer
-//! cannot win every race. The user's index entries of exactly those paths are set to what
-//! was committed, in the user's `index.lock` (taken as git takes it), put in place once the
-//! branch holds the commit. Paths always travel in NUL-terminated records. Nothing is read
-//! back from the work tree, where another program may have written since.
+//! makes it fail, and it is built again on the new tip. The branch is held while it is
+//! published (an `update-ref --stdin` transaction prepared at the tip and left open): the
+//! user's index, locked as git locks it, is replaced by a copy whose entries of exactly
+//! those paths are what was committed, then the branch moves and is released, so that no
+//! `git commit` of the user's sees the one without the other, and a faster committer cannot
+//! win every race. Paths always travel in NUL-terminated records. Nothing is read back from
+//! the work tree, where another program may have written since.
 //!
 //! A command builds its commit ahead of its commit point ([`Git::prepare`], on a thread while
 //! it backs up and writes): the blobs are stored, the tree is made in the private index (where
@@ -168,22 +169,40 @@ struct Built {
 
 /// A `git update-ref --stdin` session: a transaction it prepared holds its refs locked until
 /// it is aborted (or the session ends, which aborts it too).
-struct HeldBranch {
+struct RefSession {
     child: std::process::Child,
     stdin: Option<std::process::ChildStdin>,
     stdout: std::io::BufReader<std::process::ChildStdout>,
 }
 
-impl HeldBranch {
-    fn start(cmd: &mut Command) -> Option<HeldBranch> {
+/// A branch held at `tip` by `lock` ([`Git::hold_branch`]), and the session that is to
+/// update it once `lock` releases it.
+struct HeldBranch {
+    lock: RefSession,
+    update: Option<RefSession>,
+    tip: Option<String>,
+}
+
+/// What [`Git::hold_branch`] got.
+enum Hold {
+    Held(HeldBranch),
+    /// The branch moved, or another git holds it: try again.
+    Busy,
+    /// This git cannot hold it (no ref transactions): a plain compare-and-swap instead.
+    Unavailable,
+}
+
+impl RefSession {
+    fn start(cmd: &mut Command) -> Option<RefSession> {
         let mut child = cmd
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .ok()?;
         let stdin = child.stdin.take();
         let stdout = std::io::BufReader::new(child.stdout.take()?);
-        Some(HeldBranch {
+        Some(RefSession {
             child,
             stdin,
             stdout,
@@ -212,9 +231,20 @@ impl HeldBranch {
             let _ = self.answered("abort: ok");
         }
     }
+
+    /// Ends the session; what git said on its standard error.
+    fn end(mut self) -> Vec<u8> {
+        use std::io::Read;
+        drop(self.stdin.take());
+        let mut stderr = Vec::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_end(&mut stderr);
+        }
+        stderr
+    }
 }
 
-impl Drop for HeldBranch {
+impl Drop for RefSession {
     fn drop(&mut self) {
         // The end of its input ends the session, aborting what it holds.
         drop(self.stdin.take());
@@ -222,9 +252,9 @@ impl Drop for HeldBranch {
     }
 }
 
-impl std::fmt::Debug for HeldBranch {
+impl std::fmt::Debug for RefSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HeldBranch")
+        f.debug_struct("RefSession")
             .field("pid", &self.child.id())
             .finish()
     }
@@ -709,28 +739,40 @@ impl Git {
 
     /// Locks `branch` at its tip (a `git update-ref --stdin` transaction prepared with
     /// `verify` and left open): no other git moves it until [`publish_held`] releases it.
-    /// `None` when it cannot be locked now (it moved, or another git holds it).
+    /// A second session, to make the update the moment the lock is released, is started
+    /// meanwhile.
     ///
     /// [`publish_held`]: Self::publish_held
-    fn hold_branch(&self, branch: &str) -> Result<Option<HeldBranch>> {
+    fn hold_branch(&self, branch: &str, message: &str) -> Result<Hold> {
         let tip = self.branch_tip(branch)?;
-        let Some(mut held) = HeldBranch::start(self.command(None).args(["update-ref", "--stdin"]))
+        let Some(mut lock) = RefSession::start(self.command(None).args(["update-ref", "--stdin"]))
         else {
-            return Ok(None);
+            return Ok(Hold::Unavailable);
         };
-        let verify = format!(
+        let asked = lock.send(&format!(
             "start\nverify {branch} {}\nprepare\n",
             tip.as_deref().unwrap_or_default()
-        );
-        Ok(
-            (held.send(&verify) && held.answered("start: ok") && held.answered("prepare: ok"))
-                .then_some(held),
-        )
+        ));
+        let reflog = format!("codedb: {message}");
+        let update =
+            RefSession::start(
+                self.command(None)
+                    .args(["update-ref", "-m", &reflog, "--stdin"]),
+            );
+        if asked && lock.answered("start: ok") && lock.answered("prepare: ok") {
+            return Ok(Hold::Held(HeldBranch { lock, update, tip }));
+        }
+        let stderr = lock.end();
+        if lock_busy(&stderr) || self.branch_tip(branch)? != tip {
+            return Ok(Hold::Busy);
+        }
+        tracing::debug!(stderr = %String::from_utf8_lossy(&stderr), "git cannot hold the branch");
+        Ok(Hold::Unavailable)
     }
 
-    /// Moves `branch` from `old` to `new` the moment `held` releases it: the update is sent
-    /// to a `git update-ref --stdin` started beforehand, so that the branch is free for no
-    /// longer than a pipe takes. `false` when another commit took it meanwhile after all.
+    /// Moves `branch` from `old` (what `held` holds it at) to `new`: the lock is released and
+    /// the update sent to the session started beforehand at once, so that the branch is free
+    /// for no longer than a pipe takes. `false` when another commit took it in that moment.
     fn publish_held(
         &self,
         held: HeldBranch,
@@ -739,16 +781,12 @@ impl Git {
         new: &str,
         message: &str,
     ) -> Result<bool> {
-        let reflog = format!("codedb: {message}");
-        let Some(mut update) = HeldBranch::start(
-            self.command(None)
-                .args(["update-ref", "-m", &reflog, "--stdin"])
-                .stderr(std::process::Stdio::piped()),
-        ) else {
-            drop(held);
+        let HeldBranch { lock, update, .. } = held;
+        let Some(mut update) = update else {
+            drop(lock);
             return self.publish(branch, old, new, message);
         };
-        held.release();
+        lock.release();
         let sent = update.send(&format!(
             "start\nupdate {branch} {new} {}\nprepare\ncommit\n",
             old.unwrap_or_default()
@@ -761,10 +799,10 @@ impl Git {
             return Ok(true);
         }
         drop(update);
-        // Lost the moment after all (or git failed): as a plain compare-and-swap.
         if self.branch_tip(branch)?.as_deref() != old {
             return Ok(false);
         }
+        // Not taken by another commit: as a plain compare-and-swap, which says what failed.
         self.publish(branch, old, new, message)
     }
 
@@ -784,58 +822,53 @@ impl Git {
             e => e,
         })?;
         let mut index = None;
-        let built_ahead = built.is_some();
-        let user_index = self.lock_user_index(&entries.lines);
+        let mut prebuilt = built.filter(|b| b.branch == branch).map(|b| {
+            index = Some(b.index);
+            (b.old, b.new)
+        });
+        let mut user_index = self.lock_user_index(&entries.lines);
+        let mut placed = false;
         let result = (|| {
-            // Built ahead on this branch: published unless the branch moved since.
-            if let Some(built) = built.filter(|b| b.branch == branch) {
-                let Built {
-                    old,
-                    new,
-                    index: built_index,
-                    ..
-                } = built;
-                index = Some(built_index);
-                match new {
-                    None if self.branch_tip(&branch)? == old => return Ok(None),
-                    Some(new) if self.publish(&branch, old.as_deref(), &new, message)? => {
-                        return Ok(Some(Commit {
-                            branch: branch.clone(),
-                            old,
-                            new,
-                        }));
-                    }
-                    // The branch moved meanwhile.
-                    _ => {}
-                }
-            }
             let index = index.get_or_insert_with(|| self.commit_index());
             let started = Instant::now();
             for attempt in 0.. {
-                // Once another commit has won the race, the branch is held while the commit
-                // is built: a committer faster than a build would otherwise win every time.
-                let held = if attempt > 0 || built_ahead {
-                    self.hold_branch(&branch)?
-                } else {
-                    None
-                };
-                let (old, new) = self.build(&branch, entries, index, message, skip_unchanged)?;
-                let Some(new) = new else { return Ok(None) };
-                let published = match held {
-                    Some(held) => {
+                // The branch is held from before the user's index is put in place until it
+                // holds the commit: a `git commit` of the user's that read the branch before
+                // cannot move it (its compare-and-swap fails), one that reads it after reads
+                // the index after too. Held while the commit is built again, too: a committer
+                // faster than a build would otherwise win every race.
+                let published = match self.hold_branch(&branch, message)? {
+                    Hold::Held(held) => {
+                        let (old, new) = match prebuilt.take().filter(|(old, _)| *old == held.tip) {
+                            Some(built) => built,
+                            None => self.build(&branch, entries, index, message, skip_unchanged)?,
+                        };
+                        placed |= user_index.take().is_some_and(|u| u.finish(true));
+                        let Some(new) = new else { return Ok(None) };
                         self.publish_held(held, &branch, old.as_deref(), &new, message)?
+                            .then_some((old, new))
                     }
-                    None => self.publish(&branch, old.as_deref(), &new, message)?,
+                    Hold::Busy => None,
+                    Hold::Unavailable => {
+                        // A git without ref transactions: a plain compare-and-swap.
+                        let (old, new) = match prebuilt.take() {
+                            Some(built) => built,
+                            None => self.build(&branch, entries, index, message, skip_unchanged)?,
+                        };
+                        let Some(new) = new else { return Ok(None) };
+                        self.publish(&branch, old.as_deref(), &new, message)?
+                            .then_some((old, new))
+                    }
                 };
-                if published {
+                if let Some((old, new)) = published {
                     return Ok(Some(Commit {
                         branch: branch.clone(),
                         old,
                         new,
                     }));
                 }
-                // Another commit landed meanwhile: build again on the new tip, after a
-                // moment of a random length (so that a busy committer leaves a gap).
+                // Another commit landed meanwhile (or holds the branch): again on the new tip,
+                // after a moment of a random length.
                 if started.elapsed() >= BRANCH_WAIT {
                     return Err(CommandError::Git {
                         step: "moving the branch".into(),
@@ -854,9 +887,11 @@ impl Git {
             index.holds(&commit.new);
         }
         drop(index);
-        let set_with_the_commit = user_index.is_some_and(|u| u.finish(result.is_ok()));
+        if let Some(unused) = user_index.take() {
+            placed |= unused.finish(result.is_ok());
+        }
         let commit = result?;
-        let refresh = if set_with_the_commit {
+        let refresh = if placed {
             IndexRefresh {
                 child: None,
                 records: None,
@@ -874,12 +909,10 @@ impl Git {
     }
 
     /// The user's index locked as git itself locks it (`index.lock`, created exclusively,
-    /// waiting out another git's for a moment), a copy of it in the lock file given the
-    /// commit's entries: [`UserIndexUpdate::finish`] puts it in place once the branch holds
-    /// the commit. No `git commit` of the user's reads an index between the
-    /// two (it would take the command's change into its own commit, or undo it). `None`
-    /// when there is no index yet or its lock stays taken: the entries are then set after
-    /// the branch moved.
+    /// waiting out another git's for a moment; marked with this process's id), and a private
+    /// copy of it given the commit's entries: [`UserIndexUpdate::finish`] puts it in place
+    /// while the branch is held, just before it moves. `None` when there is no index yet or
+    /// its lock stays taken: the entries are then set after the branch moved.
     fn lock_user_index(&self, records: &str) -> Option<UserIndexUpdate> {
         use std::io::Write;
         let index = self.git_dir.join("index");
@@ -924,6 +957,15 @@ impl Git {
         ));
         update.private = Some(private.clone());
         std::fs::copy(&index, &private).ok()?;
+        // With the index's own time: git tells an entry written in the same moment as its
+        // file ("racily clean") by comparing with it, and a copy made now would pass a file
+        // changed since for unchanged.
+        let modified = std::fs::metadata(&index).and_then(|m| m.modified()).ok()?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&private)
+            .and_then(|f| f.set_modified(modified))
+            .ok()?;
         let mut child = self
             .command(Some(&private))
             .args(["update-index", "-z", "--index-info"])

@@ -1110,7 +1110,7 @@ fn a_users_commits_during_edits_never_take_an_edits_change() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     user.join().unwrap();
     let log = git(&root, &["log", "--format=%H %s"]);
-    let mut edits = 0;
+    let (mut edits, mut users) = (0, 0);
     for line in log.lines() {
         let (commit, subject) = line.split_once(' ').unwrap();
         if subject == "init" {
@@ -1124,6 +1124,7 @@ fn a_users_commits_during_edits_never_take_an_edits_change() {
             edits += 1;
             assert_eq!(changed, "pkg/a.py", "{subject}");
         } else {
+            users += 1;
             assert!(
                 changed.is_empty() || changed == "u.py",
                 "{subject}: {changed}"
@@ -1131,4 +1132,6 @@ fn a_users_commits_during_edits_never_take_an_edits_change() {
         }
     }
     assert_eq!(edits, 12);
+    // The race was run: the user's commits landed between the edits.
+    assert!(users > 0, "no commit of the user's landed");
 }

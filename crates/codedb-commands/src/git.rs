@@ -180,7 +180,16 @@ struct RefSession {
 struct HeldBranch {
     lock: RefSession,
     update: Option<RefSession>,
-    tip: Option<String>,
+}
+
+/// What [`Git::stage_update`] got.
+enum Staged {
+    /// The branch locked with the update prepared, to commit on this session.
+    Ready(RefSession),
+    /// The branch moved, or another git holds it: try again.
+    Busy,
+    /// This git cannot stage it (no ref transactions): a plain compare-and-swap instead.
+    Unavailable,
 }
 
 /// What [`Git::hold_branch`] got.
@@ -738,11 +747,11 @@ impl Git {
     }
 
     /// Locks `branch` at its tip (a `git update-ref --stdin` transaction prepared with
-    /// `verify` and left open): no other git moves it until [`publish_held`] releases it.
-    /// A second session, to make the update the moment the lock is released, is started
+    /// `verify` and left open): no other git moves it until [`stage_update`] releases it.
+    /// A second session, to stage the update the moment the lock is released, is started
     /// meanwhile.
     ///
-    /// [`publish_held`]: Self::publish_held
+    /// [`stage_update`]: Self::stage_update
     fn hold_branch(&self, branch: &str, message: &str) -> Result<Hold> {
         let tip = self.branch_tip(branch)?;
         let Some(mut lock) = RefSession::start(self.command(None).args(["update-ref", "--stdin"]))
@@ -760,7 +769,7 @@ impl Git {
                     .args(["update-ref", "-m", &reflog, "--stdin"]),
             );
         if asked && lock.answered("start: ok") && lock.answered("prepare: ok") {
-            return Ok(Hold::Held(HeldBranch { lock, update, tip }));
+            return Ok(Hold::Held(HeldBranch { lock, update }));
         }
         let stderr = lock.end();
         if lock_busy(&stderr) || self.branch_tip(branch)? != tip {
@@ -770,40 +779,62 @@ impl Git {
         Ok(Hold::Unavailable)
     }
 
-    /// Moves `branch` from `old` (what `held` holds it at) to `new`: the lock is released and
-    /// the update sent to the session started beforehand at once, so that the branch is free
-    /// for no longer than a pipe takes. `false` when another commit took it in that moment.
-    fn publish_held(
+    /// Prepares the update of `branch` from `old` to `new` in a `git update-ref --stdin`
+    /// transaction, which locks the branch with it: committed by `commit` on the session,
+    /// or aborted by dropping it. With `held`, its session is used, and its lock released
+    /// only once the update is waiting for it (git retries a held ref lock for 100 ms).
+    fn stage_update(
         &self,
-        held: HeldBranch,
+        held: Option<HeldBranch>,
         branch: &str,
         old: Option<&str>,
         new: &str,
         message: &str,
-    ) -> Result<bool> {
-        let HeldBranch { lock, update, .. } = held;
-        let Some(mut update) = update else {
-            drop(lock);
-            return self.publish(branch, old, new, message);
+    ) -> Result<Staged> {
+        let (lock, update) = match held {
+            Some(HeldBranch { lock, update }) => (Some(lock), update),
+            None => (None, None),
         };
-        lock.release();
-        let sent = update.send(&format!(
-            "start\nupdate {branch} {new} {}\nprepare\ncommit\n",
+        let reflog = format!("codedb: {message}");
+        let Some(mut update) = update.or_else(|| {
+            RefSession::start(
+                self.command(None)
+                    .args(["update-ref", "-m", &reflog, "--stdin"]),
+            )
+        }) else {
+            return Ok(Staged::Unavailable);
+        };
+        let asked = update.send(&format!(
+            "start\nupdate {branch} {new} {}\nprepare\n",
             old.unwrap_or_default()
         ));
-        if sent
-            && update.answered("start: ok")
-            && update.answered("prepare: ok")
-            && update.answered("commit: ok")
-        {
-            return Ok(true);
+        if let Some(lock) = lock {
+            lock.release();
         }
-        drop(update);
-        if self.branch_tip(branch)?.as_deref() != old {
-            return Ok(false);
+        if asked && update.answered("start: ok") && update.answered("prepare: ok") {
+            return Ok(Staged::Ready(update));
         }
-        // Not taken by another commit: as a plain compare-and-swap, which says what failed.
-        self.publish(branch, old, new, message)
+        let stderr = update.end();
+        if lock_busy(&stderr) || self.branch_tip(branch)?.as_deref() != old {
+            return Ok(Staged::Busy);
+        }
+        tracing::debug!(stderr = %String::from_utf8_lossy(&stderr), "git cannot stage the update");
+        Ok(Staged::Unavailable)
+    }
+
+    /// [`publish`](Self::publish) of a commit, `new` `None` (nothing to publish) being
+    /// `false`.
+    fn publish_now(
+        &self,
+        branch: &str,
+        old: &Option<String>,
+        new: &Option<String>,
+        message: &str,
+    ) -> Result<bool> {
+        match new {
+            Some(new) => self.publish(branch, old.as_deref(), new, message),
+            None => Ok(false),
+        }
     }
 
     fn commit_inner(
@@ -826,68 +857,101 @@ impl Git {
             index = Some(b.index);
             (b.old, b.new)
         });
-        let mut user_index = self.lock_user_index(&entries.lines);
         let mut placed = false;
-        let result = (|| {
-            let index = index.get_or_insert_with(|| self.commit_index());
-            let started = Instant::now();
-            for attempt in 0.. {
-                // The branch is held from before the user's index is put in place until it
-                // holds the commit: a `git commit` of the user's that read the branch before
-                // cannot move it (its compare-and-swap fails), one that reads it after reads
-                // the index after too. Held while the commit is built again, too: a committer
-                // faster than a build would otherwise win every race.
-                let published = match self.hold_branch(&branch, message)? {
-                    Hold::Held(held) => {
-                        let (old, new) = match prebuilt.take().filter(|(old, _)| *old == held.tip) {
-                            Some(built) => built,
-                            None => self.build(&branch, entries, index, message, skip_unchanged)?,
-                        };
-                        placed |= user_index.take().is_some_and(|u| u.finish(true));
-                        let Some(new) = new else { return Ok(None) };
-                        self.publish_held(held, &branch, old.as_deref(), &new, message)?
-                            .then_some((old, new))
-                    }
-                    Hold::Busy => None,
-                    Hold::Unavailable => {
+        let records = entries.lines.as_str();
+        let (result, user_index) = std::thread::scope(|scope| {
+            // The user's index is locked and its copy made on a thread while this one holds the
+            // branch (each is a git process or two).
+            let mut locking = Some(scope.spawn(|| self.lock_user_index(records)));
+            let mut user_index = None;
+            let result = (|| {
+                let index = index.get_or_insert_with(|| self.commit_index());
+                let started = Instant::now();
+                for attempt in 0.. {
+                    // What was built ahead (while the branch is still where it was built on),
+                    // or built again now with the branch held (a committer faster than a build
+                    // would otherwise win every race).
+                    let attempt_at = match prebuilt.take() {
+                        Some((old, new)) => Some((old, new, None)),
+                        None => match self.hold_branch(&branch, message)? {
+                            Hold::Held(held) => {
+                                let (old, new) =
+                                    self.build(&branch, entries, index, message, skip_unchanged)?;
+                                Some((old, new, Some(held)))
+                            }
+                            Hold::Busy => None,
+                            Hold::Unavailable => {
+                                let (old, new) =
+                                    self.build(&branch, entries, index, message, skip_unchanged)?;
+                                Some((old, new, None))
+                            }
+                        },
+                    };
+                    let (old, new, staged) = match attempt_at {
+                        None => (None, None, Staged::Busy),
+                        // Nothing to commit: the tip already holds it, if it is still there.
+                        Some((old, None, held)) => {
+                            if held.is_some() || self.branch_tip(&branch)? == old {
+                                return Ok(None);
+                            }
+                            (old, None, Staged::Busy)
+                        }
+                        Some((old, Some(new), held)) => {
+                            let staged =
+                                self.stage_update(held, &branch, old.as_deref(), &new, message)?;
+                            (old, Some(new), staged)
+                        }
+                    };
+                    let committed = match staged {
+                        // The branch locked with the update prepared: the user's index is put
+                        // in place, then the update committed. A `git commit` of the user's
+                        // that read the branch before cannot move it (its compare-and-swap
+                        // fails); one that reads it after reads the new index too.
+                        Staged::Ready(mut update) => {
+                            if let Some(locking) = locking.take() {
+                                user_index = locking.join().ok().flatten();
+                            }
+                            placed |= user_index.take().is_some_and(|u| u.finish(true));
+                            (update.send("commit\n") && update.answered("commit: ok"))
+                                || self.publish_now(&branch, &old, &new, message)?
+                        }
+                        Staged::Busy => false,
                         // A git without ref transactions: a plain compare-and-swap.
-                        let (old, new) = match prebuilt.take() {
-                            Some(built) => built,
-                            None => self.build(&branch, entries, index, message, skip_unchanged)?,
-                        };
-                        let Some(new) = new else { return Ok(None) };
-                        self.publish(&branch, old.as_deref(), &new, message)?
-                            .then_some((old, new))
+                        Staged::Unavailable => self.publish_now(&branch, &old, &new, message)?,
+                    };
+                    if committed && let Some(new) = new {
+                        return Ok(Some(Commit {
+                            branch: branch.clone(),
+                            old,
+                            new,
+                        }));
                     }
-                };
-                if let Some((old, new)) = published {
-                    return Ok(Some(Commit {
-                        branch: branch.clone(),
-                        old,
-                        new,
-                    }));
+                    // Another commit landed meanwhile (or holds the branch): again on the new
+                    // tip, after a moment of a random length.
+                    if started.elapsed() >= BRANCH_WAIT {
+                        return Err(CommandError::Git {
+                            step: "moving the branch".into(),
+                            message: format!(
+                                "the branch kept moving under concurrent commits ({} attempts in {} s)",
+                                attempt + 1,
+                                BRANCH_WAIT.as_secs()
+                            ),
+                        });
+                    }
+                    back_off(attempt);
                 }
-                // Another commit landed meanwhile (or holds the branch): again on the new tip,
-                // after a moment of a random length.
-                if started.elapsed() >= BRANCH_WAIT {
-                    return Err(CommandError::Git {
-                        step: "moving the branch".into(),
-                        message: format!(
-                            "the branch kept moving under concurrent commits ({} attempts in {} s)",
-                            attempt + 1,
-                            BRANCH_WAIT.as_secs()
-                        ),
-                    });
-                }
-                back_off(attempt);
+                unreachable!("the loop returns")
+            })();
+            if let Some(locking) = locking.take() {
+                user_index = locking.join().ok().flatten();
             }
-            unreachable!("the loop returns")
-        })();
+            (result, user_index)
+        });
         if let (Some(index), Ok(Some(commit))) = (&index, &result) {
             index.holds(&commit.new);
         }
         drop(index);
-        if let Some(unused) = user_index.take() {
+        if let Some(unused) = user_index {
             placed |= unused.finish(result.is_ok());
         }
         let commit = result?;

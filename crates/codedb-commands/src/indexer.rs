@@ -164,8 +164,19 @@ pub fn index(
         .file_name()
         .map_or_else(|| root_text.clone(), |n| n.to_string_lossy().into_owned());
     let project = db.get_or_create_project(&root_text, &name)?;
-    let known: HashMap<String, codedb_core::store::FileRecord> = db
-        .list_files(project, true)?
+    let listed = db.list_files(project, true)?;
+    // The live files as resolution lists them, in the database's order: what it reads again
+    // unless the run adds, removes or moves a file.
+    let live: Vec<crate::resolve::FileEntry> = listed
+        .iter()
+        .filter(|f| !f.deleted)
+        .map(|f| crate::resolve::FileEntry {
+            id: f.id,
+            path: f.meta.path.clone(),
+            language: f.meta.language.clone(),
+        })
+        .collect();
+    let known: HashMap<String, codedb_core::store::FileRecord> = listed
         .into_iter()
         .map(|f| (f.meta.path.clone(), f))
         .collect();
@@ -387,6 +398,9 @@ pub fn index(
     fail::fail_point!("index-before-resolve", |_| Err(IndexError::InjectedFault(
         "before resolution"
     )));
+    if vanished.is_empty() && superseded == 0 && changes.keep_the_files() {
+        changes.set_live_files(live);
+    }
     let resolving = Instant::now();
     let resolved = crate::resolve::resolve_changes(db, project, changes, true, batch, &|files| {
         db.project_transaction(project, |tx| tx.write_resolved(files))

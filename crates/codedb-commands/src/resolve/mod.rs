@@ -253,12 +253,21 @@ struct LazyCache {
 
 impl<'e, E: Executor> Lazy<'e, E> {
     pub(crate) fn new(ex: &'e E, project_id: i64) -> codedb_core::Result<Self> {
-        Ok(Lazy {
+        Ok(Self::with_files(
             ex,
             project_id,
-            files: Files::new(live_files(ex, project_id)?),
+            live_files(ex, project_id)?,
+        ))
+    }
+
+    /// The project whose live files are `live` (as [`live_files`] lists them).
+    pub(crate) fn with_files(ex: &'e E, project_id: i64, live: Vec<FileEntry>) -> Self {
+        Lazy {
+            ex,
+            project_id,
+            files: Files::new(live),
             cache: RefCell::default(),
-        })
+        }
     }
 
     /// The first read that failed, if any.
@@ -530,6 +539,9 @@ pub struct Change {
 pub struct Changes {
     changes: Vec<Change>,
     parsed: ParsedRefs,
+    /// The project's live files after the changes, when the caller already holds them (an
+    /// index run whose changes added, removed and moved no file): not read again.
+    live: Option<Vec<FileEntry>>,
 }
 
 impl Changes {
@@ -543,7 +555,25 @@ impl Changes {
         Changes {
             changes: Vec::new(),
             parsed: ParsedRefs::new(bytes),
+            live: None,
         }
+    }
+
+    /// Says which the project's live files are once these changes are stored (read from the
+    /// database otherwise).
+    pub(crate) fn set_live_files(&mut self, live: Vec<FileEntry>) {
+        self.live = Some(live);
+    }
+
+    /// Whether every change keeps its file's path and language (no file added, removed or
+    /// moved): the live files are then those before.
+    pub(crate) fn keep_the_files(&self) -> bool {
+        self.changes.iter().all(|c| match (&c.before, &c.after) {
+            (Some((path, language, _)), Some((path_now, language_now, _))) => {
+                path == path_now && language == language_now
+            }
+            _ => false,
+        })
     }
 
     /// Adds one.
@@ -672,6 +702,7 @@ pub fn resolve_changes<E: Executor>(
     let Changes {
         changes,
         mut parsed,
+        live,
     } = changes;
     let fresh = parsed.len();
     let mut stale: BTreeSet<i64> = changes
@@ -721,7 +752,10 @@ pub fn resolve_changes<E: Executor>(
             write(chunk)?;
         }
     } else {
-        let lazy = Lazy::new(ex, project_id)?;
+        let lazy = match live {
+            Some(live) => Lazy::with_files(ex, project_id, live),
+            None => Lazy::new(ex, project_id)?,
+        };
         let mut work = Vec::new();
         for id in parsed.ids() {
             let refs = match (parsed.take(id), lazy.files().get(id)) {

@@ -164,22 +164,10 @@ pub fn index(
         .file_name()
         .map_or_else(|| root_text.clone(), |n| n.to_string_lossy().into_owned());
     let project = db.get_or_create_project(&root_text, &name)?;
+    // In the database's order, which resolution keeps (see below).
     let listed = db.list_files(project, true)?;
-    // The live files as resolution lists them, in the database's order: what it reads again
-    // unless the run adds, removes or moves a file.
-    let live: Vec<crate::resolve::FileEntry> = listed
-        .iter()
-        .filter(|f| !f.deleted)
-        .map(|f| crate::resolve::FileEntry {
-            id: f.id,
-            path: f.meta.path.clone(),
-            language: f.meta.language.clone(),
-        })
-        .collect();
-    let known: HashMap<String, codedb_core::store::FileRecord> = listed
-        .into_iter()
-        .map(|f| (f.meta.path.clone(), f))
-        .collect();
+    let known: HashMap<&str, &codedb_core::store::FileRecord> =
+        listed.iter().map(|f| (f.meta.path.as_str(), f)).collect();
 
     let mut summary = IndexSummary {
         root: root_text,
@@ -234,7 +222,7 @@ pub fn index(
                 // What the files already stored offered the others, before they change.
                 let existing: Vec<i64> = pending
                     .iter()
-                    .filter_map(|f| known_ref.get(&f.meta.path).filter(|k| !k.deleted))
+                    .filter_map(|f| known_ref.get(f.meta.path.as_str()).filter(|k| !k.deleted))
                     .map(|k| k.id)
                     .collect();
                 // New identifiers are committed first, so that the transaction never waits
@@ -250,7 +238,7 @@ pub fn index(
                 for (file, w) in pending.iter_mut().zip(&ids) {
                     let Written::Stored(id) = w else { continue };
                     let old = known_ref
-                        .get(&file.meta.path)
+                        .get(file.meta.path.as_str())
                         .filter(|k| !k.deleted && k.id == *id);
                     out.changes.push(Change {
                         file_id: *id,
@@ -319,7 +307,10 @@ pub fn index(
         if stream {
             let prepare_each = |c: &Candidate| {
                 found.fetch_add(1, Ordering::Relaxed);
-                hand_over(&sender, prepare(c, known.get(&c.rel), dialect))
+                hand_over(
+                    &sender,
+                    prepare(c, known.get(c.rel.as_str()).copied(), dialect),
+                )
             };
             candidates = walk_each(&root, options, &mut summary.skipped, &prepare_each);
             drop(sender);
@@ -335,9 +326,12 @@ pub fn index(
                 .par_iter()
                 .with_max_len(1)
                 .try_for_each_with(sender, |sender, c| {
-                    hand_over(sender, prepare(c, known.get(&c.rel), dialect))
-                        .then_some(())
-                        .ok_or(())
+                    hand_over(
+                        sender,
+                        prepare(c, known.get(c.rel.as_str()).copied(), dialect),
+                    )
+                    .then_some(())
+                    .ok_or(())
                 });
         }
         storer.join().unwrap_or(Err(IndexError::StorerPanicked))
@@ -398,8 +392,20 @@ pub fn index(
     fail::fail_point!("index-before-resolve", |_| Err(IndexError::InjectedFault(
         "before resolution"
     )));
-    if vanished.is_empty() && superseded == 0 && changes.keep_the_files() {
-        changes.set_live_files(live);
+    // A run that adds, removes and moves no file leaves the live files as listed: resolution
+    // takes them instead of reading them again.
+    if !changes.is_empty() && vanished.is_empty() && superseded == 0 && changes.keep_the_files() {
+        changes.set_live_files(
+            listed
+                .iter()
+                .filter(|f| !f.deleted)
+                .map(|f| crate::resolve::FileEntry {
+                    id: f.id,
+                    path: f.meta.path.clone(),
+                    language: f.meta.language.clone(),
+                })
+                .collect(),
+        );
     }
     let resolving = Instant::now();
     let resolved = crate::resolve::resolve_changes(db, project, changes, true, batch, &|files| {

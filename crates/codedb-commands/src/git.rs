@@ -17,8 +17,8 @@
 //! A command builds its commit ahead of its commit point ([`Git::prepare`], on a thread while
 //! it backs up and writes): the blobs are stored, the tree is made in the private index (where
 //! git must take every written path, so that what git refuses refuses the command while it
-//! can be undone) and the commit object is written. After the commit point only the ref is
-//! left to move (and the commit built again should the branch have moved meanwhile).
+//! can be undone) and the commit object is written. After the commit point only publishing
+//! it is left (above), and building it again should the branch have moved meanwhile.
 //!
 //! git runs with none of the variables that point it at another repository or index
 //! (`GIT_DIR`, `GIT_INDEX_FILE`, ... as `git rev-parse --local-env-vars` lists them): codedb
@@ -182,22 +182,13 @@ struct HeldBranch {
     update: Option<RefSession>,
 }
 
-/// What [`Git::stage_update`] got.
-enum Staged {
-    /// The branch locked with the update prepared, to commit on this session.
-    Ready(RefSession),
+/// What locking the branch in a ref transaction got ([`Git::hold_branch`]: a
+/// [`HeldBranch`]; [`Git::stage_update`]: the session with the update prepared, to commit).
+enum Locked<T> {
+    Got(T),
     /// The branch moved, or another git holds it: try again.
     Busy,
-    /// This git cannot stage it (no ref transactions): a plain compare-and-swap instead.
-    Unavailable,
-}
-
-/// What [`Git::hold_branch`] got.
-enum Hold {
-    Held(HeldBranch),
-    /// The branch moved, or another git holds it: try again.
-    Busy,
-    /// This git cannot hold it (no ref transactions): a plain compare-and-swap instead.
+    /// This git cannot do it (no ref transactions): a plain compare-and-swap instead.
     Unavailable,
 }
 
@@ -752,31 +743,47 @@ impl Git {
     /// meanwhile.
     ///
     /// [`stage_update`]: Self::stage_update
-    fn hold_branch(&self, branch: &str, message: &str) -> Result<Hold> {
+    fn hold_branch(&self, branch: &str, message: &str) -> Result<Locked<HeldBranch>> {
         let tip = self.branch_tip(branch)?;
-        let Some(mut lock) = RefSession::start(self.command(None).args(["update-ref", "--stdin"]))
-        else {
-            return Ok(Hold::Unavailable);
+        let Some(mut lock) = self.ref_session(None) else {
+            return Ok(Locked::Unavailable);
         };
         let asked = lock.send(&format!(
             "start\nverify {branch} {}\nprepare\n",
             tip.as_deref().unwrap_or_default()
         ));
-        let reflog = format!("codedb: {message}");
-        let update =
-            RefSession::start(
-                self.command(None)
-                    .args(["update-ref", "-m", &reflog, "--stdin"]),
-            );
+        let update = self.ref_session(Some(message));
         if asked && lock.answered("start: ok") && lock.answered("prepare: ok") {
-            return Ok(Hold::Held(HeldBranch { lock, update }));
+            return Ok(Locked::Got(HeldBranch { lock, update }));
         }
-        let stderr = lock.end();
-        if lock_busy(&stderr) || self.branch_tip(branch)? != tip {
-            return Ok(Hold::Busy);
+        self.not_locked(lock, branch, tip.as_deref())
+    }
+
+    /// A `git update-ref --stdin` session; with `message`, its updates are logged as
+    /// codedb's.
+    fn ref_session(&self, message: Option<&str>) -> Option<RefSession> {
+        let mut cmd = self.command(None);
+        cmd.arg("update-ref");
+        if let Some(message) = message {
+            cmd.args(["-m", &format!("codedb: {message}")]);
         }
-        tracing::debug!(stderr = %String::from_utf8_lossy(&stderr), "git cannot hold the branch");
-        Ok(Hold::Unavailable)
+        RefSession::start(cmd.arg("--stdin"))
+    }
+
+    /// Why `session` did not lock `branch` at `tip`: another git holds it or it moved (try
+    /// again), or this git cannot (what it said is logged).
+    fn not_locked<T>(
+        &self,
+        session: RefSession,
+        branch: &str,
+        tip: Option<&str>,
+    ) -> Result<Locked<T>> {
+        let stderr = session.end();
+        if lock_busy(&stderr) || self.branch_tip(branch)?.as_deref() != tip {
+            return Ok(Locked::Busy);
+        }
+        tracing::debug!(stderr = %String::from_utf8_lossy(&stderr), "git cannot lock the branch in a transaction");
+        Ok(Locked::Unavailable)
     }
 
     /// Prepares the update of `branch` from `old` to `new` in a `git update-ref --stdin`
@@ -790,19 +797,13 @@ impl Git {
         old: Option<&str>,
         new: &str,
         message: &str,
-    ) -> Result<Staged> {
+    ) -> Result<Locked<RefSession>> {
         let (lock, update) = match held {
             Some(HeldBranch { lock, update }) => (Some(lock), update),
             None => (None, None),
         };
-        let reflog = format!("codedb: {message}");
-        let Some(mut update) = update.or_else(|| {
-            RefSession::start(
-                self.command(None)
-                    .args(["update-ref", "-m", &reflog, "--stdin"]),
-            )
-        }) else {
-            return Ok(Staged::Unavailable);
+        let Some(mut update) = update.or_else(|| self.ref_session(Some(message))) else {
+            return Ok(Locked::Unavailable);
         };
         let asked = update.send(&format!(
             "start\nupdate {branch} {new} {}\nprepare\n",
@@ -812,14 +813,9 @@ impl Git {
             lock.release();
         }
         if asked && update.answered("start: ok") && update.answered("prepare: ok") {
-            return Ok(Staged::Ready(update));
+            return Ok(Locked::Got(update));
         }
-        let stderr = update.end();
-        if lock_busy(&stderr) || self.branch_tip(branch)?.as_deref() != old {
-            return Ok(Staged::Busy);
-        }
-        tracing::debug!(stderr = %String::from_utf8_lossy(&stderr), "git cannot stage the update");
-        Ok(Staged::Unavailable)
+        self.not_locked(update, branch, old)
     }
 
     /// [`publish`](Self::publish) of a commit, `new` `None` (nothing to publish) being
@@ -874,13 +870,13 @@ impl Git {
                     let attempt_at = match prebuilt.take() {
                         Some((old, new)) => Some((old, new, None)),
                         None => match self.hold_branch(&branch, message)? {
-                            Hold::Held(held) => {
+                            Locked::Got(held) => {
                                 let (old, new) =
                                     self.build(&branch, entries, index, message, skip_unchanged)?;
                                 Some((old, new, Some(held)))
                             }
-                            Hold::Busy => None,
-                            Hold::Unavailable => {
+                            Locked::Busy => None,
+                            Locked::Unavailable => {
                                 let (old, new) =
                                     self.build(&branch, entries, index, message, skip_unchanged)?;
                                 Some((old, new, None))
@@ -888,13 +884,13 @@ impl Git {
                         },
                     };
                     let (old, new, staged) = match attempt_at {
-                        None => (None, None, Staged::Busy),
+                        None => (None, None, Locked::Busy),
                         // Nothing to commit: the tip already holds it, if it is still there.
                         Some((old, None, held)) => {
                             if held.is_some() || self.branch_tip(&branch)? == old {
                                 return Ok(None);
                             }
-                            (old, None, Staged::Busy)
+                            (old, None, Locked::Busy)
                         }
                         Some((old, Some(new), held)) => {
                             let staged =
@@ -907,7 +903,7 @@ impl Git {
                         // in place, then the update committed. A `git commit` of the user's
                         // that read the branch before cannot move it (its compare-and-swap
                         // fails); one that reads it after reads the new index too.
-                        Staged::Ready(mut update) => {
+                        Locked::Got(mut update) => {
                             if let Some(locking) = locking.take() {
                                 user_index = locking.join().ok().flatten();
                             }
@@ -915,9 +911,9 @@ impl Git {
                             (update.send("commit\n") && update.answered("commit: ok"))
                                 || self.publish_now(&branch, &old, &new, message)?
                         }
-                        Staged::Busy => false,
+                        Locked::Busy => false,
                         // A git without ref transactions: a plain compare-and-swap.
-                        Staged::Unavailable => self.publish_now(&branch, &old, &new, message)?,
+                        Locked::Unavailable => self.publish_now(&branch, &old, &new, message)?,
                     };
                     if committed && let Some(new) = new {
                         return Ok(Some(Commit {
@@ -1310,6 +1306,17 @@ fn check(step: &str, out: Output) -> Result<String> {
 mod tests {
     use super::*;
 
+    /// A new repository on branch `main` with an identity, and its `Git`.
+    fn repository() -> (tempfile::TempDir, PathBuf, Git) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        git(&root, &["init", "-q", "-b", "main"]);
+        git(&root, &["config", "user.email", "t@example.com"]);
+        git(&root, &["config", "user.name", "t"]);
+        let repo = Git::discover(&root).unwrap().unwrap();
+        (dir, root, repo)
+    }
+
     /// Publishes what `prepare` built, the user's index entries set too.
     fn publish(repo: &Git, prepared: Prepared, message: &str) -> Option<Commit> {
         let (commit, refresh) = repo.commit_prepared(prepared, message).unwrap();
@@ -1332,13 +1339,8 @@ mod tests {
 
     #[test]
     fn a_path_git_leaves_out_fails_the_commit_before_the_branch_moves() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        git(&root, &["init", "-q", "-b", "main"]);
-        git(&root, &["config", "user.email", "t@example.com"]);
-        git(&root, &["config", "user.name", "t"]);
+        let (_dir, root, repo) = repository();
         std::fs::write(root.join("ok.py"), "x = 1\n").unwrap();
-        let repo = Git::discover(&root).unwrap().unwrap();
         let write = |path| Change {
             path,
             content: Some(Blob {
@@ -1388,12 +1390,7 @@ mod tests {
 
     #[test]
     fn a_commit_built_ahead_is_built_again_on_the_tip_when_the_branch_moved_meanwhile() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        git(&root, &["init", "-q", "-b", "main"]);
-        git(&root, &["config", "user.email", "t@example.com"]);
-        git(&root, &["config", "user.name", "t"]);
-        let repo = Git::discover(&root).unwrap().unwrap();
+        let (_dir, root, repo) = repository();
         let write = |path, bytes| Change {
             path,
             content: Some(Blob {

@@ -10,6 +10,7 @@ use crate::dialect::{Dialect, WriteScope};
 use crate::error::{Error, Result};
 use crate::executor::Executor;
 use crate::transaction::Transaction;
+use crate::writer_gate::WriterGate;
 
 /// One code database over any [`SpecificDriver`]. Share it between threads by reference or
 /// in an `Arc`; every method takes `&self`.
@@ -17,6 +18,9 @@ use crate::transaction::Transaction;
 pub struct CodeDatabase {
     driver: Arc<dyn SpecificDriver>,
     schema: Option<Arc<dyn SchemaBackend>>,
+    /// Where this database's writers (and its clones') wait for each other when the
+    /// backend would make them wait on the server, holding a connection ([`WriterGate`]).
+    writers: Arc<WriterGate>,
 }
 
 impl CodeDatabase {
@@ -28,6 +32,7 @@ impl CodeDatabase {
         Ok(CodeDatabase {
             driver,
             schema: None,
+            writers: Arc::default(),
         })
     }
 
@@ -120,13 +125,20 @@ impl CodeDatabase {
         self.begin_scoped(WriteScope::Project(project_id))
     }
 
+    /// Opens a write transaction of `scope`. Where the backend keeps writers apart on the
+    /// server ([`Dialect::write_lock`]: PostgreSQL), the writer first waits in the process
+    /// for the writers of this database it may not run beside ([`WriterGate`]), so that a
+    /// waiting writer holds no pooled connection, and only then takes a connection and the
+    /// server's lock (which still keeps it apart from other processes' writers).
     fn begin_scoped(&self, scope: WriteScope) -> Result<Transaction<'_>> {
         let dialect = Dialect::of(self.driver.as_ref());
-        let tx = Transaction::top(self.driver.begin()?, dialect);
-        if let Some(lock) = dialect.write_lock(scope) {
-            // Dropped on error: the transaction rolls back.
-            tx.query(&lock, Vec::new())?;
-        }
+        let Some(lock) = dialect.write_lock(scope) else {
+            return Ok(Transaction::top(self.driver.begin()?, dialect, None));
+        };
+        let pass = self.writers.admit(scope, self.driver.lock_wait_limit())?;
+        let tx = Transaction::top(self.driver.begin()?, dialect, Some(pass));
+        // Dropped on error: the transaction rolls back.
+        tx.query(&lock, Vec::new())?;
         Ok(tx)
     }
 

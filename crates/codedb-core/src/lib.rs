@@ -51,6 +51,7 @@ pub mod schema;
 pub mod search;
 pub mod store;
 mod transaction;
+mod writer_gate;
 
 pub use codedb_driver::Error as DriverError;
 pub use codedb_driver::{

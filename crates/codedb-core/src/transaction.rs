@@ -9,6 +9,7 @@ use crate::Dialect;
 use crate::database::finish;
 use crate::error::Result;
 use crate::executor::Executor;
+use crate::writer_gate::WriterPass;
 
 /// The driver's transaction, shared by a transaction and the savepoints nested in it.
 #[derive(Debug)]
@@ -18,6 +19,9 @@ struct Shared {
     poisoned: Mutex<Option<String>>,
     next_savepoint: AtomicU32,
     dialect: Dialect,
+    /// The writer's admission ([`WriterGate`](crate::writer_gate::WriterGate)), given back
+    /// when the transaction is dropped: after its commit or rollback.
+    _pass: Option<WriterPass>,
 }
 
 #[derive(Debug)]
@@ -44,6 +48,7 @@ impl<'a> Transaction<'a> {
     pub(crate) fn top(
         handle: Box<dyn DriverTransaction>,
         dialect: Dialect,
+        pass: Option<WriterPass>,
     ) -> Transaction<'static> {
         Transaction {
             level: Level::Top(Box::new(Shared {
@@ -51,6 +56,7 @@ impl<'a> Transaction<'a> {
                 poisoned: Mutex::new(None),
                 next_savepoint: AtomicU32::new(1),
                 dialect,
+                _pass: pass,
             })),
             finished: false,
         }

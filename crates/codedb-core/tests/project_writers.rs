@@ -10,8 +10,9 @@ use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::thread;
 use std::time::Duration;
 
+use codedb_backends::{Backend, PostgresConfig};
 use codedb_core::store::{BulkWriter, Entity, EntityKind, FileMeta, Parsed, ParsedFile};
-use codedb_core::{CodeDatabase, CodeStore, Executor, Scope, params};
+use codedb_core::{CodeDatabase, CodeStore, ErrorKind, Executor, Scope, params};
 
 mod common;
 
@@ -93,6 +94,17 @@ fn assert_consistent(db: &CodeDatabase) {
         )
         .unwrap();
     assert_eq!(orphans, 0, "a usage names no name");
+}
+
+/// A `CodeDatabase` of its own (its own pool and writer gate, as another process would have)
+/// on `c`'s database: `pool_size` connections, a 1 s wait for a free one, and
+/// `statement_timeout`.
+fn own_pool(c: &common::CodeDb, pool_size: u32, statement_timeout: Duration) -> CodeDatabase {
+    let mut config = PostgresConfig::new(c.test.arg());
+    config.pool_size = pool_size;
+    config.connect_timeout = Duration::from_secs(1);
+    config.statement_timeout = Some(statement_timeout);
+    CodeDatabase::open(Backend::open_postgres(&config).unwrap().driver()).unwrap()
 }
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -182,6 +194,77 @@ fn a_writer_of_another_project_commits_while_one_holds_its_transaction_open() {
     db.update_file_data_atomic(a, &file("after.py", "Z", &[]).meta, "", &Parsed::default())
         .unwrap();
     assert_eq!(db.list_files(a, false).unwrap().len(), 22);
+}
+
+#[test]
+fn writers_waiting_for_their_project_hold_no_connection_so_readers_still_get_one() {
+    let Some(c) = postgres() else { return };
+    let a = c.db.get_or_create_project("/src/a", "a").unwrap();
+    // Two connections: the running writer holds one; the waiting writers must leave the
+    // other to readers (waiting on the server's lock, each would hold one).
+    let db = Arc::new(own_pool(&c, 2, Duration::from_secs(60)));
+    let running = db.begin_project_transaction(a).unwrap();
+    let (done, finished) = channel();
+    let waiting: Vec<_> = (0..3)
+        .map(|i| {
+            let db = Arc::clone(&db);
+            let done = done.clone();
+            thread::spawn(move || {
+                let more = vec![file(&format!("late{i}.py"), "L", &names(&["late"]))];
+                let mut writer = BulkWriter::new();
+                writer.commit_names(db.as_ref(), &more).unwrap();
+                db.project_transaction(a, |tx| writer.write_files(tx, a, &more))
+                    .unwrap();
+                done.send(i).unwrap();
+            })
+        })
+        .collect();
+    assert_eq!(
+        finished.recv_timeout(STILL_WAITING),
+        Err(RecvTimeoutError::Timeout),
+        "a second writer of project a did not wait for the first"
+    );
+    for _ in 0..5 {
+        let n: i64 = db
+            .query_scalar("SELECT count(*) FROM files", params![])
+            .expect("a reader got no pooled connection while writers of one project waited");
+        assert_eq!(n, 0);
+    }
+    // A writer of another process (its own pool and gate) still waits on the server.
+    let other = own_pool(&c, 2, Duration::from_millis(300));
+    let error = other.begin_project_transaction(a).unwrap_err();
+    assert_eq!(error.kind(), Some(ErrorKind::Timeout), "{error}");
+    running.commit().unwrap();
+    for _ in 0..3 {
+        finished.recv_timeout(WAIT).unwrap();
+    }
+    for writer in waiting {
+        writer.join().unwrap();
+    }
+    assert_eq!(db.list_files(a, false).unwrap().len(), 3);
+    assert_consistent(&db);
+}
+
+#[test]
+fn a_writer_waiting_in_the_process_gives_up_after_the_statement_timeout() {
+    let Some(c) = postgres() else { return };
+    let a = c.db.get_or_create_project("/src/a", "a").unwrap();
+    let b = c.db.get_or_create_project("/src/b", "b").unwrap();
+    let db = own_pool(&c, 4, Duration::from_millis(300));
+    let running = db.begin_project_transaction(a).unwrap();
+    let started = std::time::Instant::now();
+    let error = db.begin_project_transaction(a).unwrap_err();
+    assert_eq!(error.kind(), Some(ErrorKind::Busy), "{error}");
+    assert!(error.to_string().contains("statement_timeout"), "{error}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300) && started.elapsed() < WAIT,
+        "gave up after {:?}",
+        started.elapsed()
+    );
+    // Another project's writer, and the same project's once the first is done, get in.
+    db.begin_project_transaction(b).unwrap().commit().unwrap();
+    running.commit().unwrap();
+    db.begin_project_transaction(a).unwrap().commit().unwrap();
 }
 
 #[test]

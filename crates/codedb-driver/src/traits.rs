@@ -3,6 +3,7 @@
 
 use std::fmt::Debug;
 use std::path::Path;
+use std::time::Duration;
 
 use crate::batch::{Batch, BatchResult};
 use crate::error::Result;
@@ -41,6 +42,15 @@ pub trait SpecificDriver: Send + Sync + Debug {
     /// this process wait; a writer that waits longer than the driver's timeout gets
     /// [`ErrorKind::Busy`](crate::ErrorKind::Busy).
     fn begin(&self) -> Result<Box<dyn DriverTransaction>>;
+
+    /// How long one statement may wait on the server for a lock another connection holds
+    /// (PostgreSQL: the connections' `statement_timeout`); `None` when the server sets no
+    /// bound, or when the backend keeps its writers apart itself (SQLite's gate). A caller
+    /// that makes writers wait in the process instead of on the server bounds that wait by
+    /// it.
+    fn lock_wait_limit(&self) -> Option<Duration> {
+        None
+    }
 
     /// Writes a consistent copy of the whole database to `dest`, which must not exist yet.
     fn backup_to(&self, dest: &Path) -> Result<()>;

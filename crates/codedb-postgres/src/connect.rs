@@ -96,3 +96,78 @@ impl r2d2::ManageConnection for Manager {
         client.is_closed()
     }
 }
+
+/// The `statement_timeout` the connections made with `pg` run under: the one the options
+/// set (`-c statement_timeout=5s`, PostgreSQL's units, milliseconds when none), else
+/// `default`. `None`: no limit (`0`). An options value this cannot read counts as `default`
+/// (the server reads it, or refuses the connection).
+pub(crate) fn statement_timeout(
+    pg: &postgres::Config,
+    default: Option<Duration>,
+) -> Option<Duration> {
+    let options = pg.get_options().unwrap_or_default();
+    let Some(at) = options.find("statement_timeout=") else {
+        return default;
+    };
+    let value = options[at + "statement_timeout=".len()..]
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .trim_matches(['\'', '"']);
+    let digits = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let Ok(n) = value[..digits].parse::<u64>() else {
+        return default;
+    };
+    let unit = value[digits..].trim();
+    let limit = match unit {
+        "" | "ms" => Duration::from_millis(n),
+        "us" => Duration::from_micros(n),
+        "s" => Duration::from_secs(n),
+        "min" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        "d" => Duration::from_secs(n.saturating_mul(86_400)),
+        _ => return default,
+    };
+    (!limit.is_zero()).then_some(limit)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn limit_of(url: &str) -> Option<Duration> {
+        statement_timeout(&url.parse().unwrap(), Some(Duration::from_secs(300)))
+    }
+
+    #[test]
+    fn the_statement_timeout_is_read_from_the_options_in_postgresql_units() {
+        let base = "postgres://u@h/d";
+        assert_eq!(limit_of(base), Some(Duration::from_secs(300)));
+        let with = |o: &str| limit_of(&format!("{base}?options={o}"));
+        assert_eq!(
+            with("-c%20statement_timeout%3D1500"),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            with("-c%20statement_timeout%3D2s"),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            with("-c%20statement_timeout%3D3min"),
+            Some(Duration::from_secs(180))
+        );
+        assert_eq!(with("-c%20statement_timeout%3D0"), None);
+        assert_eq!(
+            with("-c%20work_mem%3D4MB%20-c%20statement_timeout%3D250ms"),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            with("-c%20statement_timeout%3Dsoon"),
+            Some(Duration::from_secs(300))
+        );
+    }
+}

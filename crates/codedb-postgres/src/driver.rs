@@ -75,6 +75,8 @@ pub struct PostgresDriver {
     pool: Pool,
     url: String,
     connect_timeout: Duration,
+    /// The connections' `statement_timeout` (what bounds a wait for a lock on the server).
+    statement_timeout: Option<Duration>,
     closed: AtomicBool,
 }
 
@@ -113,6 +115,7 @@ impl PostgresDriver {
         if let Some(limit) = config.statement_timeout {
             crate::connect::default_statement_timeout(&mut pg, limit);
         }
+        let statement_timeout = crate::connect::statement_timeout(&pg, config.statement_timeout);
         let shown = redact(&config.url);
         let first = connect(&pg, timeout, &shown)?;
         drop(first);
@@ -127,6 +130,7 @@ impl PostgresDriver {
             pool,
             url: config.url.clone(),
             connect_timeout: timeout,
+            statement_timeout,
             closed: AtomicBool::new(false),
         })
     }
@@ -277,6 +281,10 @@ impl SpecificDriver for PostgresDriver {
             conn: Some(conn),
             changes: 0,
         }))
+    }
+
+    fn lock_wait_limit(&self) -> Option<Duration> {
+        self.statement_timeout
     }
 
     fn backup_to(&self, dest: &Path) -> Result<()> {

@@ -181,6 +181,12 @@ CREATE INDEX functions_name ON functions(name);
 CREATE INDEX methods_class ON methods(class_id);
 CREATE INDEX methods_file ON methods(file_id);
 CREATE INDEX methods_name ON methods(name);
+-- A definition is looked up by its qualified name as often as by its name (`query symbol`,
+-- `refs`, `callers`, `--replace-symbol`): without these, each such lookup scans every
+-- project's definitions.
+CREATE INDEX classes_qualified_name ON classes(qualified_name);
+CREATE INDEX functions_qualified_name ON functions(qualified_name);
+CREATE INDEX methods_qualified_name ON methods(qualified_name);
 CREATE INDEX imports_file ON imports(file_id);
 CREATE INDEX usages_name ON usages(name_id);
 CREATE INDEX issues_file ON issues(file_id);

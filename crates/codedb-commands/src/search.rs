@@ -147,78 +147,133 @@ impl PathFilter {
     }
 }
 
-/// The pattern lines are matched with, and the capture group that is the match proper.
-struct Matcher {
-    regex: Regex,
-    group: usize,
+/// What lines are matched with: a regular expression (`--regex`), or the words of a phrase.
+enum Matcher {
+    Regex(Regex),
+    Phrase(Phrase),
+}
+
+/// The words of a phrase, matched as whole words (maximal runs of letters and digits, as
+/// [`words`] and the full-text index split text) one after the other, separated by any run
+/// of other characters (line breaks too). Each word is its own small expression (escaped,
+/// case-insensitive when asked): an expression of the whole phrase would need the Unicode
+/// classes of letters and digits, and building those took about 2 ms per query, most of a
+/// `search` call.
+struct Phrase {
+    /// The first word anywhere: where a match may start.
+    first: Regex,
+    /// Each word, matching a whole word exactly (`^(?:word)$`).
+    words: Vec<Regex>,
+}
+
+impl Phrase {
+    fn new(words: &[&str], insensitive: bool) -> Result<Phrase> {
+        let build = |source: String| {
+            RegexBuilder::new(&source)
+                .case_insensitive(insensitive)
+                .build()
+                .map_err(|e| bad("text", format!("invalid pattern: {e}")))
+        };
+        Ok(Phrase {
+            first: build(regex::escape(words[0]))?,
+            words: words
+                .iter()
+                .map(|w| build(format!("^(?:{})$", regex::escape(w))))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// The byte offset of the first match in `text` at or after `from`.
+    fn find_at(&self, text: &str, from: usize) -> Option<usize> {
+        let mut at = from;
+        while let Some(m) = self.first.find_at(text, at) {
+            if self.starts_at(text, m.start()) {
+                return Some(m.start());
+            }
+            // The next character: the first word may also start inside this match.
+            at = m.start() + text[m.start()..].chars().next().map_or(1, char::len_utf8);
+        }
+        None
+    }
+
+    /// Whether the phrase's words are the words of `text` that start at byte `start`.
+    fn starts_at(&self, text: &str, start: usize) -> bool {
+        if text[..start]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric)
+        {
+            return false;
+        }
+        let mut at = start;
+        for (i, word) in self.words.iter().enumerate() {
+            if i > 0 {
+                // At least one separator (the word before ended at one), then a word.
+                match text[at..].find(char::is_alphanumeric) {
+                    Some(skip) if skip > 0 => at += skip,
+                    _ => return false,
+                }
+            }
+            let end = text[at..]
+                .find(|c: char| !c.is_alphanumeric())
+                .map_or(text.len(), |n| at + n);
+            if !word.is_match(&text[at..end]) {
+                return false;
+            }
+            at = end;
+        }
+        true
+    }
 }
 
 impl Matcher {
     fn new(options: &SearchOptions) -> Result<Matcher> {
-        let (source, group, default_insensitive, has_upper, name) =
-            match (&options.text, &options.regex) {
-                (Some(_), Some(_)) => {
-                    return Err(bad("regex", "give either words or --regex, not both"));
-                }
-                (None, None) => return Err(bad("text", "nothing to search for")),
-                (Some(text), None) => {
-                    let words = words(text);
-                    if words.is_empty() {
-                        return Err(bad("text", format!("{text:?} has no word to search for")));
-                    }
-                    let body: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
-                    // The full-text index splits words at every character that is not a
-                    // letter or digit: a phrase matches whole words, separated by any run
-                    // of such characters.
-                    let source = format!(
-                        r"(?m)(?:^|[^\p{{L}}\p{{N}}])({})(?:$|[^\p{{L}}\p{{N}}])",
-                        body.join(r"[^\p{L}\p{N}]+")
-                    );
-                    (
-                        source,
-                        1,
-                        true,
-                        text.chars().any(char::is_uppercase),
-                        "text",
-                    )
-                }
-                (None, Some(re)) => {
-                    if re.is_empty() {
-                        return Err(bad("regex", "an empty pattern"));
-                    }
-                    (
-                        format!("(?m){re}"),
-                        0,
-                        false,
-                        re.chars().any(char::is_uppercase),
-                        "regex",
-                    )
-                }
-            };
-        let insensitive = match options.case {
+        let insensitive = |default_insensitive: bool, has_upper: bool| match options.case {
             CaseMode::Default => default_insensitive,
             CaseMode::Sensitive => false,
             CaseMode::Insensitive => true,
             CaseMode::Smart => !has_upper,
         };
-        let regex = RegexBuilder::new(&source)
-            .case_insensitive(insensitive)
-            .size_limit(1 << 24)
-            .build()
-            .map_err(|e| bad(name, format!("invalid pattern: {e}")))?;
-        Ok(Matcher { regex, group })
+        match (&options.text, &options.regex) {
+            (Some(_), Some(_)) => Err(bad("regex", "give either words or --regex, not both")),
+            (None, None) => Err(bad("text", "nothing to search for")),
+            (Some(text), None) => {
+                let words = words(text);
+                if words.is_empty() {
+                    return Err(bad("text", format!("{text:?} has no word to search for")));
+                }
+                let has_upper = text.chars().any(char::is_uppercase);
+                Ok(Matcher::Phrase(Phrase::new(
+                    &words,
+                    insensitive(true, has_upper),
+                )?))
+            }
+            (None, Some(re)) => {
+                if re.is_empty() {
+                    return Err(bad("regex", "an empty pattern"));
+                }
+                let has_upper = re.chars().any(char::is_uppercase);
+                let regex = RegexBuilder::new(&format!("(?m){re}"))
+                    .case_insensitive(insensitive(false, has_upper))
+                    .size_limit(1 << 24)
+                    .build()
+                    .map_err(|e| bad("regex", format!("invalid pattern: {e}")))?;
+                Ok(Matcher::Regex(regex))
+            }
+        }
+    }
+
+    /// The byte offset of the first match in `text` at or after `from`, if any.
+    fn find_at(&self, text: &str, from: usize) -> Option<usize> {
+        match self {
+            Matcher::Regex(regex) => regex.find_at(text, from).map(|m| m.start()),
+            Matcher::Phrase(phrase) => phrase.find_at(text, from),
+        }
     }
 
     /// The byte offset of the first match in `text`, if any.
     fn first(&self, text: &str) -> Option<usize> {
-        if self.group == 0 {
-            self.regex.find(text).map(|m| m.start())
-        } else {
-            self.regex
-                .captures(text)
-                .and_then(|c| c.get(self.group))
-                .map(|m| m.start())
-        }
+        self.find_at(text, 0)
     }
 
     /// The byte offsets of the first match on each line of `text` that has one.
@@ -226,15 +281,9 @@ impl Matcher {
         let mut out = Vec::new();
         let mut from = 0;
         while from <= text.len() {
-            let found = if self.group == 0 {
-                self.regex.find_at(text, from).map(|m| (m.start(), m.end()))
-            } else {
-                self.regex
-                    .captures_at(text, from)
-                    .and_then(|c| c.get(self.group))
-                    .map(|m| (m.start(), m.end()))
+            let Some(start) = self.find_at(text, from) else {
+                break;
             };
-            let Some((start, _)) = found else { break };
             out.push(start);
             // The next line: at most one hit per line.
             match text[start..].find('\n') {
@@ -373,6 +422,78 @@ mod tests {
             m.lines("x = parse_expr(1)\nparser expr\nPARSE-EXPR"),
             [4, 30]
         );
+    }
+
+    /// The phrase as one regular expression, as the matcher was built before: the oracle
+    /// the word-by-word matcher is compared with. Its separators are exactly the characters
+    /// that are not `char::is_alphanumeric` (Alphabetic or Numeric), outside case folding.
+    fn phrase_regex(words: &[&str], insensitive: bool) -> Regex {
+        const SEP: &str = r"(?-i:[^\p{Alphabetic}\p{N}])";
+        let body: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
+        RegexBuilder::new(&format!(
+            r"(?m)(?:^|{SEP})({})(?:$|{SEP})",
+            body.join(&format!("{SEP}+"))
+        ))
+        .case_insensitive(insensitive)
+        .size_limit(1 << 24)
+        .build()
+        .unwrap()
+    }
+
+    fn regex_lines(re: &Regex, text: &str) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        while let Some(c) = re.captures_at(text, from) {
+            let start = c.get(1).unwrap().start();
+            out.push(start);
+            match text[start..].find('\n') {
+                Some(nl) => from = start + nl + 1,
+                None => break,
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn phrases_match_as_the_whole_phrase_expression_does() {
+        // Letters that fold oddly (Kelvin sign, long s, sharp s, dotted I, a combining
+        // mark that is Alphabetic), digits of other scripts, separators of every kind.
+        let alphabet: Vec<char> = "aAbBkKsSſßẞİi\u{212A}\u{0345}1٣_ -.\n\t(é€"
+            .chars()
+            .collect();
+        let phrases: [&[&str]; 6] = [
+            &["a"],
+            &["ab", "k"],
+            &["s", "1"],
+            &["ß"],
+            &["i", "a", "b"],
+            &["K"],
+        ];
+        let mut seed = 0x9e37_79b9_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            usize::try_from(seed % n as u64).unwrap()
+        };
+        let pairs: Vec<(&[&str], bool, Matcher, Regex)> = phrases
+            .iter()
+            .flat_map(|words| [false, true].map(|i| (*words, i)))
+            .map(|(words, i)| {
+                let ours = Matcher::Phrase(Phrase::new(words, i).unwrap());
+                (words, i, ours, phrase_regex(words, i))
+            })
+            .collect();
+        for round in 0..3000 {
+            let len = next(40);
+            let text: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+            let (words, insensitive, ours, oracle) = &pairs[round % pairs.len()];
+            assert_eq!(
+                ours.lines(&text),
+                regex_lines(oracle, &text),
+                "{words:?} insensitive={insensitive} in {text:?}"
+            );
+        }
     }
 
     #[test]

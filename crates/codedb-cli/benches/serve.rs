@@ -16,7 +16,11 @@
 //! * `query_p50_ms_during_index`, `query_p99_ms_during_index`: while an `index` tool call
 //!   indexes sympy cold in the same server (targets: p99 <= 25);
 //! * `query_throughput_during_index_vs_alone`: queries per second during the index over
-//!   alone (target >= 0.8); `index_seconds_during_queries`: how long that index took.
+//!   alone (target >= 0.8); `index_seconds_during_queries`: how long that index took;
+//! * `query_p50_ms_after_index`, `query_throughput_after_index_vs_alone`: the same calls
+//!   alone again once sympy is in the database: what the database's growth alone does to
+//!   them, apart from the index running beside them (a lookup that scanned every project's
+//!   rows showed here first).
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::cast_precision_loss)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -219,6 +223,7 @@ fn during_index() -> Value {
     );
     let (mut during, during_rate) = queries(&mut s, 0, Some(index));
     let index_seconds = t.elapsed().as_secs_f64();
+    let (mut after, after_rate) = queries(&mut s, 400, None);
     s.stop();
     let r = |x: f64| (x * 1000.0).round() / 1000.0;
     json!({
@@ -227,6 +232,8 @@ fn during_index() -> Value {
         "query_p50_ms_during_index": r(percentile(&mut during, 0.5)),
         "query_p99_ms_during_index": r(percentile(&mut during, 0.99)),
         "query_throughput_during_index_vs_alone": r(during_rate / alone_rate),
+        "query_p50_ms_after_index": r(percentile(&mut after, 0.5)),
+        "query_throughput_after_index_vs_alone": r(after_rate / alone_rate),
         "queries_during_index": during.len(),
         "index_seconds_during_queries": r(index_seconds),
     })

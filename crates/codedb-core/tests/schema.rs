@@ -125,6 +125,13 @@ fn a_remembered_sync_is_skipped_until_someone_changes_the_schema_behind_codedbs_
             let again = db.ensure_schema_synced(&options(dir.path())).unwrap();
             assert!(again.steps.is_empty(), "{name}: {again:?}");
         }
+        let remembered: i64 = db
+            .query_scalar("SELECT count(*) FROM _codedb_schema_state", params![])
+            .unwrap();
+        assert_eq!(
+            remembered, 1,
+            "{name}: the sync that found nothing to do is remembered"
+        );
         // An index dropped behind codedb's back: the next sync looks again and makes it.
         db.execute("DROP INDEX functions_name", params![]).unwrap();
         let repaired = db.ensure_schema_synced(&options(dir.path())).unwrap();
@@ -177,5 +184,43 @@ fn definitions_are_looked_up_by_name_or_qualified_name_through_indexes() {
                 && plan.contains(&format!("INDEX {table}_qualified_name")),
             "{table}: {plan}"
         );
+    }
+}
+
+/// On PostgreSQL the remembered sync trusts a hash of the catalog: every kind of change made
+/// behind codedb's back must change it, so that the next sync looks again (and then repairs
+/// it, warns about it or refuses it, but never passes it over in silence).
+#[test]
+fn every_change_behind_codedbs_back_makes_the_next_postgres_sync_look_again() {
+    let changes = [
+        "ALTER TABLE imports ALTER COLUMN line DROP NOT NULL",
+        "ALTER TABLE imports ALTER COLUMN alias TYPE VARCHAR(7)",
+        "ALTER TABLE imports ALTER COLUMN alias SET DEFAULT 'x'",
+        "ALTER TABLE methods DROP CONSTRAINT methods_class_id_fkey",
+        "ALTER TABLE imports ADD CONSTRAINT positive CHECK (line > 0)",
+        "ALTER TABLE imports DROP COLUMN alias",
+    ];
+    for change in changes {
+        let Some(t) = common::databases()
+            .into_iter()
+            .find(|t| t.test.name() == "postgres")
+        else {
+            println!("SKIP postgres: no server answered (see codedb_backends::testing)");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let db =
+            CodeDatabase::open_with_schema(t.backend.driver(), t.backend.schema_backend()).unwrap();
+        db.ensure_schema_synced(&options(dir.path())).unwrap();
+        let remembered = db.ensure_schema_synced(&options(dir.path())).unwrap();
+        assert!(remembered.steps.is_empty(), "{remembered:?}");
+        db.execute(change, params![]).unwrap();
+        match db.ensure_schema_synced(&options(dir.path())) {
+            Ok(report) => assert!(
+                !report.steps.is_empty() || !report.warnings.is_empty(),
+                "{change}: the sync passed over it: {report:?}"
+            ),
+            Err(refused) => assert!(!refused.to_string().is_empty()),
+        }
     }
 }

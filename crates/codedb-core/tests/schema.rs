@@ -224,3 +224,46 @@ fn every_change_behind_codedbs_back_makes_the_next_postgres_sync_look_again() {
         }
     }
 }
+
+/// A team's first commands on a new database sync its schema at the same moment: each of
+/// them must end with the code schema in place, none with "relation already exists" (two
+/// `codedb index` processes on an empty PostgreSQL database failed that way, every time).
+#[test]
+fn processes_syncing_one_empty_database_at_once_all_succeed() {
+    for round in 0..3 {
+        for t in common::databases() {
+            let name = t.test.name();
+            let backends = [t.test.open(), t.test.open(), t.test.open()];
+            let barrier = std::sync::Barrier::new(backends.len());
+            std::thread::scope(|scope| {
+                let runs: Vec<_> = backends
+                    .iter()
+                    .map(|backend| {
+                        let barrier = &barrier;
+                        scope.spawn(move || {
+                            let dir = tempfile::tempdir().unwrap();
+                            let db = CodeDatabase::open_with_schema(
+                                backend.driver(),
+                                backend.schema_backend(),
+                            )
+                            .unwrap();
+                            barrier.wait();
+                            db.ensure_schema_synced(&options(dir.path()))
+                        })
+                    })
+                    .collect();
+                for run in runs {
+                    let result = run.join().unwrap();
+                    assert!(result.is_ok(), "{name} round {round}: {result:?}");
+                }
+            });
+            let n: i64 =
+                t.db.query_scalar("SELECT count(*) FROM projects", params![])
+                    .unwrap();
+            assert_eq!(n, 0, "{name}");
+            for backend in backends {
+                backend.stop().unwrap();
+            }
+        }
+    }
+}

@@ -20,18 +20,48 @@ const MAX_WORD: usize = 2_047;
 /// A `tsvector` holds at most 1 MiB of distinct words; stop well before.
 const MAX_WORD_BYTES: usize = 1_000_000;
 
-/// The words of `text`, lowercased, in order (borrowed where they already are).
+/// The words of `text`, case-folded one character at a time (see `fold`), in order (borrowed where they already are).
 pub fn words(text: &str) -> impl Iterator<Item = Cow<'_, str>> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty() && w.len() <= MAX_WORD)
         .map(|w| {
-            // Borrowed unless lowercasing changes something (titlecase letters too).
-            if w.chars().any(|c| c.to_lowercase().ne(std::iter::once(c))) {
-                Cow::Owned(w.to_lowercase())
+            // Borrowed unless folding changes something (titlecase letters too).
+            if w.chars().any(|c| fold(c).ne(std::iter::once(c))) {
+                Cow::Owned(w.chars().flat_map(fold).collect())
             } else {
                 Cow::Borrowed(w)
             }
         })
+}
+
+/// One character case-folded: lowercased on its own (never by its context, as
+/// `str::to_lowercase` does with a word-final `Σ`), and, for the few letters whose simple
+/// case folding is not their lowercase, folded as Unicode's CaseFolding.txt says (`ς` and
+/// `σ`, `ſ` and `s`, the micro sign and `μ`, the Greek symbol variants). So a word folds to
+/// one term whichever of its case variants the text spells, as FTS5 and the line matcher's
+/// case-insensitive comparison treat them: on PostgreSQL, where these terms choose the
+/// candidate files, `σασ` once missed a file holding `ΣΑΣ` (stored as `σας`).
+fn fold(c: char) -> impl Iterator<Item = char> {
+    let special = match c {
+        'ς' => Some('σ'),
+        'ſ' => Some('s'),
+        '\u{b5}' => Some('μ'),
+        '\u{345}' | '\u{1fbe}' => Some('ι'),
+        'ϐ' => Some('β'),
+        'ϑ' => Some('θ'),
+        'ϕ' => Some('φ'),
+        'ϖ' => Some('π'),
+        'ϰ' => Some('κ'),
+        'ϱ' => Some('ρ'),
+        'ϵ' => Some('ε'),
+        'ẛ' => Some('ṡ'),
+        _ => None,
+    };
+    let lower = match special {
+        Some(_) => None,
+        None => Some(c.to_lowercase()),
+    };
+    special.into_iter().chain(lower.into_iter().flatten())
 }
 
 /// `text` as a `tsvector` literal (`'word':1,4 'other':2`), for `CAST(... AS tsvector)`.
@@ -88,6 +118,25 @@ mod tests {
     fn words_are_lowercased_runs_of_letters_and_digits() {
         let w: Vec<Cow<'_, str>> = words("def parse_expr(os.path, x2): Ünïcode").collect();
         assert_eq!(w, ["def", "parse", "expr", "os", "path", "x2", "ünïcode"]);
+    }
+
+    #[test]
+    fn every_case_variant_of_a_word_folds_to_one_term() {
+        let term = |t: &str| words(t).map(Cow::into_owned).collect::<Vec<_>>();
+        for variants in [
+            ["ΣΑΣ", "σας", "σασ"],
+            ["ſtar", "STAR", "Star"],
+            ["\u{b5}s", "μs", "ΜS"],
+            ["ϑεος", "ΘΕΟΣ", "θεοσ"],
+        ] {
+            let terms: Vec<Vec<String>> = variants.iter().map(|v| term(v)).collect();
+            assert!(
+                terms.iter().all(|t| t == &terms[0]),
+                "{variants:?}: {terms:?}"
+            );
+        }
+        assert_eq!(term("ΣΑΣ ΑΣ"), ["σασ", "ασ"]);
+        assert_eq!(tsquery("ΟΔΟΣ").as_deref(), Some("'οδοσ'"));
     }
 
     #[test]

@@ -333,15 +333,46 @@ pub fn search(db: &CodeDatabase, scope: Scope, options: &SearchOptions) -> Resul
         .enumerate()
         .flat_map(|(file, offsets)| offsets.into_iter().map(move |at| Found { file, at }))
         .collect();
-    Ok(Page::of(found, options.offset, options.limit).map(|f| hit(&files[f.file], f.at)))
+    let mut lines = LineCursor::default();
+    Ok(Page::of(found, options.offset, options.limit)
+        .map(|f| hit(&files[f.file], f.file, f.at, &mut lines)))
 }
 
-/// A hit at byte `at` of `file`'s text.
-fn hit(file: &SourceText, at: usize) -> SearchHit {
+/// Where the last hit was: its file (by index), its byte and its line. Hits come by file and
+/// by offset, so each file's lines are counted once, from hit to hit, not from the file's
+/// start for every hit (20,000 hits in one file took 4 s that way).
+#[derive(Default)]
+struct LineCursor {
+    file: Option<usize>,
+    at: usize,
+    line: usize,
+}
+
+impl LineCursor {
+    /// The 1-based line of byte `at` of `text`, the text of file number `file`.
+    fn line_of(&mut self, file: usize, text: &str, at: usize) -> usize {
+        if self.file != Some(file) || at < self.at {
+            *self = LineCursor {
+                file: Some(file),
+                at: 0,
+                line: 1,
+            };
+        }
+        self.line += text.as_bytes()[self.at..at]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.at = at;
+        self.line
+    }
+}
+
+/// A hit at byte `at` of `file`'s text (file number `index`).
+fn hit(file: &SourceText, index: usize, at: usize, lines: &mut LineCursor) -> SearchHit {
     let text = &file.text;
     let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
-    let line = text[..line_start].matches('\n').count() + 1;
+    let line = lines.line_of(index, text, at);
     let column = text[line_start..at].chars().count() + 1;
     SearchHit {
         path: file.path.clone(),
@@ -360,10 +391,23 @@ fn snippet(line: &str, at: usize) -> String {
     if line.chars().count() <= SNIPPET_CHARS {
         return line.trim().to_owned();
     }
+    // `...` marks a side that was cut; the window leaves room for both marks, starts a
+    // quarter of it before the match, and ends at the line's end at the latest.
+    const MARK: &str = "...";
+    let total = line.chars().count();
+    let room = SNIPPET_CHARS - 2 * MARK.len();
     let before = line[..at.min(line.len())].chars().count();
-    let start = before.saturating_sub(SNIPPET_CHARS / 4);
-    let cut: String = line.chars().skip(start).take(SNIPPET_CHARS).collect();
-    format!("...{}...", cut.trim())
+    let start = before.saturating_sub(room / 4).min(total - room);
+    let cut: String = line.chars().skip(start).take(room).collect();
+    let mut out = String::with_capacity(cut.len() + 2 * MARK.len());
+    if start > 0 {
+        out.push_str(MARK);
+    }
+    out.push_str(cut.trim());
+    if start + room < total {
+        out.push_str(MARK);
+    }
+    out
 }
 
 fn search_definitions(
@@ -519,8 +563,46 @@ mod tests {
         let line = format!("{}needle{}", "x".repeat(500), "y".repeat(500));
         let s = snippet(&line, 500);
         assert!(
-            s.contains("needle") && s.chars().count() <= SNIPPET_CHARS + 6,
+            s.contains("needle") && s.chars().count() <= SNIPPET_CHARS,
             "{s}"
         );
+        assert!(s.starts_with("...") && s.ends_with("..."), "{s}");
+        // Nothing cut before a match at the start, nothing after one at the end, and the
+        // window uses its room.
+        let first = snippet(&format!("# target {}", "y".repeat(500)), 2);
+        assert!(
+            first.starts_with("# target") && first.ends_with("..."),
+            "{first}"
+        );
+        let tail = format!("{}target", "x ".repeat(300));
+        let last = snippet(&tail, tail.len() - "target".len());
+        assert!(
+            last.starts_with("...") && last.ends_with("target"),
+            "{last}"
+        );
+        assert_eq!(last.chars().count(), SNIPPET_CHARS - 3, "{last}");
+    }
+
+    #[test]
+    fn many_hits_in_one_file_are_numbered_by_counting_each_line_once() {
+        let text: String = (0..50).map(|i| format!("# foo {i}\nother\n")).collect();
+        let file = SourceText {
+            path: "a.py".into(),
+            language: None,
+            project: None,
+            text,
+        };
+        let m = Matcher::new(&opts(Some("foo"), None)).unwrap();
+        let mut lines = LineCursor::default();
+        let numbers: Vec<usize> = m
+            .lines(&file.text)
+            .into_iter()
+            .map(|at| hit(&file, 0, at, &mut lines).line)
+            .collect();
+        assert_eq!(numbers, (0..50).map(|i| 2 * i + 1).collect::<Vec<_>>());
+        // Another file, or an earlier offset, starts the count again.
+        assert_eq!(hit(&file, 1, 0, &mut lines).line, 1);
+        assert_eq!(hit(&file, 1, file.text.len() - 1, &mut lines).line, 100);
+        assert_eq!(hit(&file, 1, 0, &mut lines).line, 1);
     }
 }

@@ -76,8 +76,23 @@ pub(crate) fn open_project(
     config: &codedb_server::Config,
 ) -> Result<(Backend, CodeDatabase), CliError> {
     let spec = project_database(ctx, root, config);
-    let (backend, db) = open_creating(&spec)?;
+    if let Some(path) = spec.sqlite_path() {
+        ensure_parent(path)?;
+    }
+    let (backend, db) = open_configured(&spec, config)?;
     sync_project_database(&spec, root, backend, db)
+}
+
+/// [`open`] with the project's settings (`database.*`: the pool, `connect_timeout_ms`,
+/// `statement_timeout_ms`; the SQLite settings), which `index` and the file commands honour
+/// as the server does.
+fn open_configured(
+    spec: &DatabaseSpec,
+    config: &codedb_server::Config,
+) -> Result<(Backend, CodeDatabase), CliError> {
+    let backend = config.open_spec(spec.clone())?;
+    let db = CodeDatabase::open_with_schema(backend.driver(), backend.schema_backend())?;
+    Ok((backend, db))
 }
 
 /// [`open_project`] for a command that works on an indexed project (the write commands,
@@ -98,7 +113,7 @@ pub(crate) fn open_indexed_project(
             root.display()
         )));
     }
-    let (backend, db) = open(&spec)?;
+    let (backend, db) = open_configured(&spec, config)?;
     sync_project_database(&spec, root, backend, db)
 }
 

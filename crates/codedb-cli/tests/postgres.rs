@@ -327,3 +327,53 @@ fn an_index_killed_mid_transaction_holds_up_no_one_and_the_next_run_finishes_it(
         assert_eq!(verify["mismatches"], serde_json::json!([]), "{verify}");
     }
 }
+
+/// `codedb index` takes `database.*` from the project's `codedb.toml` as the server does:
+/// with `statement_timeout_ms = 300`, a writer that another connection keeps waiting gives
+/// up after about that long, saying so, instead of waiting out the other (it used the
+/// built-in 5 minutes: only the URL's options were read).
+#[test]
+fn index_honours_the_statement_timeout_of_codedb_toml() {
+    let Some(pg) = TestDatabase::postgres() else {
+        return; // the reason is printed
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    fs::write(root.join("a.py"), "def a():\n    return 1\n").unwrap();
+    fs::write(
+        root.join("codedb.toml"),
+        format!(
+            "[database]\ndriver = \"postgres\"\nurl = \"{}\"\nstatement_timeout_ms = 300\n",
+            pg.arg()
+        ),
+    )
+    .unwrap();
+    let root_s = root.to_str().unwrap().to_owned();
+    ok(&codedb(&root, &["index", &root_s, "--json"]), "first index");
+    fs::write(root.join("a.py"), "def a():\n    return 2\n").unwrap();
+    // Every codedb writer takes the database key, shared or exclusive: held exclusively
+    // here, it keeps them all waiting.
+    let holder = pg.open();
+    let mut tx = holder.driver().begin().unwrap();
+    tx.query("SELECT pg_advisory_xact_lock(1668244581)", Vec::new())
+        .unwrap();
+    let started = std::time::Instant::now();
+    let out = codedb(&root, &["index", &root_s, "--json"]);
+    let took = started.elapsed();
+    tx.rollback().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "the index waited the lock out: {stderr}"
+    );
+    assert!(stderr.contains("statement_timeout"), "{stderr}");
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "gave up only after {took:?}"
+    );
+    holder.stop().unwrap();
+    ok(
+        &codedb(&root, &["index", &root_s, "--json"]),
+        "index after the lock",
+    );
+}

@@ -540,7 +540,17 @@ impl Config {
     /// Opens the database of the project at `root` with these settings (SQLite: the DB
     /// worker; PostgreSQL: the pool).
     pub fn open_database(&self, root: &Path) -> codedb_driver::Result<codedb_backends::Backend> {
-        match self.database_spec(root) {
+        self.open_spec(self.database_spec(root))
+    }
+
+    /// Opens the database `spec` names (a `--db` given on the command line, or the
+    /// configuration's own) with these settings: the `database.*` keys (pool, timeouts) and
+    /// the SQLite settings.
+    pub fn open_spec(
+        &self,
+        spec: codedb_backends::DatabaseSpec,
+    ) -> codedb_driver::Result<codedb_backends::Backend> {
+        match spec {
             codedb_backends::DatabaseSpec::Sqlite(path) => {
                 codedb_backends::Backend::open_sqlite(self.sqlite(path))
             }

@@ -212,7 +212,15 @@ fn appending_during(
                 let mut f = fs::OpenOptions::new().append(true).open(&target).unwrap();
                 writeln!(f, "# m{n}").unwrap();
                 drop(f);
-                std::thread::sleep(std::time::Duration::from_millis(20 + (n as u64 % 7) * 5));
+                // Every tenth append is followed by a quiet moment, so that commands land
+                // during the race even on a loaded machine (where a command takes longer
+                // than the usual gap, and all 40 were once refused).
+                let pause = if n % 10 == 9 {
+                    200
+                } else {
+                    20 + (n as u64 % 7) * 5
+                };
+                std::thread::sleep(std::time::Duration::from_millis(pause));
             }
         })
     };

@@ -364,6 +364,48 @@ fn references_held_in_a_temporary_file_resolve_as_those_held_in_memory() {
     }
 }
 
+/// A re-index of a few files resolves them reading only what they need (definitions by
+/// name read ahead for all the names they use, in one query per language); a cold index of
+/// more than 64 files loads the whole project. Both must store the same references.
+#[test]
+fn a_small_re_index_resolves_as_a_cold_index_of_the_whole_project_does() {
+    // The fixture once (its names unique, so that answers by name count), and enough
+    // other modules for a cold index to load the whole project.
+    let tree = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/refs_python"),
+        tree.path(),
+    );
+    fs::create_dir(tree.path().join("filler")).unwrap();
+    for i in 0..70 {
+        fs::write(
+            tree.path().join(format!("filler/m{i}.py")),
+            format!("def filler_{i}():\n    return helper_{i}()\n"),
+        )
+        .unwrap();
+    }
+    for (backend, (small, cold)) in databases().into_iter().zip(databases()).enumerate() {
+        index(&small.db, tree.path(), &IndexOptions::default()).unwrap();
+        for file in ["pkg/core.py", "app.py", "pkg/util.py"] {
+            let path = tree.path().join(file);
+            let mut text = fs::read_to_string(&path).unwrap();
+            text.push_str(&format!("\n# edited {backend}\n"));
+            fs::write(&path, text).unwrap();
+        }
+        let summary = index(&small.db, tree.path(), &IndexOptions::default()).unwrap();
+        assert_eq!(summary.files_indexed, 3);
+        assert!(summary.files_resolved <= 64, "{summary:?}");
+        let whole = index(&cold.db, tree.path(), &IndexOptions::default()).unwrap();
+        assert!(whole.files_resolved > 64, "{whole:?}");
+        let (small_rows, cold_rows) = (all_refs(&small.db), all_refs(&cold.db));
+        assert!(cold_rows.len() > 100, "{} references", cold_rows.len());
+        assert!(
+            small_rows == cold_rows,
+            "backend {backend}: the small re-index resolved differently"
+        );
+    }
+}
+
 #[test]
 fn references_follow_edits_deletions_and_moves_in_other_files() {
     each_database(|db| {

@@ -270,6 +270,48 @@ impl<'e, E: Executor> Lazy<'e, E> {
         }
     }
 
+    /// Reads the definitions of every one of `names` in `language` at once, so that
+    /// [`Project::named`] answers them from memory. A read that fails is left to the
+    /// lookups themselves, which read again and report it.
+    pub(crate) fn prefetch_named(&self, language: &str, names: &[&str]) {
+        let wanted: Vec<&str> = {
+            let cache = self.cache();
+            names
+                .iter()
+                .copied()
+                .filter(|n| {
+                    !cache
+                        .named
+                        .contains_key(&(language.to_owned(), (*n).to_owned()))
+                })
+                .collect()
+        };
+        if wanted.is_empty() {
+            return;
+        }
+        let rows = match self
+            .ex
+            .definitions_named_any(self.project_id, language, &wanted)
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::debug!(error = %e, "reading definitions by name ahead failed");
+                return;
+            }
+        };
+        let mut found: HashMap<String, Vec<DefinitionRow>> = HashMap::new();
+        for row in rows {
+            found.entry(row.name.clone()).or_default().push(row);
+        }
+        let mut cache = self.cache();
+        for name in wanted {
+            let rows = found.remove(name).unwrap_or_default();
+            cache
+                .named
+                .insert((language.to_owned(), name.to_owned()), Arc::new(rows));
+        }
+    }
+
     /// The first read that failed, if any.
     pub(crate) fn error(self) -> Option<codedb_core::Error> {
         self.cache.into_inner().error
@@ -765,6 +807,21 @@ pub fn resolve_changes<E: Executor>(
             };
             work.push((id, refs));
         }
+        // The names the files use, read in one go per language rather than one round trip
+        // per name as resolution asks for them.
+        let mut by_language: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+        for (id, refs) in &work {
+            if let Some(language) = lazy.files().get(*id).and_then(|f| f.language.clone()) {
+                by_language
+                    .entry(language)
+                    .or_default()
+                    .extend(refs.iter().map(|r| r.name.as_str()));
+            }
+        }
+        for (language, names) in &by_language {
+            lazy.prefetch_named(language, &names.iter().copied().collect::<Vec<_>>());
+        }
+        drop(by_language);
         let resolved = resolve_files(&lazy, work);
         if let Some(e) = lazy.error() {
             return Err(e);

@@ -364,9 +364,10 @@ fn references_held_in_a_temporary_file_resolve_as_those_held_in_memory() {
     }
 }
 
-/// A re-index of a few files resolves them reading only what they need (definitions by
-/// name read ahead for all the names they use, in one query per language); a cold index of
-/// more than 64 files loads the whole project. Both must store the same references.
+/// A re-index of a few files resolves them reading only what they need (on PostgreSQL,
+/// definitions by name read ahead for all the names they use, in one query per language);
+/// a cold index of more than 64 files loads the whole project. Both must store the same
+/// references.
 #[test]
 fn a_small_re_index_resolves_as_a_cold_index_of_the_whole_project_does() {
     // The fixture once (its names unique, so that answers by name count), and enough

@@ -808,9 +808,9 @@ pub fn resolve_changes<E: Executor>(
             work.push((id, refs));
         }
         // The names the files use, read in one go per language rather than one round trip
-        // per name as resolution asks for them.
+        // per name as resolution asks for them, where round trips cost.
         let mut by_language: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
-        for (id, refs) in &work {
+        for (id, refs) in work.iter().filter(|_| ex.dialect().reads_ahead()) {
             if let Some(language) = lazy.files().get(*id).and_then(|f| f.language.clone()) {
                 by_language
                     .entry(language)

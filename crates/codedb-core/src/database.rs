@@ -89,26 +89,7 @@ impl CodeDatabase {
             });
         }
         let desired = backend.schema_from_ddl(&ddl)?;
-        let report = match self.sync_schema(&desired, options) {
-            Ok(report) => report,
-            Err(error) => {
-                // Two processes syncing one empty database at once (a team's first commands
-                // on a new PostgreSQL database) plan the same tables, and the one that
-                // applies second fails on the names the other just made. If the database
-                // now needs nothing, it is where this call was to bring it.
-                let look = SyncOptions {
-                    dry_run: true,
-                    ..options.clone()
-                };
-                match self.sync_schema(&desired, &look) {
-                    Ok(now) if now.steps.is_empty() && !options.dry_run => SyncReport {
-                        dry_run: false,
-                        ..now
-                    },
-                    _ => return Err(error),
-                }
-            }
-        };
+        let report = self.sync_schema(&desired, options)?;
         codedb_schema::remember_if_in_sync(backend, &key, &report);
         Ok(report)
     }

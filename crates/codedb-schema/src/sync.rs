@@ -332,6 +332,16 @@ pub fn sync(
         if let Some(taken) = &backup_path {
             let _ = std::fs::remove_file(taken);
         }
+        // Two processes syncing one database at once (a team's first commands on a new
+        // database) plan the same changes, and the one that applies second fails on what
+        // the other just made. If the database now needs nothing, it is where this sync
+        // was to bring it.
+        if let Ok(now) = backend.introspect() {
+            let left = diff(&now, desired, options.diff);
+            if left.is_empty() {
+                return Ok(SyncReport::from_plan(&left, false));
+            }
+        }
         return Err(match e {
             Error::Refused(_) => e,
             other => Error::Refused(other.to_string()),

@@ -388,13 +388,13 @@ fn hit(file: &SourceText, index: usize, at: usize, lines: &mut LineCursor) -> Se
 /// `line` trimmed, cut to [`SNIPPET_CHARS`] characters around byte `at` when longer.
 fn snippet(line: &str, at: usize) -> String {
     let line = line.trim_end_matches('\r');
-    if line.chars().count() <= SNIPPET_CHARS {
+    let total = line.chars().count();
+    if total <= SNIPPET_CHARS {
         return line.trim().to_owned();
     }
     // `...` marks a side that was cut; the window leaves room for both marks, starts a
     // quarter of it before the match, and ends at the line's end at the latest.
     const MARK: &str = "...";
-    let total = line.chars().count();
     let room = SNIPPET_CHARS - 2 * MARK.len();
     let before = line[..at.min(line.len())].chars().count();
     let start = before.saturating_sub(room / 4).min(total - room);

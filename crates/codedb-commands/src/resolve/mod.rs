@@ -807,21 +807,9 @@ pub fn resolve_changes<E: Executor>(
             };
             work.push((id, refs));
         }
-        // The names the files use, read in one go per language rather than one round trip
-        // per name as resolution asks for them, where round trips cost.
-        let mut by_language: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
-        for (id, refs) in work.iter().filter(|_| ex.dialect().reads_ahead()) {
-            if let Some(language) = lazy.files().get(*id).and_then(|f| f.language.clone()) {
-                by_language
-                    .entry(language)
-                    .or_default()
-                    .extend(refs.iter().map(|r| r.name.as_str()));
-            }
+        if ex.dialect().reads_ahead() {
+            read_names_ahead(&lazy, &work);
         }
-        for (language, names) in &by_language {
-            lazy.prefetch_named(language, &names.iter().copied().collect::<Vec<_>>());
-        }
-        drop(by_language);
         let resolved = resolve_files(&lazy, work);
         if let Some(e) = lazy.error() {
             return Err(e);
@@ -835,6 +823,23 @@ pub fn resolve_changes<E: Executor>(
         files: total,
         dependents: dependents_count,
     })
+}
+
+/// Reads ahead, in one query per language, the definitions of every name the references
+/// of `work` use, rather than one round trip per name as resolution asks for them.
+fn read_names_ahead<E: Executor>(lazy: &Lazy<'_, E>, work: &[(i64, Vec<SymbolicRef>)]) {
+    let mut by_language: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (id, refs) in work {
+        if let Some(language) = lazy.files().get(*id).and_then(|f| f.language.as_deref()) {
+            by_language
+                .entry(language)
+                .or_default()
+                .extend(refs.iter().map(|r| r.name.as_str()));
+        }
+    }
+    for (language, names) in by_language {
+        lazy.prefetch_named(language, &names.into_iter().collect::<Vec<_>>());
+    }
 }
 
 /// The live rows at some paths, with what each offers the others: taken before and after a
